@@ -1,0 +1,1 @@
+"""tap-knowbe4: a Singer tap for the KnowBe4 Reporting API."""
