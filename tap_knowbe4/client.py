@@ -1,0 +1,286 @@
+"""KnowBe4Stream: the one base class every stream shares.
+
+It owns what all endpoints have in common: the base URL from the region, Bearer auth,
+paging (:mod:`tap_knowbe4.pagination`), pacing and retries through the run's shared
+:class:`~tap_knowbe4.run.RunControl`, the mapping of HTTP answers to clear errors, and
+record normalization (legacy field names, parent ids) in ``post_process``.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+from http import HTTPStatus
+from urllib.parse import urlparse
+
+from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.exceptions import RetriableAPIError
+
+from tap_knowbe4 import schemas
+from tap_knowbe4.errors import (
+    AuthenticationError,
+    EndpointForbiddenError,
+    ResourceGoneError,
+    UnexpectedResponseError,
+)
+from tap_knowbe4.pagination import KnowBe4Paginator, PageToken
+from tap_knowbe4.payload import InvalidBodyError, parsed_body, records_of, says_invalid_token
+from tap_knowbe4.regions import REGION_CODES
+from tap_knowbe4.retries import wait_generator
+from tap_knowbe4.run import RunControl, StopRunError
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+
+    from tap_knowbe4.settings import Settings
+
+SCHEMAS = SchemaDirectory(schemas)
+
+
+class KnowBe4Stream(RESTStream[PageToken]):
+    """Base class for KnowBe4 Reporting API streams."""
+
+    schema: t.ClassVar[StreamSchema] = StreamSchema(SCHEMAS)
+
+    #: Extra query parameters this endpoint always sends.
+    params: t.ClassVar[dict[str, str]] = {}
+    #: False for endpoints that return one object (no page/per_page).
+    paginated: t.ClassVar[bool] = True
+    #: For child streams: the context key holding the parent id (also a record column).
+    parent_key: t.ClassVar[str | None] = None
+    #: Renames of legacy field names to current ones (reference §8).
+    renames: t.ClassVar[dict[str, str]] = {}
+
+    _paginator: KnowBe4Paginator | None = None
+    _forbidden = False
+    _warned_unknown: frozenset[str] = frozenset()
+
+    # -- configuration ---------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The tap's parsed settings."""
+        return self._tap.settings  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def run(self) -> RunControl:
+        """The run state shared by all streams of this tap process."""
+        return self._tap.run  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def url_base(self) -> str:
+        """The regional API base URL, or ``api_url``."""
+        return self.settings.base_url
+
+    @functools.cached_property
+    def authenticator(self) -> BearerTokenAuthenticator:
+        """``Authorization: Bearer <api_key>``."""
+        return BearerTokenAuthenticator(token=self.config["api_key"])
+
+    @property
+    def http_headers(self) -> dict:
+        """Ask for JSON and name the tap."""
+        return {"Accept": "application/json", "User-Agent": self.settings.user_agent}
+
+    @property
+    def user_agent(self) -> str:
+        """The User-Agent header value."""
+        return self.settings.user_agent
+
+    # -- requests ----------------------------------------------------------------------
+
+    def get_new_paginator(self) -> KnowBe4Paginator | None:
+        """Page/cursor paginator for lists; None for single-object endpoints."""
+        if not self.paginated:
+            self._paginator = None
+            return None
+        self._paginator = KnowBe4Paginator(self.settings.page_size, self.settings.pagination)
+        return self._paginator
+
+    def get_url_params(
+        self, context: Context | None, next_page_token: PageToken | None
+    ) -> dict[str, t.Any]:
+        """The endpoint's fixed parameters plus ``per_page`` and the page or cursor."""
+        params: dict[str, t.Any] = dict(self.params)
+        if self.paginated:
+            params["per_page"] = self.settings.page_size
+            if next_page_token is not None:
+                params.update(next_page_token.as_params())
+        return params
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        """Retry with the SDK's backoff; every attempt passes the shared pacer first."""
+        name = self.name
+
+        @functools.wraps(func)
+        def paced(*args: t.Any, **kwargs: t.Any) -> requests.Response:
+            self.run.before_request(name)
+            return func(*args, **kwargs)
+
+        return super().request_decorator(paced)
+
+    def backoff_wait_generator(self) -> t.Generator[float, None, None]:
+        """Retry-After when the server sends one, else exponential (1, 2, 4 … s)."""
+        return wait_generator()  # type: ignore[return-value]
+
+    def backoff_jitter(self, value: float) -> float:
+        """No jitter: the pacer already spreads requests, and Retry-After is exact."""
+        return value
+
+    def backoff_handler(self, details: dict) -> None:  # type: ignore[override]
+        """Log one line per retry, without request objects or bodies."""
+        exc = details.get("exception")
+        response = getattr(exc, "response", None)
+        what = (
+            f"HTTP {response.status_code}" if response is not None else type(exc).__name__
+        )
+        self.run.counters[self.name].retries += 1
+        if response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+            self.run.counters[self.name].throttled += 1
+        self.logger.warning(
+            "%s: %s on %s, retry %d in %.1f s",
+            self.name,
+            what,
+            self.path,
+            details.get("tries", 0),
+            details.get("wait", 0.0),
+        )
+
+    # -- responses ---------------------------------------------------------------------
+
+    def _describe(self, response: requests.Response) -> str:
+        request_id = response.headers.get("X-Request-Id", "none")
+        path = urlparse(response.url).path
+        return f"GET {path} answered {response.status_code} (request id {request_id})"
+
+    def response_error_message(self, response: requests.Response) -> str:
+        """Status, path and request id only: bodies can hold personal data."""
+        return f"{self.name}: {self._describe(response)}"
+
+    def _auth_error(self) -> AuthenticationError:
+        settings = self.settings
+        return AuthenticationError(
+            f"The API key was rejected by {settings.host} (region '{settings.region}'). "
+            f"A Reporting API key only works in its own region ({', '.join(REGION_CODES)}): "
+            "check 'region' against the console address you sign in at, and that the token "
+            "is enabled."
+        )
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Map KnowBe4 answers to retriable errors, skips, and clear fatal errors."""
+        status = response.status_code
+        if status == HTTPStatus.UNAUTHORIZED:
+            raise self._auth_error()
+        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(self.response_error_message(response), response)
+        if status == HTTPStatus.FORBIDDEN:
+            raise EndpointForbiddenError(self.response_error_message(response))
+        if status == HTTPStatus.NOT_FOUND and self.parent_key:
+            raise ResourceGoneError(self.response_error_message(response))
+        if status >= HTTPStatus.BAD_REQUEST:
+            raise UnexpectedResponseError(
+                f"{self.response_error_message(response)}; this is not retried."
+            )
+        try:
+            body = parsed_body(response)
+        except InvalidBodyError as exc:
+            msg = f"{self.response_error_message(response)} with a body that is not valid JSON"
+            raise RetriableAPIError(msg, response) from exc
+        if says_invalid_token(body):
+            raise self._auth_error()
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """Records of a bare array, a cursor envelope or a single object."""
+        if self._paginator is not None and self._paginator.is_repeat(response):
+            self.logger.warning(
+                "%s: the server returned the same page twice (it ignores 'page'); stopped "
+                "paging to avoid duplicates. Set pagination to 'auto' or 'cursor'.",
+                self.name,
+            )
+            return []
+        return records_of(parsed_body(response))
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Sync records; 403 skips the stream, 404 on a child skips that parent."""
+        if self.run.stopped or self._forbidden:
+            return
+        try:
+            yield from super().get_records(context)
+        except StopRunError:
+            return
+        except EndpointForbiddenError as exc:
+            self._forbidden = True
+            self.logger.warning(
+                "Skipping stream '%s': the API key may not read it (%s). The other streams "
+                "go on.",
+                self.name,
+                exc,
+            )
+        except ResourceGoneError as exc:
+            self.logger.warning(
+                "%s: %s vanished before it could be read (%s); skipped.",
+                self.name,
+                {k: v for k, v in (context or {}).items()},
+                exc,
+            )
+        except AuthenticationError as exc:
+            self.run.stop(exc)
+
+    # -- children ----------------------------------------------------------------------
+
+    #: For parent streams: child context key -> field of the parent record holding it.
+    child_context_fields: t.ClassVar[dict[str, str]] = {}
+
+    def wants_children(self, record: dict) -> bool:
+        """Whether this record's children can hold anything (saves empty requests)."""
+        return True
+
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """One context per parent record, only when a child stream is selected."""
+        if not self.child_context_fields or not any(
+            child.selected or child.has_selected_descendents for child in self.child_streams
+        ):
+            return
+        if not self.wants_children(record):
+            return
+        child = {key: record.get(field) for key, field in self.child_context_fields.items()}
+        if all(value not in (None, 0) for value in child.values()):
+            yield child
+
+    # -- records -----------------------------------------------------------------------
+
+    def normalize(self, record: dict, context: Context | None) -> dict | None:
+        """Stream-specific reshaping; the default applies ``renames`` only."""
+        return record
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Rename legacy fields, add the parent id, reshape, and flag unknown fields."""
+        for old, new in self.renames.items():
+            if old in row:
+                value = row.pop(old)
+                row.setdefault(new, value)
+        if self.parent_key and context:
+            row[self.parent_key] = context[self.parent_key]
+        record = self.normalize(row, context)
+        if record is not None:
+            self._warn_unknown_fields(record)
+        return record
+
+    @functools.cached_property
+    def _known_fields(self) -> frozenset[str]:
+        return frozenset(self.schema["properties"])
+
+    def _warn_unknown_fields(self, record: dict) -> None:
+        unknown = record.keys() - self._known_fields
+        if unknown and not unknown <= self._warned_unknown:
+            self._warned_unknown = self._warned_unknown | unknown
+            self.logger.warning(
+                "Stream '%s' received fields its schema does not know, which are not "
+                "loaded: %s. Please report them so the schema can grow.",
+                self.name,
+                ", ".join(sorted(unknown)),
+            )

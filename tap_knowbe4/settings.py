@@ -1,0 +1,161 @@
+"""The tap's settings: their JSON schema (shown by ``--about``) and their parsed form."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from importlib import metadata
+
+import pendulum
+from singer_sdk import typing as th
+
+from tap_knowbe4.errors import ConfigError
+from tap_knowbe4.regions import REGION_CODES, resolve_base_url, resolve_region
+
+MAX_PAGE_SIZE = 500
+PAGINATION_MODES = ("auto", "page", "cursor")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tap-knowbe4")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+DEFAULT_USER_AGENT = f"tap-knowbe4/{_version()}"
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "api_key",
+        th.StringType,
+        required=True,
+        secret=True,
+        title="Reporting API key",
+        description=(
+            "KnowBe4 Reporting API token (console: Account Settings > Account Integrations > "
+            "API > Reporting API). Never logged."
+        ),
+    ),
+    th.Property(
+        "region",
+        th.StringType,
+        default="us",
+        title="Region",
+        description=(
+            f"Where the KnowBe4 account lives: one of {', '.join(REGION_CODES)} "
+            "(case-insensitive), or the console address you sign in at "
+            "(training.knowbe4.com = us, eu.knowbe4.com = eu, ...). A key only works in its "
+            "own region."
+        ),
+        examples=list(REGION_CODES),
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        title="API base URL override",
+        description=(
+            "Base URL to use instead of the region's (a proxy, or the local sandbox such as "
+            "http://127.0.0.1:8008). Must be https unless the host is loopback."
+        ),
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        title="Start date",
+        description=(
+            "Earliest date to read where the API's dates bound what is read (risk-score "
+            "histories; phishing tests and their recipients by started_at)."
+        ),
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
+        default=MAX_PAGE_SIZE,
+        title="Page size",
+        description="Records per request (per_page), 1-500. 500 costs the fewest requests.",
+    ),
+    th.Property(
+        "pagination",
+        th.StringType,
+        default="auto",
+        allowed_values=list(PAGINATION_MODES),
+        title="Pagination",
+        description=(
+            "auto: ask for a cursor and follow it when the server returns one (X-Next-Cursor "
+            "header or a data/pagination envelope), else page by number. page: page numbers "
+            "only. cursor: cursors only."
+        ),
+    ),
+    th.Property(
+        "user_agent",
+        th.StringType,
+        default=DEFAULT_USER_AGENT,
+        title="User-Agent",
+        description="User-Agent header sent with every request.",
+    ),
+).to_dict()
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The validated, normalized configuration used by streams."""
+
+    base_url: str
+    region: str
+    page_size: int
+    pagination: str
+    user_agent: str
+    start_date: dt.datetime | None
+
+    @property
+    def host(self) -> str:
+        """The API host name, for messages."""
+        return self.base_url.split("://", 1)[-1].split("/", 1)[0]
+
+    @classmethod
+    def from_config(cls, config: dict) -> Settings:
+        """Parse and check ``config``; raise :class:`ConfigError` with one clear line."""
+        api_key = config.get("api_key")
+        if not isinstance(api_key, str) or not api_key.strip():
+            msg = (
+                "api_key is missing or empty: set it to your Reporting API token "
+                "(env TAP_KNOWBE4_API_KEY)."
+            )
+            raise ConfigError(msg)
+        region = resolve_region(config.get("region"))
+        base_url = resolve_base_url(region, config.get("api_url"))
+        page_size = config.get("page_size", MAX_PAGE_SIZE)
+        if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+            msg = f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size!r}."
+            raise ConfigError(msg)
+        pagination = str(config.get("pagination") or "auto").lower()
+        if pagination not in PAGINATION_MODES:
+            msg = f"pagination must be one of {', '.join(PAGINATION_MODES)}, got {pagination!r}."
+            raise ConfigError(msg)
+        return cls(
+            base_url=base_url,
+            region=region,
+            page_size=page_size,
+            pagination=pagination,
+            user_agent=config.get("user_agent") or DEFAULT_USER_AGENT,
+            start_date=_parse_start_date(config.get("start_date")),
+        )
+
+
+def _parse_start_date(value: object) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        parsed = pendulum.parse(str(value))
+    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
+        msg = f"start_date {value!r} is not a date; use ISO 8601 such as 2024-01-31."
+        raise ConfigError(msg) from exc
+    if not isinstance(parsed, dt.datetime):
+        if isinstance(parsed, dt.date):
+            return dt.datetime(parsed.year, parsed.month, parsed.day, tzinfo=dt.timezone.utc)
+        msg = f"start_date {value!r} is not a date; use ISO 8601 such as 2024-01-31."
+        raise ConfigError(msg)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed

@@ -1,0 +1,191 @@
+"""The streams: a declarative table of the Reporting API endpoints turned into classes.
+
+Most KnowBe4 endpoints differ only in path, key, parameters and parent; they are rows of
+:data:`ENDPOINTS`. Behaviour that differs lives in :mod:`tap_knowbe4.streams.kinds`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+from tap_knowbe4.streams import kinds, normalize
+
+if t.TYPE_CHECKING:
+    from tap_knowbe4.client import KnowBe4Stream
+
+ENROLLMENT_FLAGS = {
+    "include_campaign_id": "true",
+    "include_store_purchase_id": "true",
+    "include_employee_number": "true",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """One stream: where it reads, what identifies a record, and how it is shaped."""
+
+    name: str
+    path: str
+    primary_keys: tuple[str, ...]
+    description: str
+    kind: type[kinds.ListStream] = kinds.ListStream
+    params: dict[str, str] = dataclasses.field(default_factory=dict)
+    renames: dict[str, str] = dataclasses.field(default_factory=dict)
+    reshape: t.Callable[[dict], dict] | None = None
+    #: (parent stream, context key, field of the parent record that holds the id).
+    parent: tuple[str, str, str] | None = None
+    selected_by_default: bool = True
+
+
+FULL = {"full": "true"}
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "account",
+        "/v1/account",
+        ("name",),
+        "The KnowBe4 account: subscription, seats, admins, current risk score.",
+        kind=kinds.SingleObjectStream,
+    ),
+    Endpoint(
+        "account_risk_score_history",
+        "/v1/account/risk_score_history",
+        ("date",),
+        "The account's risk score over time, one row per date.",
+        kind=kinds.RiskScoreHistoryStream,
+        params=FULL,
+    ),
+    Endpoint(
+        "users",
+        "/v1/users",
+        ("id",),
+        "Every user, active and archived, with group ids and phish-prone percentage.",
+        renames=normalize.LEGACY_USER_FIELDS,
+        reshape=normalize.user,
+    ),
+    Endpoint(
+        "groups",
+        "/v1/groups",
+        ("id",),
+        "Every group, active and archived (console, smart and provisioning-managed).",
+        renames=normalize.LEGACY_GROUP_FIELDS,
+        reshape=normalize.group,
+    ),
+    Endpoint(
+        "group_members",
+        "/v1/groups/{group_id}/members",
+        ("group_id", "user_id"),
+        "Which user is in which group: one (group_id, user_id) row per membership.",
+        kind=kinds.GroupMembersStream,
+        parent=("groups", "group_id", "id"),
+    ),
+    Endpoint(
+        "group_risk_score_history",
+        "/v1/groups/{group_id}/risk_score_history",
+        ("group_id", "date"),
+        "Each group's risk score over time.",
+        kind=kinds.RiskScoreHistoryStream,
+        params=FULL,
+        parent=("groups", "group_id", "id"),
+    ),
+    Endpoint(
+        "user_risk_score_history",
+        "/v1/users/{user_id}/risk_score_history",
+        ("user_id", "date"),
+        "Each user's risk score over time. One request per user: not selected by default.",
+        kind=kinds.RiskScoreHistoryStream,
+        params=FULL,
+        parent=("users", "user_id", "id"),
+        selected_by_default=False,
+    ),
+    Endpoint(
+        "phishing_campaigns",
+        "/v1/phishing/campaigns",
+        ("campaign_id",),
+        "Phishing campaigns with a summary of each of their security tests.",
+    ),
+    Endpoint(
+        "phishing_security_tests",
+        "/v1/phishing/security_tests",
+        ("pst_id",),
+        "Phishing security tests (PSTs) of all campaigns, with their counters.",
+        kind=kinds.PhishingSecurityTestsStream,
+        renames=normalize.LEGACY_PST_FIELDS,
+    ),
+    Endpoint(
+        "phishing_security_test_recipients",
+        "/v1/phishing/security_tests/{pst_id}/recipients",
+        ("pst_id", "recipient_id"),
+        "Each recipient of each PST and what they did (opened, clicked, reported, ...).",
+        reshape=normalize.recipient,
+        parent=("phishing_security_tests", "pst_id", "pst_id"),
+    ),
+    Endpoint(
+        "store_purchases",
+        "/v1/training/store_purchases",
+        ("store_purchase_id",),
+        "Training content bought from the KnowBe4 store.",
+    ),
+    Endpoint(
+        "policies",
+        "/v1/training/policies",
+        ("policy_id",),
+        "Uploaded policies that users must read and acknowledge.",
+        renames=normalize.LEGACY_POLICY_FIELDS,
+    ),
+    Endpoint(
+        "training_campaigns",
+        "/v1/training/campaigns",
+        ("campaign_id",),
+        "Training campaigns and their content (store purchases and policies).",
+        params={"exclude_percentages": "true"},
+        reshape=normalize.training_campaign,
+    ),
+    Endpoint(
+        "training_enrollments",
+        "/v1/training/enrollments",
+        ("enrollment_id",),
+        "Every user's enrollment in every training module, with status and time spent.",
+        params=ENROLLMENT_FLAGS,
+        reshape=normalize.enrollment,
+    ),
+)
+
+
+def _class_name(name: str) -> str:
+    return "".join(part.title() for part in name.split("_")) + "Stream"
+
+
+def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[type[KnowBe4Stream]]:
+    """Turn the endpoint table into stream classes (parents before children)."""
+    classes: dict[str, type[KnowBe4Stream]] = {}
+    child_fields: dict[str, dict[str, str]] = {}
+    for endpoint in endpoints:
+        if endpoint.parent:
+            parent_name, key, field = endpoint.parent
+            child_fields.setdefault(parent_name, {})[key] = field
+    for endpoint in endpoints:
+        attrs: dict[str, t.Any] = {
+            "__doc__": endpoint.description,
+            "__module__": __name__,
+            "name": endpoint.name,
+            "path": endpoint.path,
+            "primary_keys": endpoint.primary_keys,
+            "params": dict(endpoint.params),
+            "renames": dict(endpoint.renames),
+            "selected_by_default": endpoint.selected_by_default,
+            "child_context_fields": child_fields.get(endpoint.name, {}),
+        }
+        if endpoint.reshape is not None:
+            attrs["reshape"] = staticmethod(endpoint.reshape)
+        if endpoint.parent:
+            parent_name, key, _ = endpoint.parent
+            attrs["parent_stream_type"] = classes[parent_name]
+            attrs["parent_key"] = key
+            attrs["state_partitioning_keys"] = ()
+        classes[endpoint.name] = type(_class_name(endpoint.name), (endpoint.kind,), attrs)
+    return list(classes.values())
+
+
+STREAM_CLASSES = build_stream_classes()
