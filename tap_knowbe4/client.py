@@ -32,6 +32,7 @@ from tap_knowbe4.run import RunControl, StopRunError
 
 if t.TYPE_CHECKING:
     import requests
+    from backoff.types import Details
     from singer_sdk.helpers.types import Context
 
     from tap_knowbe4.settings import Settings
@@ -62,12 +63,12 @@ class KnowBe4Stream(RESTStream[PageToken]):
     @property
     def settings(self) -> Settings:
         """The tap's parsed settings."""
-        return self._tap.settings  # type: ignore[attr-defined,no-any-return]
+        return self._tap.settings  # type: ignore[attr-defined]
 
     @property
     def run(self) -> RunControl:
         """The run state shared by all streams of this tap process."""
-        return self._tap.run  # type: ignore[attr-defined,no-any-return]
+        return self._tap.run  # type: ignore[attr-defined]
 
     @property
     def url_base(self) -> str:
@@ -123,19 +124,26 @@ class KnowBe4Stream(RESTStream[PageToken]):
 
     def backoff_wait_generator(self) -> t.Generator[float, None, None]:
         """Retry-After when the server sends one, else exponential (1, 2, 4 … s)."""
-        return wait_generator()  # type: ignore[return-value]
+        return wait_generator()
+
+    def backoff_max_tries(self) -> int:
+        """First try plus ``max_retries``."""
+        return self.settings.max_retries + 1
+
+    @property
+    def timeout(self) -> int:
+        """Seconds to wait for a response (``request_timeout_seconds``)."""
+        return int(self.settings.request_timeout_seconds)
 
     def backoff_jitter(self, value: float) -> float:
         """No jitter: the pacer already spreads requests, and Retry-After is exact."""
         return value
 
-    def backoff_handler(self, details: dict) -> None:  # type: ignore[override]
+    def backoff_handler(self, details: Details) -> None:
         """Log one line per retry, without request objects or bodies."""
         exc = details.get("exception")
         response = getattr(exc, "response", None)
-        what = (
-            f"HTTP {response.status_code}" if response is not None else type(exc).__name__
-        )
+        what = f"HTTP {response.status_code}" if response is not None else type(exc).__name__
         self.run.counters[self.name].retries += 1
         if response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
             self.run.counters[self.name].throttled += 1
@@ -213,8 +221,7 @@ class KnowBe4Stream(RESTStream[PageToken]):
         except EndpointForbiddenError as exc:
             self._forbidden = True
             self.logger.warning(
-                "Skipping stream '%s': the API key may not read it (%s). The other streams "
-                "go on.",
+                "Skipping stream '%s': the API key may not read it (%s). The other streams go on.",
                 self.name,
                 exc,
             )
@@ -222,7 +229,7 @@ class KnowBe4Stream(RESTStream[PageToken]):
             self.logger.warning(
                 "%s: %s vanished before it could be read (%s); skipped.",
                 self.name,
-                {k: v for k, v in (context or {}).items()},
+                dict(context or {}),
                 exc,
             )
         except AuthenticationError as exc:

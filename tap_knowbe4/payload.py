@@ -22,7 +22,7 @@ class InvalidBodyError(ValueError):
     """The body is not valid JSON (for example a truncated response)."""
 
 
-def parsed_body(response: requests.Response) -> t.Any:  # noqa: ANN401 - JSON
+def parsed_body(response: requests.Response) -> t.Any:
     """Return the decoded JSON body, decoding it only once per response."""
     cached = response.__dict__.get(_CACHE_ATTR, _CACHE_ATTR)
     if cached is not _CACHE_ATTR:

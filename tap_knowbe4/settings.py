@@ -88,6 +88,53 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "requests_per_second",
+        th.NumberType(minimum=0),
+        default=4,
+        title="Requests per second",
+        description=(
+            "Most requests sent in any one second, shared by all streams and retries. The "
+            "API allows 4. 0 turns this limit off (for the local sandbox)."
+        ),
+    ),
+    th.Property(
+        "requests_per_minute",
+        th.NumberType(minimum=0),
+        default=50,
+        title="Requests per minute",
+        description=(
+            "Most requests sent in any sixty seconds, shared by all streams and retries. The "
+            "API allows 50. 0 turns this limit off."
+        ),
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0, maximum=20),
+        default=5,
+        title="Retries per request",
+        description=(
+            "How often one request is retried after a 429, a 5xx, a timeout, a dropped "
+            "connection or a truncated body before the run fails."
+        ),
+    ),
+    th.Property(
+        "max_retry_wait_seconds",
+        th.NumberType(minimum=0),
+        default=300,
+        title="Longest wait before a retry",
+        description=(
+            "A 429 whose Retry-After asks for longer than this is treated as the daily quota "
+            "being used up: the run stops cleanly instead of waiting."
+        ),
+    ),
+    th.Property(
+        "request_timeout_seconds",
+        th.NumberType(minimum=1),
+        default=120,
+        title="Request timeout",
+        description="Seconds to wait for a response before retrying the request.",
+    ),
+    th.Property(
         "user_agent",
         th.StringType,
         default=DEFAULT_USER_AGENT,
@@ -107,11 +154,21 @@ class Settings:
     pagination: str
     user_agent: str
     start_date: dt.datetime | None
+    requests_per_second: float = 4
+    requests_per_minute: float = 50
+    max_retries: int = 5
+    max_retry_wait_seconds: float = 300
+    request_timeout_seconds: float = 120
 
     @property
     def host(self) -> str:
         """The API host name, for messages."""
         return self.base_url.split("://", 1)[-1].split("/", 1)[0]
+
+    @classmethod
+    def defaults(cls) -> Settings:
+        """Settings for a tap built without config (discovery, ``--about``)."""
+        return cls.from_config({"api_key": "-"})
 
     @classmethod
     def from_config(cls, config: dict) -> Settings:
@@ -140,7 +197,22 @@ class Settings:
             pagination=pagination,
             user_agent=config.get("user_agent") or DEFAULT_USER_AGENT,
             start_date=_parse_start_date(config.get("start_date")),
+            requests_per_second=_number(config, "requests_per_second", 4),
+            requests_per_minute=_number(config, "requests_per_minute", 50),
+            max_retries=int(_number(config, "max_retries", 5)),
+            max_retry_wait_seconds=_number(config, "max_retry_wait_seconds", 300),
+            request_timeout_seconds=_number(config, "request_timeout_seconds", 120, low=1),
         )
+
+
+def _number(config: dict, name: str, default: float, low: float = 0) -> float:
+    value = config.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
+        msg = f"{name} must be a number of at least {low:g}, got {value!r}."
+        raise ConfigError(msg)
+    return value
 
 
 def _parse_start_date(value: object) -> dt.datetime | None:

@@ -10,6 +10,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_knowbe4.errors import ConfigError, KnowBe4Error
+from tap_knowbe4.limits import RequestPacer
 from tap_knowbe4.run import RunControl
 from tap_knowbe4.settings import CONFIG_SCHEMA, Settings
 from tap_knowbe4.streams import STREAM_CLASSES
@@ -35,9 +36,13 @@ class TapKnowBe4(Tap):
         """Parse the settings; with ``validate_config``, bad settings raise before any request."""
         super().__init__(*args, validate_config=validate_config, **kwargs)
         self._settings: Settings | None = None
-        if validate_config:
+        try:
             self._settings = Settings.from_config(dict(self.config))
-        self.run = RunControl()
+        except ConfigError:
+            if validate_config:
+                raise
+        pacing = self._settings or Settings.defaults()
+        self.run = RunControl(RequestPacer(pacing.requests_per_second, pacing.requests_per_minute))
 
     @property
     def settings(self) -> Settings:
@@ -50,14 +55,16 @@ class TapKnowBe4(Tap):
         """One stream per Reporting API resource."""
         return [stream_class(tap=self) for stream_class in STREAM_CLASSES]
 
-    def sync_all(self) -> None:
+    # The SDK marks sync_all final; extending it (not replacing it) is the one place where
+    # the end of a run can be reported once, after every stream has written its state.
+    def sync_all(self) -> None:  # type: ignore[misc]
         """Sync every selected stream; then fail with the error that stopped the run."""
         super().sync_all()
         if self.run.error is not None:
             raise self.run.error
 
     @classmethod
-    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
         """Run the CLI; expected failures end with one line and exit code 1."""
         try:
             super().invoke(*args, **kwargs)
@@ -70,5 +77,5 @@ class TapKnowBe4(Tap):
                 message = f"Invalid configuration: {exc}"
             else:
                 message = str(exc)
-            cls.logger.error(message, exc_info=debug)  # noqa: TRY400
+            cls.logger.error(message, exc_info=debug)
             sys.exit(1)

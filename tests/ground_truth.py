@@ -83,7 +83,9 @@ def pages(count: int, page_size: int, *, cursor: bool) -> int:
     return count // page_size + 1
 
 
-def minimum_requests(org: Organization, streams: t.Iterable[str], page_size: int, *, cursor: bool) -> int:
+def minimum_requests(
+    org: Organization, streams: t.Iterable[str], page_size: int, *, cursor: bool
+) -> int:
     """The fewest requests that can read ``streams`` completely."""
     wanted = set(streams)
     total = 0

@@ -45,7 +45,9 @@ def test_api_url_allowed(url):
     assert resolve_base_url("us", url) == url.rstrip("/")
 
 
-@pytest.mark.parametrize("url", ["http://proxy.corp:8080", "http://10.0.0.5", "ftp://x", "nonsense"])
+@pytest.mark.parametrize(
+    "url", ["http://proxy.corp:8080", "http://10.0.0.5", "ftp://x", "nonsense"]
+)
 def test_api_url_refused(url):
     with pytest.raises(ConfigError):
         resolve_base_url("us", url)

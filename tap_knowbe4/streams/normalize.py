@@ -45,7 +45,7 @@ def recipient(record: dict) -> dict:
     return record
 
 
-def _flatten(items: t.Any) -> list:  # noqa: ANN401 - JSON
+def _flatten(items: t.Any) -> list:
     flat: list = []
     for item in items or []:
         if isinstance(item, list):

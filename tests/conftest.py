@@ -1,0 +1,46 @@
+"""Shared fixtures: a sandbox on loopback and a tap config pointing at it."""
+
+from __future__ import annotations
+
+import contextlib
+import typing as t
+
+import pytest
+
+if t.TYPE_CHECKING:
+    from tap_knowbe4.sandbox import Sandbox
+
+#: A small organization that still has every shape: archived users, several groups per
+#: user, errored and open PSTs, enrollments without a user, ...
+SMALL_ORG = {"users": 40, "seed": 11}
+
+
+def tap_config(sb: Sandbox, **overrides: t.Any) -> dict:
+    """A config for the tap against ``sb`` with pacing off (the sandbox limits are off)."""
+    config = {
+        "api_key": sb.api_key,
+        "api_url": sb.base_url,
+        "page_size": 25,
+        "requests_per_second": 0,
+        "requests_per_minute": 0,
+        "max_retries": 3,
+    }
+    config.update(overrides)
+    return config
+
+
+@contextlib.contextmanager
+def sandbox(**options: t.Any) -> t.Iterator[Sandbox]:
+    """A sandbox with the small org and limits off, unless ``options`` say otherwise."""
+    from tap_knowbe4.sandbox import Sandbox  # noqa: PLC0415 - only tests that need it
+
+    settings = {**SMALL_ORG, "limits": False, **options}
+    with Sandbox(**settings) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox() -> t.Iterator[Sandbox]:
+    """One read-only sandbox for tests that do not move its clock or change its options."""
+    with sandbox() as sb:
+        yield sb

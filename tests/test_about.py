@@ -1,0 +1,72 @@
+"""`--about` is the single source of the settings docs: the README table must match it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+readme_settings = _script("update_readme_settings")
+
+
+def _tap() -> str:
+    exe = Path(sys.executable).parent / "tap-knowbe4"
+    found = str(exe) if exe.exists() else shutil.which("tap-knowbe4")
+    assert found, "tap-knowbe4 is not installed in this environment (run `make install`)"
+    return found
+
+
+@pytest.fixture(scope="module")
+def about_markdown() -> str:
+    return readme_settings.about_markdown(_tap())
+
+
+def test_about_markdown_lists_every_setting(about_markdown: str) -> None:
+    json_out = subprocess.run(
+        [_tap(), "--about", "--format=json"], check=True, capture_output=True, text=True
+    ).stdout
+    settings = json.loads(json_out)["settings"]["properties"]
+    table = readme_settings.settings_table(about_markdown)
+    names = {row.split("|")[1].strip() for row in table[2:]}
+    assert set(settings) <= names
+    assert "api_key" in names
+    assert "region" in names
+
+
+def test_readme_settings_table_matches_about(about_markdown: str) -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert readme_settings.START in readme, (
+        "README.md has no <!-- settings:start --> / <!-- settings:end --> section; add the "
+        "markers and run `.venv/bin/python scripts/update_readme_settings.py`"
+    )
+    expected = readme_settings.render_section(about_markdown)
+    assert readme_settings.read_section(readme) == expected, (
+        "README.md settings table is stale: run "
+        "`.venv/bin/python scripts/update_readme_settings.py` (or `make settings`)"
+    )
+
+
+def test_replace_section_round_trips() -> None:
+    text = "# x\n\n<!-- settings:start -->\nold\n<!-- settings:end -->\n\nafter\n"
+    new = readme_settings.replace_section(text, "new\n")
+    assert new == "# x\n\n<!-- settings:start -->\nnew\n<!-- settings:end -->\n\nafter\n"
+    assert readme_settings.read_section(new) == "new\n"

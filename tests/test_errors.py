@@ -1,0 +1,118 @@
+"""Bad keys, bad config, forbidden and vanished endpoints: one clear line, nothing leaked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import sandbox, tap_config
+from tests.singer_output import check_singer, run_tap
+
+SECRET = "kb4-ZX81-distinctive-secret-7f3a9c"
+
+
+def run_cli(config: dict, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``python -m tap_knowbe4`` as a user would, with no TAP_KNOWBE4_* in the env."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_KNOWBE4")}
+    return subprocess.run(
+        [sys.executable, "-m", "tap_knowbe4", "--config", str(path), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        assert SECRET not in text
+        assert SECRET[:8] not in text
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "ERROR" in line or "CRITICAL" in line]
+
+
+@pytest.mark.parametrize("quirk", [False, True], ids=["401", "200-invalid-token"])
+def test_rejected_key_is_one_line_naming_host_and_region(tmp_path, quirk):
+    with sandbox(invalid_token_200=quirk) as sb:
+        result = run_cli(tap_config(sb, api_key=SECRET, region="eu"), tmp_path)
+        assert result.returncode == 1
+        lines = error_lines(result.stderr)
+        assert len(lines) == 1, result.stderr
+        assert "rejected by 127.0.0.1" in lines[0]
+        assert "us, eu, ca, uk, de" in lines[0]
+        assert "Traceback" not in result.stderr
+        assert '"type": "RECORD"' not in result.stdout
+        assert_no_secret(result.stdout, result.stderr)
+        # The first request failed, so nothing else was tried.
+        assert sb.stats()["requests"] == 1
+
+
+BAD_CONFIGS = [
+    pytest.param({}, "api_key", id="missing-key"),
+    pytest.param({"api_key": "  "}, "api_key", id="empty-key"),
+    pytest.param({"api_key": SECRET, "region": "apac"}, "us, eu, ca, uk, de", id="bad-region"),
+    pytest.param({"api_key": SECRET, "api_url": "http://kb4.example.com"}, "https", id="http"),
+    pytest.param({"api_key": SECRET, "page_size": 0}, "page_size", id="page-size-0"),
+    pytest.param({"api_key": SECRET, "page_size": 1000}, "page_size", id="page-size-1000"),
+    pytest.param({"api_key": SECRET, "start_date": "last tuesday"}, "start_date", id="bad-date"),
+]
+
+
+@pytest.mark.parametrize(("config", "mentions"), BAD_CONFIGS)
+def test_bad_config_is_one_line_before_any_request(tmp_path, config, mentions):
+    result = run_cli(config, tmp_path)
+    assert result.returncode != 0
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert mentions in lines[0]
+    assert "Traceback" not in result.stderr
+    assert_no_secret(result.stdout, result.stderr)
+
+
+def test_forbidden_endpoint_skips_that_stream_only(caplog):
+    with sandbox(forbidden_prefixes=("/v1/training/enrollments",), api_key=SECRET) as sb:
+        run = run_tap(tap_config(sb), streams=["users", "training_enrollments", "policies"])
+        assert run.error is None
+        check_singer(run)
+        assert run.records("users")
+        assert run.records("policies")
+        assert not run.records("training_enrollments")
+        assert "Skipping stream 'training_enrollments'" in caplog.text
+        assert_no_secret(caplog.text, json.dumps(run.messages))
+
+
+def test_child_whose_parent_vanished_is_skipped(caplog):
+    with sandbox(api_key=SECRET) as sb:
+        groups = sb.org.groups()
+        gone = groups[0]["id"]
+        sb.inject("404", path_prefix=f"/v1/groups/{gone}/members")
+        run = run_tap(tap_config(sb), streams=["groups", "group_members"])
+        assert run.error is None
+        members = run.records("group_members")
+        assert {m["group_id"] for m in members} == {
+            g["id"] for g in groups[1:] if sb.org.group_members(g["id"])
+        }
+        assert "vanished" in caplog.text
+
+
+def test_discovery_and_about_need_no_config(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_KNOWBE4")}
+    about = subprocess.run(
+        [sys.executable, "-m", "tap_knowbe4", "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    settings = json.loads(about.stdout)["settings"]
+    assert settings["properties"]["api_key"]["writeOnly"] is True
+    assert "api_key" in settings["required"]
