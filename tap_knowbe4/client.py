@@ -27,8 +27,8 @@ from tap_knowbe4.errors import (
 from tap_knowbe4.pagination import KnowBe4Paginator, PageToken
 from tap_knowbe4.payload import InvalidBodyError, parsed_body, records_of, says_invalid_token
 from tap_knowbe4.regions import REGION_CODES
-from tap_knowbe4.retries import wait_generator
-from tap_knowbe4.run import RunControl, StopRunError
+from tap_knowbe4.retries import parse_retry_after, wait_generator
+from tap_knowbe4.run import BudgetExhaustedError, RunControl, StopRunError
 
 if t.TYPE_CHECKING:
     import requests
@@ -181,6 +181,8 @@ class KnowBe4Stream(RESTStream[PageToken]):
         status = response.status_code
         if status == HTTPStatus.UNAUTHORIZED:
             raise self._auth_error()
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
+            self._check_quota(response)
         if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise RetriableAPIError(self.response_error_message(response), response)
         if status == HTTPStatus.FORBIDDEN:
@@ -199,6 +201,17 @@ class KnowBe4Stream(RESTStream[PageToken]):
         if says_invalid_token(body):
             raise self._auth_error()
 
+    def _check_quota(self, response: requests.Response) -> None:
+        """A 429 asking to wait longer than ``max_retry_wait_seconds`` is the daily quota."""
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is not None and wait > self.settings.max_retry_wait_seconds:
+            self.run.budget.exhaust(wait)
+            msg = (
+                f"the API's daily quota is used up (it asked to wait {wait / 3600:.1f} h, "
+                f"request id {response.headers.get('X-Request-Id', 'none')})"
+            )
+            raise BudgetExhaustedError(msg)
+
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """Records of a bare array, a cursor envelope or a single object."""
         if self._paginator is not None and self._paginator.is_repeat(response):
@@ -211,8 +224,17 @@ class KnowBe4Stream(RESTStream[PageToken]):
         return records_of(parsed_body(response))
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Sync records; 403 skips the stream, 404 on a child skips that parent."""
-        if self.run.stopped or self._forbidden:
+        """Sync records, resuming where an interrupted run stopped.
+
+        403 skips the stream, 404 on a child skips that parent, a rejected key or the
+        budget running out stops the run (other streams then send nothing).
+        """
+        run = self.run
+        progress = run.progress
+        parent_id = context.get(self.parent_key) if (self.parent_key and context) else None
+        if run.stopped or self._forbidden or self._finished_before(context):
+            return
+        if parent_id is not None and progress.skip_parent(self.name, parent_id):
             return
         try:
             yield from super().get_records(context)
@@ -232,8 +254,30 @@ class KnowBe4Stream(RESTStream[PageToken]):
                 dict(context or {}),
                 exc,
             )
-        except AuthenticationError as exc:
-            self.run.stop(exc)
+        except (AuthenticationError, BudgetExhaustedError) as exc:
+            run.stop(exc)
+            return
+        if run.stopped:
+            return
+        if parent_id is not None:
+            progress.mark_parent_done(self.name, parent_id)
+        elif context is None:
+            progress.mark_done(self.name, *self._selected_descendants())
+
+    def _finished_before(self, context: Context | None) -> bool:
+        """True when an interrupted run already finished this stream and its children."""
+        progress = self.run.progress
+        if not progress.is_done(self.name):
+            return False
+        return all(progress.is_done(name) for name in self._selected_descendants())
+
+    def _selected_descendants(self) -> list[str]:
+        names = []
+        for child in self.child_streams:
+            if child.selected or child.has_selected_descendents:
+                names.append(child.name)
+                names.extend(child._selected_descendants())  # type: ignore[attr-defined]
+        return names
 
     # -- children ----------------------------------------------------------------------
 
@@ -275,6 +319,7 @@ class KnowBe4Stream(RESTStream[PageToken]):
         record = self.normalize(row, context)
         if record is not None:
             self._warn_unknown_fields(record)
+            self.run.counters[self.name].records += 1
         return record
 
     @functools.cached_property

@@ -128,6 +128,32 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "daily_request_limit",
+        th.IntegerType(minimum=1),
+        title="Daily request limit",
+        description=(
+            "Requests allowed per 24 hours (the window starts at the first request). Default: "
+            "2,000 + the account's number_of_seats, as the API allows. Counted in the state, "
+            "so a second run the same day knows what is left."
+        ),
+    ),
+    th.Property(
+        "max_requests_per_run",
+        th.IntegerType(minimum=1),
+        title="Most requests per run",
+        description="Stop cleanly after this many requests in one run (resumes next run).",
+    ),
+    th.Property(
+        "fail_when_budget_exhausted",
+        th.BooleanType,
+        default=False,
+        title="Fail when the budget runs out",
+        description=(
+            "When the daily budget or max_requests_per_run runs out, the run stops cleanly, "
+            "writes state to resume from, and exits 0. Set true to exit non-zero instead."
+        ),
+    ),
+    th.Property(
         "request_timeout_seconds",
         th.NumberType(minimum=1),
         default=120,
@@ -159,6 +185,9 @@ class Settings:
     max_retries: int = 5
     max_retry_wait_seconds: float = 300
     request_timeout_seconds: float = 120
+    daily_request_limit: int | None = None
+    max_requests_per_run: int | None = None
+    fail_when_budget_exhausted: bool = False
 
     @property
     def host(self) -> str:
@@ -202,7 +231,20 @@ class Settings:
             max_retries=int(_number(config, "max_retries", 5)),
             max_retry_wait_seconds=_number(config, "max_retry_wait_seconds", 300),
             request_timeout_seconds=_number(config, "request_timeout_seconds", 120, low=1),
+            daily_request_limit=_optional_count(config, "daily_request_limit"),
+            max_requests_per_run=_optional_count(config, "max_requests_per_run"),
+            fail_when_budget_exhausted=bool(config.get("fail_when_budget_exhausted", False)),
         )
+
+
+def _optional_count(config: dict, name: str) -> int | None:
+    value = config.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{name} must be a whole number of at least 1, got {value!r}."
+        raise ConfigError(msg)
+    return value
 
 
 def _number(config: dict, name: str, default: float, low: float = 0) -> float:

@@ -9,8 +9,12 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_knowbe4.budget import STATE_KEY as BUDGET_KEY
+from tap_knowbe4.budget import RequestBudget
 from tap_knowbe4.errors import ConfigError, KnowBe4Error
 from tap_knowbe4.limits import RequestPacer
+from tap_knowbe4.progress import STATE_KEY as PROGRESS_KEY
+from tap_knowbe4.progress import SyncProgress
 from tap_knowbe4.run import RunControl
 from tap_knowbe4.settings import CONFIG_SCHEMA, Settings
 from tap_knowbe4.streams import STREAM_CLASSES
@@ -41,8 +45,37 @@ class TapKnowBe4(Tap):
         except ConfigError:
             if validate_config:
                 raise
-        pacing = self._settings or Settings.defaults()
-        self.run = RunControl(RequestPacer(pacing.requests_per_second, pacing.requests_per_minute))
+        settings = self._settings or Settings.defaults()
+        state = t.cast("dict[str, t.Any]", self.state)  # holds our two keys besides bookmarks
+        self.run = RunControl(
+            pacer=RequestPacer(settings.requests_per_second, settings.requests_per_minute),
+            budget=RequestBudget(
+                state,
+                daily_limit=settings.daily_request_limit,
+                max_per_run=settings.max_requests_per_run,
+            ),
+            progress=SyncProgress(state),
+            logger=self.logger,
+        )
+        if self.run.progress.resumed:
+            self._resume_interrupted_sync()
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Load bookmarks (SDK), plus the request budget and the interrupted sync's progress."""
+        super().load_state(state)
+        for key in (BUDGET_KEY, PROGRESS_KEY):
+            if state.get(key) is not None:
+                t.cast("dict[str, t.Any]", self.state)[key] = state[key]
+
+    def _resume_interrupted_sync(self) -> None:
+        """Streams an interrupted run finished emit nothing; their unfinished children go on."""
+        done = [s for s in self.streams.values() if self.run.progress.is_done(s.name)]
+        for stream in done:
+            stream.selected = False
+        self.logger.info(
+            "Resuming an interrupted sync: %s already done.",
+            ", ".join(sorted(s.name for s in done)) or "no stream",
+        )
 
     @property
     def settings(self) -> Settings:
@@ -58,10 +91,31 @@ class TapKnowBe4(Tap):
     # The SDK marks sync_all final; extending it (not replacing it) is the one place where
     # the end of a run can be reported once, after every stream has written its state.
     def sync_all(self) -> None:  # type: ignore[misc]
-        """Sync every selected stream; then fail with the error that stopped the run."""
+        """Sync every selected stream, then report: summary, clean stop, or the error."""
         super().sync_all()
-        if self.run.error is not None:
-            raise self.run.error
+        run = self.run
+        if not run.stopped:
+            run.progress.finish()
+        self.state_writer.write_state(self.state)
+        self.logger.info("Run summary:\n%s", run.summary())
+        if run.stopped_cleanly:
+            unfinished = sorted(
+                s.name
+                for s in self.streams.values()
+                if s.selected and not run.progress.is_done(s.name)
+            )
+            resets = run.budget.resets_at
+            self.logger.warning(
+                "Stopped early: %s. Not finished: %s. The state records where each stream "
+                "stopped; the next run continues from there%s.",
+                run.error,
+                ", ".join(unfinished) or "none",
+                f" (the daily window resets at {resets:%Y-%m-%d %H:%M} UTC)" if resets else "",
+            )
+            if not self.settings.fail_when_budget_exhausted:
+                return
+        if run.error is not None:
+            raise run.error
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:

@@ -46,7 +46,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/v1/account",
         ("name",),
         "The KnowBe4 account: subscription, seats, admins, current risk score.",
-        kind=kinds.SingleObjectStream,
+        kind=kinds.AccountStream,
     ),
     Endpoint(
         "account_risk_score_history",

@@ -29,6 +29,17 @@ class SingleObjectStream(ListStream):
     records_jsonpath = "$"
 
 
+class AccountStream(SingleObjectStream):
+    """``/v1/account``; its ``number_of_seats`` sets the daily budget (2,000 + seats)."""
+
+    def normalize(self, record: dict, context: Context | None) -> dict | None:
+        """Tell the run's budget how many seats the account has."""
+        seats = record.get("number_of_seats")
+        if isinstance(seats, int):
+            self.run.budget.seats = seats
+        return record
+
+
 class RiskScoreHistoryStream(ListStream):
     """A risk-score time series (account, group or user); dates normalized to YYYY-MM-DD."""
 
