@@ -234,8 +234,10 @@ class KnowBe4Stream(RESTStream[PageToken]):
         parent_id = context.get(self.parent_key) if (self.parent_key and context) else None
         if run.stopped or self._forbidden or self._finished_before(context):
             return
-        if parent_id is not None and progress.skip_parent(self.name, parent_id):
-            return
+        if parent_id is not None:
+            self.note_parent(parent_id)
+            if progress.skip_parent(self.name, parent_id) or self.skip_context(context or {}):
+                return
         try:
             yield from super().get_records(context)
         except StopRunError:
@@ -260,33 +262,60 @@ class KnowBe4Stream(RESTStream[PageToken]):
         if run.stopped:
             return
         if parent_id is not None:
+            self.parent_done(context or {})
             progress.mark_parent_done(self.name, parent_id)
         elif context is None:
-            progress.mark_done(self.name, *self._selected_descendants())
+            finished = [self, *self._selected_descendants()]
+            for stream in finished:
+                stream.sync_finished()
+            progress.mark_done(*(stream.name for stream in finished))
+
+    # -- hooks for streams that keep their own state -----------------------------------
+
+    def note_parent(self, parent_id: int) -> None:
+        """Child streams: called for every parent id, skipped or not."""
+
+    def skip_context(self, context: Context) -> bool:
+        """Child streams: True when the state says this parent's children cannot have changed."""
+        return False
+
+    def parent_done(self, context: Context) -> None:
+        """Child streams: every record of this parent was emitted."""
+
+    def sync_finished(self) -> None:
+        """The whole stream (all parents) was synced in this run."""
 
     def _finished_before(self, context: Context | None) -> bool:
         """True when an interrupted run already finished this stream and its children."""
         progress = self.run.progress
         if not progress.is_done(self.name):
             return False
-        return all(progress.is_done(name) for name in self._selected_descendants())
+        return all(progress.is_done(stream.name) for stream in self._selected_descendants())
 
-    def _selected_descendants(self) -> list[str]:
-        names = []
+    def _selected_descendants(self) -> list[KnowBe4Stream]:
+        found: list[KnowBe4Stream] = []
         for child in self.child_streams:
-            if child.selected or child.has_selected_descendents:
-                names.append(child.name)
-                names.extend(child._selected_descendants())  # type: ignore[attr-defined]
-        return names
+            if isinstance(child, KnowBe4Stream) and (
+                child.selected or child.has_selected_descendents
+            ):
+                found.append(child)
+                found.extend(child._selected_descendants())
+        return found
 
     # -- children ----------------------------------------------------------------------
 
     #: For parent streams: child context key -> field of the parent record holding it.
     child_context_fields: t.ClassVar[dict[str, str]] = {}
 
-    def wants_children(self, record: dict) -> bool:
-        """Whether this record's children can hold anything (saves empty requests)."""
-        return True
+    def child_context(self, record: dict) -> dict | None:
+        """The context this record gives its children; None skips them (no request)."""
+        context = {key: record.get(field) for key, field in self.child_context_fields.items()}
+        if any(context.get(key) in (None, 0) for key in self.child_id_keys):
+            return None
+        return context
+
+    #: Context keys that hold parent ids (a record without them has no children).
+    child_id_keys: t.ClassVar[tuple[str, ...]] = ()
 
     def generate_child_contexts(
         self, record: dict, context: Context | None
@@ -296,10 +325,8 @@ class KnowBe4Stream(RESTStream[PageToken]):
             child.selected or child.has_selected_descendents for child in self.child_streams
         ):
             return
-        if not self.wants_children(record):
-            return
-        child = {key: record.get(field) for key, field in self.child_context_fields.items()}
-        if all(value not in (None, 0) for value in child.values()):
+        child = self.child_context(record)
+        if child is not None:
             yield child
 
     # -- records -----------------------------------------------------------------------

@@ -161,6 +161,28 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Seconds to wait for a response before retrying the request.",
     ),
     th.Property(
+        "group_members_source",
+        th.StringType,
+        default="users",
+        allowed_values=["users", "endpoint"],
+        title="Where group memberships come from",
+        description=(
+            "users: derive group_members from the group ids on each user (no extra "
+            "request). endpoint: read /v1/groups/{id}/members, one request per group. "
+            "Same columns either way."
+        ),
+    ),
+    th.Property(
+        "pst_lookback_days",
+        th.IntegerType(minimum=0),
+        default=14,
+        title="Phishing test lookback (days)",
+        description=(
+            "Recipients of a phishing test are re-read while it is open, for this many days "
+            "after it started, and whenever its counters change; settled tests cost nothing."
+        ),
+    ),
+    th.Property(
         "user_agent",
         th.StringType,
         default=DEFAULT_USER_AGENT,
@@ -188,6 +210,8 @@ class Settings:
     daily_request_limit: int | None = None
     max_requests_per_run: int | None = None
     fail_when_budget_exhausted: bool = False
+    group_members_source: str = "users"
+    pst_lookback_days: int = 14
 
     @property
     def host(self) -> str:
@@ -234,7 +258,17 @@ class Settings:
             daily_request_limit=_optional_count(config, "daily_request_limit"),
             max_requests_per_run=_optional_count(config, "max_requests_per_run"),
             fail_when_budget_exhausted=bool(config.get("fail_when_budget_exhausted", False)),
+            group_members_source=_choice(config, "group_members_source", ("users", "endpoint")),
+            pst_lookback_days=int(_number(config, "pst_lookback_days", 14)),
         )
+
+
+def _choice(config: dict, name: str, choices: tuple[str, ...]) -> str:
+    value = str(config.get(name) or choices[0]).lower()
+    if value not in choices:
+        msg = f"{name} must be one of {', '.join(choices)}, got {value!r}."
+        raise ConfigError(msg)
+    return value
 
 
 def _optional_count(config: dict, name: str) -> int | None:

@@ -17,7 +17,7 @@ from tap_knowbe4.progress import STATE_KEY as PROGRESS_KEY
 from tap_knowbe4.progress import SyncProgress
 from tap_knowbe4.run import RunControl
 from tap_knowbe4.settings import CONFIG_SCHEMA, Settings
-from tap_knowbe4.streams import STREAM_CLASSES
+from tap_knowbe4.streams import stream_classes
 
 if t.TYPE_CHECKING:
     from tap_knowbe4.client import KnowBe4Stream
@@ -86,7 +86,8 @@ class TapKnowBe4(Tap):
 
     def discover_streams(self) -> list[KnowBe4Stream]:
         """One stream per Reporting API resource."""
-        return [stream_class(tap=self) for stream_class in STREAM_CLASSES]
+        source = self.config.get("group_members_source") or "users"
+        return [stream_class(tap=self) for stream_class in stream_classes(source)]
 
     # The SDK marks sync_all final; extending it (not replacing it) is the one place where
     # the end of a run can be reported once, after every stream has written its state.

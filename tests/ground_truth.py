@@ -84,9 +84,17 @@ def pages(count: int, page_size: int, *, cursor: bool) -> int:
 
 
 def minimum_requests(
-    org: Organization, streams: t.Iterable[str], page_size: int, *, cursor: bool
+    org: Organization,
+    streams: t.Iterable[str],
+    page_size: int,
+    *,
+    cursor: bool,
+    members_from: str = "users",
 ) -> int:
-    """The fewest requests that can read ``streams`` completely."""
+    """The fewest requests that can read ``streams`` completely.
+
+    ``group_members`` costs nothing beyond the users list when derived from users.
+    """
     wanted = set(streams)
     total = 0
 
@@ -100,11 +108,18 @@ def minimum_requests(
         total += 1
     if "account_risk_score_history" in wanted:
         total += lst(len(org.account_risk_score_history(full=True)))
-    if wanted & {"users", "user_risk_score_history"}:
+    members_wanted = "group_members" in wanted
+    user_children = {"user_risk_score_history"} | (
+        {"group_members"} if members_from == "users" else set()
+    )
+    group_children = {"group_risk_score_history"} | (
+        {"group_members"} if members_from != "users" else set()
+    )
+    if wanted & ({"users"} | user_children):
         total += lst(len(users))
-    if wanted & {"groups", "group_members", "group_risk_score_history"}:
+    if wanted & ({"groups"} | group_children):
         total += lst(len(groups))
-    if "group_members" in wanted:
+    if members_wanted and members_from != "users":
         total += sum(lst(len(org.group_members(g["id"]))) for g in groups)
     if "group_risk_score_history" in wanted:
         total += sum(lst(len(org.group_risk_score_history(g["id"], full=True))) for g in groups)

@@ -1,0 +1,1 @@
+"""JSON Schema files, one per stream (loaded with the SDK's SchemaDirectory)."""

@@ -9,10 +9,8 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
+from tap_knowbe4.client import KnowBe4Stream
 from tap_knowbe4.streams import kinds, normalize
-
-if t.TYPE_CHECKING:
-    from tap_knowbe4.client import KnowBe4Stream
 
 ENROLLMENT_FLAGS = {
     "include_campaign_id": "true",
@@ -29,7 +27,7 @@ class Endpoint:
     path: str
     primary_keys: tuple[str, ...]
     description: str
-    kind: type[kinds.ListStream] = kinds.ListStream
+    kind: type[KnowBe4Stream] = kinds.ListStream
     params: dict[str, str] = dataclasses.field(default_factory=dict)
     renames: dict[str, str] = dataclasses.field(default_factory=dict)
     reshape: t.Callable[[dict], dict] | None = None
@@ -39,6 +37,24 @@ class Endpoint:
 
 
 FULL = {"full": "true"}
+
+#: ``group_members`` read from ``/v1/groups/{id}/members`` (one request per group).
+GROUP_MEMBERS_FROM_ENDPOINT = Endpoint(
+    "group_members",
+    "/v1/groups/{group_id}/members",
+    ("group_id", "user_id"),
+    "Which user is in which group: one (group_id, user_id) row per membership.",
+    kind=kinds.GroupMembersStream,
+    parent=("groups", "group_id", "id"),
+)
+
+#: ``group_members`` derived from the group ids on each user (no request at all).
+GROUP_MEMBERS_FROM_USERS = dataclasses.replace(
+    GROUP_MEMBERS_FROM_ENDPOINT,
+    path="",
+    kind=kinds.DerivedGroupMembersStream,
+    parent=("users", "user_id", "id"),
+)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
@@ -61,6 +77,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/v1/users",
         ("id",),
         "Every user, active and archived, with group ids and phish-prone percentage.",
+        kind=kinds.UsersStream,
         renames=normalize.LEGACY_USER_FIELDS,
         reshape=normalize.user,
     ),
@@ -71,14 +88,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Every group, active and archived (console, smart and provisioning-managed).",
         renames=normalize.LEGACY_GROUP_FIELDS,
         reshape=normalize.group,
-    ),
-    Endpoint(
-        "group_members",
-        "/v1/groups/{group_id}/members",
-        ("group_id", "user_id"),
-        "Which user is in which group: one (group_id, user_id) row per membership.",
-        kind=kinds.GroupMembersStream,
-        parent=("groups", "group_id", "id"),
     ),
     Endpoint(
         "group_risk_score_history",
@@ -118,7 +127,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/v1/phishing/security_tests/{pst_id}/recipients",
         ("pst_id", "recipient_id"),
         "Each recipient of each PST and what they did (opened, clicked, reported, ...).",
-        reshape=normalize.recipient,
+        kind=kinds.RecipientsStream,
         parent=("phishing_security_tests", "pst_id", "pst_id"),
     ),
     Endpoint(
@@ -159,13 +168,14 @@ def _class_name(name: str) -> str:
 
 def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[type[KnowBe4Stream]]:
     """Turn the endpoint table into stream classes (parents before children)."""
+    ordered = sorted(endpoints, key=lambda e: e.parent is not None)
     classes: dict[str, type[KnowBe4Stream]] = {}
     child_fields: dict[str, dict[str, str]] = {}
-    for endpoint in endpoints:
+    for endpoint in ordered:
         if endpoint.parent:
             parent_name, key, field = endpoint.parent
             child_fields.setdefault(parent_name, {})[key] = field
-    for endpoint in endpoints:
+    for endpoint in ordered:
         attrs: dict[str, t.Any] = {
             "__doc__": endpoint.description,
             "__module__": __name__,
@@ -176,6 +186,7 @@ def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[ty
             "renames": dict(endpoint.renames),
             "selected_by_default": endpoint.selected_by_default,
             "child_context_fields": child_fields.get(endpoint.name, {}),
+            "child_id_keys": tuple(child_fields.get(endpoint.name, {})),
         }
         if endpoint.reshape is not None:
             attrs["reshape"] = staticmethod(endpoint.reshape)
@@ -188,4 +199,14 @@ def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[ty
     return list(classes.values())
 
 
-STREAM_CLASSES = build_stream_classes()
+def stream_classes(group_members_source: str = "users") -> list[type[KnowBe4Stream]]:
+    """The stream classes, with ``group_members`` from users (default) or the endpoint."""
+    members = (
+        GROUP_MEMBERS_FROM_USERS
+        if group_members_source == "users"
+        else (GROUP_MEMBERS_FROM_ENDPOINT)
+    )
+    return _CLASSES.setdefault(group_members_source, build_stream_classes((*ENDPOINTS, members)))
+
+
+_CLASSES: dict[str, list[type[KnowBe4Stream]]] = {}
