@@ -282,6 +282,16 @@ class KnowBe4Stream(RESTStream[PageToken]):
     def parent_done(self, context: Context) -> None:
         """Child streams: every record of this parent was emitted."""
 
+    def planned_requests(self, context: Context, parent: dict) -> int:
+        """Child streams: requests this parent's children will cost (for ``--plan``)."""
+        progress = self.run.progress
+        parent_id = context.get(self.parent_key or "")
+        if progress.is_done(self.name) or (
+            parent_id is not None and progress.is_parent_done(self.name, parent_id)
+        ):
+            return 0
+        return 0 if self.skip_context(context) else 1
+
     def sync_finished(self) -> None:
         """The whole stream (all parents) was synced in this run."""
 

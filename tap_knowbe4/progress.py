@@ -62,6 +62,11 @@ class SyncProgress:
         done = self.parents_done.get(child)
         return done is not None and parent_id <= done and child not in self._unordered
 
+    def is_parent_done(self, child: str, parent_id: int) -> bool:
+        """Like :meth:`skip_parent` without checking the order (for planning)."""
+        done = self.parents_done.get(child)
+        return done is not None and parent_id <= done
+
     def mark_parent_done(self, child: str, parent_id: int) -> None:
         """Record that ``child`` finished for ``parent_id`` (and all parents before it)."""
         if child in self._unordered:

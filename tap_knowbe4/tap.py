@@ -6,6 +6,7 @@ import logging
 import sys
 import typing as t
 
+import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
@@ -13,6 +14,7 @@ from tap_knowbe4.budget import STATE_KEY as BUDGET_KEY
 from tap_knowbe4.budget import RequestBudget
 from tap_knowbe4.errors import ConfigError, KnowBe4Error
 from tap_knowbe4.limits import RequestPacer
+from tap_knowbe4.plan import Plan, build_plan
 from tap_knowbe4.progress import STATE_KEY as PROGRESS_KEY
 from tap_knowbe4.progress import SyncProgress
 from tap_knowbe4.run import RunControl
@@ -91,8 +93,21 @@ class TapKnowBe4(Tap):
 
     # The SDK marks sync_all final; extending it (not replacing it) is the one place where
     # the end of a run can be reported once, after every stream has written its state.
+    #: Set by ``--plan``: print the request plan instead of syncing.
+    plan_only: t.ClassVar[bool] = False
+
+    def make_plan(self) -> Plan:
+        """Estimate the requests of a sync (reads the selected lists)."""
+        return build_plan(t.cast("list[KnowBe4Stream]", list(self.streams.values())), self.run)
+
     def sync_all(self) -> None:  # type: ignore[misc]
         """Sync every selected stream, then report: summary, clean stop, or the error."""
+        if type(self).plan_only:
+            plan = self.make_plan()
+            if self.run.error is not None:
+                raise self.run.error
+            sys.stdout.write(plan.render() + "\n")
+            return
         super().sync_all()
         run = self.run
         if not run.stopped:
@@ -119,8 +134,26 @@ class TapKnowBe4(Tap):
             raise run.error
 
     @classmethod
-    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command plus ``--plan``."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--plan"],
+                is_flag=True,
+                default=False,
+                help=(
+                    "Print how many requests a sync would send per stream, and whether it fits "
+                    "today's budget, instead of syncing (costs the list requests)."
+                ),
+            )
+        )
+        return command
+
+    @classmethod
+    def invoke(cls, *args: t.Any, plan: bool = False, **kwargs: t.Any) -> None:
         """Run the CLI; expected failures end with one line and exit code 1."""
+        cls.plan_only = plan
         try:
             super().invoke(*args, **kwargs)
         except (KnowBe4Error, ConfigValidationError) as exc:

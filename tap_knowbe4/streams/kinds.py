@@ -7,6 +7,7 @@ import typing as t
 import zlib
 
 from tap_knowbe4.client import KnowBe4Stream
+from tap_knowbe4.plan import pages
 from tap_knowbe4.streams import normalize
 
 if t.TYPE_CHECKING:
@@ -118,6 +119,11 @@ class RiskScoreHistoryStream(ListStream):
 class GroupMembersStream(ListStream):
     """``group_members`` from ``/v1/groups/{id}/members``: one request per group."""
 
+    def planned_requests(self, context: Context, parent: dict) -> int:
+        """The pages of this group's members."""
+        base = super().planned_requests(context, parent)
+        return base and pages(parent.get("member_count") or 0, self.settings.page_size)
+
     def normalize(self, record: dict, context: Context | None) -> dict | None:
         """Keep only the link columns."""
         user_id = record.get("id")
@@ -148,6 +154,10 @@ class DerivedGroupMembersStream(KnowBe4Stream):
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Rows are built already."""
         return row
+
+    def planned_requests(self, context: Context, parent: dict) -> int:
+        """Free: the users list already holds the memberships."""
+        return 0
 
 
 class UsersStream(ListStream):
@@ -238,6 +248,11 @@ class RecipientsStream(ListStream):
         if not started or started >= (_utcnow() - lookback).strftime("%Y-%m-%dT%H:%M:%S"):
             return False
         return self._settled().get(str(context["pst_id"])) == context.get("pst_fingerprint")
+
+    def planned_requests(self, context: Context, parent: dict) -> int:
+        """The pages of this test's recipients, unless the state says it is settled."""
+        base = super().planned_requests(context, parent)
+        return base and pages(parent.get("scheduled_count") or 0, self.settings.page_size)
 
     def parent_done(self, context: Context) -> None:
         """Remember closed tests as settled; open ones stay to be re-read."""

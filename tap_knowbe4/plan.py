@@ -1,0 +1,100 @@
+"""A request plan: what a sync would cost, from the list calls it makes anyway and the state.
+
+``tap-knowbe4 --config c.json --plan`` reads every selected list (parents included), then
+prices each fan-out from those parents: one request per owner for risk histories, the
+pages of each test that can still change for recipients (others cost nothing, per the
+state), nothing for group members derived from users. It prints one line per stream, the
+total, and whether it fits what is left of today's budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing as t
+
+if t.TYPE_CHECKING:
+    from tap_knowbe4.client import KnowBe4Stream
+    from tap_knowbe4.run import RunControl
+
+
+@dataclasses.dataclass
+class PlanLine:
+    """The estimated cost of one stream."""
+
+    stream: str
+    requests: int
+    basis: str
+
+
+@dataclasses.dataclass
+class Plan:
+    """Estimated requests of a sync, and what planning itself cost."""
+
+    lines: list[PlanLine]
+    planning_requests: int
+    remaining_today: int
+    daily_limit: int
+
+    @property
+    def total(self) -> int:
+        """Estimated requests of the whole sync."""
+        return sum(line.requests for line in self.lines)
+
+    def render(self) -> str:
+        """A plain-text table for people."""
+        width = max([len("stream"), *(len(line.stream) for line in self.lines)])
+        out = [f"{'stream'.ljust(width)}  requests  basis"]
+        out.extend(
+            f"{line.stream.ljust(width)}  {line.requests:>8}  {line.basis}" for line in self.lines
+        )
+        out.append(f"{'total'.ljust(width)}  {self.total:>8}")
+        fits = self.total <= self.remaining_today
+        out.append(
+            f"{self.remaining_today} of {self.daily_limit} requests left today: the sync "
+            + ("fits." if fits else "does not fit; it would stop cleanly and resume tomorrow.")
+        )
+        out.append(f"(making this plan used {self.planning_requests} requests)")
+        return "\n".join(out)
+
+
+def pages(count: int, page_size: int) -> int:
+    """Requests to read ``count`` records (at least one)."""
+    return max(1, math.ceil(count / page_size))
+
+
+def _children(stream: KnowBe4Stream) -> list[KnowBe4Stream]:
+    return [c for c in stream.child_streams if c.selected]  # type: ignore[misc]
+
+
+def build_plan(streams: t.Iterable[KnowBe4Stream], run: RunControl) -> Plan:
+    """Read the selected lists and price every selected stream."""
+    lines: list[PlanLine] = []
+    start = run.total_requests
+    for stream in streams:
+        if stream.parent_stream_type or not (stream.selected or stream.has_selected_descendents):
+            continue
+        children = _children(stream)
+        if run.progress.is_done(stream.name) and not children:
+            lines.append(PlanLine(stream.name, 0, "finished by the interrupted run"))
+            continue
+        before = run.counters[stream.name].requests
+        records = list(stream.request_records(None))
+        list_requests = run.counters[stream.name].requests - before
+        basis = f"{len(records)} records" if stream.selected else "lists the parents"
+        lines.append(PlanLine(stream.name, list_requests, basis))
+        for child in children:
+            cost, parents = 0, 0
+            for record in records:
+                context = stream.child_context(record)
+                if context is None:
+                    continue
+                parents += 1
+                cost += child.planned_requests(context, record)
+            lines.append(PlanLine(child.name, cost, f"{parents} parents"))
+    return Plan(
+        lines=lines,
+        planning_requests=run.total_requests - start,
+        remaining_today=run.budget.remaining_today + (run.total_requests - start),
+        daily_limit=run.budget.daily_limit,
+    )

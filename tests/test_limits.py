@@ -1,0 +1,159 @@
+"""Living within the API's limits: pacing, Retry-After, faults, the daily budget, the plan."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+
+from tap_knowbe4.tap import TapKnowBe4
+from tests.conftest import sandbox, tap_config
+from tests.ground_truth import expected_records
+from tests.singer_output import ALL_STREAMS, catalog_selecting, check_singer, run_tap
+from tests.test_errors import SECRET, assert_no_secret
+from tests.test_full_sync import KEYS, assert_matches_ground_truth
+
+DEFAULT_STREAMS = [s for s in ALL_STREAMS if s != "user_risk_score_history"]
+
+
+def test_paced_at_the_servers_limits_gets_no_429():
+    limits = {"limits": True, "per_second": 20, "per_minute": 300, "daily_quota": 0}
+    with sandbox(**limits, users=20) as sb:
+        config = tap_config(sb, requests_per_second=20, requests_per_minute=300)
+        run = run_tap(config, streams=DEFAULT_STREAMS)
+        assert_matches_ground_truth(run, sb.org, DEFAULT_STREAMS)
+        stats = sb.stats()
+        assert stats["by_status"].get("429", 0) == 0
+        assert sum(stats["rate_limited"].values()) == 0
+
+
+def test_retry_after_is_waited_out_exactly(caplog):
+    with sandbox(api_key=SECRET) as sb:
+        sb.inject("429", path_prefix="/v1/users", count=1, retry_after=3)
+        started = time.monotonic()
+        run = run_tap(tap_config(sb), streams=["users"])
+        elapsed = time.monotonic() - started
+        assert_matches_ground_truth(run, sb.org, ["users"])
+        assert elapsed >= 3.0
+        assert "HTTP 429 on /v1/users, retry 1 in 3.0 s" in caplog.text
+        assert run.tap.run.counters["users"].throttled == 1
+        assert_no_secret(caplog.text, json.dumps(run.messages))
+
+
+def test_ten_percent_faults_of_every_kind_still_give_the_exact_ground_truth(caplog):
+    with sandbox(fault_rate=0.1, api_key=SECRET) as sb:
+        config = tap_config(sb, max_retries=6, max_retry_wait_seconds=0.05)
+        run = run_tap(config, streams=DEFAULT_STREAMS)
+        assert_matches_ground_truth(run, sb.org, DEFAULT_STREAMS)
+        faults = sb.stats()["faults"]
+        assert sum(v for k, v in faults.items() if k != "injected") > 5
+        assert_no_secret(caplog.text, json.dumps(run.messages))
+
+
+def _next_day(state: dict) -> dict:
+    """The same state, as if the daily window had reset since."""
+    state = json.loads(json.dumps(state))
+    state["request_budget"]["window_start"] = "2000-01-01T00:00:00Z"
+    return state
+
+
+def _union(*runs) -> dict[str, dict]:
+    tables: dict[str, dict] = {}
+    for run in runs:
+        for stream in DEFAULT_STREAMS:
+            table = tables.setdefault(stream, {})
+            for record in run.records(stream):
+                table[tuple(record[k] for k in KEYS[stream])] = record
+    return tables
+
+
+def _assert_union_is_ground_truth(org, *runs) -> None:
+    tables = _union(*runs)
+    for stream in DEFAULT_STREAMS:
+        expected = {tuple(r[k] for k in KEYS[stream]): r for r in expected_records(org, stream)}
+        assert tables[stream] == expected, stream
+
+
+def _stop_and_resume(sb, config: dict, caplog) -> None:
+    first = run_tap(config, streams=DEFAULT_STREAMS)
+    assert first.error is None  # a clean stop is not an error (exit 0)
+    check_singer(first)
+    assert "Stopped early" in caplog.text
+    state = first.final_state
+    done = set(state["sync_progress"]["streams_done"])
+    assert done  # some streams finished
+    first_requests = sb.stats()["requests"]
+    sb.reset()
+    second = run_tap(config, streams=DEFAULT_STREAMS, state=_next_day(state))
+    assert second.error is None
+    check_singer(second)
+    assert second.final_state["sync_progress"] is None  # complete
+    _assert_union_is_ground_truth(sb.org, first, second)
+    # streams finished in run 1 send nothing again
+    for stream in done:
+        assert not second.records(stream), stream
+    full = sb.stats()["requests"] + first_requests
+    assert sb.stats()["requests"] < full
+    assert_no_secret(caplog.text, json.dumps(first.messages), json.dumps(second.messages))
+
+
+def test_tap_budget_stops_cleanly_and_the_next_run_resumes(caplog):
+    with sandbox(api_key=SECRET) as sb:
+        full = run_tap(tap_config(sb), streams=DEFAULT_STREAMS)
+        full_requests = sb.stats()["requests"]
+        assert full.error is None
+        sb.reset()
+        config = tap_config(sb, daily_request_limit=full_requests * 6 // 10)
+        _stop_and_resume(sb, config, caplog)
+
+
+def test_server_daily_quota_stops_cleanly_and_the_next_run_resumes(caplog):
+    with sandbox(api_key=SECRET) as sb:
+        run_tap(tap_config(sb), streams=DEFAULT_STREAMS)
+        full_requests = sb.stats()["requests"]
+    quota = {"limits": True, "per_second": 0, "per_minute": 0, "daily_quota": full_requests // 2}
+    with sandbox(api_key=SECRET, **quota) as sb:
+        daily_429s = []
+        original_reset = sb.reset
+
+        def reset_and_count():
+            daily_429s.append(sb.stats()["rate_limited"]["daily"])
+            original_reset()
+
+        sb.reset = reset_and_count
+        _stop_and_resume(sb, tap_config(sb), caplog)
+        assert daily_429s == [1]  # run 1 met the quota once, and did not retry it
+
+
+def test_budget_exhausted_can_fail_the_run(caplog):
+    with sandbox() as sb:
+        run = run_tap(
+            tap_config(sb, max_requests_per_run=5, fail_when_budget_exhausted=True),
+            streams=DEFAULT_STREAMS,
+        )
+        assert run.error is not None
+        assert "max_requests_per_run (5)" in str(run.error)
+        assert sb.stats()["requests"] == 5
+
+
+def test_plan_is_within_five_percent_of_the_sync():
+    streams = ALL_STREAMS  # including the per-user risk history
+    with sandbox() as sb:
+        config = tap_config(sb)
+        TapKnowBe4.plan_only = True
+        try:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                tap = TapKnowBe4(config=config, catalog=catalog_selecting(streams))
+                tap.sync_all()
+        finally:
+            TapKnowBe4.plan_only = False
+        text = out.getvalue()
+        total = int(next(line.split()[1] for line in text.splitlines() if line.startswith("total")))
+        assert "requests left today" in text
+        sb.reset()
+        run = run_tap(config, streams=streams)
+        assert run.error is None
+        actual = sb.stats()["requests"]
+        assert abs(total - actual) <= 0.05 * actual, (total, actual, text)
