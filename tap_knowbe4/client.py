@@ -123,8 +123,8 @@ class KnowBe4Stream(RESTStream[PageToken]):
         return super().request_decorator(paced)
 
     def backoff_wait_generator(self) -> t.Generator[float, None, None]:
-        """Retry-After when the server sends one, else exponential (1, 2, 4 … s)."""
-        return wait_generator()
+        """Retry-After when the server sends one, else 1, 2, 4 … s up to the longest wait."""
+        return wait_generator(cap=min(60.0, self.settings.max_retry_wait_seconds))
 
     def backoff_max_tries(self) -> int:
         """First try plus ``max_retries``."""

@@ -52,6 +52,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         self.page_size = page_size
         self.mode = mode
         self.repeated = False
+        self.speaks_cursor = False
         self._last_fingerprint: bytes | None = None
 
     def is_repeat(self, response: requests.Response) -> bool:
@@ -74,7 +75,9 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         current = self.current_value
         cursor = next_cursor_of(response, body)
         if cursor is not None and current.cursor is not None:
-            # The server speaks cursors: follow them; an empty cursor ends the list.
+            self.speaks_cursor = True
+        if self.speaks_cursor:
+            # The server speaks cursors: follow them; an empty or absent cursor ends the list.
             if not cursor or cursor == current.cursor or count == 0:
                 return None
             return PageToken(cursor=cursor)

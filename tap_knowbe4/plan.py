@@ -51,7 +51,8 @@ class Plan:
         out.append(f"{'total'.ljust(width)}  {self.total:>8}")
         fits = self.total <= self.remaining_today
         out.append(
-            f"{self.remaining_today} of {self.daily_limit} requests left today: the sync "
+            f"{self.remaining_today} of {self.daily_limit} requests left today (after this "
+            "plan): the sync "
             + ("fits." if fits else "does not fit; it would stop cleanly and resume tomorrow.")
         )
         out.append(f"(making this plan used {self.planning_requests} requests)")
@@ -81,6 +82,9 @@ def build_plan(streams: t.Iterable[KnowBe4Stream], run: RunControl) -> Plan:
         before = run.counters[stream.name].requests
         records = list(stream.request_records(None))
         list_requests = run.counters[stream.name].requests - before
+        if stream.name == "account_risk_score_history":
+            # owners' histories are about as long as the account's
+            run.plan_hints["risk_history_points"] = len(records)
         basis = f"{len(records)} records" if stream.selected else "lists the parents"
         lines.append(PlanLine(stream.name, list_requests, basis))
         for child in children:
@@ -95,6 +99,6 @@ def build_plan(streams: t.Iterable[KnowBe4Stream], run: RunControl) -> Plan:
     return Plan(
         lines=lines,
         planning_requests=run.total_requests - start,
-        remaining_today=run.budget.remaining_today + (run.total_requests - start),
+        remaining_today=run.budget.remaining_today,
         daily_limit=run.budget.daily_limit,
     )

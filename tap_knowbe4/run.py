@@ -55,6 +55,8 @@ class RunControl:
         self.logger = logger or logging.getLogger("tap-knowbe4")
         self.counters: dict[str, StreamCounters] = collections.defaultdict(StreamCounters)
         self.error: Exception | None = None
+        #: Facts the request plan learns from the lists it reads.
+        self.plan_hints: dict[str, int] = {}
         self.started = time.monotonic()
         self._last_progress_log = self.started
 

@@ -9,6 +9,7 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_knowbe4.tap import TapKnowBe4
 from tests.conftest import sandbox, tap_config
+from tests.singer_output import catalog_selecting
 
 # The SDK builds its test class from a config at import time, so the sandbox it talks to
 # starts here and stops when the test process exits.
@@ -19,6 +20,7 @@ atexit.register(_stack.close)
 TestTapKnowBe4 = get_tap_test_class(
     tap_class=TapKnowBe4,
     config=tap_config(_sandbox),
+    catalog=catalog_selecting(),  # every stream, the opt-in one too
     suite_config=SuiteConfig(
         max_records_limit=50,
         ignore_no_records_for_streams=["user_risk_score_history"],

@@ -41,8 +41,12 @@ def incremental_minimum(org, page_size: int) -> int:
     """List pages of full-table streams, one per risk-history owner, changeable PSTs."""
     total = 1  # account
     total += sum(_pages(len(expected_records(org, s)), page_size) for s in FULL_TABLE_LISTS)
-    total += 1  # account risk history (window)
-    total += len(org.groups()) + len(org.users())  # one per risk-history owner
+    # one request (or more, at small page sizes) per risk-history owner: the 6-month window
+    total += _pages(len(org.account_risk_score_history()), page_size)
+    total += sum(
+        _pages(len(org.group_risk_score_history(g["id"])), page_size) for g in org.groups()
+    )
+    total += sum(_pages(len(org.user_risk_score_history(u["id"])), page_size) for u in org.users())
     total += sum(
         _pages(len(org.recipients(p["pst_id"])), page_size)
         for p in org.security_tests()
@@ -68,8 +72,12 @@ def test_second_unchanged_run_sends_only_the_incremental_minimum():
             assert len(second.records(stream)) < len(first.records(stream))
 
 
-def upsert(tables: dict[str, dict], run) -> None:
+def load(tables: dict[str, dict], run) -> None:
+    """Load a run like a version-aware target: ACTIVATE_VERSION replaces, records upsert."""
+    activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
     for stream in ALL_STREAMS:
+        if stream in activated:
+            tables[stream] = {}
         table = tables.setdefault(stream, {})
         for record in run.records(stream):
             table[tuple(record[k] for k in KEYS[stream])] = record
@@ -77,7 +85,7 @@ def upsert(tables: dict[str, dict], run) -> None:
 
 def test_runs_across_time_add_up_to_one_full_sync():
     with sandbox() as sb:
-        config = tap_config(sb)
+        config = tap_config(sb, emit_activate_version_messages=True)
         tables: dict[str, dict] = {}
         state = None
         for days in (0, 7, 30):
@@ -86,10 +94,15 @@ def test_runs_across_time_add_up_to_one_full_sync():
             run = run_tap(config, state=state)
             assert run.error is None, run.error
             check_singer(run)
-            upsert(tables, run)
+            load(tables, run)
             state = run.final_state
         fresh = run_tap(config)
         assert_matches_ground_truth(fresh, sb.org)
+        # incremental streams never ask the target to drop rows
+        incremental = {"phishing_security_test_recipients", "user_risk_score_history"}
+        assert not incremental & {
+            m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"
+        }
         for stream in ALL_STREAMS:
             expected = {tuple(r[k] for k in KEYS[stream]): r for r in fresh.records(stream)}
             assert tables[stream] == expected, stream

@@ -105,6 +105,12 @@ class RiskScoreHistoryStream(ListStream):
             return None
         return point
 
+    def planned_requests(self, context: Context, parent: dict) -> int:
+        """One page per owner; more when the account's history is longer than a page."""
+        base = super().planned_requests(context, parent)
+        points = self.run.plan_hints.get("risk_history_points", 0)
+        return base and pages(points, self.settings.page_size)
+
     def note_parent(self, parent_id: int) -> None:
         """Remember the highest owner id of this run."""
         if self._max_owner is None or parent_id > self._max_owner:
