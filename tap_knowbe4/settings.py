@@ -123,8 +123,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=300,
         title="Longest wait before a retry",
         description=(
-            "A 429 whose Retry-After asks for longer than this is treated as the daily quota "
-            "being used up: the run stops cleanly instead of waiting."
+            "Longest single wait before a retry: backoff stops growing here, and a 429 whose "
+            "Retry-After asks for longer is the daily quota being used up, so the run stops "
+            "cleanly instead of waiting."
         ),
     ),
     th.Property(
