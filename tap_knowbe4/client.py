@@ -13,6 +13,7 @@ import typing as t
 from http import HTTPStatus
 from urllib.parse import urlparse
 
+import requests
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
@@ -21,7 +22,10 @@ from tap_knowbe4 import schemas
 from tap_knowbe4.errors import (
     AuthenticationError,
     EndpointForbiddenError,
+    GaveUpError,
+    KnowBe4Error,
     ResourceGoneError,
+    TLSVerificationError,
     UnexpectedResponseError,
 )
 from tap_knowbe4.pagination import KnowBe4Paginator, PageToken
@@ -31,7 +35,6 @@ from tap_knowbe4.retries import parse_retry_after, wait_generator
 from tap_knowbe4.run import BudgetExhaustedError, RunControl, StopRunError
 
 if t.TYPE_CHECKING:
-    import requests
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
 
@@ -118,7 +121,15 @@ class KnowBe4Stream(RESTStream[PageToken]):
         @functools.wraps(func)
         def paced(*args: t.Any, **kwargs: t.Any) -> requests.Response:
             self.run.before_request(name)
-            return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            except requests.exceptions.SSLError as exc:
+                host = self.settings.host
+                msg = (
+                    f"The TLS certificate of {host} could not be verified ({type(exc).__name__}). "
+                    "If a corporate proxy re-signs TLS, set ca_bundle to its CA certificates."
+                )
+                raise TLSVerificationError(msg) from None
 
         return super().request_decorator(paced)
 
@@ -133,7 +144,14 @@ class KnowBe4Stream(RESTStream[PageToken]):
     @property
     def timeout(self) -> int:
         """Seconds to wait for a response (``request_timeout_seconds``)."""
-        return int(self.settings.request_timeout_seconds)
+        return self.settings.request_timeout_seconds  # type: ignore[return-value]
+
+    @functools.cached_property
+    def requests_session(self) -> requests.Session:
+        """The SDK's session; TLS verified always, against ``ca_bundle`` when given."""
+        session = super().requests_session
+        session.verify = self.settings.ca_bundle or True
+        return session
 
     def backoff_jitter(self, value: float) -> float:
         """No jitter: the pacer already spreads requests, and Retry-After is exact."""
@@ -166,6 +184,14 @@ class KnowBe4Stream(RESTStream[PageToken]):
     def response_error_message(self, response: requests.Response) -> str:
         """Status, path and request id only: bodies can hold personal data."""
         return f"{self.name}: {self._describe(response)}"
+
+    def _gave_up(self, exc: Exception) -> GaveUpError:
+        response = getattr(exc, "response", None)
+        what = self._describe(response) if response is not None else type(exc).__name__
+        return GaveUpError(
+            f"{self.name}: still failing after {self.settings.max_retries} retries ({what}). "
+            "The API may be down or unreachable; the state written lets the next run resume."
+        )
 
     def _auth_error(self) -> AuthenticationError:
         settings = self.settings
@@ -256,8 +282,11 @@ class KnowBe4Stream(RESTStream[PageToken]):
                 dict(context or {}),
                 exc,
             )
-        except (AuthenticationError, BudgetExhaustedError) as exc:
+        except KnowBe4Error as exc:  # rejected key, budget, TLS, an unexpected 4xx
             run.stop(exc)
+            return
+        except (RetriableAPIError, requests.exceptions.RequestException) as exc:
+            run.stop(self._gave_up(exc))
             return
         if run.stopped:
             return

@@ -32,3 +32,11 @@ class ResourceGoneError(FatalAPIError):
 
 class UnexpectedResponseError(KnowBe4Error, FatalAPIError):
     """Any other non-retriable answer (4xx) that ends the run."""
+
+
+class TLSVerificationError(KnowBe4Error):
+    """The server's certificate could not be verified (never retried, never ignored)."""
+
+
+class GaveUpError(KnowBe4Error):
+    """A request still failed after every retry; the state lets the next run resume."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import pathlib
 from importlib import metadata
 
 import pendulum
@@ -184,6 +185,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "ca_bundle",
+        th.StringType,
+        title="CA bundle",
+        description=(
+            "Path to a PEM file of certificate authorities to trust, for a corporate proxy "
+            "that re-signs TLS. Certificates are always verified; there is no way to turn "
+            "verification off."
+        ),
+    ),
+    th.Property(
         "user_agent",
         th.StringType,
         default=DEFAULT_USER_AGENT,
@@ -213,6 +224,7 @@ class Settings:
     fail_when_budget_exhausted: bool = False
     group_members_source: str = "users"
     pst_lookback_days: int = 14
+    ca_bundle: str | None = None
 
     @property
     def host(self) -> str:
@@ -261,7 +273,18 @@ class Settings:
             fail_when_budget_exhausted=bool(config.get("fail_when_budget_exhausted", False)),
             group_members_source=_choice(config, "group_members_source", ("users", "endpoint")),
             pst_lookback_days=int(_number(config, "pst_lookback_days", 14)),
+            ca_bundle=_ca_bundle(config.get("ca_bundle")),
         )
+
+
+def _ca_bundle(value: object) -> str | None:
+    if value in (None, ""):
+        return None
+    path = pathlib.Path(str(value)).expanduser()
+    if not path.is_file():
+        msg = f"ca_bundle {str(value)!r} is not a readable file of PEM certificates."
+        raise ConfigError(msg)
+    return str(path)
 
 
 def _choice(config: dict, name: str, choices: tuple[str, ...]) -> str:

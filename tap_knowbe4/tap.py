@@ -42,6 +42,8 @@ class TapKnowBe4(Tap):
         """Parse the settings; with ``validate_config``, bad settings raise before any request."""
         super().__init__(*args, validate_config=validate_config, **kwargs)
         self._settings: Settings | None = None
+        if validate_config:
+            self._refuse_unknown_settings()
         try:
             self._settings = Settings.from_config(dict(self.config))
         except ConfigError:
@@ -61,6 +63,16 @@ class TapKnowBe4(Tap):
         )
         if self.run.progress.resumed:
             self._resume_interrupted_sync()
+
+    def _refuse_unknown_settings(self) -> None:
+        known = set(self.config_jsonschema.get("properties", {}))
+        unknown = sorted(set(self.config) - known)
+        if unknown:
+            msg = (
+                f"Unknown setting(s) {', '.join(unknown)}: check the spelling; "
+                "`tap-knowbe4 --about` lists the settings."
+            )
+            raise ConfigError(msg)
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Load bookmarks (SDK), plus the request budget and the interrupted sync's progress."""

@@ -64,6 +64,9 @@ BAD_CONFIGS = [
     pytest.param({"api_key": SECRET, "page_size": 0}, "page_size", id="page-size-0"),
     pytest.param({"api_key": SECRET, "page_size": 1000}, "page_size", id="page-size-1000"),
     pytest.param({"api_key": SECRET, "start_date": "last tuesday"}, "start_date", id="bad-date"),
+    pytest.param({"api_key": SECRET, "regoin": "eu"}, "regoin", id="unknown-setting"),
+    pytest.param({"api_key": SECRET, "ca_bundle": "/nonexistent.pem"}, "ca_bundle", id="ca-bundle"),
+    pytest.param({"api_key": SECRET, "pagination": "offset"}, "pagination", id="bad-pagination"),
 ]
 
 
