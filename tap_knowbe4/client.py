@@ -13,6 +13,7 @@ import typing as t
 from http import HTTPStatus
 from urllib.parse import urlparse
 
+import backoff
 import requests
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import BearerTokenAuthenticator
@@ -114,8 +115,22 @@ class KnowBe4Stream(RESTStream[PageToken]):
                 params.update(next_page_token.as_params())
         return params
 
+    #: What is retried: the SDK's list (server errors, 429, timeouts, dropped connections).
+    RETRIED = (
+        ConnectionResetError,
+        RetriableAPIError,
+        requests.exceptions.Timeout,
+        requests.exceptions.ConnectionError,
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ContentDecodingError,
+    )
+
     def request_decorator(self, func: t.Callable) -> t.Callable:
-        """Retry with the SDK's backoff; every attempt passes the shared pacer first."""
+        """Retry like the SDK, but every attempt passes the shared pacer and budget first.
+
+        Built from the SDK's hooks (wait generator, max tries, jitter, handler); giving up
+        is not logged here, because the run ends with its own one-line error.
+        """
         name = self.name
 
         @functools.wraps(func)
@@ -131,7 +146,15 @@ class KnowBe4Stream(RESTStream[PageToken]):
                 )
                 raise TLSVerificationError(msg) from None
 
-        return super().request_decorator(paced)
+        decorator: t.Callable = backoff.on_exception(
+            self.backoff_wait_generator,
+            self.RETRIED,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=None,
+        )
+        return decorator(paced)
 
     def backoff_wait_generator(self) -> t.Generator[float, None, None]:
         """Retry-After when the server sends one, else 1, 2, 4 … s up to the longest wait."""
