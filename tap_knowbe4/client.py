@@ -407,9 +407,38 @@ class KnowBe4Stream(RESTStream[PageToken]):
             row[self.parent_key] = context[self.parent_key]
         record = self.normalize(row, context)
         if record is not None:
+            self._coerce_numbers(record)
             self._warn_unknown_fields(record)
             self.run.counters[self.name].records += 1
         return record
+
+    @functools.cached_property
+    def _numeric_fields(self) -> dict[str, type]:
+        """Top-level integer/number properties and the Python type to convert to."""
+        fields: dict[str, type] = {}
+        for name, prop in self.schema["properties"].items():
+            types = prop.get("type", [])
+            types = [types] if isinstance(types, str) else types
+            if "integer" in types:
+                fields[name] = int
+            elif "number" in types:
+                fields[name] = float
+        return fields
+
+    def _coerce_numbers(self, record: dict) -> None:
+        """Numbers sent as strings ("14.5") become numbers; unreadable ones become null."""
+        for name, kind in self._numeric_fields.items():
+            value = record.get(name)
+            if isinstance(value, str):
+                try:
+                    record[name] = kind(float(value)) if kind is int else float(value)
+                except ValueError:
+                    record[name] = None
+                    self.logger.warning(
+                        "Stream '%s': field %s held text where a number belongs; loaded as null.",
+                        self.name,
+                        name,
+                    )
 
     @functools.cached_property
     def _known_fields(self) -> frozenset[str]:

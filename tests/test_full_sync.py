@@ -90,3 +90,30 @@ def test_a_server_that_ignores_page_stops_without_duplicates(caplog):
         assert len(run.records("users")) == 25  # the first page, once
         assert sb.stats()["requests"] == 2  # page 1, then the repeat that stopped it
         assert "same page twice" in caplog.text
+
+
+DRIFT = ("nested-content", "landing-page-hyphen", "risk-timestamp-dates", "by-id-array")
+
+
+def test_documented_drift_gives_the_current_shapes():
+    """Legacy shapes from the docs (reference §7–§8) load as today's records."""
+    with sandbox() as plain:
+        canonical = {s: expected_records(plain.org, s) for s in ALL_STREAMS}
+    with sandbox(quirks=DRIFT) as sb:
+        run = run_tap(tap_config(sb))
+        assert run.error is None
+        check_singer(run)
+        for stream in ALL_STREAMS:
+            keys = KEYS[stream]
+            expected = {tuple(r[k] for k in keys): r for r in canonical[stream]}
+            emitted = {tuple(r[k] for k in keys): r for r in run.records(stream)}
+            assert emitted == expected, stream
+
+
+def test_trial_account_without_subscription_fields():
+    with sandbox(quirks=("trial-account",)) as sb:
+        run = run_tap(tap_config(sb), streams=["account"])
+        check_singer(run)
+        (account,) = run.records("account")
+        assert account == sb.org.account()
+        assert "number_of_seats" not in account

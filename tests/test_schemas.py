@@ -41,8 +41,10 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "training_enrollments": ("enrollment_id",),
 }
 
-# Parent ids that are not part of the primary key but must never be null either.
-PARENT_IDS: dict[str, tuple[str, ...]] = {"phishing_security_tests": ("campaign_id",)}
+# Parent ids that are not part of the primary key but must never be null either. (A PST's
+# campaign_id is not one: PSTs come from the all-campaigns list, and a drifted record with
+# a null campaign_id must still be valid.)
+PARENT_IDS: dict[str, tuple[str, ...]] = {}
 
 # Legacy names (reference §8) that the tap renames or drops before records reach the schema.
 LEGACY_NAMES = {
