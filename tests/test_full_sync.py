@@ -96,7 +96,7 @@ DRIFT = ("nested-content", "landing-page-hyphen", "risk-timestamp-dates", "by-id
 
 
 def test_documented_drift_gives_the_current_shapes():
-    """Legacy shapes from the docs (reference §7–§8) load as today's records."""
+    """Legacy shapes from the docs (reference §7 and §8) load as today's records."""
     with sandbox() as plain:
         canonical = {s: expected_records(plain.org, s) for s in ALL_STREAMS}
     with sandbox(quirks=DRIFT) as sb:
