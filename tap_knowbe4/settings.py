@@ -185,6 +185,17 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=False,
+        title="Emit ACTIVATE_VERSION",
+        description=(
+            "Send ACTIVATE_VERSION for full-table streams so a version-aware target drops rows "
+            "that disappeared upstream (archived memberships, deleted content). The "
+            "incremental streams never send it."
+        ),
+    ),
+    th.Property(
         "ca_bundle",
         th.StringType,
         title="CA bundle",

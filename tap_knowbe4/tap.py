@@ -8,6 +8,7 @@ import typing as t
 
 import click
 from singer_sdk import Tap
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_knowbe4.budget import STATE_KEY as BUDGET_KEY
@@ -37,6 +38,8 @@ class TapKnowBe4(Tap):
     name = "tap-knowbe4"
     package_name = "tap-knowbe4"
     config_jsonschema = CONFIG_SCHEMA
+    #: msgspec serializes Singer messages several times faster than the default writer.
+    message_writer_class = MsgSpecWriter
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
         """Parse the settings; with ``validate_config``, bad settings raise before any request."""

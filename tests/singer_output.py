@@ -85,7 +85,8 @@ def run_tap(
     The tap is driven exactly as its CLI would, over real HTTP; errors that end the run
     are captured in :attr:`SingerRun.error` with the output written before them.
     """
-    out = io.StringIO()
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8")  # the msgspec writer needs .buffer
     run = SingerRun(messages=[])
     with contextlib.redirect_stdout(out):
         try:
@@ -99,7 +100,9 @@ def run_tap(
             tap.sync_all()
         except BaseException as exc:
             run.error = exc
-    run.messages = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    out.flush()
+    text = raw.getvalue().decode("utf-8")
+    run.messages = [json.loads(line) for line in text.splitlines() if line.strip()]
     return run
 
 

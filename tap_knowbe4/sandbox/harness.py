@@ -1,0 +1,123 @@
+"""The Python face: ``Sandbox``, a context manager serving the emulator from a thread.
+
+Example::
+
+    from tap_knowbe4.sandbox import Sandbox
+
+    with Sandbox(users=250, seed=1, limits=False) as sb:
+        requests.get(sb.base_url + "/v1/users", headers={"Authorization": f"Bearer {sb.api_key}"})
+        sb.advance(days=7)
+        assert sb.stats()["requests"] == 1
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from tap_knowbe4.sandbox.options import split_options
+from tap_knowbe4.sandbox.org import Organization
+from tap_knowbe4.sandbox.server import SandboxApp, SandboxHTTPServer, make_server
+
+
+class Sandbox:
+    """A running KnowBe4 Reporting API emulator on a loopback port (every option is a keyword).
+
+    The organization is built in the constructor; ``start()`` (or ``with``) binds the port and
+    serves in a daemon thread; ``stop()`` (or leaving the ``with`` block) shuts it down.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        org_options, self.server_options = split_options(**options)
+        self.org = Organization(org_options)
+        self.app = SandboxApp(self.org, self.server_options)
+        self._server: SandboxHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Sandbox:
+        """Bind and start serving in a background thread; returns ``self``."""
+        if self._server is None:
+            opts = self.server_options
+            self._server = make_server(self.app, opts.host, opts.port)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="knowbe4-sandbox",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close client connections and release the port."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ what tests use
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running server (API paths are ``base_url + "/v1/..."``)."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running; use start() or a with block")
+        host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):  # pragma: no cover - AF_UNIX only
+            host = host.decode()
+        if ":" in str(host):
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    @property
+    def api_key(self) -> str:
+        """The API key the sandbox accepts."""
+        return self.server_options.api_key
+
+    @property
+    def now(self) -> datetime:
+        """The sandbox clock (timezone-aware UTC)."""
+        return self.org.now
+
+    def stats(self) -> dict[str, Any]:
+        """Same document as ``GET /_sandbox/stats``."""
+        return self.app.stats_document()
+
+    def reset(self) -> None:
+        """Same as ``POST /_sandbox/reset``: clear counters, limit windows and quota."""
+        self.app.reset()
+
+    def advance(self, days: float = 0.0, seconds: int = 0) -> datetime:
+        """Same as ``POST /_sandbox/advance?days=N``: move the clock; returns the new clock."""
+        return self.org.advance(days=days, seconds=seconds)
+
+    def inject(
+        self,
+        kind: str,
+        path_prefix: str | None = None,
+        count: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        """Same as ``POST /_sandbox/faults``: the next ``count`` matching requests get ``kind``."""
+        self.app.faults.inject(kind, path_prefix, count, retry_after)
+
+    def clear_faults(self) -> None:
+        """Drop every scheduled fault not yet consumed."""
+        self.app.faults.clear()
