@@ -31,7 +31,7 @@ from tap_knowbe4.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
-RAW_FLOOR = r'''
+RAW_FLOOR = r"""
 import json, sys, requests
 base, key, per_page = sys.argv[1], sys.argv[2], 500
 s = requests.Session()
@@ -56,14 +56,16 @@ for psts in pages("/v1/phishing/security_tests"):
                     "stream": "phishing_security_test_recipients", "record": r}) + "\n")
                 n += 1
 print(n, file=sys.stderr)
-'''
+"""
 
 
 def catalog(path: Path, streams: set[str]) -> None:
     """Write a catalog selecting ``streams``."""
     out = subprocess.run(
         [str(ROOT / ".venv/bin/tap-knowbe4"), "--discover"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     cat = json.loads(out)
     for entry in cat["streams"]:
@@ -107,10 +109,17 @@ def main() -> None:
             if p.get("scheduled_count") is not None
         )
         config = tmpdir / "config.json"
-        config.write_text(json.dumps({
-            "api_key": sb.api_key, "api_url": sb.base_url,
-            "requests_per_second": 0, "requests_per_minute": 0, "pagination": "page",
-        }))
+        config.write_text(
+            json.dumps(
+                {
+                    "api_key": sb.api_key,
+                    "api_url": sb.base_url,
+                    "requests_per_second": 0,
+                    "requests_per_minute": 0,
+                    "pagination": "page",
+                }
+            )
+        )
         catalog(tmpdir / "catalog.json", {"phishing_security_test_recipients"})
         raw = tmpdir / "raw.py"
         raw.write_text(RAW_FLOOR)
@@ -118,16 +127,23 @@ def main() -> None:
         for _ in range(args.repeat):
             seconds, _ = timed([sys.executable, str(raw), sb.base_url, sb.api_key])
             floor_runs.append(records / seconds)
-            seconds, peak = timed([
-                str(ROOT / ".venv/bin/tap-knowbe4"), "--config", str(config),
-                "--catalog", str(tmpdir / "catalog.json"),
-            ])
+            seconds, peak = timed(
+                [
+                    str(ROOT / ".venv/bin/tap-knowbe4"),
+                    "--config",
+                    str(config),
+                    "--catalog",
+                    str(tmpdir / "catalog.json"),
+                ]
+            )
             tap_runs.append(records / seconds)
             rss.append(peak)
     floor, tap = statistics.median(floor_runs), statistics.median(tap_runs)
-    print(f"| recipients | raw floor rec/s | tap rec/s | tap/floor | tap peak RSS |")
+    print("| recipients | raw floor rec/s | tap rec/s | tap/floor | tap peak RSS |")
     print("|---:|---:|---:|---:|---:|")
-    print(f"| {records:,} | {floor:,.0f} | {tap:,.0f} | {tap / floor:.2f} | {max(rss) / 1024:.0f} MB |")
+    print(
+        f"| {records:,} | {floor:,.0f} | {tap:,.0f} | {tap / floor:.2f} | {max(rss) / 1024:.0f} MB |"
+    )
 
 
 if __name__ == "__main__":
