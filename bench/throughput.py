@@ -141,9 +141,8 @@ def main() -> None:
     floor, tap = statistics.median(floor_runs), statistics.median(tap_runs)
     print("| recipients | raw floor rec/s | tap rec/s | tap/floor | tap peak RSS |")
     print("|---:|---:|---:|---:|---:|")
-    print(
-        f"| {records:,} | {floor:,.0f} | {tap:,.0f} | {tap / floor:.2f} | {max(rss) / 1024:.0f} MB |"
-    )
+    peak = max(rss) / 1024
+    print(f"| {records:,} | {floor:,.0f} | {tap:,.0f} | {tap / floor:.2f} | {peak:.0f} MB |")
 
 
 if __name__ == "__main__":
