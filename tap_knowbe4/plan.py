@@ -82,6 +82,10 @@ def build_plan(streams: t.Iterable[KnowBe4Stream], run: RunControl) -> Plan:
         before = run.counters[stream.name].requests
         records = list(stream.request_records(None))
         list_requests = run.counters[stream.name].requests - before
+        if stream.name == "account" and records:
+            seats = records[0].get("number_of_seats")
+            if isinstance(seats, int):
+                run.budget.seats = seats  # the daily limit is 2,000 + seats
         if stream.name == "account_risk_score_history":
             # owners' histories are about as long as the account's
             run.plan_hints["risk_history_points"] = len(records)
