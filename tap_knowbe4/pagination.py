@@ -19,9 +19,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import typing as t
+from urllib.parse import urlparse
 
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_knowbe4.errors import UnexpectedResponseError
 from tap_knowbe4.payload import next_cursor_of, parsed_body, records_of
 
 if t.TYPE_CHECKING:
@@ -81,7 +83,13 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             if not cursor or cursor == current.cursor or count == 0:
                 return None
             return PageToken(cursor=cursor)
-        if self.mode == "cursor" or count < self.page_size:
+        if count < self.page_size:
             return None
+        if self.mode == "cursor":
+            msg = (
+                f"pagination is 'cursor' but {urlparse(response.url).path} returned a full page "
+                "without a next cursor; set pagination to 'auto' to page by number instead."
+            )
+            raise UnexpectedResponseError(msg)
         page = 1 if current.page is None else current.page
         return PageToken(page=page + 1)

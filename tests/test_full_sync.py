@@ -117,3 +117,10 @@ def test_trial_account_without_subscription_fields():
         (account,) = run.records("account")
         assert account == sb.org.account()
         assert "number_of_seats" not in account
+
+
+def test_cursor_mode_against_a_page_only_server_fails_clearly():
+    with sandbox(pagination="page") as sb:
+        run = run_tap(tap_config(sb, pagination="cursor"), streams=["users"])
+        assert "without a next cursor" in str(run.error)
+        check_singer(run)
