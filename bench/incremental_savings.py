@@ -37,12 +37,9 @@ def sync(config: dict, state: dict | None) -> tuple[dict, float]:
     return dict(tap.state), time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=5000)
-    parser.add_argument("--weeks", type=int, default=156)
-    args = parser.parse_args()
-    options = {"users": args.users, "phishing_campaigns": 1, "psts_per_campaign": args.weeks}
+def measure(users: int = 5000, weeks: int = 156) -> dict:
+    """Requests of a full sync, its minimum, and of a second unchanged sync with state."""
+    options = {"users": users, "phishing_campaigns": 1, "psts_per_campaign": weeks}
     with Sandbox(limits=False, seed=3, **options) as sb:
         config = {
             "api_key": sb.api_key,
@@ -57,20 +54,38 @@ def main() -> None:
         sb.reset()
         _, second_seconds = sync(config, state)
         second = sb.stats()["requests"]
-    print(f"org: {args.users:,} users, {recipients:,} recipients in {args.weeks} weekly tests")
+    return {
+        "users": users,
+        "weeks": weeks,
+        "recipients": recipients,
+        "first": first,
+        "minimum": floor,
+        "second": second,
+        "first_seconds": first_seconds,
+        "second_seconds": second_seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--weeks", type=int, default=156)
+    args = parser.parse_args()
+    r = measure(args.users, args.weeks)
+    print(f"org: {r['users']:,} users, {r['recipients']:,} recipients in {r['weeks']} weekly tests")
     print("| sync | requests | seconds | note |")
     print("|---|---:|---:|---|")
     print(
-        f"| first (full) | {first:,} | {first_seconds:.1f} | minimum {floor:,}: "
-        f"ratio {first / floor:.2f} |"
+        f"| first (full) | {r['first']:,} | {r['first_seconds']:.1f} | minimum {r['minimum']:,}: "
+        f"ratio {r['first'] / r['minimum']:.2f} |"
     )
     print(
-        f"| second (unchanged, with state) | {second:,} | {second_seconds:.1f} | "
-        f"{second / first:.1%} of the first |"
+        f"| second (unchanged, with state) | {r['second']:,} | {r['second_seconds']:.1f} | "
+        f"{r['second'] / r['first']:.1%} of the first |"
     )
     print(
-        f"at 50 requests/min the first sync takes {math.ceil(first / 50)} min of quota-paced "
-        f"time, the second {math.ceil(second / 50)} min"
+        f"at 50 requests/min the first sync takes {math.ceil(r['first'] / 50)} min of "
+        f"quota-paced time, the second {math.ceil(r['second'] / 50)} min"
     )
 
 

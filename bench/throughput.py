@@ -94,13 +94,8 @@ def timed(cmd: list[str]) -> tuple[float, int]:
     return seconds, rss
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=3000)
-    parser.add_argument("--campaigns", type=int, default=40)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    options = {"users": args.users, "phishing_campaigns": args.campaigns, "seed": 7}
+def measure(options: dict, repeat: int = 3) -> dict:
+    """Median records/s of the raw floor and of the tap, and the tap's peak RSS (MB)."""
     with Sandbox(limits=False, **options) as sb, tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         records = sum(
@@ -124,7 +119,7 @@ def main() -> None:
         raw = tmpdir / "raw.py"
         raw.write_text(RAW_FLOOR)
         floor_runs, tap_runs, rss = [], [], []
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             seconds, _ = timed([sys.executable, str(raw), sb.base_url, sb.api_key])
             floor_runs.append(records / seconds)
             seconds, peak = timed(
@@ -139,10 +134,22 @@ def main() -> None:
             tap_runs.append(records / seconds)
             rss.append(peak)
     floor, tap = statistics.median(floor_runs), statistics.median(tap_runs)
+    return {"records": records, "floor": floor, "tap": tap, "rss_mb": max(rss) / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=3000)
+    parser.add_argument("--campaigns", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    r = measure({"users": args.users, "phishing_campaigns": args.campaigns, "seed": 7}, args.repeat)
     print("| recipients | raw floor rec/s | tap rec/s | tap/floor | tap peak RSS |")
     print("|---:|---:|---:|---:|---:|")
-    peak = max(rss) / 1024
-    print(f"| {records:,} | {floor:,.0f} | {tap:,.0f} | {tap / floor:.2f} | {peak:.0f} MB |")
+    print(
+        f"| {r['records']:,} | {r['floor']:,.0f} | {r['tap']:,.0f} | "
+        f"{r['tap'] / r['floor']:.2f} | {r['rss_mb']:.0f} MB |"
+    )
 
 
 if __name__ == "__main__":
