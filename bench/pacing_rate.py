@@ -13,22 +13,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tap_knowbe4.sandbox import Sandbox
 from tap_knowbe4.tap import TapKnowBe4
+from tests.singer_output import catalog_selecting
 
 STREAMS = ("users", "groups", "group_risk_score_history", "user_risk_score_history")
-
-
-def catalog(tap_config: dict) -> dict:
-    tap = TapKnowBe4(config=tap_config, validate_config=False)
-    cat = tap.catalog_dict
-    for entry in cat["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in STREAMS
-    return cat
 
 
 def allowed_requests(seconds: float, per_second: float, per_minute: float) -> float:
@@ -55,7 +50,7 @@ def scenario(name: str, per_second: int, per_minute: int, latency_ms: int, reque
             "requests_per_minute": per_minute,
             "max_requests_per_run": requests,
         }
-        tap = TapKnowBe4(config=config, catalog=catalog(config))
+        tap = TapKnowBe4(config=config, catalog=catalog_selecting(STREAMS))
         started = time.monotonic()
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
             tap.sync_all()

@@ -12,22 +12,24 @@ from jsonschema import Draft7Validator, FormatChecker
 
 from tap_knowbe4.tap import TapKnowBe4
 
-ALL_STREAMS = (
-    "account",
-    "account_risk_score_history",
-    "users",
-    "groups",
-    "group_members",
-    "group_risk_score_history",
-    "user_risk_score_history",
-    "phishing_campaigns",
-    "phishing_security_tests",
-    "phishing_security_test_recipients",
-    "store_purchases",
-    "policies",
-    "training_campaigns",
-    "training_enrollments",
-)
+#: Every stream and its primary key, as the issue fixed them (docs and tools rely on them).
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
+    "account": ("name",),
+    "account_risk_score_history": ("date",),
+    "users": ("id",),
+    "groups": ("id",),
+    "group_members": ("group_id", "user_id"),
+    "group_risk_score_history": ("group_id", "date"),
+    "user_risk_score_history": ("user_id", "date"),
+    "phishing_campaigns": ("campaign_id",),
+    "phishing_security_tests": ("pst_id",),
+    "phishing_security_test_recipients": ("pst_id", "recipient_id"),
+    "store_purchases": ("store_purchase_id",),
+    "policies": ("policy_id",),
+    "training_campaigns": ("campaign_id",),
+    "training_enrollments": ("enrollment_id",),
+}
+ALL_STREAMS = tuple(PRIMARY_KEYS)
 
 
 @dataclasses.dataclass

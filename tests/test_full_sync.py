@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from tap_knowbe4.tap import TapKnowBe4
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records, minimum_requests
-from tests.singer_output import ALL_STREAMS, check_singer, run_tap
+from tests.singer_output import ALL_STREAMS, PRIMARY_KEYS, check_singer, run_tap
 
-KEYS = {
-    "account": ("name",),
-    "account_risk_score_history": ("date",),
-    "users": ("id",),
-    "groups": ("id",),
-    "group_members": ("group_id", "user_id"),
-    "group_risk_score_history": ("group_id", "date"),
-    "user_risk_score_history": ("user_id", "date"),
-    "phishing_campaigns": ("campaign_id",),
-    "phishing_security_tests": ("pst_id",),
-    "phishing_security_test_recipients": ("pst_id", "recipient_id"),
-    "store_purchases": ("store_purchase_id",),
-    "policies": ("policy_id",),
-    "training_campaigns": ("campaign_id",),
-    "training_enrollments": ("enrollment_id",),
-}
+KEYS = PRIMARY_KEYS
+
+
+def test_streams_and_primary_keys_are_the_fixed_ones():
+    tap = TapKnowBe4(config={}, validate_config=False)
+    assert {name: tuple(s.primary_keys) for name, s in tap.streams.items()} == PRIMARY_KEYS
 
 
 def assert_matches_ground_truth(run, org, streams=ALL_STREAMS) -> None:

@@ -20,26 +20,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
+from tests.singer_output import PRIMARY_KEYS
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = ROOT / "tap_knowbe4" / "schemas"
 
-# stream name -> primary key
-PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "account": ("name",),
-    "account_risk_score_history": ("date",),
-    "users": ("id",),
-    "groups": ("id",),
-    "group_members": ("group_id", "user_id"),
-    "group_risk_score_history": ("group_id", "date"),
-    "user_risk_score_history": ("user_id", "date"),
-    "phishing_campaigns": ("campaign_id",),
-    "phishing_security_tests": ("pst_id",),
-    "phishing_security_test_recipients": ("pst_id", "recipient_id"),
-    "store_purchases": ("store_purchase_id",),
-    "policies": ("policy_id",),
-    "training_campaigns": ("campaign_id",),
-    "training_enrollments": ("enrollment_id",),
-}
 
 # Parent ids that are not part of the primary key but must never be null either. (A PST's
 # campaign_id is not one: PSTs come from the all-campaigns list, and a drifted record with
