@@ -65,6 +65,7 @@ class KnowBe4Stream(RESTStream[PageToken]):
     renames: t.ClassVar[dict[str, str]] = {}
 
     _paginator: KnowBe4Paginator | None = None
+    _schema_sent = False
     _forbidden = False
     _warned_unknown: frozenset[str] = frozenset()
 
@@ -99,6 +100,16 @@ class KnowBe4Stream(RESTStream[PageToken]):
     def user_agent(self) -> str:
         """The User-Agent header value."""
         return self.settings.user_agent
+
+    def _write_schema_message(self) -> None:
+        """Send SCHEMA once per stream per run.
+
+        The SDK sends it at every ``sync(context)``, i.e. once per parent record for child
+        streams (thousands per run); targets such as target-duckdb flush on each one.
+        """
+        if not self._schema_sent:
+            super()._write_schema_message()
+            self._schema_sent = True
 
     # -- requests ----------------------------------------------------------------------
 

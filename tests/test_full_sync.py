@@ -115,3 +115,9 @@ def test_cursor_mode_against_a_page_only_server_fails_clearly():
         run = run_tap(tap_config(sb, pagination="cursor"), streams=["users"])
         assert "without a next cursor" in str(run.error)
         check_singer(run)
+
+
+def test_schema_is_sent_once_per_stream(shared_sandbox):
+    run = run_tap(tap_config(shared_sandbox))
+    schemas = [m["stream"] for m in run.messages if m["type"] == "SCHEMA"]
+    assert sorted(schemas) == sorted(set(schemas)) == sorted(ALL_STREAMS)

@@ -1,0 +1,45 @@
+# One command for the main job (`make demo`), one for the tests (`make test`).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install meltano-install lint test demo settings clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# The dev virtualenv: the tap (editable) with pytest, ruff, mypy, duckdb, psycopg.
+install: $(STAMP)
+
+# Meltano in .tools/meltano and every plugin of meltano.yml under .meltano/ (skips what is
+# current; the integration tests and the demo call the same script).
+meltano-install:
+	$(PY) scripts/meltano_install.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check tap_knowbe4 tests bench scripts
+	$(BIN)/ruff format --check tap_knowbe4 tests bench scripts
+	$(BIN)/mypy
+
+# Lint, then every test under tests/ (the integration tests run Meltano into DuckDB and into
+# a throwaway PostgreSQL cluster).
+test: lint
+	$(BIN)/pytest
+
+# Sandbox (or the real API when TAP_KNOWBE4_API_KEY and TAP_KNOWBE4_REGION are set) ->
+# meltano run tap-knowbe4 target-duckdb -> a short report from output/knowbe4*.duckdb.
+demo:
+	$(PY) scripts/demo.py
+
+# Regenerate what is derived from `tap-knowbe4 --about`: meltano.yml's extractor settings and
+# the README's settings table.
+settings: $(STAMP)
+	$(BIN)/python scripts/meltano_settings.py
+	$(BIN)/python scripts/update_readme_settings.py
+
+clean:
+	rm -rf $(VENV) .tools .meltano output

@@ -1,0 +1,165 @@
+"""Fixtures for the integration tests: the real ``meltano`` binary, real loaders, a sandbox.
+
+- ``meltano``: Meltano from ``.tools/meltano`` with every plugin of ``meltano.yml`` installed
+  under the project's ``.meltano/`` (once per session; skipped when already current, so a
+  second ``make test`` costs nothing here).
+- ``pipeline_sandbox``: one sandbox on a free loopback port, limits off, shared by the tests
+  (they only read from it).
+- ``meltano_env``: the environment for one Meltano command: the tap pointed at the sandbox
+  with pacing off, and a system database of its own (so tests never see each other's or the
+  demo's state).
+- ``postgres``: a throwaway PostgreSQL cluster (``initdb``/``pg_ctl``, see ``pgcluster.py``).
+  Where it cannot start, the tests that use it skip with the reason; in CI (``CI=true``) they
+  fail instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from tests.integration.pgcluster import PostgresCluster, PostgresUnavailableError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tap_knowbe4.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+#: Organization served to the pipelines: small enough to be quick, big enough for paging.
+PIPELINE_ORG = {"users": 60, "seed": 7}
+#: A page size below the list sizes, so the pipelines page through the sandbox.
+PAGE_SIZE = 25
+
+
+def _load_script(name: str) -> t.Any:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+meltano_install = _load_script("meltano_install")
+
+
+@dataclasses.dataclass
+class Meltano:
+    """Runs the project's ``meltano`` in the project root with a given environment."""
+
+    executable: Path
+
+    def __call__(
+        self, *args: str, env: dict[str, str], check: bool = True, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(self.executable), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            pytest.fail(
+                f"meltano {' '.join(args)} exited {proc.returncode}\n"
+                f"--- stdout (tail) ---\n{proc.stdout[-4000:]}\n"
+                f"--- stderr (tail) ---\n{proc.stderr[-8000:]}"
+            )
+        return proc
+
+
+@pytest.fixture(scope="session")
+def meltano() -> Meltano:
+    """Meltano with all plugins installed (cached in .tools/ and .meltano/ across runs)."""
+    meltano_install.install(list(meltano_install.PLUGINS), python=sys.executable)
+    return Meltano(meltano_install.MELTANO)
+
+
+@pytest.fixture(scope="session")
+def pipeline_sandbox() -> Iterator[Sandbox]:
+    """One sandbox for the pipelines (read-only use, limits off)."""
+    from tap_knowbe4.sandbox import Sandbox  # noqa: PLC0415 - integration tests only
+
+    with Sandbox(**PIPELINE_ORG, limits=False) as sb:
+        yield sb
+
+
+def base_env(sb: Sandbox, tmp: Path) -> dict[str, str]:
+    """The environment for Meltano: no outside settings leak in; the tap reads ``sb``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TAP_KNOWBE4", "TARGET_", "MELTANO_"))
+    }
+    env.update(
+        {
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_PROJECT_ROOT": str(ROOT),
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
+            "NO_COLOR": "1",
+            "TAP_KNOWBE4_API_URL": sb.base_url,
+            "TAP_KNOWBE4_API_KEY": sb.api_key,
+            "TAP_KNOWBE4_REQUESTS_PER_SECOND": "0",
+            "TAP_KNOWBE4_REQUESTS_PER_MINUTE": "0",
+            "TAP_KNOWBE4_PAGE_SIZE": str(PAGE_SIZE),
+            "TARGET_DUCKDB_FILEPATH": str(tmp / "warehouse.duckdb"),
+            "TARGET_JSONL_DESTINATION_PATH": str(tmp / "jsonl"),
+        }
+    )
+    (tmp / "jsonl").mkdir(exist_ok=True)
+    return env
+
+
+@pytest.fixture
+def meltano_env(pipeline_sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+    """A fresh environment (own system DB, own DuckDB file) for one test."""
+    return base_env(pipeline_sandbox, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, t.Any]:
+    """The tap's discovered catalog (schemas, keys, selected-by-default), by stream name."""
+    tmp = tmp_path_factory.mktemp("discover")
+    config = tmp / "config.json"
+    config.write_text(json.dumps({"api_key": "discovery-only"}))
+    exe = Path(sys.executable).parent / "tap-knowbe4"
+    out = subprocess.run(
+        [str(exe), "--config", str(config), "--discover"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {entry["tap_stream_id"]: entry for entry in json.loads(out)["streams"]}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL cluster on a free loopback port (fails in CI if unavailable)."""
+    cluster: PostgresCluster | None = None
+    try:
+        cluster = PostgresCluster()
+        cluster.start()
+    except PostgresUnavailableError as exc:
+        if cluster is not None:
+            cluster.stop()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but could not start: {exc}")
+        pytest.skip(f"PostgreSQL unavailable here: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

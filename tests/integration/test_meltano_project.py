@@ -1,0 +1,133 @@
+"""meltano.yml: in step with the tap, installable offline, no deprecated keys."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.checks import DEFAULT_STREAMS
+from tests.integration.conftest import ROOT, _load_script
+
+if t.TYPE_CHECKING:
+    from tests.integration.conftest import Meltano
+
+pytestmark = pytest.mark.integration
+
+meltano_settings = _load_script("meltano_settings")
+PROJECT = yaml.safe_load((ROOT / "meltano.yml").read_text())
+
+
+def _about() -> dict[str, t.Any]:
+    exe = Path(sys.executable).parent / "tap-knowbe4"
+    out = subprocess.run(
+        [str(exe), "--about", "--format=json"], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out)
+
+
+def _plugins() -> list[tuple[str, dict[str, t.Any]]]:
+    return [(kind, plugin) for kind, plugins in PROJECT["plugins"].items() for plugin in plugins]
+
+
+def test_extractor_settings_match_about() -> None:
+    """Capabilities, settings and required settings equal `tap-knowbe4 --about --format=json`."""
+    expected = meltano_settings.definition_from_about(_about())
+    found = meltano_settings.definition_in_meltano_yml()
+    want = {s["name"]: s for s in expected["settings"]}
+    have = {s["name"]: s for s in found.get("settings", [])}
+    differing = sorted(n for n in want.keys() | have.keys() if want.get(n) != have.get(n))
+    assert found == expected, (
+        f"meltano.yml is stale (settings differing: {differing}); run "
+        "`.venv/bin/python scripts/meltano_settings.py` (or `make settings`)"
+    )
+
+
+def test_every_tap_setting_is_declared_with_kind_and_description() -> None:
+    about = _about()["settings"]["properties"]
+    extractor = next(p for k, p in _plugins() if p["name"] == "tap-knowbe4")
+    declared = {s["name"]: s for s in extractor["settings"]}
+    assert set(about) <= {name.split(".")[0] for name in declared}
+    assert declared["api_key"].get("sensitive") is True
+    assert declared["region"]["kind"] == "options"
+    assert {o["value"] for o in declared["region"]["options"]} == {"us", "eu", "ca", "uk", "de"}
+    for name, setting in declared.items():
+        assert setting.get("kind"), name
+        assert setting.get("description"), name
+
+
+def test_no_hub_lookups_and_no_deprecated_keys() -> None:
+    assert "version" not in PROJECT, "Meltano 4.4 warns that `version` is deprecated"
+    assert PROJECT["send_anonymous_usage_stats"] is False
+    for kind, plugin in _plugins():
+        assert "variant" not in plugin, f"{plugin['name']}: a variant makes Meltano ask the Hub"
+        if "inherit_from" in plugin:
+            continue
+        for key in ("namespace", "pip_url", "executable"):
+            assert plugin.get(key), f"{kind} {plugin['name']} is not a custom plugin: no {key}"
+        for setting in plugin.get("settings", []):
+            assert setting.get("kind") != "password", "kind: password is deprecated"
+    loaders = {p["name"] for k, p in _plugins() if k == "loaders"}
+    assert {"target-duckdb", "target-jsonl", "target-postgres"} <= loaders
+
+
+def test_default_selection_is_every_default_stream(catalog: dict[str, t.Any]) -> None:
+    """meltano.yml selects exactly the streams the tap selects by default."""
+    extractor = next(p for k, p in _plugins() if p["name"] == "tap-knowbe4")
+    selected = {pattern.split(".")[0] for pattern in extractor["select"]}
+    by_default = {
+        stream
+        for stream, entry in catalog.items()
+        if any(
+            not m["breadcrumb"] and m["metadata"].get("selected-by-default")
+            for m in entry["metadata"]
+        )
+    }
+    assert selected == by_default == set(DEFAULT_STREAMS)
+    assert "user_risk_score_history" in catalog
+
+
+def test_inherited_instances_have_their_own_settings(
+    meltano: Meltano, meltano_env: dict[str, str]
+) -> None:
+    names = {p["name"]: p for k, p in _plugins()}
+    assert names["tap-knowbe4--eu"]["inherit_from"] == "tap-knowbe4"
+    assert names["tap-knowbe4--eu"]["config"]["region"] == "eu"
+    env = {**meltano_env, "TAP_KNOWBE4__EU_API_KEY": "eu-key"}
+    out = meltano("config", "list", "tap-knowbe4--eu", env=env).stdout
+    assert "TAP_KNOWBE4__EU_API_KEY" in out
+    assert "TAP_KNOWBE4__EU_REGION" in out
+
+    def config(env: dict[str, str]) -> dict[str, t.Any]:
+        out = meltano("invoke", "--dump=config", "tap-knowbe4--eu", env=env).stdout
+        return json.loads(out[out.index("{") :])
+
+    eu = config(env)
+    assert eu["region"] == "eu"
+    assert eu["api_key"] == "eu-key"
+    # Documented gotcha: without its own key the instance inherits the parent's.
+    assert config(meltano_env)["api_key"] == meltano_env["TAP_KNOWBE4_API_KEY"]
+
+
+def test_meltano_select_leaves_out_the_opt_in_stream(
+    meltano: Meltano, meltano_env: dict[str, str]
+) -> None:
+    out = meltano("select", "tap-knowbe4", "--json", "--all", env=meltano_env).stdout
+    selection: dict[str, set[str]] = {}
+    for item in json.loads(out[out.index("{") :])["streams"]:
+        selection.setdefault(item["stream"], set()).add(item["selection"])
+    assert selection.pop("user_risk_score_history") == {"excluded"}
+    assert set(selection) == set(DEFAULT_STREAMS)
+    for stream, states in selection.items():
+        assert "excluded" not in states, stream
+
+
+def test_about_markdown_through_meltano(meltano: Meltano, meltano_env: dict[str, str]) -> None:
+    out = meltano("invoke", "tap-knowbe4", "--about", "--format=markdown", env=meltano_env).stdout
+    assert "## Settings" in out
+    assert "| api_key |" in out

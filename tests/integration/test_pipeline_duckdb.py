@@ -1,0 +1,97 @@
+"""`meltano run tap-knowbe4 target-duckdb` against the sandbox, checked against its ground truth."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.integration.checks import (
+    DEFAULT_STREAMS,
+    TIMESTAMP_SAMPLES,
+    Table,
+    assert_matches_ground_truth,
+    key_properties,
+    norm,
+)
+
+if t.TYPE_CHECKING:
+    from tap_knowbe4.sandbox import Sandbox
+    from tests.integration.conftest import Meltano
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = "knowbe4"  # load_schema of tap-knowbe4 in meltano.yml
+DUCKDB_TIMESTAMPS = {"timestamp", "timestamp with time zone"}
+STATE_ID = "dev:tap-knowbe4-to-target-duckdb"
+
+
+def read_duckdb(path: Path, catalog: dict[str, t.Any], schema: str = SCHEMA) -> dict[str, Table]:
+    """Read every table of ``schema``: column types, key tuples, sampled timestamps."""
+    tables: dict[str, Table] = {}
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                [schema],
+            ).fetchall()
+        ]
+        for name in names:
+            columns = {
+                col: kind.lower()
+                for col, kind in con.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = ? AND table_name = ?",
+                    [schema, name],
+                ).fetchall()
+            }
+            key = key_properties(catalog, name) if name in catalog else []
+            key = [k for k in key if k in columns]
+            keys: list[tuple[t.Any, ...]] = []
+            sample: dict[tuple[t.Any, ...], t.Any] = {}
+            if key:
+                stamp = TIMESTAMP_SAMPLES.get(name)
+                stamp = stamp if stamp in columns else None
+                selected = ", ".join(f'"{c}"' for c in [*key, *([stamp] if stamp else [])])
+                for row in con.execute(f'SELECT {selected} FROM "{schema}"."{name}"').fetchall():  # noqa: S608
+                    k = tuple(norm(c, v) for c, v in zip(key, row, strict=False))
+                    keys.append(k)
+                    if stamp:
+                        sample[k] = row[-1]
+            tables[name] = Table(name, columns, keys, sample)
+    return tables
+
+
+def test_full_then_incremental_run_into_duckdb(
+    meltano: Meltano,
+    meltano_env: dict[str, str],
+    pipeline_sandbox: Sandbox,
+    catalog: dict[str, t.Any],
+    tmp_path: Path,
+) -> None:
+    sb = pipeline_sandbox
+    database = tmp_path / "warehouse.duckdb"
+
+    before = sb.stats()["requests"]
+    meltano("run", "tap-knowbe4", "target-duckdb", env=meltano_env)
+    first = sb.stats()["requests"] - before
+
+    tables = read_duckdb(database, catalog)
+    assert set(tables) == set(DEFAULT_STREAMS), "meltano.yml's select decides the tables"
+    assert_matches_ground_truth(tables, sb.org, catalog, DEFAULT_STREAMS, DUCKDB_TIMESTAMPS)
+    assert tables["users"].columns["id"] in {"hugeint", "bigint", "integer"}
+
+    state = json.loads(meltano("state", "get", STATE_ID, env=meltano_env).stdout)
+    assert state["singer_state"], "Meltano kept no state after the first run"
+
+    before = sb.stats()["requests"]
+    meltano("run", "tap-knowbe4", "target-duckdb", env=meltano_env)
+    second = sb.stats()["requests"] - before
+    assert second < first, f"the incremental run sent {second} requests, the full one {first}"
+
+    again = read_duckdb(database, catalog)
+    assert_matches_ground_truth(again, sb.org, catalog, DEFAULT_STREAMS, DUCKDB_TIMESTAMPS)

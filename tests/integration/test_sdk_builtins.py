@@ -1,0 +1,131 @@
+"""The Singer SDK built-ins, through Meltano: selection, stream maps, flattening, config test."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import typing as t
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.ground_truth import expected_records
+from tests.integration.checks import expected_keys, key_properties
+from tests.integration.test_pipeline_duckdb import SCHEMA, read_duckdb
+
+if t.TYPE_CHECKING:
+    from tap_knowbe4.sandbox import Sandbox
+    from tests.integration.conftest import Meltano
+
+pytestmark = pytest.mark.integration
+
+
+def _query(path: Path, sql: str) -> list[tuple[t.Any, ...]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_catalog_selection_with_opt_in_stream_and_excluded_column(
+    meltano: Meltano,
+    meltano_env: dict[str, str],
+    pipeline_sandbox: Sandbox,
+    catalog: dict[str, t.Any],
+    tmp_path: Path,
+) -> None:
+    env = {
+        **meltano_env,
+        "TAP_KNOWBE4__SELECT": json.dumps(
+            ["groups.*", "group_members.*", "user_risk_score_history.*", "!groups.name"]
+        ),
+    }
+    meltano("run", "tap-knowbe4", "target-duckdb", env=env)
+
+    tables = read_duckdb(tmp_path / "warehouse.duckdb", catalog)
+    assert set(tables) == {"groups", "group_members", "user_risk_score_history"}
+    assert "name" not in tables["groups"].columns
+    assert "id" in tables["groups"].columns
+    org = pipeline_sandbox.org
+    for stream in tables:
+        key = key_properties(catalog, stream)
+        assert set(tables[stream].keys) == expected_keys(org, stream, key), stream
+    assert len(tables["user_risk_score_history"].keys) > 0
+
+
+def test_user_risk_score_history_is_opt_in(catalog: dict[str, t.Any]) -> None:
+    def selected_by_default(stream: str) -> bool:
+        for item in catalog[stream]["metadata"]:
+            if not item["breadcrumb"]:
+                return bool(item["metadata"].get("selected-by-default"))
+        return False
+
+    assert not selected_by_default("user_risk_score_history")
+    assert selected_by_default("users")
+
+
+def test_stream_map_hashes_email_in_users(
+    meltano: Meltano,
+    meltano_env: dict[str, str],
+    pipeline_sandbox: Sandbox,
+    tmp_path: Path,
+) -> None:
+    env = {
+        **meltano_env,
+        "TAP_KNOWBE4__SELECT": json.dumps(["users.*"]),
+        "TAP_KNOWBE4_STREAM_MAPS": json.dumps({"users": {"email": "md5(email)"}}),
+    }
+    meltano("run", "tap-knowbe4", "target-duckdb", env=env)
+
+    sql = f'SELECT id, email FROM "{SCHEMA}".users'  # noqa: S608
+    rows = dict(_query(tmp_path / "warehouse.duckdb", sql))
+    truth = {u["id"]: u["email"] for u in expected_records(pipeline_sandbox.org, "users")}
+    assert set(rows) == set(truth)
+    for user_id, email in truth.items():
+        assert email
+        assert rows[user_id] == hashlib.md5(email.encode()).hexdigest(), user_id  # noqa: S324
+    assert not any("@" in (value or "") for value in rows.values())
+
+
+def test_flattening_expands_nested_user(
+    meltano: Meltano,
+    meltano_env: dict[str, str],
+    pipeline_sandbox: Sandbox,
+    tmp_path: Path,
+) -> None:
+    env = {
+        **meltano_env,
+        "TAP_KNOWBE4__SELECT": json.dumps(["training_enrollments.*"]),
+        "TAP_KNOWBE4_FLATTENING_ENABLED": "true",
+        "TAP_KNOWBE4_FLATTENING_MAX_DEPTH": "1",
+    }
+    meltano("run", "tap-knowbe4", "target-duckdb", env=env)
+
+    database = tmp_path / "warehouse.duckdb"
+    sql = (
+        "SELECT column_name FROM information_schema.columns "  # noqa: S608
+        f"WHERE table_schema = '{SCHEMA}' AND table_name = 'training_enrollments'"
+    )
+    columns = {row[0] for row in _query(database, sql)}
+    assert {"user__id", "user__email", "user__first_name"} <= columns
+    assert "user" not in columns
+    sql = f'SELECT enrollment_id, user__id FROM "{SCHEMA}".training_enrollments'  # noqa: S608
+    rows = dict(_query(database, sql))
+    truth = {
+        e["enrollment_id"]: (e.get("user") or {}).get("id")
+        for e in expected_records(pipeline_sandbox.org, "training_enrollments")
+    }
+    assert rows == truth
+
+
+def test_meltano_config_test(meltano: Meltano, meltano_env: dict[str, str]) -> None:
+    proc = meltano("config", "test", "tap-knowbe4", env=meltano_env)
+    assert "Plugin configuration is valid" in proc.stdout + proc.stderr
+
+
+def test_meltano_config_test_rejects_a_wrong_key(
+    meltano: Meltano, meltano_env: dict[str, str]
+) -> None:
+    env = {**meltano_env, "TAP_KNOWBE4_API_KEY": "not-the-key", "TAP_KNOWBE4_MAX_RETRIES": "0"}
+    proc = meltano("config", "test", "tap-knowbe4", env=env, check=False)
+    assert proc.returncode != 0
+    assert "Plugin configuration is invalid" in proc.stdout + proc.stderr
