@@ -56,7 +56,15 @@ def _in_big_stream(messages: list[dict]) -> bool:
     return len(_records(messages, "training_enrollments")) >= 60
 
 
-@pytest.mark.parametrize("kill_point", [_in_fanout, _in_big_stream], ids=["fanout", "big-list"])
+def _in_risk_history(messages: list[dict]) -> bool:
+    return len(_records(messages, "user_risk_score_history")) >= 500
+
+
+@pytest.mark.parametrize(
+    "kill_point",
+    [_in_fanout, _in_big_stream, _in_risk_history],
+    ids=["recipients-fanout", "big-list", "user-risk-fanout"],
+)
 def test_sigkill_then_resume_from_last_state_loses_nothing(tmp_path, kill_point):
     with sandbox(latency_ms=2) as sb:
         killed, killed_requests = _kill_when(sb, tmp_path, kill_point)

@@ -11,26 +11,13 @@ import datetime as dt
 import typing as t
 
 from tests.ground_truth import expected_records
+from tests.singer_output import ALL_STREAMS
 
 if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Organization
 
 #: Streams the meltano.yml default selection extracts (everything but the opt-in one).
-DEFAULT_STREAMS = (
-    "account",
-    "account_risk_score_history",
-    "users",
-    "groups",
-    "group_members",
-    "group_risk_score_history",
-    "phishing_campaigns",
-    "phishing_security_tests",
-    "phishing_security_test_recipients",
-    "store_purchases",
-    "policies",
-    "training_campaigns",
-    "training_enrollments",
-)
+DEFAULT_STREAMS = tuple(s for s in ALL_STREAMS if s != "user_risk_score_history")
 
 #: Timestamps whose values are compared with the ground truth, per stream.
 TIMESTAMP_SAMPLES = {
