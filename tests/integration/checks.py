@@ -40,6 +40,46 @@ class Table:
     sample: dict[tuple[t.Any, ...], t.Any] = dataclasses.field(default_factory=dict)
 
 
+def read_tables(
+    query: t.Callable[[str, list], list[tuple]],
+    schema: str,
+    catalog: dict[str, t.Any],
+    placeholder: str,
+) -> dict[str, Table]:
+    """Read every table of ``schema`` through a DB-API ``query(sql, params) -> rows``.
+
+    Column types, the stream's key tuples, and the sampled timestamp per key. Rows a
+    version-aware target soft-deleted (``_sdc_deleted_at`` set) are not current rows.
+    """
+    tables: dict[str, Table] = {}
+    p = placeholder
+    tables_sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = " + p
+    columns_sql = (
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = " + p + " AND table_name = " + p
+    )
+    names = [row[0] for row in query(tables_sql, [schema])]
+    for name in names:
+        columns = {col: kind.lower() for col, kind in query(columns_sql, [schema, name])}
+        key = [k for k in key_properties(catalog, name) if k in columns] if name in catalog else []
+        keys: list[tuple[t.Any, ...]] = []
+        sample: dict[tuple[t.Any, ...], t.Any] = {}
+        stamp = TIMESTAMP_SAMPLES.get(name)
+        stamp = stamp if stamp in columns else None
+        if key:
+            selected = ", ".join(f'"{c}"' for c in [*key, *([stamp] if stamp else [])])
+            sql = f'SELECT {selected} FROM "{schema}"."{name}"'
+            if "_sdc_deleted_at" in columns:
+                sql += " WHERE _sdc_deleted_at IS NULL"
+            for row in query(sql, []):
+                k = tuple(norm(c, v) for c, v in zip(key, row, strict=False))
+                keys.append(k)
+                if stamp:
+                    sample[k] = row[-1]
+        tables[name] = Table(name, columns, keys, sample)
+    return tables
+
+
 def norm(column: str, value: t.Any) -> t.Any:
     """Normalize a key value so database rows and ground-truth records compare equal."""
     if value is None:

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.pgcluster import PostgresCluster, PostgresUnavailableError
+from tests.project_scripts import load_script
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,17 +42,7 @@ PIPELINE_ORG = {"users": 60, "seed": 7}
 PAGE_SIZE = 25
 
 
-def _load_script(name: str) -> t.Any:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-meltano_install = _load_script("meltano_install")
+meltano_install = load_script("meltano_install")
 
 
 @dataclasses.dataclass

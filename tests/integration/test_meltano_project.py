@@ -12,14 +12,15 @@ import pytest
 import yaml
 
 from tests.integration.checks import DEFAULT_STREAMS
-from tests.integration.conftest import ROOT, _load_script
+from tests.integration.conftest import ROOT
+from tests.project_scripts import load_script
 
 if t.TYPE_CHECKING:
     from tests.integration.conftest import Meltano
 
 pytestmark = pytest.mark.integration
 
-meltano_settings = _load_script("meltano_settings")
+meltano_settings = load_script("meltano_settings")
 PROJECT = yaml.safe_load((ROOT / "meltano.yml").read_text())
 
 

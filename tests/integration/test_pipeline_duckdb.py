@@ -11,11 +11,9 @@ import pytest
 
 from tests.integration.checks import (
     DEFAULT_STREAMS,
-    TIMESTAMP_SAMPLES,
     Table,
     assert_matches_ground_truth,
-    key_properties,
-    norm,
+    read_tables,
 )
 
 if t.TYPE_CHECKING:
@@ -31,39 +29,10 @@ STATE_ID = "dev:tap-knowbe4-to-target-duckdb"
 
 def read_duckdb(path: Path, catalog: dict[str, t.Any], schema: str = SCHEMA) -> dict[str, Table]:
     """Read every table of ``schema``: column types, key tuples, sampled timestamps."""
-    tables: dict[str, Table] = {}
     with duckdb.connect(str(path), read_only=True) as con:
-        names = [
-            row[0]
-            for row in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
-                [schema],
-            ).fetchall()
-        ]
-        for name in names:
-            columns = {
-                col: kind.lower()
-                for col, kind in con.execute(
-                    "SELECT column_name, data_type FROM information_schema.columns "
-                    "WHERE table_schema = ? AND table_name = ?",
-                    [schema, name],
-                ).fetchall()
-            }
-            key = key_properties(catalog, name) if name in catalog else []
-            key = [k for k in key if k in columns]
-            keys: list[tuple[t.Any, ...]] = []
-            sample: dict[tuple[t.Any, ...], t.Any] = {}
-            if key:
-                stamp = TIMESTAMP_SAMPLES.get(name)
-                stamp = stamp if stamp in columns else None
-                selected = ", ".join(f'"{c}"' for c in [*key, *([stamp] if stamp else [])])
-                for row in con.execute(f'SELECT {selected} FROM "{schema}"."{name}"').fetchall():  # noqa: S608
-                    k = tuple(norm(c, v) for c, v in zip(key, row, strict=False))
-                    keys.append(k)
-                    if stamp:
-                        sample[k] = row[-1]
-            tables[name] = Table(name, columns, keys, sample)
-    return tables
+        return read_tables(
+            lambda sql, params: con.execute(sql, params).fetchall(), schema, catalog, "?"
+        )
 
 
 def test_full_then_incremental_run_into_duckdb(

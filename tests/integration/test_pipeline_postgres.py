@@ -9,11 +9,10 @@ import pytest
 
 from tests.integration.checks import (
     DEFAULT_STREAMS,
-    TIMESTAMP_SAMPLES,
     Table,
     assert_matches_ground_truth,
     key_properties,
-    norm,
+    read_tables,
 )
 
 if t.TYPE_CHECKING:
@@ -29,41 +28,13 @@ PG_TIMESTAMPS = {"timestamp without time zone", "timestamp with time zone"}
 
 def read_postgres(dsn: str, catalog: dict[str, t.Any], schema: str) -> dict[str, Table]:
     """Read every table of ``schema``: column types, key tuples, sampled timestamps."""
-    tables: dict[str, Table] = {}
     with psycopg.connect(dsn) as con:
-        names = [
-            row[0]
-            for row in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                [schema],
-            ).fetchall()
-        ]
-        for name in names:
-            columns = {
-                col: kind.lower()
-                for col, kind in con.execute(
-                    "SELECT column_name, data_type FROM information_schema.columns "
-                    "WHERE table_schema = %s AND table_name = %s",
-                    [schema, name],
-                ).fetchall()
-            }
-            key = [k for k in key_properties(catalog, name) if k in columns]
-            keys: list[tuple[t.Any, ...]] = []
-            sample: dict[tuple[t.Any, ...], t.Any] = {}
-            stamp = TIMESTAMP_SAMPLES.get(name)
-            stamp = stamp if stamp in columns else None
-            if key:
-                selected = ", ".join(f'"{c}"' for c in [*key, *([stamp] if stamp else [])])
-                query = f'SELECT {selected} FROM "{schema}"."{name}"'  # noqa: S608
-                if "_sdc_deleted_at" in columns:  # soft-deleted rows are not current rows
-                    query += " WHERE _sdc_deleted_at IS NULL"
-                for row in con.execute(query).fetchall():  # type: ignore[call-overload]
-                    k = tuple(norm(c, v) for c, v in zip(key, row, strict=False))
-                    keys.append(k)
-                    if stamp:
-                        sample[k] = row[-1]
-            tables[name] = Table(name, columns, keys, sample)
-    return tables
+        return read_tables(
+            lambda sql, params: con.execute(sql, params).fetchall(),  # type: ignore[call-overload]
+            schema,
+            catalog,
+            "%s",
+        )
 
 
 def primary_keys(dsn: str, schema: str) -> dict[str, list[str]]:

@@ -76,7 +76,7 @@ def test_stream_map_hashes_email_in_users(
     }
     meltano("run", "tap-knowbe4", "target-duckdb", env=env)
 
-    sql = f'SELECT id, email FROM "{SCHEMA}".users'  # noqa: S608
+    sql = f'SELECT id, email FROM "{SCHEMA}".users'
     rows = dict(_query(tmp_path / "warehouse.duckdb", sql))
     truth = {u["id"]: u["email"] for u in expected_records(pipeline_sandbox.org, "users")}
     assert set(rows) == set(truth)
@@ -102,13 +102,13 @@ def test_flattening_expands_nested_user(
 
     database = tmp_path / "warehouse.duckdb"
     sql = (
-        "SELECT column_name FROM information_schema.columns "  # noqa: S608
+        "SELECT column_name FROM information_schema.columns "
         f"WHERE table_schema = '{SCHEMA}' AND table_name = 'training_enrollments'"
     )
     columns = {row[0] for row in _query(database, sql)}
     assert {"user__id", "user__email", "user__first_name"} <= columns
     assert "user" not in columns
-    sql = f'SELECT enrollment_id, user__id FROM "{SCHEMA}".training_enrollments'  # noqa: S608
+    sql = f'SELECT enrollment_id, user__id FROM "{SCHEMA}".training_enrollments'
     rows = dict(_query(database, sql))
     truth = {
         e["enrollment_id"]: (e.get("user") or {}).get("id")
