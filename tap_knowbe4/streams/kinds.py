@@ -37,7 +37,6 @@ class SingleObjectStream(ListStream):
     """An endpoint that answers one object."""
 
     paginated = False
-    records_jsonpath = "$"
 
 
 class AccountStream(SingleObjectStream):
