@@ -21,9 +21,6 @@ TestTapKnowBe4 = get_tap_test_class(
     tap_class=TapKnowBe4,
     config=tap_config(_sandbox),
     catalog=catalog_selecting(),  # every stream, the opt-in one too
-    suite_config=SuiteConfig(
-        max_records_limit=50,
-        ignore_no_records_for_streams=["user_risk_score_history"],
-    ),
+    suite_config=SuiteConfig(max_records_limit=50),
     parse_env_config=False,
 )
