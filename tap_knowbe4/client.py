@@ -93,8 +93,8 @@ class KnowBe4Stream(RESTStream[PageToken]):
 
     @property
     def http_headers(self) -> dict:
-        """Ask for JSON and name the tap."""
-        return {"Accept": "application/json", "User-Agent": self.settings.user_agent}
+        """Ask for JSON (the SDK adds ``User-Agent`` from :attr:`user_agent`)."""
+        return {"Accept": "application/json"}
 
     @property
     def user_agent(self) -> str:

@@ -11,11 +11,18 @@ from urllib.parse import parse_qs, urlparse
 
 
 @contextlib.contextmanager
-def replay_server(routes: dict[str, t.Callable[[dict], object]]) -> t.Iterator[str]:
-    """Serve ``routes`` (path -> function of the query dict returning a JSON body)."""
+def replay_server(
+    routes: dict[str, t.Callable[[dict], object]], headers_seen: list | None = None
+) -> t.Iterator[str]:
+    """Serve ``routes`` (path -> function of the query dict returning a JSON body).
+
+    Request headers are appended to ``headers_seen`` when given.
+    """
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if headers_seen is not None:
+                headers_seen.append(dict(self.headers))
             url = urlparse(self.path)
             route = routes.get(url.path)
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}

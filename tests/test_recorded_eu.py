@@ -70,3 +70,13 @@ def test_recorded_responses_parse_and_keep_every_field(run):
         "campaign_id",
     )
     _assert_kept(_campaign_psts(), run.records("phishing_security_tests"), "pst_id")
+
+
+def test_requests_name_the_tap_and_ask_for_json():
+    headers: list[dict] = []
+    with replay_server({"/v1/account": lambda _query: _body("/v1/account")}, headers) as url:
+        run_tap({"api_key": "recorded", "api_url": url}, streams=["account"])
+    (sent,) = headers
+    assert sent["User-Agent"].startswith("tap-knowbe4/")
+    assert sent["Accept"] == "application/json"
+    assert sent["Authorization"] == "Bearer recorded"

@@ -201,12 +201,14 @@ def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[ty
 
 def stream_classes(group_members_source: str = "users") -> list[type[KnowBe4Stream]]:
     """The stream classes, with ``group_members`` from users (default) or the endpoint."""
-    members = (
-        GROUP_MEMBERS_FROM_USERS
-        if group_members_source == "users"
-        else (GROUP_MEMBERS_FROM_ENDPOINT)
-    )
-    return _CLASSES.setdefault(group_members_source, build_stream_classes((*ENDPOINTS, members)))
+    if group_members_source not in _CLASSES:
+        members = (
+            GROUP_MEMBERS_FROM_USERS
+            if group_members_source == "users"
+            else GROUP_MEMBERS_FROM_ENDPOINT
+        )
+        _CLASSES[group_members_source] = build_stream_classes((*ENDPOINTS, members))
+    return _CLASSES[group_members_source]
 
 
 _CLASSES: dict[str, list[type[KnowBe4Stream]]] = {}

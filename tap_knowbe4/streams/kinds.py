@@ -78,7 +78,21 @@ class RiskScoreHistoryStream(ListStream):
         return known is None or context[self.parent_key] > known
 
     def _incremental_from(self, context: Context | None) -> str | None:
-        """The date points must reach to be emitted, or None to read the full history."""
+        """The date points must reach to be emitted, or None to read the full history.
+
+        Asked for the request and for every point; computed once per owner.
+        """
+        owner = context.get(self.parent_key) if (self.parent_key and context) else None
+        cached = self._from_cache
+        if cached is not None and cached[0] == owner:
+            return cached[1]
+        value = self._compute_incremental_from(context)
+        self._from_cache = (owner, value)
+        return value
+
+    _from_cache: tuple[int | None, str | None] | None = None
+
+    def _compute_incremental_from(self, context: Context | None) -> str | None:
         since = self._since(context)
         if since is None or self._is_new_owner(context):
             return None
