@@ -27,6 +27,10 @@ class Context:
     quirks: frozenset[str]
     account_name: str
     domain: str
+    deleted_users: bool = False
+    broken_refs: bool = False
+    odd_values: bool = False
+    coherent_numbers: bool = False
 
     @property
     def anchor_day(self) -> int:
@@ -56,6 +60,10 @@ class Context:
             quirks=frozenset(options.quirks),
             account_name=name,
             domain=slug(f"{first}{second}") + ".com",
+            deleted_users=options.deleted_users,
+            broken_refs=options.broken_refs,
+            odd_values=options.odd_values,
+            coherent_numbers=options.coherent_numbers,
         )
 
 

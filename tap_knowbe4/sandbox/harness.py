@@ -8,6 +8,21 @@ Example::
         requests.get(sb.base_url + "/v1/users", headers={"Authorization": f"Bearer {sb.api_key}"})
         sb.advance(days=7)
         assert sb.stats()["requests"] == 1
+
+Profiles: ``Sandbox(profile="tidy" | "documented" | "hostile", **overrides)``; ``documented`` is
+the default and ``options.PROFILES`` lists what each sets. Ground truth (``sb.org.<method>()``)
+always answers what the endpoint returns under the active profile, odd values included.
+
+Minimum requests without re-implementing the server: ``sb.paging`` (a ``PagingRules``) tells which
+list templates page by cursor (``cursor_templates``, ``pages_by_cursor(path)``), their caps
+(``cap(path)``, ``page_size(path, per_page)``), which ignore paging (``unpaginated``,
+``is_unpaginated(path)``), and computes ``min_requests(path, rows, per_page, cursor=...)``::
+
+    rules = sb.paging
+    users = len(sb.org.users())
+    rules.min_requests("/v1/users", users, 500)                     # page numbers: rows // 500 + 1
+    rules.min_requests("/v1/training/enrollments", n, 500, cursor=True)   # ceil(n / 500), >= 1
+    rules.min_requests(f"/v1/users/{uid}/risk_score_history", k)    # 1 when unpaginated
 """
 
 from __future__ import annotations
@@ -17,8 +32,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from tap_knowbe4.sandbox.options import split_options
+from tap_knowbe4.sandbox.options import DEFAULT_PROFILE, split_options
 from tap_knowbe4.sandbox.org import Organization
+from tap_knowbe4.sandbox.paging import PagingRules
 from tap_knowbe4.sandbox.server import SandboxApp, SandboxHTTPServer, make_server
 
 
@@ -29,8 +45,9 @@ class Sandbox:
     serves in a daemon thread; ``stop()`` (or leaving the ``with`` block) shuts it down.
     """
 
-    def __init__(self, **options: Any) -> None:
-        org_options, self.server_options = split_options(**options)
+    def __init__(self, profile: str = DEFAULT_PROFILE, **options: Any) -> None:
+        org_options, self.server_options = split_options(profile, **options)
+        self.profile = profile
         self.org = Organization(org_options)
         self.app = SandboxApp(self.org, self.server_options)
         self._server: SandboxHTTPServer | None = None
@@ -95,6 +112,11 @@ class Sandbox:
     def now(self) -> datetime:
         """The sandbox clock (timezone-aware UTC)."""
         return self.org.now
+
+    @property
+    def paging(self) -> PagingRules:
+        """How this server pages each list endpoint (cursor templates, caps, unpaginated ones)."""
+        return self.app.paging
 
     def stats(self) -> dict[str, Any]:
         """Same document as ``GET /_sandbox/stats``."""

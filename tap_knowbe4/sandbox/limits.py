@@ -2,7 +2,9 @@
 
 Rate windows use ``time.monotonic`` (real time, not the sandbox clock). A rejected request does not
 consume the per-second or per-minute windows. Every API request counts towards the daily quota,
-whose 24-hour window starts with the first request after a reset.
+whose 24-hour window starts with the first request after a reset. With a ``lockout`` (seconds),
+the request that exceeds the per-minute burst starts a lockout during which every request is
+rejected (limit ``lockout``); the reference's "burst limits will start around five (5) minutes".
 """
 
 from __future__ import annotations
@@ -38,12 +40,16 @@ class RateLimiter:
         per_second: int,
         per_minute: int,
         daily_quota: int,
+        *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        lockout: float = 0,
     ) -> None:
         self.per_second = per_second
         self.per_minute = per_minute
         self.daily_quota = daily_quota
+        self.lockout = lockout
+        self._locked_until = 0.0
         self._clock = clock
         self._wall = wall
         self._lock = threading.Lock()
@@ -60,6 +66,7 @@ class RateLimiter:
             self._minute.clear()
             self._used = 0
             self._window_start = self._window_wall = None
+            self._locked_until = 0.0
 
     def admit(self, enforce: bool = True) -> Rejection | None:
         """Count one API request; return a ``Rejection`` if a limit refuses it."""
@@ -73,6 +80,9 @@ class RateLimiter:
             if self.daily_quota and self._used > self.daily_quota:
                 wait = self._window_start + DAILY_WINDOW - now
                 return Rejection("daily", max(1, math.ceil(wait)), DAILY_EXCEEDED)
+            if now < self._locked_until:
+                wait = self._locked_until - now
+                return Rejection("lockout", max(1, math.ceil(wait)), TOO_MANY)
             for window, limit, span, name in (
                 (self._second, self.per_second, 1.0, "per_second"),
                 (self._minute, self.per_minute, 60.0, "per_minute"),
@@ -83,6 +93,9 @@ class RateLimiter:
                     window.popleft()
                 if len(window) >= limit:
                     wait = window[len(window) - limit] + span - now
+                    if name == "per_minute" and self.lockout:
+                        self._locked_until = now + self.lockout
+                        wait = self.lockout
                     return Rejection(name, max(1, math.ceil(wait)), TOO_MANY)
             if self.per_second:
                 self._second.append(now)

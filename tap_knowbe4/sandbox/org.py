@@ -47,9 +47,12 @@ class Organization:
     """A KnowBe4 account with users, groups, phishing and training data, and a movable clock."""
 
     def __init__(self, options: OrgOptions | None = None, **kwargs: Any) -> None:
-        """Build the organization from ``options`` or from the same names as keywords."""
+        """Build the organization from ``options`` or from the same names as keywords.
+
+        Keywords may include ``profile`` (default ``documented``); see ``OrgOptions.build``.
+        """
         if options is None:
-            options = OrgOptions(**kwargs)
+            options = OrgOptions.build(**kwargs)
         elif kwargs:
             raise TypeError("pass either an OrgOptions or keyword options, not both")
         self.options = options
@@ -67,6 +70,8 @@ class Organization:
         )
         self.people = People(self.ctx, self.risk)
         self.phishing = Phishing(self.ctx, self.people)
+        if self.ctx.coherent_numbers:
+            self.people.results = self.phishing.user_results
         self.training = Training(self.ctx, self.people)
         self._admins = self._make_admins()
         self.number_of_seats = self._seats()
@@ -345,26 +350,30 @@ class Organization:
         """``GET /v1/training/store_purchases``."""
         now = self._now
         t = self.training
-        return [t.store_purchase_dict(s, now) for s in t.store_purchases if s.purchase <= now]
+        return [
+            t.store_purchase_dict(s, now)
+            for s in t.store_purchases
+            if s.purchase <= now and not s.removed
+        ]
 
     @_locked
     def store_purchase(self, store_purchase_id: int) -> Record:
         """``GET /v1/training/store_purchases/{store_purchase_id}``."""
         s = self.training.sp_by_id.get(store_purchase_id)
-        if s is None or s.purchase > self._now:
+        if s is None or s.purchase > self._now or s.removed:
             raise NotFound(f"Store purchase {store_purchase_id} not found")
         return self.training.store_purchase_dict(s, self._now)
 
     @_locked
     def policies(self) -> list[Record]:
         """``GET /v1/training/policies``."""
-        return [self.training.policy_dict(p) for p in self.training.policies]
+        return [self.training.policy_dict(p) for p in self.training.policies if not p.removed]
 
     @_locked
     def policy(self, policy_id: int) -> Record:
         """``GET /v1/training/policies/{policy_id}``."""
         p = self.training.policy_by_id.get(policy_id)
-        if p is None:
+        if p is None or p.removed:
             raise NotFound(f"Policy {policy_id} not found")
         return self.training.policy_dict(p)
 
@@ -454,8 +463,10 @@ class Organization:
             "callback_campaigns": len(self._campaigns("callback")),
             "security_tests": len(visible_psts),
             "recipients": sum(self.phishing.plan(p).n for p in visible_psts),
-            "store_purchases": sum(1 for s in self.training.store_purchases if s.purchase <= now),
-            "policies": len(self.training.policies),
+            "store_purchases": sum(
+                1 for s in self.training.store_purchases if s.purchase <= now and not s.removed
+            ),
+            "policies": sum(1 for p in self.training.policies if not p.removed),
             "training_campaigns": sum(1 for c in self.training.campaigns if c.created <= now),
             "enrollments": len(self.training.visible_enrollments(now)),
             "number_of_seats": self.number_of_seats,

@@ -1,19 +1,26 @@
-"""Page-number and cursor paging over a list endpoint's items.
+"""Page-number and cursor paging over a list endpoint's items, and the rules of a server.
 
-Page mode: ``page`` (1-based, default 1) and ``per_page`` (default 100, clamped to 1..500); a
-page past the end is ``[]``. Cursor mode: ``cursor=true`` (or ``0``) starts, and the next cursor
-is the ordering key of the last item returned, given while more items follow.
+Page mode: ``page`` (1-based, default 1) and ``per_page`` (default 100, clamped to 1..500, and to
+the endpoint's cap if it has one); a page past the end is ``[]``. Cursor mode: ``cursor=true``
+(or ``0``) starts, and the next cursor is the ordering key of the last item returned, given while
+more items follow. Unpaginated endpoints answer every item to every request.
 """
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from tap_knowbe4.sandbox.routes import match
 
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 500
 CURSOR_STARTS = ("", "true", "0")
+TRAINING_CAMPAIGNS = "/v1/training/campaigns"
+TRAINING_CAMPAIGN_CAP = 10
 
 
 class BadCursorError(ValueError):
@@ -70,3 +77,85 @@ def window(keys: list[Any], req: PageRequest) -> tuple[int, int, str | None]:
     end = min(start + req.per_page, len(keys))
     next_cursor = str(keys[end - 1]) if end < len(keys) and end > start else None
     return start, end, next_cursor
+
+
+@dataclass(frozen=True)
+class PagingRules:
+    """How a server pages each list endpoint; ``Sandbox.paging`` answers with one of these.
+
+    * ``list_templates``: every list endpoint template (``/v1/users``,
+      ``/v1/phishing/security_tests/{pst_id}/recipients``, ...).
+    * ``cursor_templates``: the list templates that page by cursor when asked to (a ``cursor``
+      parameter under ``pagination="both"``, always under ``"cursor"``; none under ``"page"``).
+    * ``caps``: ``per_page`` cap of every capped list template (others: 500).
+      ``/v1/training/campaigns`` is also capped at 10 unless ``exclude_percentages=true``.
+    * ``unpaginated``: templates whose every request answers the whole list (``page``,
+      ``per_page`` and ``cursor`` ignored; page 2 repeats page 1).
+
+    ``min_requests(template, rows, per_page, cursor=...)`` is the fewest requests a client that
+    knows these rules needs to read ``rows`` records; ``template`` may also be a concrete path.
+    """
+
+    pagination: str
+    cursor_style: str
+    list_templates: frozenset[str]
+    cursor_templates: frozenset[str]
+    caps: Mapping[str, int] = field(default_factory=dict)
+    unpaginated: frozenset[str] = frozenset()
+
+    def template(self, path: str) -> str:
+        """The list template of ``path`` (a template or a concrete ``/v1/...`` path)."""
+        if path in self.list_templates:
+            return path
+        found = match(path.split("?", 1)[0].removesuffix(".json"))
+        if found is None or found[0].template not in self.list_templates:
+            raise ValueError(f"{path!r} is not a list endpoint")
+        return found[0].template
+
+    def cap(self, path: str, *, exclude_percentages: bool = True) -> int:
+        """Largest page the endpoint answers."""
+        template = self.template(path)
+        cap = min(MAX_PER_PAGE, self.caps.get(template, MAX_PER_PAGE))
+        if template == TRAINING_CAMPAIGNS and not exclude_percentages:
+            cap = min(cap, TRAINING_CAMPAIGN_CAP)
+        return cap
+
+    def page_size(
+        self, path: str, per_page: int = DEFAULT_PER_PAGE, *, exclude_percentages: bool = True
+    ) -> int:
+        """Rows in a full page when a client asks for ``per_page``."""
+        asked = per_page if per_page >= 1 else DEFAULT_PER_PAGE
+        return min(asked, self.cap(path, exclude_percentages=exclude_percentages))
+
+    def is_unpaginated(self, path: str) -> bool:
+        """True when every request to the endpoint answers the whole list."""
+        return self.template(path) in self.unpaginated
+
+    def pages_by_cursor(self, path: str, cursor: bool = True) -> bool:
+        """True when a client asking for cursors (``cursor``) gets cursor paging here."""
+        template = self.template(path)
+        if template in self.unpaginated or template not in self.cursor_templates:
+            return False
+        return self.pagination == "cursor" or (self.pagination == "both" and cursor)
+
+    def min_requests(
+        self,
+        path: str,
+        rows: int,
+        per_page: int = MAX_PER_PAGE,
+        *,
+        cursor: bool = False,
+        exclude_percentages: bool = True,
+    ) -> int:
+        """Fewest requests to read ``rows`` records of the endpoint.
+
+        Unpaginated: 1. Cursor paging: ``max(1, ceil(rows / size))`` (the last page says no next
+        cursor). Page numbers: ``rows // size + 1`` (a page shorter than ``size``, possibly
+        empty, proves the end). ``size`` is ``page_size(path, per_page)``.
+        """
+        if self.is_unpaginated(path):
+            return 1
+        size = self.page_size(path, per_page, exclude_percentages=exclude_percentages)
+        if self.pages_by_cursor(path, cursor):
+            return max(1, math.ceil(rows / size))
+        return rows // size + 1

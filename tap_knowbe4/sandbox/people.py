@@ -2,9 +2,26 @@
 
 Time model: a user is invisible before ``joined``; ``archived`` (if set) turns the status to
 ``archived`` (archived users leave every group and report ``groups: null``); ``deleted`` (if set)
-removes the user from the API entirely, so enrollments and recipients show ``user: null``.
+removes the user from the API entirely (``/v1/users`` stops listing it, by-id calls answer 404).
 Group membership is static per user, except the smart group "New Hires" (active users who joined
 in the last 90 days).
+
+Deleted users: without ``deleted_users`` ``users // 100`` users were deleted long before the start
+clock, and some users archived later are deleted 30-120 days after their archival. With it,
+``max(2, users // 50)`` users were deleted in the 150 days before the start clock (instead of the
+``users // 100``), and ``max(2, users // 40)`` users are deleted straight from active over the 90
+days after it, the first within two days. Their recipients and enrollments
+stay. Without ``broken_refs`` those show ``user: null``; with it, deleted users alternate (in
+order of deletion, then id): the 1st, 3rd, ... deleted user is *scrubbed* (``user: null``), the
+2nd, 4th, ... leaves a *dangling* stub naming an id that ``/v1/users`` no longer lists.
+
+Phish-prone percentage of a user (``phish_prone_percentage``, 0-100): without
+``coherent_numbers`` a fixed per-user number (``null`` in the first 30 days); with it,
+``round(100 * failed / delivered, 3)`` over every recipient row of the user (email and callback
+PSTs) whose ``delivered_at`` is on or before the clock, where ``failed`` counts the rows with any
+of ``clicked_at``, ``replied_at``, ``attachment_opened_at``, ``macro_enabled_at``,
+``data_entered_at``, ``qr_code_scanned`` on or before the clock; ``null`` while the user has no
+delivered test. ``odd_values`` sends whole numbers as JSON integers (``0``, ``50``, ``100``).
 """
 
 from __future__ import annotations
@@ -12,13 +29,16 @@ from __future__ import annotations
 import bisect
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tap_knowbe4.sandbox import names
 from tap_knowbe4.sandbox.context import Context, slug
 from tap_knowbe4.sandbox.rand import (
+    SALT_DELETIONS,
     SALT_GROUPS,
+    SALT_MESSY,
     SALT_USER_PPP,
     SALT_USERS,
     rng,
@@ -33,6 +53,7 @@ SIGNIN_OFFSET_SPAN = 12 * 3600
 RULE_STATIC = "static"
 RULE_NEW_HIRES = "new_hires"
 RULE_EMPTY = "empty"
+DIRECT_DELETION_DAYS = 90
 
 
 @dataclass(slots=True, eq=False)
@@ -87,6 +108,9 @@ class UserRec:
     custom_date_2: str | None = None
     signin_period: int = 0
     signin_offset: int = 0
+    dangling: bool = False
+    int_employee_number: bool = False
+    no_groups_key: bool = False
 
     def visible(self, now: int) -> bool:
         """True when the API lists this user at ``now`` (joined and not deleted)."""
@@ -111,8 +135,16 @@ class People:
         self.group_by_id = {g.id: g for g in self.groups}
         self.new_hires = next((g for g in self.groups if g.rule == RULE_NEW_HIRES), None)
         self.users: list[UserRec] = self._make_users()
+        if ctx.deleted_users:
+            self._delete_directly()
+        if ctx.broken_refs:
+            self._mark_dangling()
+        if ctx.odd_values:
+            self._mark_odd()
         self.user_by_id = {u.id: u for u in self.users}
         self._joined = [u.joined for u in self.users]
+        #: ``(failed, delivered)`` phishing results of a user at an instant (coherent numbers).
+        self.results: Callable[[UserRec, int], tuple[int, int]] | None = None
 
     # ------------------------------------------------------------------ generation: groups
     def _make_groups(self) -> list[GroupRec]:
@@ -185,8 +217,13 @@ class People:
             else:
                 joined = start + 15 * DAY + r.randrange(max(1, span - 15 * DAY - 60))
             out.append((joined, *self._leave(r, joined, mean_tenure)))
-        n_deleted = n0 // 100 if n0 >= 10 else 0
-        for _ in range(n_deleted):
+        if ctx.deleted_users:  # recently deleted: they still have recipients and enrollments
+            for _ in range(max(2, n0 // 50)):
+                joined = start + DAY + r.randrange(max(1, int(span * 0.6)))
+                deleted = max(now0 - DAY - r.randrange(150 * DAY), joined + 30 * DAY)
+                archived = max(joined + DAY, deleted - r.randrange(90) * DAY)
+                out.append((joined, archived, deleted))
+        for _ in range(n0 // 100 if n0 >= 10 and not ctx.deleted_users else 0):
             joined = start + DAY + r.randrange(max(1, int(span * 0.6)))
             archived = joined + (30 + r.randrange(170)) * DAY
             deleted = min(archived + (20 + r.randrange(100)) * DAY, now0 - DAY)
@@ -310,6 +347,44 @@ class People:
             users.append(u)
         return users
 
+    # ------------------------------------------------------------------ generation: messy data
+    def _delete_directly(self) -> None:
+        """Delete some active users outright over the 90 days after the start clock."""
+        ctx = self.ctx
+        r = rng(ctx.seed, SALT_DELETIONS)
+        now0 = ctx.now0
+        candidates = [
+            u for u in self.users[3:]
+            if u.joined <= now0 and u.deleted is None
+            and (u.archived is None or u.archived > now0 + DIRECT_DELETION_DAYS * DAY)
+        ]  # fmt: skip
+        k = min(len(candidates), max(2, ctx.sizes.users // 40))
+        chosen = r.sample(candidates, k)
+        for i, u in enumerate(chosen):
+            if i == 0:
+                t = now0 + DAY + r.randrange(DAY // 2)
+            else:
+                t = now0 + 2 * DAY + r.randrange((DIRECT_DELETION_DAYS - 2) * DAY)
+            u.archived = u.deleted = t
+
+    def _mark_dangling(self) -> None:
+        """Every other deleted user (by deletion instant, then id) leaves dangling stubs."""
+        gone = sorted(
+            (u for u in self.users if u.deleted is not None),
+            key=lambda u: (u.deleted or 0, u.id),
+        )
+        for rank, u in enumerate(gone):
+            u.dangling = rank % 2 == 1
+
+    def _mark_odd(self) -> None:
+        """Integer employee numbers for some users; no ``groups`` key for some group-less ones."""
+        seed = self.ctx.seed
+        for u in self.users:
+            number = u.employee_number
+            if number is not None and number.isdigit():
+                u.int_employee_number = unit(seed, SALT_MESSY, 1, u.id) < 0.35
+            u.no_groups_key = unit(seed, SALT_MESSY, 2, u.id) < 0.5
+
     # ------------------------------------------------------------------ queries
     def group_ids_at(self, u: UserRec, now: int) -> list[int] | None:
         """The ``groups`` field of a user at ``now`` (``None`` once archived)."""
@@ -359,12 +434,21 @@ class People:
             return None
         return first + (bound - first) // u.signin_period * u.signin_period
 
-    def phish_prone(self, u: UserRec, now: int) -> float | None:
-        """User phish-prone percentage (0-100); ``None`` during the first 30 days."""
-        if now - u.joined < 30 * DAY:
-            return None
-        x = unit(self.ctx.seed, SALT_USER_PPP, u.id)
-        return round(60.0 * x * x, 3)
+    def phish_prone(self, u: UserRec, now: int) -> float | int | None:
+        """User phish-prone percentage (0-100) at ``now`` (see the module docstring)."""
+        if self.results is not None:
+            failed, delivered = self.results(u, now)
+            if not delivered:
+                return None
+            value = round(100.0 * failed / delivered, 3)
+        else:
+            if now - u.joined < 30 * DAY:
+                return None
+            x = unit(self.ctx.seed, SALT_USER_PPP, u.id)
+            value = round(60.0 * x * x, 3)
+        if self.ctx.odd_values and value.is_integer():
+            return int(value)
+        return value
 
     def user_risk(self, u: UserRec, now: int) -> float:
         """The user's current risk score at ``now``."""
@@ -405,9 +489,9 @@ class People:
                 for gid in group_ids
             ]
         cf = u.custom_fields
-        return {
+        out: dict[str, object] = {
             "id": u.id,
-            "employee_number": u.employee_number,
+            "employee_number": self.employee_number(u, u.int_employee_number),
             "first_name": u.first_name,
             "last_name": u.last_name,
             "job_title": u.job_title,
@@ -441,10 +525,29 @@ class People:
             "custom_date_1": u.custom_date_1,
             "custom_date_2": u.custom_date_2,
         }
+        if u.no_groups_key and not groups:
+            del out["groups"]
+        return out
+
+    @staticmethod
+    def employee_number(u: UserRec, as_int: bool) -> str | int | None:
+        """The employee number, as an integer when ``as_int`` and it is all digits."""
+        number = u.employee_number
+        if as_int and number is not None and number.isdigit():
+            return int(number)
+        return number
+
+    def gone(self, u: UserRec, now: int) -> bool:
+        """True once the user was deleted (no longer listed by ``/v1/users``)."""
+        return u.deleted is not None and u.deleted <= now
+
+    def shows_null(self, u: UserRec, now: int) -> bool:
+        """True when records naming ``u`` show ``user: null`` (deleted, not dangling)."""
+        return self.gone(u, now) and not u.dangling
 
     def user_stub(self, u: UserRec, now: int) -> dict[str, object] | None:
-        """The small user object inside a recipient (``None`` once the user was deleted)."""
-        if u.deleted is not None and u.deleted <= now:
+        """The small user object inside a recipient (``None`` once deleted, unless dangling)."""
+        if self.shows_null(u, now):
             return None
         return {
             "id": u.id,

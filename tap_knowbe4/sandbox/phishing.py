@@ -7,6 +7,18 @@ final event counts, cheap to compute) and lazily *materialized* recipients whose
 are drawn once from a generator seeded by the PST id. An event is visible when its timestamp is on
 or before the clock, and all events happen before the PST closes, so a closed PST's counters are
 its plan and an open PST's counters are counts of its visible recipient events.
+
+Phish-prone percentage of a PST (``phish_prone_percentage``, a fraction 0-1, also the campaign's
+``psts[].phish_prone_percentage`` and, for its latest run, ``last_phish_prone_percentage``): without
+``coherent_numbers`` ``round(failed / scheduled, 3)``; with it ``round(failed / delivered, 3)``
+(``0.0`` while nothing was delivered), where ``failed`` counts its recipients with any of
+``clicked_at``, ``replied_at``, ``attachment_opened_at``, ``macro_enabled_at``,
+``data_entered_at``, ``qr_code_scanned`` set and ``delivered`` is its ``delivered_count`` (both at
+the clock). Every ``*_count`` is the number of its recipients with that timestamp set.
+
+With ``odd_values`` about one campaign in four (at least one existing at the start clock; email
+and callback alike) lists its
+``groups`` (and its PSTs' ``groups``) as ``{"name": ...}`` objects without ``group_id``.
 """
 
 from __future__ import annotations
@@ -21,10 +33,12 @@ from tap_knowbe4.sandbox import names
 from tap_knowbe4.sandbox.context import Context
 from tap_knowbe4.sandbox.people import RULE_STATIC, People, UserRec
 from tap_knowbe4.sandbox.rand import (
+    SALT_MESSY,
     SALT_PHISHING,
     SALT_PST_PLAN,
     SALT_RECIPIENTS,
     binomial,
+    pick_some,
     rng,
 )
 from tap_knowbe4.sandbox.times import DAY, HOUR, add_months, ts
@@ -100,6 +114,7 @@ class CampaignRec:
     landing_page: tuple[int, str]
     base_fail: float
     id: int = 0
+    no_group_ids: bool = False
     psts: list[PstRec] = field(default_factory=list)
     population: list[UserRec] | None = None
     pop_joined: list[int] = field(default_factory=list)
@@ -129,6 +144,17 @@ class Phishing:
         self._rows: OrderedDict[int, list[list[int | None]]] = OrderedDict()
         self._rows_total = 0
         self._live: dict[int, tuple[int, dict[str, int], int]] = {}
+        self._results = UserResults(self)
+        if ctx.odd_values:
+            ids = [c.id for c in self.campaigns]
+            existing = [c.id for c in self.campaigns if c.created <= ctx.now0]
+            chosen = pick_some(ids, 0.25, ctx.seed, SALT_MESSY, 10, among=existing)
+            for c in self.campaigns:
+                c.no_group_ids = c.id in chosen
+
+    def user_results(self, u: UserRec, now: int) -> tuple[int, int]:
+        """``(failed, delivered)`` over every recipient row of ``u`` at ``now``."""
+        return self._results.at(u, now)
 
     # ------------------------------------------------------------------ generation
     def _make(self) -> None:
@@ -469,9 +495,16 @@ class Phishing:
         return "Open" if now < p.close else "Closed"
 
     def ppp(self, p: PstRec, now: int) -> float:
-        """PST phish-prone percentage as a fraction 0-1 at ``now``."""
-        plan, _counts, failures = self.counters(p, now)
-        return round(failures / plan.n, 3) if plan.n else 0.0
+        """PST phish-prone percentage as a fraction 0-1 at ``now`` (module docstring)."""
+        plan, counts, failures = self.counters(p, now)
+        base = counts["delivered_count"] if self.ctx.coherent_numbers else plan.n
+        return round(failures / base, 3) if base else 0.0
+
+    def groups(self, c: CampaignRec) -> list[dict[str, object]]:
+        """The ``groups`` array of a campaign (and of its PSTs)."""
+        if c.no_group_ids:
+            return [{"name": name} for _gid, name in c.groups]
+        return [{"group_id": gid, "name": name} for gid, name in c.groups]
 
     def visible_psts(self, c: CampaignRec, now: int) -> list[PstRec]:
         """PSTs of a campaign that exist at ``now`` (ascending id)."""
@@ -496,7 +529,7 @@ class Phishing:
         return {
             "campaign_id": c.id,
             "name": c.name,
-            "groups": [{"group_id": gid, "name": name} for gid, name in c.groups],
+            "groups": self.groups(c),
             "last_phish_prone_percentage": self.ppp(last, now) if last else 0.0,
             "last_run": ts(last.start) if last and last.start is not None else None,
             "status": self.campaign_status(c, now, visible),
@@ -522,14 +555,14 @@ class Phishing:
     def pst_dict(self, p: PstRec, now: int, hyphen: bool = False) -> dict[str, object]:
         """A PST exactly as ``/v1/phishing/security_tests/{id}`` returns it."""
         c = p.campaign
-        plan, counts, failures = self.counters(p, now)
+        plan, counts, _failures = self.counters(p, now)
         out: dict[str, object] = {
             "campaign_id": c.id,
             "pst_id": p.id,
             "status": self.status(p, now),
             "name": c.name,
-            "groups": [{"group_id": gid, "name": name} for gid, name in c.groups],
-            "phish_prone_percentage": round(failures / plan.n, 3) if plan.n else 0.0,
+            "groups": self.groups(c),
+            "phish_prone_percentage": self.ppp(p, now),
             "started_at": None if p.start is None else ts(p.start),
             "duration": c.duration,
             "categories": [{"category_id": cid, "name": name} for cid, name in c.categories],
@@ -585,6 +618,50 @@ class Phishing:
             if opened
             else None,
         }
+
+
+class UserResults:
+    """Per-user delivery and failure instants over every PST, for coherent phish-prone numbers.
+
+    PSTs are folded in, in start order, as the clock reaches them (each PST's rows are
+    materialized once for this, without entering the recipient cache).
+    """
+
+    def __init__(self, phishing: Phishing) -> None:
+        self.phishing = phishing
+        n = len(phishing.people.users)
+        self._delivered: list[list[int]] = [[] for _ in range(n)]
+        self._failed: list[list[int]] = [[] for _ in range(n)]
+        self._folded = 0
+        self._dirty: set[int] = set()
+
+    def _fold(self, now: int) -> None:
+        psts = self.phishing.psts
+        while self._folded < len(psts) and psts[self._folded].sort_time <= now:
+            p = psts[self._folded]
+            self._folded += 1
+            rows = self.phishing._rows.get(p.id)
+            for row in rows if rows is not None else self.phishing._materialize(p):
+                deliv = row[R_DELIV]
+                if deliv is None:
+                    continue
+                idx = cast(int, row[R_USER])
+                self._delivered[idx].append(deliv)
+                times = [t for col in FAILURE_EVENTS if (t := row[col]) is not None]
+                if times:
+                    self._failed[idx].append(min(times))
+                self._dirty.add(idx)
+
+    def at(self, u: UserRec, now: int) -> tuple[int, int]:
+        """``(failed, delivered)`` of ``u`` at ``now``."""
+        self._fold(now)
+        idx = u.idx
+        if idx in self._dirty:
+            self._delivered[idx].sort()
+            self._failed[idx].sort()
+            self._dirty.discard(idx)
+        delivered = bisect.bisect_right(self._delivered[idx], now)
+        return bisect.bisect_right(self._failed[idx], now), delivered
 
 
 def _ip(client: int) -> str:

@@ -24,6 +24,8 @@ SALT_RISK = 19
 SALT_FAULTS = 20
 SALT_REQUEST_ID = 21
 SALT_USER_PPP = 22
+SALT_MESSY = 23
+SALT_DELETIONS = 24
 
 
 def mix(*parts: int) -> int:
@@ -69,3 +71,16 @@ def weighted_index(r: random.Random, weights: tuple[int, ...] | list[int]) -> in
         if x < 0:
             return i
     return len(weights) - 1
+
+
+def pick_some(ids: list[int], share: float, *key: int, among: list[int] | None = None) -> set[int]:
+    """Ids whose draw ``unit(*key, id)`` is below ``share``, and at least one of ``among``.
+
+    ``among`` defaults to ``ids``; when none of it was drawn, its lowest draw joins the set.
+    """
+    draws = {i: unit(*key, i) for i in ids}
+    chosen = {i for i, x in draws.items() if x < share}
+    pool = ids if among is None else among
+    if pool and chosen.isdisjoint(pool):
+        chosen.add(min(pool, key=lambda i: (unit(*key, i), i)))
+    return chosen

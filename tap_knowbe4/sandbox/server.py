@@ -1,14 +1,23 @@
 """The HTTP face of the sandbox: a standard-library threading server emulating the Reporting API.
 
-Request pipeline for ``/v1/...``: scheduled fault → limits (daily quota, per second, per minute)
-→ authentication → 406 for non-JSON formats → 405 for non-GET → routing (404) → forbidden prefixes
-(403) → random fault → the ``Organization`` method of the route (404 for unknown ids) → paging.
-``/_sandbox/...`` requests are never counted, limited or authenticated.
+Request pipeline for ``/v1/...``: scheduled fault → limits (daily quota, burst lockout, per
+second, per minute) → authentication → 406 for non-JSON formats → 405 for non-GET → routing (404)
+→ forbidden prefixes (403) → random fault → the ``Organization`` method of the route (404 for
+unknown ids) → paging (see ``PagingRules``). ``/_sandbox/...`` requests are never counted,
+limited or authenticated.
+
+Cursor paging answers either a bare array with an ``X-Next-Cursor`` header while more items follow
+(``cursor_style="header"``) or the envelope seen in production (NY Senate's client),
+``{"data": [...], "pagination": {"per_page": n, "next_cursor": "<id>" | null}}``, whose last
+page has ``next_cursor: null``; a cursor request that finds no rows (an empty list, or a cursor
+at the end) answers a bare ``[]`` in that style, the other stop signal that client checks.
+The ``Date`` header is the sandbox clock (``date_header="clock"``) or the wall clock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import hashlib
 import json
 import logging
@@ -25,9 +34,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from tap_knowbe4.sandbox.faults import Faults, ScheduledFault
 from tap_knowbe4.sandbox.limits import TOO_MANY, RateLimiter
-from tap_knowbe4.sandbox.options import ServerOptions
+from tap_knowbe4.sandbox.options import ENROLLMENTS, LIST_TEMPLATES, ServerOptions
 from tap_knowbe4.sandbox.org import NotFound, Organization
-from tap_knowbe4.sandbox.paging import BadCursorError, PageRequest, parse_paging, window
+from tap_knowbe4.sandbox.paging import (
+    BadCursorError,
+    PageRequest,
+    PagingRules,
+    parse_paging,
+    window,
+)
 from tap_knowbe4.sandbox.rand import SALT_REQUEST_ID, mix
 from tap_knowbe4.sandbox.routes import Route, keyword_args, match
 from tap_knowbe4.sandbox.stats import Stats
@@ -37,7 +52,6 @@ logger = logging.getLogger("tap_knowbe4.sandbox")
 
 UNMATCHED = "(unmatched)"
 LISTING_CACHE_ITEMS = 100_000
-TRAINING_CAMPAIGN_CAP = 10
 JSON_TYPES = ("*/*", "application/*", "application/json", "text/json", "application/vnd.api+json")
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
@@ -81,9 +95,12 @@ class SandboxApp:
         if quota is None:
             quota = 2000 + org.number_of_seats
         if options.limits:
-            self.limiter = RateLimiter(options.per_second, options.per_minute, quota)
+            self.limiter = RateLimiter(
+                options.per_second, options.per_minute, quota, lockout=options.lockout_seconds
+            )
         else:
             self.limiter = RateLimiter(0, 0, 0)
+        self.paging = paging_rules(options)
         self.faults = Faults(org.ctx.seed, options.fault_rate)
         self.stats = Stats()
         self.quirks = frozenset(options.quirks) | org.ctx.quirks
@@ -105,6 +122,12 @@ class SandboxApp:
         """The ``GET /_sandbox/stats`` document."""
         clock = iso_z(self.org.now_epoch)
         return self.stats.snapshot(self.limiter.quota(), clock)
+
+    def date(self) -> str | None:
+        """The ``Date`` header (``None``: the wall clock, as ``http.server`` formats it)."""
+        if self.options.date_header == "clock":
+            return email.utils.formatdate(self.org.now_epoch, usegmt=True)
+        return None
 
     def request_id(self, number: int, control: bool) -> str:
         """Deterministic uuid4-shaped request id from the seed and the request number."""
@@ -195,7 +218,9 @@ class SandboxApp:
         rejection = self.limiter.admit()
         if rejection is not None:
             self.stats.limited(rejection.limit)
-            retry = [("Retry-After", str(rejection.retry_after))]
+            retry = []
+            if self.options.retry_after:
+                retry.append(("Retry-After", str(rejection.retry_after)))
             return Reply.message(429, rejection.message, headers=retry)
         if not self._authorized(headers.get("Authorization")):
             return Reply.message(200 if self.options.invalid_token_200 else 401, "Invalid Token")
@@ -287,12 +312,13 @@ class SandboxApp:
                 if "by-id-array" in self.quirks and route.method != "account":
                     body = b"[" + body + b"]"
                 return Reply(200, body)
-            cap = 500
-            if route.method == "training_campaigns" and not kwargs.get("exclude_percentages"):
-                cap = TRAINING_CAMPAIGN_CAP
-            req = parse_paging(query, self.options.pagination, cap)
+            rules, template = self.paging, route.template
             listing = self._listing(route, args, kwargs)
-            return self._page(listing, req)
+            if template in rules.unpaginated:
+                return Reply(200, b"[" + b",".join(listing.items) + b"]")
+            cap = rules.cap(template, exclude_percentages=bool(kwargs.get("exclude_percentages")))
+            mode = self.options.pagination if template in rules.cursor_templates else "page"
+            return self._page(listing, parse_paging(query, mode, cap))
         except NotFound as exc:
             return Reply.message(404, str(exc))
         except BadCursorError as exc:
@@ -327,6 +353,8 @@ class SandboxApp:
         if not req.cursor_mode:
             return Reply(200, b"[" + rows + b"]")
         if self.options.cursor_style == "envelope":
+            if start >= end:
+                return Reply(200, b"[]")
             tail = dumps({"per_page": req.per_page, "next_cursor": next_cursor})
             return Reply(200, b'{"data":[' + rows + b'],"pagination":' + tail + b"}")
         headers = [("X-Next-Cursor", next_cursor)] if next_cursor else []
@@ -413,7 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
         phrase = HTTPStatus(reply.status).phrase
         lines = [
             f"HTTP/1.1 {reply.status} {phrase}",
-            f"Date: {self.date_time_string()}",
+            f"Date: {self.server.app.date() or self.date_time_string()}",
             "Content-Type: application/json; charset=utf-8",
             f"Content-Length: {len(body)}",
             "Cache-Control: no-cache, no-store",
@@ -472,6 +500,24 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+
+
+def paging_rules(options: ServerOptions) -> PagingRules:
+    """The paging rules ``options`` give the server."""
+    if options.pagination == "page":
+        cursor: frozenset[str] = frozenset()
+    elif options.cursor_scope == "all":
+        cursor = LIST_TEMPLATES
+    else:
+        cursor = frozenset({ENROLLMENTS})
+    return PagingRules(
+        pagination=options.pagination,
+        cursor_style=options.cursor_style,
+        list_templates=LIST_TEMPLATES,
+        cursor_templates=cursor,
+        caps=dict(options.per_page_caps),
+        unpaginated=frozenset(options.unpaginated),
+    )
 
 
 def make_server(app: SandboxApp, host: str, port: int) -> SandboxHTTPServer:

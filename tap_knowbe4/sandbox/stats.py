@@ -21,7 +21,7 @@ class Stats:
             self.requests = 0
             self.by_endpoint: dict[str, dict[str, int]] = {}
             self.by_status: dict[str, int] = {}
-            self.rate_limited = {"per_second": 0, "per_minute": 0, "daily": 0}
+            self.rate_limited = {"per_second": 0, "per_minute": 0, "daily": 0, "lockout": 0}
             self.faults = dict.fromkeys((*RANDOM_KINDS, "injected"), 0)
 
     def record(self, template: str, status: str) -> None:
@@ -33,7 +33,7 @@ class Stats:
             self.by_status[status] = self.by_status.get(status, 0) + 1
 
     def limited(self, limit: str) -> None:
-        """Count a 429 caused by ``limit`` (per_second, per_minute or daily)."""
+        """Count a 429 caused by ``limit`` (per_second, per_minute, daily or lockout)."""
         with self._lock:
             self.rate_limited[limit] += 1
 

@@ -5,6 +5,20 @@ campaign is ``Created`` before its start, ``In Progress`` after it and ``Complet
 specific end date. Enrollments are created at the campaign start (for its audience then) and, for
 auto-enrolling campaigns, when a user joins the audience later. Each enrollment has a start and a
 completion instant drawn once; its status and visible dates follow the clock.
+
+``completion_percentage`` is ``round(100 * completed / enrolled)`` over the campaign's visible
+enrollments (``0`` without any). Messy data:
+
+* ``broken_refs``: about one store purchase in eight (at least one) and one policy, among the
+  content of campaigns that had enrollments at the start clock, are missing from
+  ``/v1/training/store_purchases`` / ``/v1/training/policies`` (by id: 404) while campaign
+  ``content`` and enrollments still name them.
+* ``odd_values``: a campaign is ``Enrolling`` for two days after its start; of the campaigns
+  with an end date, ordered by end, every second one says ``Closed`` instead of ``Completed``
+  once ended; about one campaign in five reports ``completion_percentage: -1`` ("too large to
+  calculate") and about one in four lists ``groups`` without ``group_id`` (each: at least one
+  among the campaigns existing at the start clock); an enrollment's ``user.employee_number`` is
+  an integer when it is all digits (the docs sample; ``/v1/users`` keeps strings for most).
 """
 
 from __future__ import annotations
@@ -16,10 +30,11 @@ from dataclasses import dataclass, field
 from tap_knowbe4.sandbox import names
 from tap_knowbe4.sandbox.context import Context, slug
 from tap_knowbe4.sandbox.people import NEW_HIRE_SECONDS, RULE_STATIC, People, UserRec
-from tap_knowbe4.sandbox.rand import SALT_ENROLLMENTS, SALT_TRAINING, rng
+from tap_knowbe4.sandbox.rand import SALT_ENROLLMENTS, SALT_MESSY, SALT_TRAINING, pick_some, rng
 from tap_knowbe4.sandbox.times import DAY, HOUR, at_utc, opt_ts, ts, year_of
 
 SP, POLICY = "sp", "policy"
+ENROLLING_SECONDS = 2 * DAY
 
 
 @dataclass(slots=True, eq=False)
@@ -36,6 +51,7 @@ class StorePurchaseRec:
     retirement: int | None
     policy_url: str | None
     id: int = 0
+    removed: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -47,6 +63,7 @@ class PolicyRec:
     minimum_time: int
     default_language: str
     status: int
+    removed: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -71,6 +88,9 @@ class TrainingCampaignRec:
     min_content: int = 1
     content: list[tuple[str, int]] = field(default_factory=list)
     id: int = 0
+    closed_label: bool = False
+    uncomputable: bool = False
+    no_group_ids: bool = False
     audience: list[tuple[int, UserRec]] = field(default_factory=list)
     enrollments: list[EnrollmentRec] = field(default_factory=list)
 
@@ -112,6 +132,43 @@ class Training:
         self._by_user: dict[int, list[EnrollmentRec]] = {}
         for e in self.enrollments:
             self._by_user.setdefault(e.user.id, []).append(e)
+        if ctx.broken_refs:
+            self._remove_content()
+        if ctx.odd_values:
+            self._mark_odd()
+
+    # ------------------------------------------------------------------ generation: messy data
+    def _remove_content(self) -> None:
+        """Drop some content from its list while campaigns and enrollments still name it."""
+        now0 = self.ctx.now0
+        used: set[tuple[str, int]] = set()
+        for c in self.campaigns:
+            if c.enrollments and c.enrollments[0].enrolled <= now0:
+                used.update(c.content)
+        seed = self.ctx.seed
+        sps = sorted(cid for kind, cid in used if kind == SP)
+        for sid in pick_some(sps, 0.125, seed, SALT_MESSY, 20):
+            self.sp_by_id[sid].removed = True
+        policies = sorted(cid for kind, cid in used if kind == POLICY)
+        for pid in pick_some(policies, 0.0, seed, SALT_MESSY, 21):
+            self.policy_by_id[pid].removed = True
+
+    def _mark_odd(self) -> None:
+        """Choose the campaigns with ``Closed``, ``-1`` percentages and group-id-less groups."""
+        seed, now0 = self.ctx.seed, self.ctx.now0
+        ended = sorted(
+            (c for c in self.campaigns if c.end is not None and not c.cancelled),
+            key=lambda c: (c.end or 0, c.id),
+        )
+        for rank, c in enumerate(ended):
+            c.closed_label = rank % 2 == 1
+        ids = [c.id for c in self.campaigns]
+        existing = [c.id for c in self.campaigns if c.created <= now0 and not c.cancelled]
+        uncomputable = pick_some(ids, 0.2, seed, SALT_MESSY, 31, among=existing)
+        no_ids = pick_some(ids, 0.25, seed, SALT_MESSY, 32, among=existing)
+        for c in self.campaigns:
+            c.uncomputable = c.id in uncomputable
+            c.no_group_ids = c.id in no_ids
 
     # ------------------------------------------------------------------ generation: content
     def _make_store_purchases(self, r: random.Random) -> list[StorePurchaseRec]:
@@ -411,17 +468,22 @@ class Training:
         return [e for e in self._by_user.get(user_id, ()) if e.enrolled <= now]
 
     def campaign_status(self, c: TrainingCampaignRec, now: int) -> str:
-        """``Cancelled``, ``Created``, ``In Progress`` or ``Completed``."""
+        """The campaign status at ``now`` (odd values add ``Enrolling`` and ``Closed``)."""
         if c.cancelled:
             return "Cancelled"
         if now < c.start:
             return "Created"
+        odd = self.ctx.odd_values
+        if odd and now < c.start + ENROLLING_SECONDS:
+            return "Enrolling"
         if c.end is not None and now >= c.end:
-            return "Completed"
+            return "Closed" if c.closed_label else "Completed"
         return "In Progress"
 
     def completion_percentage(self, c: TrainingCampaignRec, now: int) -> int:
-        """Share (0-100) of the campaign's visible enrollments completed at ``now``."""
+        """Share (0-100) of the campaign's visible enrollments completed at ``now`` (or ``-1``)."""
+        if c.uncomputable:
+            return -1
         total = done = 0
         for e in c.enrollments:
             if e.enrolled > now:
@@ -489,7 +551,10 @@ class Training:
         out: dict[str, object] = {
             "campaign_id": c.id,
             "name": c.name,
-            "groups": [{"group_id": gid, "name": name} for gid, name in c.groups],
+            "groups": [
+                {"name": name} if c.no_group_ids else {"group_id": gid, "name": name}
+                for gid, name in c.groups
+            ],
             "status": self.campaign_status(c, now),
             "content": [content] if nested else content,
             "duration_type": c.duration_type,
@@ -516,7 +581,7 @@ class Training:
         """An enrollment exactly as ``/v1/training/enrollments/{id}`` returns it."""
         u = e.user
         user: dict[str, object] | None = None
-        if u.deleted is None or u.deleted > now:
+        if not self.people.shows_null(u, now):
             user = {
                 "id": u.id,
                 "first_name": u.first_name,
@@ -524,7 +589,7 @@ class Training:
                 "email": u.email,
             }
             if employee_number:
-                user["employee_number"] = u.employee_number
+                user["employee_number"] = self.people.employee_number(u, self.ctx.odd_values)
         if e.kind == SP:
             content_type, module = "Store Purchase", self.sp_by_id[e.content].name
         else:

@@ -1,4 +1,4 @@
-"""Per-second, per-minute and daily limits: 429 with a JSON message and Retry-After."""
+"""Per-second, per-minute and daily limits: 429 with a JSON message (and, tidy, Retry-After)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,10 @@ def test_daily_window_resets_after_24_hours() -> None:
 
 
 def test_per_second_limit_over_http(make_session: Callable[[Sandbox], requests.Session]) -> None:
-    with Sandbox(users=20, per_second=3, per_minute=0, daily_quota=0) as sb, make_session(sb) as s:
+    with (
+        Sandbox(profile="tidy", users=20, per_second=3, per_minute=0, daily_quota=0) as sb,
+        make_session(sb) as s,
+    ):
         statuses = []
         first = time.monotonic()
         while len(statuses) < 6:
@@ -78,13 +81,13 @@ def test_per_second_limit_over_http(make_session: Callable[[Sandbox], requests.S
 
 
 def test_per_minute_limit_over_http(make_session: Callable[[Sandbox], requests.Session]) -> None:
-    with Sandbox(users=20, per_second=0, per_minute=5) as sb, make_session(sb) as s:
+    with Sandbox(profile="tidy", users=20, per_second=0, per_minute=5) as sb, make_session(sb) as s:
         statuses = [s.get(sb.base_url + "/v1/account").status_code for _ in range(7)]
         assert statuses == [200] * 5 + [429] * 2
         resp = s.get(sb.base_url + "/v1/account")
         assert 55 <= int(resp.headers["Retry-After"]) <= 60
         stats = sb.stats()
-        assert stats["rate_limited"] == {"per_second": 0, "per_minute": 3, "daily": 0}
+        assert stats["rate_limited"] == {"per_second": 0, "per_minute": 3, "daily": 0, "lockout": 0}
         # the sandbox's own endpoints are never limited or counted
         for _ in range(5):
             assert s.get(sb.base_url + "/_sandbox/stats").status_code == 200
@@ -94,7 +97,10 @@ def test_per_minute_limit_over_http(make_session: Callable[[Sandbox], requests.S
 
 
 def test_daily_quota_over_http(make_session: Callable[[Sandbox], requests.Session]) -> None:
-    with Sandbox(users=20, per_second=0, per_minute=0, daily_quota=4) as sb, make_session(sb) as s:
+    with (
+        Sandbox(profile="tidy", users=20, per_second=0, per_minute=0, daily_quota=4) as sb,
+        make_session(sb) as s,
+    ):
         statuses = [s.get(sb.base_url + "/v1/account").status_code for _ in range(4)]
         assert statuses == [200] * 4
         resp = s.get(sb.base_url + "/v1/account")

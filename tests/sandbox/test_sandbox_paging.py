@@ -1,4 +1,8 @@
-"""Page-number paging, cursor paging (header and envelope styles) and the training cap."""
+"""Page-number paging, cursor paging (header and envelope styles) and the training cap.
+
+These tests pin ``profile="tidy"`` (cursors on every list); the documented and hostile paging
+rules are tested in ``test_sandbox_profiles.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,13 @@ import pytest
 import requests
 
 from tap_knowbe4.sandbox import Sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """The conftest's small sandbox (same org), tidy."""
+    with Sandbox(profile="tidy", users=120, seed=7, limits=False) as sb:
+        yield sb
 
 
 def ids(rows: list[dict[str, object]], key: str = "id") -> list[object]:
@@ -119,7 +130,7 @@ def test_bad_cursor_is_400(session: requests.Session, api: str) -> None:
 
 @pytest.fixture(scope="module")
 def envelope_sandbox() -> Iterator[Sandbox]:
-    with Sandbox(users=120, seed=7, limits=False, cursor_style="envelope") as sb:
+    with Sandbox(profile="tidy", users=120, seed=7, limits=False, cursor_style="envelope") as sb:
         yield sb
 
 
@@ -151,7 +162,10 @@ def test_cursor_envelope_style(
 
 
 def test_cursor_mode_ignores_page(make_session: Callable[[Sandbox], requests.Session]) -> None:
-    with Sandbox(users=120, seed=7, limits=False, pagination="cursor") as sb, make_session(sb) as s:
+    with (
+        Sandbox(profile="tidy", users=120, seed=7, limits=False, pagination="cursor") as sb,
+        make_session(sb) as s,
+    ):
         url = sb.base_url + "/v1/users"
         first = s.get(url, params={"per_page": 50})
         assert first.headers["X-Next-Cursor"] == str(sb.org.users()[49]["id"])
@@ -163,7 +177,10 @@ def test_cursor_mode_ignores_page(make_session: Callable[[Sandbox], requests.Ses
 
 
 def test_page_mode_ignores_cursor(make_session: Callable[[Sandbox], requests.Session]) -> None:
-    with Sandbox(users=120, seed=7, limits=False, pagination="page") as sb, make_session(sb) as s:
+    with (
+        Sandbox(profile="tidy", users=120, seed=7, limits=False, pagination="page") as sb,
+        make_session(sb) as s,
+    ):
         url = sb.base_url + "/v1/users"
         resp = s.get(url, params={"cursor": "true", "per_page": 50, "page": 2})
         assert "X-Next-Cursor" not in resp.headers

@@ -91,7 +91,7 @@ def test_cannot_advance_past_horizon() -> None:
 
 
 def test_users_are_archived_then_deleted_over_time() -> None:
-    org = Organization(users=150, seed=9)
+    org = Organization(users=150, seed=9, profile="tidy")
     before = {u["id"]: u for u in org.users()}
     org.advance(days=240)
     after = {u["id"]: u for u in org.users()}
