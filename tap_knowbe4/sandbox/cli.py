@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from tap_knowbe4.sandbox.harness import Sandbox
 from tap_knowbe4.sandbox.options import (
@@ -86,15 +87,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the sandbox until interrupted; returns the process exit code."""
+def sandbox_options(argv: Sequence[str] | None = None) -> tuple[dict[str, Any], str]:
+    """The ``Sandbox`` keyword options (``profile`` included) the flags ask for, and the log level.
+
+    Profile-controlled flags that were not given are left out, so the profile decides them.
+    """
     args = vars(build_parser().parse_args(argv))
-    logging.basicConfig(level=args.pop("log_level").upper(), format="%(asctime)s %(message)s")
+    log_level = str(args.pop("log_level"))
     args["forbidden_prefixes"] = tuple(args["forbidden_prefixes"])
-    profile_controlled = set(PROFILES[DEFAULT_PROFILE]) | {"pagination"}
-    for name in profile_controlled:  # not given: the profile decides
+    for name in set(PROFILES[DEFAULT_PROFILE]) | {"pagination"}:
         if args.get(name) is None:
             args.pop(name, None)
+    return args, log_level
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the sandbox until interrupted; returns the process exit code."""
+    args, log_level = sandbox_options(argv)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(message)s")
     started = time.perf_counter()
     try:
         sandbox = Sandbox(**args)
