@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import fields
 
 import pytest
 import requests
 
 from tap_knowbe4.sandbox import DEMO_API_KEY
 from tap_knowbe4.sandbox.cli import build_parser, main
+from tap_knowbe4.sandbox.options import OrgOptions, ServerOptions
 
 
 def test_cli_serves_until_stopped() -> None:
@@ -39,8 +41,13 @@ def test_every_keyword_option_is_a_flag() -> None:
         "policies", "training_campaigns", "enrollments_per_user", "risk_years", "now", "api_key",
         "pagination", "cursor_style", "invalid_token_200", "forbidden_prefixes", "limits",
         "per_second", "per_minute", "daily_quota", "latency_ms", "fault_rate", "host", "port",
+        "profile", "deleted_users", "broken_refs", "odd_values", "coherent_numbers",
+        "cursor_scope", "per_page_caps", "unpaginated", "retry_after", "lockout_seconds",
+        "date_header", "quirks", "horizon_days",
     }  # fmt: skip
     assert keywords <= flags
+    every = {f.name for f in fields(OrgOptions)} | {f.name for f in fields(ServerOptions)}
+    assert every <= flags
 
 
 def test_bad_options_exit_nonzero(capsys: pytest.CaptureFixture[str]) -> None:
