@@ -1,33 +1,28 @@
-"""The daily request budget, remembered in state so a second run the same day knows what is left.
+"""The daily request budget: counted across runs, and the server's verdict respected.
 
 The API allows 2,000 + licensed seats requests per 24 hours, the window starting at the
-first request (reference §5). The budget counts every request this tap sends, stores
-``{"window_start", "used"}`` under ``request_budget`` in the Singer state, and says when
-the next request would exceed the daily limit or the per-run cap.
+first request (reference §5). :class:`RequestBudget` counts every request against that
+limit (in the state's :class:`~tap_knowbe4.state.BudgetState`, and in the shared
+:class:`~tap_knowbe4.ledger.BudgetLedger` when enabled) and against an optional per-run cap.
+
+When the server itself says the quota is spent (429s that persist while the tap paces
+within the limits), the budget records when, and until when it expects that to last. A
+later run inside that window sends exactly one probe request: if the server answers, the
+verdict is lifted and the run goes on; if not, the run stops at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import typing as t
 
+from tap_knowbe4.state import WINDOW, BudgetState, utcnow
+
+if t.TYPE_CHECKING:
+    from tap_knowbe4.ledger import BudgetLedger
+
 BASE_DAILY_LIMIT = 2000
-WINDOW = dt.timedelta(hours=24)
-STATE_KEY = "request_budget"
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(value: object) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 class RequestBudget:
@@ -35,25 +30,27 @@ class RequestBudget:
 
     def __init__(
         self,
-        state: dict,
+        state: BudgetState,
         *,
         daily_limit: int | None = None,
         max_per_run: int | None = None,
-        clock: t.Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+        ledger: BudgetLedger | None = None,
+        clock: t.Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        """Read the window from ``state`` (the tap's state dict, updated in place)."""
-        self._state = state
+        """Budget over ``state`` (updated in place), shared through ``ledger`` if given."""
+        self.state = state
         self._configured_limit = daily_limit
         self.max_per_run = max_per_run
+        self.ledger = ledger
         self.seats: int | None = None
         self.used_this_run = 0
         self._clock = clock
-        saved = state.get(STATE_KEY)
-        if not isinstance(saved, dict):
-            saved = {}
-        self.window_start = _parse(saved.get("window_start"))
-        self.used = int(saved.get("used") or 0)
-        self._roll_window(self._clock())
+        self._probed = False
+        if ledger is not None:
+            ledger.merge(state, force=True, adopt=True)
+        self._roll(clock())
+
+    # -- what is left ----------------------------------------------------------------
 
     @property
     def daily_limit(self) -> int:
@@ -63,43 +60,95 @@ class RequestBudget:
         return BASE_DAILY_LIMIT + (self.seats or 0)
 
     @property
+    def verdict_holds(self) -> bool:
+        """True while the server's "quota spent" verdict is expected to hold."""
+        resets = self.state.quota_resets_at
+        return resets is not None and self._clock() < resets
+
+    @property
     def resets_at(self) -> dt.datetime | None:
-        """When the current 24-hour window ends."""
-        return self.window_start + WINDOW if self.window_start else None
+        """When requests are expected to be allowed again (or the window ends)."""
+        if self.verdict_holds:
+            return self.state.quota_resets_at
+        start = self.state.window_start
+        return start + WINDOW if start else None
 
     @property
     def remaining_today(self) -> int:
         """Requests left in the current window."""
-        return max(0, self.daily_limit - self.used)
+        if self.verdict_holds:
+            return 0
+        return max(0, self.daily_limit - self.state.used)
 
-    def _roll_window(self, now: dt.datetime) -> None:
-        if self.window_start is not None and now >= self.window_start + WINDOW:
-            self.window_start, self.used = None, 0
+    def _roll(self, now: dt.datetime) -> None:
+        start = self.state.window_start
+        if start is not None and now >= start + WINDOW:
+            self.state.window_start, self.state.used = None, 0
 
     def exhausted(self) -> str | None:
         """Why the next request may not be sent, or None when it may."""
-        self._roll_window(self._clock())
+        self._roll(self._clock())
         if self.max_per_run is not None and self.used_this_run >= self.max_per_run:
-            return f"max_requests_per_run ({self.max_per_run}) reached"
-        if self.used >= self.daily_limit:
+            return f"max_requests_per_run ({self.max_per_run}) is reached"
+        if self.verdict_holds and self._probed:
+            resets = self.state.quota_resets_at
+            return (
+                f"the API's daily quota ({self.daily_limit} requests) is spent, as it said "
+                f"at {_hm(self.state.quota_spent_at)}; it resets around {_hm(resets)}"
+            )
+        if self.state.used >= self.daily_limit and not self.verdict_holds:
             return f"the daily request budget ({self.daily_limit}) is used up"
         return None
+
+    # -- events --------------------------------------------------------------------------
 
     def count(self) -> None:
         """Record one request sent now."""
         now = self._clock()
-        self._roll_window(now)
-        if self.window_start is None:
-            self.window_start = now
-        self.used += 1
+        self._roll(now)
+        if self.state.window_start is None:
+            self.state.window_start = now
+        self.state.used += 1
         self.used_this_run += 1
-        self._state[STATE_KEY] = {"window_start": _iso(self.window_start), "used": self.used}
+        if self.verdict_holds:
+            self._probed = True
+        if self.ledger is not None:
+            self.ledger.pending += 1
+            self.ledger.merge(self.state)
 
-    def exhaust(self, retry_after: float | None) -> None:
-        """The server said the quota is gone: trust it for the rest of the window."""
-        self.used = max(self.used, self.daily_limit)
-        if retry_after is not None:
-            self.window_start = self._clock() + dt.timedelta(seconds=retry_after) - WINDOW
-        elif self.window_start is None:
-            self.window_start = self._clock()
-        self._state[STATE_KEY] = {"window_start": _iso(self.window_start), "used": self.used}
+    def answered(self) -> None:
+        """A request was answered (not 429): a standing quota verdict no longer holds."""
+        if self.state.quota_spent_at is not None:
+            self.state.quota_spent_at = self.state.quota_resets_at = None
+            self._probed = False
+            if self.ledger is not None:
+                self.ledger.clear_verdict = True
+                self.ledger.merge(self.state, force=True)
+
+    def declare_quota_spent(self, retry_after: float | None) -> dt.datetime:
+        """The server says the daily quota is spent; returns when it should reset.
+
+        A plausible ``Retry-After`` (at most 24 hours) sets the reset time; otherwise the
+        window this tap has counted since its first request is assumed, or 24 hours.
+        """
+        now = self._clock()
+        if retry_after is not None and 0 <= retry_after <= WINDOW.total_seconds():
+            resets = now + dt.timedelta(seconds=math.ceil(retry_after))
+        elif self.state.window_start is not None and self.state.window_start + WINDOW > now:
+            resets = self.state.window_start + WINDOW
+        else:
+            resets = now + WINDOW
+        self.state.quota_spent_at, self.state.quota_resets_at = now, resets
+        self._probed = True
+        if self.ledger is not None:
+            self.ledger.merge(self.state, force=True)
+        return resets
+
+    def flush(self) -> None:
+        """Write what is pending to the shared ledger."""
+        if self.ledger is not None:
+            self.ledger.merge(self.state, force=True)
+
+
+def _hm(value: dt.datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "an unknown time"

@@ -2,12 +2,12 @@
 
 Every message is one readable line that says what failed and what to do. None of them
 ever contains the API key or a response body (bodies can carry personal data); they name
-the endpoint and the server's ``X-Request-Id`` instead.
+the endpoint and the server's request id instead, and pass the redaction step anyway.
 """
 
 from __future__ import annotations
 
-from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 
 class KnowBe4Error(Exception):
@@ -31,7 +31,11 @@ class ResourceGoneError(FatalAPIError):
 
 
 class UnexpectedResponseError(KnowBe4Error, FatalAPIError):
-    """Any other non-retriable answer (4xx) that ends the run."""
+    """Any other answer that is not retried (a 4xx, a redirect) and ends the stream."""
+
+
+class InvalidResponseError(RetriableAPIError):
+    """A 200 whose body is not what the endpoint answers (retried, then the stream fails)."""
 
 
 class TLSVerificationError(KnowBe4Error):
@@ -40,3 +44,21 @@ class TLSVerificationError(KnowBe4Error):
 
 class GaveUpError(KnowBe4Error):
     """A request still failed after every retry; the state lets the next run resume."""
+
+
+class BudgetExhaustedError(KnowBe4Error):
+    """The daily budget, the API's quota or the per-run cap is used up: a clean stop."""
+
+
+class StopRunError(Exception):
+    """Raised inside a request when the run has been stopped; streams end quietly."""
+
+
+class TerminationRequestedError(BaseException):
+    """SIGTERM or SIGINT: unwind at once (never caught by library ``except Exception``)."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        """Remember which signal arrived and the exit code it asks for."""
+        super().__init__(f"{signal_name} received")
+        self.signal_name = signal_name
+        self.exit_code = exit_code

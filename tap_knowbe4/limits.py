@@ -1,13 +1,15 @@
 """Pacing shared by every stream and every retry: requests per second and per minute.
 
 The Reporting API allows 4 requests/second and 50/minute (reference §5) and answers 429
-past either. One :class:`RequestPacer` per process spaces requests out so that no rolling
-one-second or sixty-second window ever holds more than the configured number.
+past either. One :class:`RequestPacer` per process spaces requests so that no rolling
+window holds more than the configured rate. Rates may be fractional: 0.5 per second is one
+request in any two seconds; 2.5 per second is two in any 0.8 s.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import threading
 import time
 import typing as t
@@ -16,6 +18,14 @@ import typing as t
 # moment a request leaves here and the moment the server counts it.
 SECOND_WINDOW = 1.05
 MINUTE_WINDOW = 60.5
+
+
+def _window(rate: float, span: float) -> tuple[int, float] | None:
+    """``(n, seconds)``: at most ``n`` requests in any ``seconds``, for ``rate`` per ``span``."""
+    if not rate or rate <= 0:
+        return None
+    count = max(1, math.floor(rate))
+    return count, span * count / rate
 
 
 class RequestPacer:
@@ -29,11 +39,15 @@ class RequestPacer:
         clock: t.Callable[[], float] = time.monotonic,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
-        """Create a pacer; ``clock`` and ``sleep`` are injectable for tests."""
-        self.per_second = int(per_second or 0)
-        self.per_minute = int(per_minute or 0)
+        """Create a pacer; ``clock`` and ``sleep`` are injectable (tests, interruptions)."""
+        self.per_second = per_second
+        self.per_minute = per_minute
+        self._windows = [
+            w for w in (_window(per_second, SECOND_WINDOW), _window(per_minute, MINUTE_WINDOW)) if w
+        ]
+        self._longest = max((seconds for _, seconds in self._windows), default=0.0)
         self._clock = clock
-        self._sleep = sleep
+        self.sleep = sleep
         self._sent: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
         self.waited_seconds = 0.0
@@ -41,22 +55,21 @@ class RequestPacer:
     @property
     def enabled(self) -> bool:
         """False when both limits are off."""
-        return bool(self.per_second or self.per_minute)
+        return bool(self._windows)
 
     def _delay(self, now: float) -> float:
         sent = self._sent
-        while sent and now - sent[0] >= MINUTE_WINDOW:
+        while sent and now - sent[0] >= self._longest:
             sent.popleft()
         delay = 0.0
-        if self.per_minute and len(sent) >= self.per_minute:
-            delay = sent[-self.per_minute] + MINUTE_WINDOW - now
-        if self.per_second and len(sent) >= self.per_second:
-            delay = max(delay, sent[-self.per_second] + SECOND_WINDOW - now)
+        for count, seconds in self._windows:
+            if len(sent) >= count:
+                delay = max(delay, sent[-count] + seconds - now)
         return delay
 
     def acquire(self) -> float:
         """Wait until a request may be sent, record it, and return the seconds waited."""
-        if not self.enabled:
+        if not self._windows:
             return 0.0
         waited = 0.0
         with self._lock:
@@ -66,7 +79,7 @@ class RequestPacer:
                 if delay <= 0:
                     self._sent.append(now)
                     break
-                self._sleep(delay)
+                self.sleep(delay)
                 waited += delay
         self.waited_seconds += waited
         return waited

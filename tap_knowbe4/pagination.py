@@ -1,89 +1,181 @@
-"""Page-number and cursor pagination for KnowBe4 list endpoints.
+"""Page-number and cursor pagination for KnowBe4 list endpoints, defended against servers.
 
-The Reporting API pages with ``page``/``per_page`` and is moving to cursors (reference
-§2). One paginator handles both:
+The Reporting API pages with ``page``/``per_page`` and is moving to cursors (reference §2).
+One paginator per listing handles both:
 
 * ``page`` mode stops on a short page, so only a list whose size is an exact multiple of
   the page size costs a trailing empty request;
-* ``cursor`` mode follows the next cursor (header, envelope or Link) until it is empty;
-* ``auto`` asks for a cursor first and falls back to page numbers when the answer
-  carries none.
+* ``cursor`` mode follows the next cursor (envelope, ``X-Next-Cursor`` or ``Link``) until
+  the server says there is none;
+* ``auto`` asks for a cursor first and pages by number when the answer carries none.
 
-A server that ignores ``page`` would send the same page forever: the stream asks
-:meth:`KnowBe4Paginator.is_repeat` before emitting a page's records, and a repeated page
-ends paging with a warning instead of duplicates or an endless loop.
+What a server may do wrong, and what the paginator does about it:
+
+* **more rows than ``per_page``**: the endpoint ignores paging; that page is the whole list
+  (no second request);
+* **a short first page of a typical cap size** (10, 20, 25, 50, 100, 200, 250): the server
+  may cap ``per_page``; one probe of page 2 with that size tells, and paging continues at
+  the server's size;
+* **cursors that repeat** (A → B → A) or **a page whose every record was seen before** (a
+  server ignoring ``page``): paging stops, the repeated records are not emitted, and the
+  listing counts as failed (records may be missing), except when page 2 merely repeats a
+  page 1 that was short, or that came from an endpoint documented to answer everything at
+  once: then page 1 was the whole list.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import typing as t
 from urllib.parse import urlparse
 
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_knowbe4.errors import UnexpectedResponseError
-from tap_knowbe4.payload import next_cursor_of, parsed_body, records_of
 
 if t.TYPE_CHECKING:
     import requests
 
+    from tap_knowbe4.payload import Page
+
+#: ``per_page`` limits servers are known to impose (a short first page of this size is
+#: probed once).
+TYPICAL_CAPS = frozenset({10, 20, 25, 50, 100, 200, 250})
+
 
 @dataclasses.dataclass(frozen=True)
 class PageToken:
-    """Where the next request starts: a page number or a cursor (exactly one is set)."""
+    """Where the next request starts: a page number or a cursor, and the page size."""
 
     page: int | None = None
     cursor: str | None = None
+    per_page: int | None = None
 
     def as_params(self) -> dict[str, t.Any]:
         """The query parameters that select this page."""
+        params: dict[str, t.Any] = {}
+        if self.per_page is not None:
+            params["per_page"] = self.per_page
         if self.cursor is not None:
-            return {"cursor": self.cursor}
-        return {"page": self.page}
+            params["cursor"] = self.cursor
+        else:
+            params["page"] = self.page
+        return params
 
 
 class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
-    """Paginator for KnowBe4 list endpoints (page numbers and cursors)."""
+    """Paginator for one KnowBe4 listing (page numbers and cursors)."""
 
-    def __init__(self, page_size: int, mode: str = "auto") -> None:
-        """Start at page 1, or at ``cursor=true`` in ``auto``/``cursor`` mode."""
+    def __init__(
+        self,
+        page_size: int,
+        mode: str = "auto",
+        *,
+        key_of: t.Callable[[dict], t.Hashable] | None = None,
+        may_ignore_paging: bool = False,
+    ) -> None:
+        """Start at page 1, or at ``cursor=true`` in ``auto``/``cursor`` mode.
+
+        ``key_of`` reads a record's identity within the listing (for repeats);
+        ``may_ignore_paging`` marks endpoints documented to answer everything at once.
+        """
         start = PageToken(page=1) if mode == "page" else PageToken(cursor="true")
-        super().__init__(start)
+        super().__init__(dataclasses.replace(start, per_page=page_size))
         self.page_size = page_size
         self.mode = mode
-        self.repeated = False
+        self.key_of = key_of
+        self.may_ignore_paging = may_ignore_paging
         self.speaks_cursor = False
-        self._last_fingerprint: bytes | None = None
+        #: Why paging stopped early (records may be missing), or "" when it did not.
+        self.broken = ""
+        #: What was noticed along the way (for the run summary).
+        self.notes: list[str] = []
+        #: Records dropped because an earlier page of this listing already had them.
+        self.repeated_records = 0
+        self._stop = False
+        self._cursors: set[str] = set()
+        self._seen: set[t.Hashable] = set()
+        self._pages = 0
+        self._first_keys: list[t.Hashable] | None = None
+        self._first_short = False
+        self._probing_cap: int | None = None
+        self._last_page: Page | None = None
 
-    def is_repeat(self, response: requests.Response) -> bool:
-        """True when this response repeats the previous page (a server ignoring paging)."""
-        fingerprint = hashlib.blake2b(response.content, digest_size=16).digest()
-        repeat = fingerprint == self._last_fingerprint and bool(records_of(parsed_body(response)))
-        self._last_fingerprint = fingerprint
-        if repeat:
-            self.repeated = True
-        return repeat
+    # -- records --------------------------------------------------------------------
+
+    def accept(self, page: Page) -> list[dict]:
+        """The records of ``page`` not seen before in this listing; detects repeats."""
+        self._pages += 1
+        self._last_page = page
+        records = page.records
+        if page.next_cursor:
+            if page.next_cursor in self._cursors or page.next_cursor == "true":
+                self._fail("the server's cursors went in a circle")
+            self._cursors.add(page.next_cursor)
+        if self.key_of is None or not records:
+            return records
+        keys = [self.key_of(r) for r in records]
+        if self._first_keys is None:
+            self._first_keys = keys
+            self._first_short = len(records) < (self.current_value.per_page or self.page_size)
+        fresh = [k not in self._seen for k in keys]
+        if not any(fresh):
+            whole = self._first_short or self.may_ignore_paging
+            if self._pages == 2 and keys == self._first_keys and whole:
+                # page 2 repeats page 1: the server ignores `page`, and page 1 was the list
+                # (it was short, or the endpoint is documented to answer everything at once)
+                self.notes.append("the endpoint ignores paging: its first page was the list")
+                self._stop = True
+            else:
+                self._fail("the server sent a page whose records were all sent before")
+            self.repeated_records += len(records)
+            return []
+        self._seen.update(keys)
+        if all(fresh):
+            return records
+        self.repeated_records += fresh.count(False)
+        return [r for r, new in zip(records, fresh, strict=True) if new]
+
+    def _fail(self, why: str) -> None:
+        self.broken = why
+        self._stop = True
+
+    # -- the SDK's paginator protocol -------------------------------------------------
 
     def has_more(self, response: requests.Response) -> bool:
-        """Stop after a repeated page; otherwise :meth:`get_next` decides."""
-        return not self.repeated
+        """False once a repeat (or a whole-list answer) ended this listing."""
+        return not self._stop
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """An empty probe page ends the listing like any empty page."""
+        return False
 
     def get_next(self, response: requests.Response) -> PageToken | None:
         """The token of the next page, or None when this was the last one."""
-        body = parsed_body(response)
-        count = len(records_of(body))
         current = self.current_value
-        cursor = next_cursor_of(response, body)
-        if cursor is not None and current.cursor is not None:
+        page = self._last_page
+        if page is None:  # pragma: no cover - accept() always runs first
+            return None
+        count = len(page.records)
+        if page.next_cursor is not None and current.cursor is not None:
             self.speaks_cursor = True
         if self.speaks_cursor:
-            # The server speaks cursors: follow them; an empty or absent cursor ends the list.
-            if not cursor or cursor == current.cursor or count == 0:
+            # The server speaks cursors: follow them; an empty or absent cursor ends it.
+            if not page.next_cursor or page.next_cursor == current.cursor or count == 0:
                 return None
-            return PageToken(cursor=cursor)
-        if count < self.page_size:
+            return PageToken(cursor=page.next_cursor, per_page=current.per_page)
+        asked = current.per_page or self.page_size
+        if count > asked:
+            self.notes.append("the endpoint ignores per_page: one answer held the list")
+            return None
+        number = current.page or 1
+        if self._probing_cap is not None:  # the probe found a page 2: the server caps
+            self.notes.append(f"the server caps per_page at {self._probing_cap}")
+            self._probing_cap = None
+        elif number == 1 and count < asked and count in TYPICAL_CAPS:
+            self._probing_cap = count
+            return PageToken(page=2, per_page=count)
+        if count < asked:
             return None
         if self.mode == "cursor":
             msg = (
@@ -91,5 +183,4 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
                 "without a next cursor; set pagination to 'auto' to page by number instead."
             )
             raise UnexpectedResponseError(msg)
-        page = 1 if current.page is None else current.page
-        return PageToken(page=page + 1)
+        return PageToken(page=number + 1, per_page=asked)

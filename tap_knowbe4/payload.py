@@ -1,7 +1,14 @@
-"""Reading KnowBe4 response bodies: bare arrays, single objects and cursor envelopes.
+"""Reading KnowBe4 answers: the one gate every body passes before it becomes records.
 
-Bodies are parsed once per response and cached on it, so validation, paging and record
-extraction share one ``json`` decode.
+A body is decoded once per response (cached on it), then checked against the shape the
+endpoint must have: a list endpoint answers a JSON array or the cursor envelope
+``{"data": [...], "pagination": {...}}``; a single-object endpoint answers an object (or a
+one-element array, as some docs samples show). Anything else, an empty body, ``null``, a
+scalar, an object where a list belongs, an envelope whose ``pagination`` is not an object,
+is an :class:`InvalidBodyError`: the request is retried, then the stream fails clearly
+instead of ending the listing early or inventing a record. Array items that are not objects
+are dropped and counted. Strings with lone surrogates (which no UTF-8 writer can encode)
+are repaired with U+FFFD.
 """
 
 from __future__ import annotations
@@ -9,67 +16,70 @@ from __future__ import annotations
 import json
 import re
 import typing as t
+from urllib.parse import parse_qs, urlsplit
 
 if t.TYPE_CHECKING:
     import requests
 
 _CACHE_ATTR = "_tap_knowbe4_body"
-_LINK_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
-_CURSOR_IN_URL = re.compile(r"[?&]cursor=([^&]+)")
+_LINK_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_CURSOR_OK = re.compile(r"[\x21-\x7e]{1,512}")
 
 
 class InvalidBodyError(ValueError):
-    """The body is not valid JSON (for example a truncated response)."""
+    """The body is not JSON, or not the shape this endpoint answers."""
 
 
-def parsed_body(response: requests.Response) -> t.Any:
-    """Return the decoded JSON body, decoding it only once per response."""
+@t.final
+class Page:
+    """One decoded answer: its records, what it says about the next page, and oddities."""
+
+    __slots__ = ("dropped_items", "is_envelope", "next_cursor", "records")
+
+    def __init__(
+        self,
+        records: list[dict],
+        next_cursor: str | None,
+        *,
+        is_envelope: bool = False,
+        dropped_items: int = 0,
+    ) -> None:
+        """A page of ``records``; ``next_cursor`` is None (not said), "" (end) or a cursor."""
+        self.records = records
+        self.next_cursor = next_cursor
+        self.is_envelope = is_envelope
+        self.dropped_items = dropped_items
+
+
+def _repair_surrogates(value: t.Any) -> t.Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_repair_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_repair_surrogates(k): _repair_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def decoded_body(response: requests.Response) -> t.Any:
+    """The JSON body, decoded once per response; :class:`InvalidBodyError` if it is not JSON."""
     cached = response.__dict__.get(_CACHE_ATTR, _CACHE_ATTR)
     if cached is not _CACHE_ATTR:
         return cached
+    content = response.content
+    if not content or not content.strip():
+        msg = "the body is empty"
+        raise InvalidBodyError(msg)
     try:
-        body = json.loads(response.content) if response.content else None
-    except ValueError as exc:
-        msg = "response body is not valid JSON (truncated or corrupted)"
+        body = json.loads(content)
+    except (ValueError, RecursionError) as exc:
+        msg = "the body is not valid JSON (truncated or corrupted)"
         raise InvalidBodyError(msg) from exc
+    if _SURROGATE_ESCAPE.search(content):
+        body = _repair_surrogates(body)
     response.__dict__[_CACHE_ATTR] = body
     return body
-
-
-def is_envelope(body: object) -> bool:
-    """True for the cursor envelope ``{"data": [...], "pagination": {...}}``."""
-    return isinstance(body, dict) and isinstance(body.get("data"), list)
-
-
-def records_of(body: object) -> list[dict]:
-    """The records in a body: a bare array, an envelope's ``data``, or one object."""
-    if isinstance(body, list):
-        return body
-    if is_envelope(body):
-        return t.cast("dict", body)["data"]
-    if isinstance(body, dict):
-        return [body]
-    return []
-
-
-def next_cursor_of(response: requests.Response, body: object) -> str | None:
-    """The next cursor, from the envelope, the ``X-Next-Cursor`` header or a Link header.
-
-    Returns ``None`` when the response says nothing about cursors, and ``""`` when it
-    says there is no next page.
-    """
-    if is_envelope(body):
-        pagination = t.cast("dict", body).get("pagination") or {}
-        value = pagination.get("next_cursor")
-        return "" if value in (None, "") else str(value)
-    if "X-Next-Cursor" in response.headers:
-        return response.headers["X-Next-Cursor"].strip()
-    link = response.headers.get("Link", "")
-    match = _LINK_NEXT.search(link)
-    if match:
-        cursor = _CURSOR_IN_URL.search(match.group(1))
-        return cursor.group(1) if cursor else None
-    return None
 
 
 def says_invalid_token(body: object) -> bool:
@@ -79,3 +89,78 @@ def says_invalid_token(body: object) -> bool:
         and "data" not in body
         and str(body.get("message", "")).strip().lower() == "invalid token"
     )
+
+
+def _objects(items: list) -> tuple[list[dict], int]:
+    records = [item for item in items if isinstance(item, dict)]
+    return records, len(items) - len(records)
+
+
+def read_page(response: requests.Response, *, is_list: bool) -> Page:
+    """Check the body's shape for this endpoint and return its records and next cursor."""
+    body = decoded_body(response)
+    if not is_list:
+        if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
+            body = body[0]
+        if not isinstance(body, dict) or not body:
+            msg = f"expected one JSON object, got {_kind(body)}"
+            raise InvalidBodyError(msg)
+        return Page([body], None)
+    if isinstance(body, list):
+        records, dropped = _objects(body)
+        return Page(records, _header_cursor(response), dropped_items=dropped)
+    if isinstance(body, dict) and isinstance(body.get("data"), list):
+        pagination = body.get("pagination", {})
+        if pagination is None:
+            pagination = {}
+        if not isinstance(pagination, dict):
+            msg = f"the envelope's pagination is {_kind(pagination)}, not an object"
+            raise InvalidBodyError(msg)
+        cursor = pagination.get("next_cursor")
+        records, dropped = _objects(body["data"])
+        return Page(records, _cursor_text(cursor), is_envelope=True, dropped_items=dropped)
+    msg = f"expected a JSON array of records, got {_kind(body)}"
+    raise InvalidBodyError(msg)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object" if value else "an empty object"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
+def _cursor_text(value: object) -> str:
+    """An envelope's next cursor as text ("" = no next page)."""
+    if value is None or value is False or value == "":
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        msg = f"the next cursor is {_kind(value)}"
+        raise InvalidBodyError(msg)
+    text = str(value).strip()
+    if not _CURSOR_OK.fullmatch(text):
+        msg = "the next cursor is not printable text of at most 512 characters"
+        raise InvalidBodyError(msg)
+    return text
+
+
+def _header_cursor(response: requests.Response) -> str | None:
+    """The next cursor from ``X-Next-Cursor`` or a ``Link: rel=next`` header.
+
+    None when the response says nothing about cursors, ``""`` when it says there is no
+    next page. A cursor inside a Link URL is percent-decoded once (it is part of a URL);
+    a header cursor is an opaque token and is sent back as it came.
+    """
+    if "X-Next-Cursor" in response.headers:
+        return _cursor_text(response.headers["X-Next-Cursor"])
+    link = response.headers.get("Link")
+    if not link:
+        return None
+    match = _LINK_NEXT.search(link)
+    if match is None:
+        return ""
+    values = parse_qs(urlsplit(match.group(1)).query).get("cursor")
+    return _cursor_text(values[0]) if values else None

@@ -14,7 +14,7 @@ import math
 import typing as t
 
 if t.TYPE_CHECKING:
-    from tap_knowbe4.client import KnowBe4Stream
+    from tap_knowbe4.fanout import KnowBe4Stream
     from tap_knowbe4.run import RunControl
 
 
@@ -69,32 +69,32 @@ def _children(stream: KnowBe4Stream) -> list[KnowBe4Stream]:
 
 
 def build_plan(streams: t.Iterable[KnowBe4Stream], run: RunControl) -> Plan:
-    """Read the selected lists and price every selected stream."""
+    """Read the selected lists (under the streams' error policy) and price every stream."""
     lines: list[PlanLine] = []
     start = run.total_requests
     for stream in streams:
         if stream.parent_stream_type or not (stream.selected or stream.has_selected_descendents):
             continue
         children = _children(stream)
-        if run.progress.is_done(stream.name) and not children:
+        if stream.resume.stream_done_before(stream.name) and not children:
             lines.append(PlanLine(stream.name, 0, "finished by the interrupted run"))
             continue
-        before = run.counters[stream.name].requests
-        records = list(stream.request_records(None))
-        list_requests = run.counters[stream.name].requests - before
-        if stream.name == "account" and records:
-            seats = records[0].get("number_of_seats")
-            if isinstance(seats, int):
-                run.budget.seats = seats  # the daily limit is 2,000 + seats
-        if stream.name == "account_risk_score_history":
-            # owners' histories are about as long as the account's
-            run.plan_hints["risk_history_points"] = len(records)
+        before = run.report.stream(stream.name).requests
+        records = list(stream.plan_listing())
+        list_requests = run.report.stream(stream.name).requests - before
+        stream.observe_for_plan(records)
+        report = run.report.stream(stream.name)
+        if report.outcome is not None and not report.outcome.done:
+            lines.append(PlanLine(stream.name, list_requests, report.reason or "not read"))
+            if run.stopped:
+                break
+            continue
         basis = f"{len(records)} records" if stream.selected else "lists the parents"
         lines.append(PlanLine(stream.name, list_requests, basis))
         for child in children:
             cost, parents = 0, 0
             for record in records:
-                context = stream.child_context(record)
+                context = stream.get_child_context(record, None)
                 if context is None:
                     continue
                 parents += 1

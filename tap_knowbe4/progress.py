@@ -1,91 +1,135 @@
-"""Where an interrupted sync stopped, kept in state so the next run continues from there.
+"""Progress on a real timer, and the summary at the end of a run.
 
-When the budget runs out mid-run, the state records which streams finished and, for
-each fan-out (recipients per PST, risk history per user, ...), the parents whose children
-are done. Parents are listed in ascending id order, so "done" is one number per child
-stream: every parent up to that id. If a server ever lists parents out of order the
-number is dropped, and the next run re-reads that fan-out rather than miss anything.
+:class:`ProgressLog` writes one line every 30 seconds from a background thread, whatever
+the streams are doing (at 50 requests a minute, a line per request would be far apart):
+records so far, requests done of the expected total, % done, records per second, an ETA
+and the quota left. The expected total comes from the previous run's requests per stream
+(kept in the state), so the first run shows counts and rates only.
 
-A run that completes writes ``sync_progress: null``: the next run is a normal one.
+:func:`summary_table` and :func:`summary_records` render the run report for people and for
+structured (JSON) logs.
 """
 
 from __future__ import annotations
 
-STATE_KEY = "sync_progress"
+import threading
+import time
+import typing as t
+
+if t.TYPE_CHECKING:
+    from tap_knowbe4.outcome import RunReport
+    from tap_knowbe4.run import RunControl
+
+PROGRESS_SECONDS = 30.0
 
 
-class SyncProgress:
-    """Completed streams and per-fan-out positions of the sync in progress."""
+class ProgressLog:
+    """A daemon thread logging the run's progress every ``interval`` seconds."""
 
-    def __init__(self, state: dict) -> None:
-        """Read the interrupted sync's progress from ``state`` (updated in place)."""
-        self._state = state
-        saved = state.get(STATE_KEY)
-        if not isinstance(saved, dict):
-            saved = {}
-        self.resumed = bool(saved)
-        self.streams_done: set[str] = set(saved.get("streams_done", []))
-        self.parents_done: dict[str, int] = {
-            k: int(v) for k, v in (saved.get("parents_done_through") or {}).items()
-        }
-        #: Values of the stream's bookmark when the interrupted fan-out began.
-        self.bookmarks_at_start: dict[str, str] = dict(saved.get("bookmarks_at_start") or {})
-        self._last_seen: dict[str, int] = {}
-        self._unordered: set[str] = set()
+    def __init__(self, run: RunControl, interval: float = PROGRESS_SECONDS) -> None:
+        """Report on ``run``."""
+        self.run = run
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def _save(self) -> None:
-        self._state[STATE_KEY] = {
-            "streams_done": sorted(self.streams_done),
-            "parents_done_through": dict(sorted(self.parents_done.items())),
-            "bookmarks_at_start": dict(sorted(self.bookmarks_at_start.items())),
-        }
+    def start(self) -> None:
+        """Start logging (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+            self._thread.start()
 
-    def is_done(self, stream: str) -> bool:
-        """True when ``stream`` finished in the interrupted run."""
-        return stream in self.streams_done
+    def stop(self) -> None:
+        """Stop logging."""
+        self._stop.set()
 
-    def mark_done(self, *streams: str) -> None:
-        """Record that these streams finished (all their records were emitted)."""
-        self.streams_done.update(streams)
-        for stream in streams:
-            self.parents_done.pop(stream, None)
-        self._save()
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.run.logger.info("Progress: %s", self.line())
 
-    def skip_parent(self, child: str, parent_id: int) -> bool:
-        """True when ``child`` already finished for ``parent_id``; also checks the order."""
-        last = self._last_seen.get(child)
-        if last is not None and parent_id <= last:
-            self._unordered.add(child)
-            self.parents_done.pop(child, None)
-            self._save()
-        self._last_seen[child] = parent_id
-        done = self.parents_done.get(child)
-        return done is not None and parent_id <= done and child not in self._unordered
+    def expected_requests(self) -> int | None:
+        """Requests this run is expected to send, from the last run's figures (or None)."""
+        last = self.run.state.last_run
+        if last is None or not last.requests_by_stream:
+            return None
+        report = self.run.report.streams
+        expected = 0
+        for name, count in last.requests_by_stream.items():
+            done = report[name].requests if name in report else 0
+            expected += max(done, count)
+        return max(expected, self.run.total_requests)
 
-    def is_parent_done(self, child: str, parent_id: int) -> bool:
-        """Like :meth:`skip_parent` without checking the order (for planning)."""
-        done = self.parents_done.get(child)
-        return done is not None and parent_id <= done
+    def line(self) -> str:
+        """One line: records, requests of expected, % done, records/s, ETA, quota left."""
+        run = self.run
+        elapsed = max(time.monotonic() - run.started, 1e-6)
+        records, requests = run.total_records, run.total_requests
+        parts = [f"{records:,} records", f"{records / elapsed:,.0f} records/s"]
+        expected = self.expected_requests()
+        if expected:
+            share = min(1.0, requests / expected)
+            eta = elapsed / share - elapsed if share > 0 else None
+            parts.insert(1, f"{requests:,} of ~{expected:,} requests ({share:.0%})")
+            if eta is not None:
+                parts.append(f"ETA {_duration(eta)}")
+        else:
+            parts.insert(1, f"{requests:,} requests")
+        parts.append(f"{run.budget.remaining_today:,} requests left in today's quota")
+        return ", ".join(parts)
 
-    def mark_parent_done(self, child: str, parent_id: int) -> None:
-        """Record that ``child`` finished for ``parent_id`` (and all parents before it)."""
-        if child in self._unordered:
-            return
-        self.parents_done[child] = parent_id
-        self._save()
 
-    def remember_bookmark(self, stream: str, value: str | None) -> str | None:
-        """The bookmark an interrupted fan-out started from, else remember ``value``."""
-        if stream in self.bookmarks_at_start:
-            return self.bookmarks_at_start[stream]
-        if value is not None:
-            self.bookmarks_at_start[stream] = value
-            self._save()
-        return value
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
 
-    def finish(self) -> None:
-        """The sync completed: the next run starts afresh."""
-        self.streams_done.clear()
-        self.parents_done.clear()
-        self.bookmarks_at_start.clear()
-        self._state[STATE_KEY] = None
+
+def summary_table(report: RunReport) -> str:
+    """A table of outcome, records, requests, retries and 429s per stream, plus totals."""
+    header = ("stream", "outcome", "records", "requests", "retries", "429s")
+    rows: list[tuple[str, ...]] = [header]
+    selected = [r for r in report.streams.values() if r.selected or r.requests]
+    for r in sorted(selected, key=lambda r: r.name):
+        rows.append(
+            (
+                r.name,
+                r.final.value,
+                str(r.records),
+                str(r.requests),
+                str(r.retries),
+                str(r.throttled),
+            )
+        )
+    fields = ("records", "requests", "retries", "throttled")
+    totals = [sum(getattr(r, f) for r in selected) for f in fields]
+    rows.append(("total", "", *(str(v) for v in totals)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i < 2 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    for r in sorted(selected, key=lambda r: r.name):
+        details = []
+        if r.reason:
+            details.append(r.reason)
+        details.extend(f"{n:,} {text}" for text, n in sorted(r.anomalies.items()))
+        if details:
+            lines.append(f"  {r.name}: " + "; ".join(details))
+    return "\n".join(lines)
+
+
+def summary_records(report: RunReport) -> list[dict[str, t.Any]]:
+    """One JSON-able record per selected stream (for structured logs)."""
+    return [
+        r.as_dict()
+        for r in sorted(report.streams.values(), key=lambda r: r.name)
+        if r.selected or r.requests
+    ]

@@ -10,6 +10,9 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlparse
 
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
+
 from tap_knowbe4.errors import ConfigError
 
 #: Region code -> Reporting API base URL (reference §1.1).
@@ -55,26 +58,49 @@ def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _bad_url(why: str) -> ConfigError:
+    return ConfigError(
+        f"api_url {why}; give scheme, host and optional port and path only, such as "
+        "https://eu.api.knowbe4.com or http://127.0.0.1:8765 for the local sandbox."
+    )
 
 
 def resolve_base_url(region: str | None, api_url: str | None) -> str:
     """Return the API base URL (no trailing slash) from ``api_url`` or ``region``.
 
-    ``api_url`` must be https unless its host is loopback (the local sandbox).
+    ``api_url`` is read with the parser ``requests`` itself uses (urllib3's), so the host
+    checked here is the host the key is sent to. It must be https unless that host is
+    loopback (the local sandbox), and may not carry userinfo, a query, a fragment,
+    backslashes, whitespace or an invalid port.
     """
     if not api_url:
         return API_BASE_URLS[resolve_region(region)]
-    parsed = urlparse(api_url.strip())
-    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
-        msg = f"api_url must be an http(s) URL such as https://eu.api.knowbe4.com, got {api_url!r}."
-        raise ConfigError(msg)
-    if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
+    text = api_url.strip()
+    if any(ch in text for ch in "\\ \t\r\n") or not text.isprintable():
+        raise _bad_url("contains a backslash, whitespace or a control character")
+    try:
+        parsed = parse_url(text)
+    except LocationParseError:
+        raise _bad_url("is not a valid URL (check the host and port)") from None
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise _bad_url("must be an http(s) URL with a host")
+    if parsed.auth is not None or "@" in text:
+        raise _bad_url("may not contain a user name or password")
+    if parsed.query is not None or parsed.fragment is not None or "?" in text or "#" in text:
+        raise _bad_url("may not contain a query (?) or fragment (#)")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise _bad_url("has an invalid port")
+    if "%" in parsed.host:
+        raise _bad_url("has an escaped character in its host")
+    if parsed.scheme == "http" and not _is_loopback(parsed.host):
         msg = (
             "api_url must use https unless it points at this machine (127.0.0.1/localhost); "
-            f"plain http to {parsed.hostname} would send the API key unencrypted."
+            f"plain http to {parsed.host} would send the API key unencrypted."
         )
         raise ConfigError(msg)
-    return api_url.strip().rstrip("/")
+    return text.rstrip("/")

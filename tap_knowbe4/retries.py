@@ -1,58 +1,73 @@
-"""How long to wait before retrying: Retry-After first, capped exponential backoff otherwise."""
+"""How long to wait before retrying: Retry-After when plausible, capped backoff otherwise.
+
+``Retry-After`` comes from the server and is not trusted: a value that does not parse, is
+not finite, or asks for more than a day (``inf``, ``10^20``, ``Fri, 31 Dec 9999``) is
+treated as absent, with a warning, and never reaches the state.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import logging
+import math
+import re
 import typing as t
 
-from singer_sdk.exceptions import RetriableAPIError
+#: Nothing the API documents lasts longer than its daily window.
+LONGEST_PLAUSIBLE_WAIT = 24 * 3600.0
+_SECONDS = re.compile(r"\d{1,9}(\.\d{1,6})?")
 
-if t.TYPE_CHECKING:
-    import requests
+logger = logging.getLogger("tap-knowbe4.retries")
 
 
 def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if value is None or not value.strip():
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
+
+    None when absent, unreadable or implausible (more than a day, or not finite).
+    """
+    if value is None:
         return None
     text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    if not text:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    seconds: float | None = None
+    if _SECONDS.fullmatch(text):
+        seconds = float(text)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.timezone.utc)
+            now = now or dt.datetime.now(dt.timezone.utc)
+            seconds = max(0.0, (when - now).total_seconds())
+    if seconds is None or not math.isfinite(seconds) or seconds > LONGEST_PLAUSIBLE_WAIT:
+        logger.warning(
+            "Ignoring an implausible Retry-After header (%s); backing off instead.",
+            text[:40].encode("ascii", "replace").decode(),
+        )
+        return None
+    return seconds
 
 
-def retry_after_of(exc: BaseException) -> float | None:
-    """The Retry-After of the response behind a retriable error, if it has one."""
-    response: requests.Response | None = getattr(exc, "response", None)
-    if isinstance(exc, RetriableAPIError) and response is not None:
-        return parse_retry_after(response.headers.get("Retry-After"))
-    return None
-
-
-def wait_generator(
+def backoff_waits(
     base: float = 1.0, cap: float = 60.0
 ) -> t.Generator[float, BaseException | None, None]:
-    """A ``backoff`` wait generator: Retry-After when the server gives one, else 1, 2, 4 … s.
+    """A ``backoff`` wait generator: the answer's Retry-After, else 1, 2, 4 … s up to ``cap``.
 
-    ``backoff`` sends each caught exception into the generator, so the server's
-    Retry-After is honoured exactly (never capped below it; the caller refuses waits that
-    are too long before retrying), and other failures back off exponentially up to
-    ``cap`` seconds.
+    ``backoff`` sends each caught exception into the generator; a 503 that says when to come
+    back is honoured (up to ``cap``), other failures back off exponentially.
     """
     attempt = 0
     exc = yield 0.0  # priming value, discarded by backoff
     while True:
-        server_wait = retry_after_of(exc) if exc is not None else None
-        wait = server_wait if server_wait is not None else min(cap, base * (2**attempt))
+        response = getattr(exc, "response", None)
+        told = (
+            parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
+        )
+        wait = min(cap, base * (2**attempt)) if told is None else min(cap, told)
         attempt += 1
         exc = yield wait

@@ -1,141 +1,198 @@
-"""What one run of the tap shares across streams: pacer, budget, progress, counters, stop flag.
+"""What one run of the tap shares across streams: pacing, budget, outcomes, stopping.
 
 Every request of every stream passes :meth:`RunControl.before_request`, which refuses it
-once the run is stopped (a rejected key, or the budget used up), waits for the pacer, and
-counts it against the daily budget.
+once the run is stopped, waits for the pacer, and counts it against the daily budget. A
+429 goes through :meth:`RunControl.on_throttled`, which decides between waiting (as the
+server asks, or with backoff) and concluding that the daily quota is spent: when 429s
+persist for ``quota_wait_seconds`` although the tap paces itself within the limits, or
+when the server asks to wait longer than ``max_retry_wait_seconds``.
+
+SIGTERM and SIGINT stop the run: inside a request or a wait the run unwinds at once
+(:meth:`RunControl.interruptible`), elsewhere at the next request; the state is written
+and the tap exits non-zero (143 or 130), so an orchestrator never records a complete run.
 """
 
 from __future__ import annotations
 
-import collections
-import dataclasses
+import contextlib
 import logging
+import signal
+import threading
 import time
+import typing as t
 
 from tap_knowbe4.budget import RequestBudget
-from tap_knowbe4.errors import KnowBe4Error
+from tap_knowbe4.errors import BudgetExhaustedError, StopRunError, TerminationRequestedError
 from tap_knowbe4.limits import RequestPacer
-from tap_knowbe4.progress import SyncProgress
+from tap_knowbe4.outcome import RunReport, StopKind
+from tap_knowbe4.progress import ProgressLog
+from tap_knowbe4.references import ReferenceTracker
 
-PROGRESS_LOG_SECONDS = 30.0
+if t.TYPE_CHECKING:
+    from types import FrameType
 
-
-class StopRunError(Exception):
-    """Raised inside a request when the run has been stopped; streams end quietly."""
-
-
-class BudgetExhaustedError(KnowBe4Error):
-    """The daily quota (or the per-run cap) is used up: stop cleanly, resume next run."""
-
-
-@dataclasses.dataclass
-class StreamCounters:
-    """Requests and outcomes of one stream in this run."""
-
-    records: int = 0
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
+    from tap_knowbe4.ledger import BudgetLedger
+    from tap_knowbe4.settings import Settings
+    from tap_knowbe4.state import TapState
 
 
 class RunControl:
-    """One per tap process: the shared pacer, budget, progress and counters."""
+    """One per tap process: the shared pacer, budget, report, and the stop switch."""
 
     def __init__(
         self,
-        pacer: RequestPacer | None = None,
-        budget: RequestBudget | None = None,
-        progress: SyncProgress | None = None,
+        settings: Settings,
+        state: TapState,
+        *,
+        ledger: BudgetLedger | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
-        """Create the run's shared state (defaults: no pacing, no budget, no state)."""
-        self.pacer = pacer or RequestPacer(0, 0)
-        self.budget = budget or RequestBudget({})
-        self.progress = progress or SyncProgress({})
+        """Create the run's shared parts from the settings and the loaded state."""
+        self.settings = settings
+        self.state = state
         self.logger = logger or logging.getLogger("tap-knowbe4")
-        self.counters: dict[str, StreamCounters] = collections.defaultdict(StreamCounters)
-        self.error: Exception | None = None
+        self.report = RunReport()
+        self._wake = threading.Event()
+        self.pacer = RequestPacer(
+            settings.requests_per_second, settings.requests_per_minute, sleep=self.sleep
+        )
+        self.budget = RequestBudget(
+            state.budget,
+            daily_limit=settings.daily_request_limit,
+            max_per_run=settings.max_requests_per_run,
+            ledger=ledger,
+        )
+        self.progress = ProgressLog(self)
+        self.started = time.monotonic()
         #: Facts the request plan learns from the lists it reads.
         self.plan_hints: dict[str, int] = {}
-        self.started = time.monotonic()
-        self._last_progress_log = self.started
+        #: Dangling references, counted for the summary (the tap sets the streams').
+        self.references = ReferenceTracker(())
+        self._throttled_since: float | None = None
+        self._throttle_attempt = 0
+        self._interruptible = 0
+        self._signals = 0
+
+    # -- stopping ---------------------------------------------------------------------
 
     @property
     def stopped(self) -> bool:
         """True once the run was stopped."""
-        return self.error is not None
+        return self.report.stopped
 
-    @property
-    def stopped_cleanly(self) -> bool:
-        """True when the run stopped because the budget ran out (not an error)."""
-        return isinstance(self.error, BudgetExhaustedError)
-
-    def stop(self, error: Exception) -> None:
+    def stop(self, kind: StopKind, reason: BaseException) -> None:
         """Stop the run: no further request is sent; the first reason is kept."""
-        if self.error is None:
-            self.error = error
+        self.report.stop(kind, reason)
+        self._wake.set()
 
-    def before_request(self, stream_name: str) -> None:
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when the run is stopped meanwhile (then StopRunError)."""
+        if seconds > 0 and self._wake.wait(seconds):
+            raise StopRunError
+        if self.stopped:
+            raise StopRunError
+
+    @contextlib.contextmanager
+    def interruptible(self) -> t.Iterator[None]:
+        """A stretch (a request, a wait) that a signal may cut short at once."""
+        self._interruptible += 1
+        try:
+            yield
+        finally:
+            self._interruptible -= 1
+
+    def handle_signal(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: stop the run; unwind now when it is safe, else at the next request.
+
+        A second signal exits at once.
+        """
+        name = signal.Signals(signum).name
+        code = 128 + signum
+        error = TerminationRequestedError(name, code)
+        self._signals += 1
+        self.stop(StopKind.SIGNAL, error)
+        if self._signals > 1:
+            raise SystemExit(code)
+        if self._interruptible:
+            raise error
+
+    # -- requests ---------------------------------------------------------------------
+
+    def before_request(self, stream: str) -> None:
         """Refuse when stopped or out of budget; otherwise pace and count the request."""
         if self.stopped:
             raise StopRunError
         reason = self.budget.exhausted()
         if reason:
-            self.stop(BudgetExhaustedError(reason))
+            self.stop(StopKind.BUDGET, BudgetExhaustedError(reason))
             raise StopRunError
         self.pacer.acquire()
+        if self.stopped:
+            raise StopRunError
         self.budget.count()
-        self.counters[stream_name].requests += 1
-        self._maybe_log_progress(stream_name)
+        self.report.stream(stream).requests += 1
 
-    def _maybe_log_progress(self, stream_name: str) -> None:
+    def answered(self, status: int) -> None:
+        """A response arrived; anything but a 429 ends a streak of them."""
+        if status != 429:
+            self._throttled_since = None
+            self._throttle_attempt = 0
+            self.budget.answered()
+
+    def on_throttled(self, stream: str, path: str, retry_after: float | None) -> float:
+        """A 429: how long to wait before trying again, or BudgetExhaustedError.
+
+        The daily quota is taken as spent (a clean stop, recorded in the state) when the
+        server asks for a longer wait than ``max_retry_wait_seconds``, when 429s went on for
+        ``quota_wait_seconds``, or when the one probe of a run started under a standing
+        "quota spent" verdict is refused.
+        """
+        settings = self.settings
+        report = self.report.stream(stream)
+        report.throttled += 1
         now = time.monotonic()
-        if now - self._last_progress_log < PROGRESS_LOG_SECONDS:
-            return
-        self._last_progress_log = now
-        counters = self.counters[stream_name]
-        self.logger.info(
-            "Progress: %s has %d records from %d requests; %d requests this run, %d left "
-            "in today's budget.",
-            stream_name,
-            counters.records,
-            counters.requests,
-            self.total_requests,
-            self.budget.remaining_today,
+        if self._throttled_since is None:
+            self._throttled_since = now
+            self._throttle_attempt = 0
+        persisted = now - self._throttled_since
+        why = ""
+        if self.budget.verdict_holds:
+            why = "it still refuses requests"
+        elif retry_after is not None and retry_after > settings.max_retry_wait_seconds:
+            why = f"it asked to wait {retry_after / 3600:.1f} h"
+        elif persisted >= settings.quota_wait_seconds:
+            why = (
+                f"it answered 429 for {persisted:.0f} s although this tap stayed within "
+                f"{settings.requests_per_second:g}/s and {settings.requests_per_minute:g}/min"
+            )
+        if why:
+            resets = self.budget.declare_quota_spent(retry_after)
+            msg = (
+                f"the API's daily quota ({self.budget.daily_limit} requests for this account) "
+                f"is spent: {why}; it resets around {resets:%Y-%m-%d %H:%M} UTC"
+            )
+            raise BudgetExhaustedError(msg)
+        cap = settings.max_retry_wait_seconds
+        wait = retry_after if retry_after is not None else min(cap, 2.0**self._throttle_attempt)
+        wait = min(wait, max(0.0, settings.quota_wait_seconds - persisted) + 0.5)
+        self._throttle_attempt += 1
+        report.retries += 1
+        self.logger.warning(
+            "%s: HTTP 429 on %s, retry %d in %.1f s", stream, path, self._throttle_attempt, wait
         )
+        return wait
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started
 
     @property
     def total_requests(self) -> int:
         """Requests sent by all streams so far."""
-        return sum(c.requests for c in self.counters.values())
+        return sum(r.requests for r in self.report.streams.values())
 
-    def summary(self) -> str:
-        """A table of records, requests, retries and 429s per stream, plus totals."""
-        rows: list[tuple[str, ...]] = [("stream", "records", "requests", "retries", "429s")]
-        for name in sorted(self.counters):
-            c = self.counters[name]
-            rows.append((name, str(c.records), str(c.requests), str(c.retries), str(c.throttled)))
-        totals = [
-            sum(getattr(c, f) for c in self.counters.values())
-            for f in ("records", "requests", "retries", "throttled")
-        ]
-        rows.append(("total", *(str(v) for v in totals)))
-        widths = [max(len(row[i]) for row in rows) for i in range(5)]
-        lines = [
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-            for row in rows
-        ]
-        budget = self.budget
-        lines.append(
-            f"waited {self.pacer.waited_seconds:.1f} s for pacing; "
-            f"{budget.remaining_today} of {budget.daily_limit} requests left today"
-            + (
-                f" (window resets {budget.resets_at:%Y-%m-%d %H:%M} UTC)"
-                if budget.resets_at
-                else ""
-            )
-        )
-        return "\n".join(lines)
+    @property
+    def total_records(self) -> int:
+        """Records emitted by all streams so far."""
+        return sum(r.records for r in self.report.streams.values())

@@ -1,29 +1,40 @@
-"""TapKnowBe4: settings, streams, and one clear line when a run cannot succeed."""
+"""TapKnowBe4: settings, streams, the end of a run, and one clear line when it cannot succeed."""
 
 from __future__ import annotations
 
 import logging
+import pathlib
 import sys
 import typing as t
 
 import click
 from singer_sdk import Tap
+from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._classproperty import classproperty
 
-from tap_knowbe4.budget import STATE_KEY as BUDGET_KEY
-from tap_knowbe4.budget import RequestBudget
-from tap_knowbe4.errors import ConfigError, KnowBe4Error
-from tap_knowbe4.limits import RequestPacer
+from tap_knowbe4 import redact
+from tap_knowbe4.errors import ConfigError, KnowBe4Error, TerminationRequestedError
+from tap_knowbe4.fanout import Resume
+from tap_knowbe4.ledger import BudgetLedger, account_id, default_path
+from tap_knowbe4.outcome import Outcome, StopKind
 from tap_knowbe4.plan import Plan, build_plan
-from tap_knowbe4.progress import STATE_KEY as PROGRESS_KEY
-from tap_knowbe4.progress import SyncProgress
+from tap_knowbe4.progress import summary_records, summary_table
+from tap_knowbe4.references import ReferenceTracker
 from tap_knowbe4.run import RunControl
-from tap_knowbe4.settings import CONFIG_SCHEMA, Settings
+from tap_knowbe4.settings import CONFIG_SCHEMA, Settings, normalize_text_values
+from tap_knowbe4.state import LastRun, StatePublisher, TapState
 from tap_knowbe4.streams import stream_classes
 
 if t.TYPE_CHECKING:
-    from tap_knowbe4.client import KnowBe4Stream
+    from types import FrameType
+
+    from tap_knowbe4.fanout import KnowBe4Stream
+
+
+class RunFailedError(KnowBe4Error):
+    """The run ended but did not succeed (a stream failed, or stopped early)."""
 
 
 class TapKnowBe4(Tap):
@@ -31,8 +42,9 @@ class TapKnowBe4(Tap):
 
     Extracts the account, users, groups and memberships, risk-score histories, phishing
     campaigns, security tests and their recipients, training content, campaigns and
-    enrollments — paced to the API's limits (4/s, 50/min, a daily quota) and frugal with
-    requests.
+    enrollments, paced to the API's limits (4/s, 50/min, a daily quota shared by every run
+    on the account) and frugal with requests. A run that stops early says so, to the target,
+    the orchestrator and the next run.
     """
 
     name = "tap-knowbe4"
@@ -41,31 +53,60 @@ class TapKnowBe4(Tap):
     #: msgspec serializes Singer messages several times faster than the default writer.
     message_writer_class = MsgSpecWriter
 
-    def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
-        """Parse the settings; with ``validate_config``, bad settings raise before any request."""
-        super().__init__(*args, validate_config=validate_config, **kwargs)
+    def __init__(
+        self,
+        *args: t.Any,
+        config: dict | None = None,
+        validate_config: bool = True,
+        plan_only: bool = False,
+        **kwargs: t.Any,
+    ) -> None:
+        """Parse the settings and the state; bad settings raise before any request."""
+        redact.install()
+        if isinstance(config, dict):
+            _register_secret(config.get("api_key"))
+            config = normalize_text_values(config)
+        self._raw_state: object = None
+        if "state" in kwargs and not isinstance(kwargs["state"], (dict, type(None))):
+            self._raw_state = kwargs.pop("state")  # TapState.load says what is wrong with it
+        super().__init__(*args, config=config, validate_config=validate_config, **kwargs)
+        _register_secret(self.config.get("api_key"))
+        redact.install()
+        self.plan_only = plan_only
         self._settings: Settings | None = None
         if validate_config:
             self._refuse_unknown_settings()
         try:
-            self._settings = Settings.from_config(dict(self.config))
+            self._settings = Settings.from_config(self.config)
         except ConfigError:
             if validate_config:
                 raise
         settings = self._settings or Settings.defaults()
-        state = t.cast("dict[str, t.Any]", self.state)  # holds our two keys besides bookmarks
+        self.typed_state = TapState.load(t.cast("dict", self._raw_state))
+        self._publisher = StatePublisher(self.typed_state, t.cast("dict", self.state))
+        self.resume = Resume(self.typed_state)
         self.run = RunControl(
-            pacer=RequestPacer(settings.requests_per_second, settings.requests_per_minute),
-            budget=RequestBudget(
-                state,
-                daily_limit=settings.daily_request_limit,
-                max_per_run=settings.max_requests_per_run,
-            ),
-            progress=SyncProgress(state),
+            settings,
+            self.typed_state,
+            ledger=self._ledger(settings) if self._settings else None,
             logger=self.logger,
         )
-        if self.run.progress.resumed:
+        self.run.references = ReferenceTracker(
+            (stream.name, ref)
+            for stream in self.streams.values()
+            for ref in getattr(stream, "references", ())
+        )
+        if self.resume.resumed:
             self._resume_interrupted_sync()
+        self.publish_state(force=True)
+
+    @staticmethod
+    def _ledger(settings: Settings) -> BudgetLedger | None:
+        if not settings.budget_ledger:
+            return None
+        path = settings.budget_ledger_path
+        where = default_path() if path is None else pathlib.Path(path).expanduser()
+        return BudgetLedger(where, account_id(settings.host, settings.api_key))
 
     def _refuse_unknown_settings(self) -> None:
         known = set(self.config_jsonschema.get("properties", {}))
@@ -77,18 +118,43 @@ class TapKnowBe4(Tap):
             )
             raise ConfigError(msg)
 
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
+        """Settings from ``TAP_KNOWBE4_*`` variables, numbers and booleans read as such."""
+        schema = cls.config_jsonschema
+        cls.append_builtin_config(schema)
+        try:
+            values = parse_environment_config(schema, cls._env_var_prefix)
+        except ValueError as exc:
+            msg = f"a TAP_KNOWBE4_* variable holds a value of the wrong kind ({exc})"
+            raise ConfigError(msg) from None
+        return normalize_text_values(values)
+
     def load_state(self, state: dict[str, t.Any]) -> None:
-        """Load bookmarks (SDK), plus the request budget and the interrupted sync's progress."""
-        super().load_state(state)
-        for key in (BUDGET_KEY, PROGRESS_KEY):
-            if state.get(key) is not None:
-                t.cast("dict[str, t.Any]", self.state)[key] = state[key]
+        """Load the SDK's bookmarks; the tap's own part is parsed into :class:`TapState`."""
+        if self._raw_state is None:
+            self._raw_state = state
+        bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
+        if isinstance(bookmarks, dict):
+            clean = {  # version 1 kept the tap's own keys here; they live in TapState now
+                name: {k: v for k, v in value.items() if k not in ("settled", "owners_through")}
+                for name, value in bookmarks.items()
+                if isinstance(name, str) and isinstance(value, dict)
+            }
+            super().load_state({"bookmarks": clean})
+
+    def publish_state(self, *, force: bool = False) -> None:
+        """Write the typed state into the Singer state (the SDK emits it from there)."""
+        self._publisher.publish(force=force)
 
     def _resume_interrupted_sync(self) -> None:
         """Streams an interrupted run finished emit nothing; their unfinished children go on."""
-        done = [s for s in self.streams.values() if self.run.progress.is_done(s.name)]
+        done = [s for s in self.streams.values() if self.resume.stream_done_before(s.name)]
         for stream in done:
             stream.selected = False
+            self.run.report.stream(stream.name).end(
+                Outcome.COMPLETE, "finished by the interrupted run"
+            )
         self.logger.info(
             "Resuming an interrupted sync: %s already done.",
             ", ".join(sorted(s.name for s in done)) or "no stream",
@@ -98,59 +164,112 @@ class TapKnowBe4(Tap):
     def settings(self) -> Settings:
         """The parsed settings (validated on first use when the tap skipped validation)."""
         if self._settings is None:
-            self._settings = Settings.from_config(dict(self.config))
+            self._settings = Settings.from_config(self.config)
         return self._settings
 
     def discover_streams(self) -> list[KnowBe4Stream]:
         """One stream per Reporting API resource."""
-        source = self.config.get("group_members_source") or "users"
+        source = str(self.config.get("group_members_source") or "users").lower()
+        source = source if source in ("users", "endpoint") else "users"
         return [stream_class(tap=self) for stream_class in stream_classes(source)]
 
-    # The SDK marks sync_all final; extending it (not replacing it) is the one place where
-    # the end of a run can be reported once, after every stream has written its state.
-    #: Set by ``--plan``: print the request plan instead of syncing.
-    plan_only: t.ClassVar[bool] = False
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT stop the run; the state is written and the exit is non-zero.
+
+        The SDK's handler writes the state and exits 0, which an orchestrator would take
+        for a complete run.
+        """
+        run = getattr(self, "run", None)
+        if run is None:
+            raise SystemExit(128 + signum)
+        run.handle_signal(signum, frame)
+
+    # -- the run ----------------------------------------------------------------------
 
     def make_plan(self) -> Plan:
         """Estimate the requests of a sync (reads the selected lists)."""
-        return build_plan(t.cast("list[KnowBe4Stream]", list(self.streams.values())), self.run)
+        streams = t.cast("list[KnowBe4Stream]", list(self.streams.values()))
+        return build_plan(streams, self.run)
 
+    # The SDK marks sync_all final; extending it (not replacing it) is the one place where
+    # the end of a run can be reported once, after every stream has written its state
+    # (tests/test_sdk_contract.py fails if the SDK stops calling it as assumed).
     def sync_all(self) -> None:  # type: ignore[misc]
-        """Sync every selected stream, then report: summary, clean stop, or the error."""
-        if type(self).plan_only:
+        """Sync every selected stream, then settle the run: state, summary, exit."""
+        run = self.run
+        if self.plan_only:
             plan = self.make_plan()
-            if self.run.error is not None:
-                raise self.run.error
+            run.budget.flush()
+            if run.report.stop_kind is StopKind.ERROR:
+                raise t.cast("BaseException", run.report.stop_reason)
             sys.stdout.write(plan.render() + "\n")
             return
-        super().sync_all()
+        run.progress.start()
+        try:
+            super().sync_all()
+        except TerminationRequestedError as exc:
+            run.stop(StopKind.SIGNAL, exc)
+        finally:
+            run.progress.stop()
+        self._settle()
+
+    def _settle(self) -> None:
         run = self.run
+        report = run.report
+        for stream in self.streams.values():
+            report.stream(stream.name).selected = stream.selected or self.resume.stream_done_before(
+                stream.name
+            )
+        run.references.summarize(report)
         if not run.stopped:
-            run.progress.finish()
+            self.resume.finish()
+        self.typed_state.last_run = LastRun(
+            requests=run.total_requests,
+            records=run.total_records,
+            seconds=run.elapsed,
+            requests_by_stream={n: r.requests for n, r in report.streams.items() if r.requests},
+        )
+        run.budget.flush()
+        self.publish_state(force=True)
         self.state_writer.write_state(self.state)
-        self.logger.info("Run summary:\n%s", run.summary())
-        if run.stopped_cleanly:
+        self.logger.info(
+            "Run summary:\n%s",
+            summary_table(report),
+            extra={"run_summary": summary_records(report)},
+        )
+        code = report.exit_code(fail_on_budget=self.settings.fail_when_budget_exhausted)
+        if report.stop_kind is StopKind.BUDGET:
             unfinished = sorted(
-                s.name
-                for s in self.streams.values()
-                if s.selected and not run.progress.is_done(s.name)
+                n for n, r in report.streams.items() if r.selected and not r.final.done
             )
             resets = run.budget.resets_at
             self.logger.warning(
                 "Stopped early: %s. Not finished: %s. The state records where each stream "
                 "stopped; the next run continues from there%s.",
-                run.error,
+                report.stop_reason,
                 ", ".join(unfinished) or "none",
                 f" (the daily window resets at {resets:%Y-%m-%d %H:%M} UTC)" if resets else "",
             )
-            if not self.settings.fail_when_budget_exhausted:
-                return
-        if run.error is not None:
-            raise run.error
+        if code == 0:
+            return
+        if report.stop_kind is StopKind.SIGNAL:
+            raise t.cast("BaseException", report.stop_reason)
+        if report.stop_kind in (StopKind.ERROR, StopKind.BUDGET):
+            raise t.cast("BaseException", report.stop_reason)
+        failed = sorted(
+            f"{n} ({r.reason or r.final.value})"
+            for n, r in report.streams.items()
+            if r.selected and r.final in (Outcome.FAILED, Outcome.PARTIAL)
+        )
+        msg = f"The run did not complete: {'; '.join(failed)}. The state lets the next run resume."
+        raise RunFailedError(msg)
+
+    # -- the command line --------------------------------------------------------------
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command plus ``--plan``."""
+        """The SDK's command plus ``--plan``; errors while reading files are one line too."""
+        redact.install()
         command = super().get_singer_command()
         command.params.append(
             click.Option(
@@ -159,26 +278,130 @@ class TapKnowBe4(Tap):
                 default=False,
                 help=(
                     "Print how many requests a sync would send per stream, and whether it fits "
-                    "today's budget, instead of syncing (costs the list requests)."
+                    "today's budget, instead of syncing (costs the list requests, which are "
+                    "counted in the shared budget ledger)."
                 ),
             )
         )
+        main = command.main
+
+        def guarded_main(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            try:
+                return main(*args, **kwargs)
+            except (KnowBe4Error, ConfigValidationError, OSError, ValueError) as exc:
+                cls._fail(exc)
+
+        command.main = guarded_main  # type: ignore[method-assign]
         return command
 
     @classmethod
-    def invoke(cls, *args: t.Any, plan: bool = False, **kwargs: t.Any) -> None:
-        """Run the CLI; expected failures end with one line and exit code 1."""
-        cls.plan_only = plan
+    def _fail(cls, exc: BaseException, code: int = 1) -> t.NoReturn:
+        """Log ``exc`` as one line (a traceback only at DEBUG) and exit with ``code``."""
+        debug = cls.logger.isEnabledFor(logging.DEBUG)
+        if isinstance(exc, ConfigValidationError):
+            details = "; ".join(exc.errors) if exc.errors else str(exc)
+            message = f"Invalid configuration: {details}"
+        elif isinstance(exc, ConfigError):
+            message = f"Invalid configuration: {exc}"
+        elif isinstance(exc, TerminationRequestedError):
+            message = f"Stopped by {exc.signal_name}: the state written lets the next run resume."
+            code = exc.exit_code
+        elif isinstance(exc, KnowBe4Error):
+            message = str(exc)
+        elif isinstance(exc, OSError | ValueError):
+            message = f"Could not read an input file: {type(exc).__name__}: {exc}"
+        else:  # pragma: no cover
+            message = f"{type(exc).__name__}: {exc}"
+        cls.logger.error(redact.REDACTOR(message), exc_info=debug)
+        sys.exit(code)
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: t.Any = None,
+        state: t.IO[str] | None = None,
+        catalog: t.IO[str] | None = None,
+        plan: bool = False,
+    ) -> None:
+        """Run the CLI; expected failures end with one line and a non-zero exit code.
+
+        The SDK's ``Tap.invoke`` with two changes: the tap is built knowing ``--plan``, and
+        a state or catalog file that is not what it should be is refused in one line.
+        """
+        super(Tap, cls).invoke(about=about, about_format=about_format)  # --about
+        cls.print_version(print_fn=cls.logger.info)
         try:
-            super().invoke(*args, **kwargs)
-        except (KnowBe4Error, ConfigValidationError) as exc:
-            debug = cls.logger.isEnabledFor(logging.DEBUG)
-            if isinstance(exc, ConfigValidationError):
-                details = "; ".join(exc.errors) if exc.errors else str(exc)
-                message = f"Invalid configuration: {details}"
-            elif isinstance(exc, ConfigError):
-                message = f"Invalid configuration: {exc}"
+            tap = cls(
+                config=getattr(config, "config", None) or {},
+                state=None if state is None else _read_json(state, "state", dict),
+                catalog=None if catalog is None else _read_catalog(catalog),
+                parse_env_config=getattr(config, "parse_env", False),
+                validate_config=True,
+                plan_only=plan,
+            )
+            tap.sync_all()
+        except (KnowBe4Error, ConfigValidationError, TerminationRequestedError) as exc:
+            cls._fail(exc)
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:  # noqa: ARG003
+        """``--test``: read one record per stream; a rejected key fails like a sync does."""
+        if value in ("", "disabled", None):
+            return
+        config = ctx.params.get("config")
+        try:
+            tap = cls(
+                config=getattr(config, "config", {}),
+                parse_env_config=getattr(config, "parse_env", False),
+                validate_config=True,
+            )
+            if value == "schema":
+                tap.write_schemas()
             else:
-                message = str(exc)
-            cls.logger.error(message, exc_info=debug)
-            sys.exit(1)
+                tap.run_connection_test()
+                report = tap.run.report
+                if report.stop_kind is StopKind.ERROR:
+                    raise t.cast("BaseException", report.stop_reason)
+        except (KnowBe4Error, ConfigValidationError) as exc:
+            cls._fail(exc)
+        ctx.exit()
+
+
+def _read_json(file: t.IO[str], what: str, kind: type) -> t.Any:
+    """A JSON document from ``file``; an unreadable one is one clear line."""
+    import json  # noqa: PLC0415
+
+    try:
+        value = json.loads(file.read())
+    except ValueError:
+        msg = f"the {what} file is not valid JSON"
+        raise ConfigError(msg) from None
+    if not isinstance(value, kind):
+        if what == "state":
+            logging.getLogger("tap-knowbe4").warning(
+                "The state file is not a JSON object: starting without state."
+            )
+            return {}
+        msg = f"the {what} file is not a JSON {kind.__name__}"
+        raise ConfigError(msg)
+    return value
+
+
+def _read_catalog(file: t.IO[str]) -> dict:
+    catalog = _read_json(file, "catalog", dict)
+    streams = catalog.get("streams")
+    if not isinstance(streams, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("tap_stream_id", s.get("stream")), str)
+        for s in streams
+    ):
+        msg = "the catalog file is not a Singer catalog (a 'streams' list of stream entries)"
+        raise ConfigError(msg)
+    return catalog
+
+
+def _register_secret(value: object) -> None:
+    if isinstance(value, str):
+        redact.REDACTOR.add(value)

@@ -39,6 +39,13 @@ def sandbox(**options: t.Any) -> t.Iterator[Sandbox]:
         yield sb
 
 
+@pytest.fixture(autouse=True)
+def _own_budget_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Each test counts requests in a budget ledger of its own (the default location is
+    under ``$XDG_CACHE_HOME``; runs of the CLI inherit it)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def shared_sandbox() -> t.Iterator[Sandbox]:
     """One read-only sandbox for tests that do not move its clock or change its options."""

@@ -10,25 +10,12 @@ import typing as t
 
 from jsonschema import Draft7Validator, FormatChecker
 
+from tap_knowbe4.streams import endpoints
 from tap_knowbe4.tap import TapKnowBe4
 
-#: Every stream and its primary key, as the issue fixed them (docs and tools rely on them).
-PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "account": ("name",),
-    "account_risk_score_history": ("date",),
-    "users": ("id",),
-    "groups": ("id",),
-    "group_members": ("group_id", "user_id"),
-    "group_risk_score_history": ("group_id", "date"),
-    "user_risk_score_history": ("user_id", "date"),
-    "phishing_campaigns": ("campaign_id",),
-    "phishing_security_tests": ("pst_id",),
-    "phishing_security_test_recipients": ("pst_id", "recipient_id"),
-    "store_purchases": ("store_purchase_id",),
-    "policies": ("policy_id",),
-    "training_campaigns": ("campaign_id",),
-    "training_enrollments": ("enrollment_id",),
-}
+#: Every stream and its primary key, from the tap's endpoint table (a snapshot test guards
+#: them: a changed key is a breaking change for every warehouse).
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {e.name: e.primary_keys for e in endpoints()}
 ALL_STREAMS = tuple(PRIMARY_KEYS)
 
 

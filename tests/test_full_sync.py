@@ -31,26 +31,42 @@ def assert_matches_ground_truth(run, org, streams=ALL_STREAMS) -> None:
             assert emitted[key] == record, f"{stream} {key}"
 
 
-# (sandbox pagination, cursor style, tap pagination)
+RECIPIENTS = "/v1/phishing/security_tests/{pst_id}/recipients"
+
+# (sandbox options, tap settings): every profile, and the paging pairings of the tidy one.
 MODES = [
-    pytest.param("both", "header", "auto", id="auto-vs-cursor-header"),
-    pytest.param("both", "envelope", "auto", id="auto-vs-cursor-envelope"),
-    pytest.param("page", "header", "auto", id="auto-vs-page-only"),
-    pytest.param("cursor", "header", "auto", id="auto-vs-page-ignored"),
-    pytest.param("both", "header", "page", id="page-vs-both"),
-    pytest.param("cursor", "envelope", "cursor", id="cursor-vs-cursor-envelope"),
+    pytest.param({"profile": "documented"}, {}, id="documented"),
+    pytest.param({"profile": "documented"}, {"pagination": "page"}, id="documented-page"),
+    pytest.param(
+        {"profile": "hostile", "per_page_caps": {"/v1/users": 20, "/v1/groups": 10}},
+        {"page_size": 500},
+        id="hostile-capped",
+    ),
+    pytest.param({"profile": "hostile"}, {}, id="hostile"),
+    pytest.param({"profile": "tidy"}, {}, id="tidy-auto-vs-cursor-header"),
+    pytest.param({"profile": "tidy", "cursor_style": "envelope"}, {}, id="tidy-auto-vs-envelope"),
+    pytest.param({"profile": "tidy", "pagination": "page"}, {}, id="tidy-auto-vs-page-only"),
+    pytest.param({"profile": "tidy", "pagination": "cursor"}, {}, id="tidy-auto-vs-page-ignored"),
+    pytest.param({"profile": "tidy"}, {"pagination": "page"}, id="tidy-page-vs-both"),
+    pytest.param(
+        {"profile": "tidy", "pagination": "cursor", "cursor_style": "envelope"},
+        {"pagination": "cursor"},
+        id="tidy-cursor-vs-envelope",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("server_paging", "cursor_style", "tap_paging"), MODES)
-def test_full_sync_is_exact_and_minimal(server_paging, cursor_style, tap_paging):
-    with sandbox(pagination=server_paging, cursor_style=cursor_style) as sb:
-        config = tap_config(sb, pagination=tap_paging)
+@pytest.mark.parametrize(("server", "tap"), MODES)
+def test_full_sync_is_exact_and_minimal(server, tap):
+    with sandbox(**server) as sb:
+        config = tap_config(sb, **tap)
         run = run_tap(config)
         assert_matches_ground_truth(run, sb.org)
-        uses_cursor = tap_paging != "page" and server_paging != "page"
-        expected = minimum_requests(sb.org, ALL_STREAMS, config["page_size"], cursor=uses_cursor)
+        uses_cursor = config.get("pagination", "auto") != "page"
+        expected = minimum_requests(sb, ALL_STREAMS, config["page_size"], cursor=uses_cursor)
         assert sb.stats()["requests"] == expected
+        assert run.tap is not None
+        assert all(r.final.value == "complete" for r in run.tap.run.report.streams.values())
 
 
 def full_pages(count: int) -> int:
@@ -70,17 +86,20 @@ def test_lists_that_are_exact_multiples_of_the_page_size(shared_sandbox, sized_b
     run = run_tap(tap_config(sb, page_size=page_size, pagination=tap_paging), streams=[sized_by])
     assert_matches_ground_truth(run, sb.org, [sized_by])
     sent = sb.stats()["requests"] - before
-    assert sent == minimum_requests(sb.org, [sized_by], page_size, cursor=tap_paging == "auto")
+    assert sent == minimum_requests(sb, [sized_by], page_size, cursor=tap_paging == "auto")
 
 
-def test_a_server_that_ignores_page_stops_without_duplicates(caplog):
-    # The sandbox in cursor mode ignores 'page', as the API will once page is retired.
-    with sandbox(pagination="cursor") as sb:
+def test_a_server_that_ignores_page_fails_the_listing_without_duplicates(caplog):
+    # The tidy sandbox in cursor mode ignores 'page', as the API will once page is retired:
+    # page 2 repeats page 1, so the rest of the list cannot be read this way.
+    with sandbox(profile="tidy", pagination="cursor") as sb:
         run = run_tap(tap_config(sb, pagination="page"), streams=["users"])
         check_singer(run)  # no duplicate keys
         assert len(run.records("users")) == 25  # the first page, once
         assert sb.stats()["requests"] == 2  # page 1, then the repeat that stopped it
-        assert "same page twice" in caplog.text
+        assert "all sent before" in caplog.text
+        assert "users" in str(run.error)  # not a complete run: exit code 1
+        assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
 
 
 DRIFT = ("nested-content", "landing-page-hyphen", "risk-timestamp-dates", "by-id-array")
@@ -88,9 +107,9 @@ DRIFT = ("nested-content", "landing-page-hyphen", "risk-timestamp-dates", "by-id
 
 def test_documented_drift_gives_the_current_shapes():
     """Legacy shapes from the docs (reference §7 and §8) load as today's records."""
-    with sandbox() as plain:
+    with sandbox(profile="tidy") as plain:
         canonical = {s: expected_records(plain.org, s) for s in ALL_STREAMS}
-    with sandbox(quirks=DRIFT) as sb:
+    with sandbox(profile="tidy", quirks=DRIFT) as sb:
         run = run_tap(tap_config(sb))
         assert run.error is None
         check_singer(run)
@@ -111,7 +130,7 @@ def test_trial_account_without_subscription_fields():
 
 
 def test_cursor_mode_against_a_page_only_server_fails_clearly():
-    with sandbox(pagination="page") as sb:
+    with sandbox(profile="tidy", pagination="page") as sb:
         run = run_tap(tap_config(sb, pagination="cursor"), streams=["users"])
         assert "without a next cursor" in str(run.error)
         check_singer(run)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import time
+
+import pytest
 
 from tap_knowbe4.tap import TapKnowBe4
 from tests.conftest import sandbox, tap_config
@@ -37,7 +40,7 @@ def test_retry_after_is_waited_out_exactly(caplog):
         assert_matches_ground_truth(run, sb.org, ["users"])
         assert elapsed >= 3.0
         assert "HTTP 429 on /v1/users, retry 1 in 3.0 s" in caplog.text
-        assert run.tap.run.counters["users"].throttled == 1
+        assert run.tap.run.report.stream("users").throttled == 1
         assert_no_secret(caplog.text, json.dumps(run.messages))
 
 
@@ -54,7 +57,7 @@ def test_ten_percent_faults_of_every_kind_still_give_the_exact_ground_truth(capl
 def _next_day(state: dict) -> dict:
     """The same state, as if the daily window had reset since."""
     state = json.loads(json.dumps(state))
-    state["request_budget"]["window_start"] = "2000-01-01T00:00:00Z"
+    state["tap_knowbe4"]["budget"] = {"window_start": "2000-01-01T00:00:00Z", "used": 0}
     return state
 
 
@@ -82,7 +85,7 @@ def _stop_and_resume(sb, config: dict, caplog, full_requests: int) -> dict:
     check_singer(first)
     assert "Stopped early" in caplog.text
     state = first.final_state
-    done = set(state["sync_progress"]["streams_done"])
+    done = set(state["tap_knowbe4"]["interrupted"]["streams_done"])
     assert done  # some streams finished
     first_stats = sb.stats()
     first_requests = first_stats["requests"]
@@ -90,7 +93,7 @@ def _stop_and_resume(sb, config: dict, caplog, full_requests: int) -> dict:
     second = run_tap(config, streams=DEFAULT_STREAMS, state=_next_day(state))
     assert second.error is None
     check_singer(second)
-    assert second.final_state["sync_progress"] is None  # complete
+    assert second.final_state["tap_knowbe4"]["interrupted"] is None  # complete
     _assert_union_is_ground_truth(sb.org, first, second)
     # streams finished in run 1 send nothing again
     for stream in done:
@@ -103,23 +106,53 @@ def _stop_and_resume(sb, config: dict, caplog, full_requests: int) -> dict:
 
 def test_tap_budget_stops_cleanly_and_the_next_run_resumes(caplog):
     with sandbox(api_key=SECRET) as sb:
-        full = run_tap(tap_config(sb), streams=DEFAULT_STREAMS)
+        full = run_tap(tap_config(sb, budget_ledger=False), streams=DEFAULT_STREAMS)
         full_requests = sb.stats()["requests"]
         assert full.error is None
         sb.reset()
-        config = tap_config(sb, daily_request_limit=full_requests * 6 // 10)
+        config = tap_config(sb, daily_request_limit=full_requests * 6 // 10, budget_ledger=False)
         _stop_and_resume(sb, config, caplog, full_requests)
 
 
-def test_server_daily_quota_stops_cleanly_and_the_next_run_resumes(caplog):
-    with sandbox(api_key=SECRET) as sb:
-        run_tap(tap_config(sb), streams=DEFAULT_STREAMS)
+@pytest.mark.parametrize(
+    ("profile", "most_429s"),
+    [("tidy", 1), ("documented", 4)],
+    ids=["429-with-retry-after", "429-without-retry-after"],
+)
+def test_server_daily_quota_stops_cleanly_and_the_next_run_resumes(caplog, profile, most_429s):
+    with sandbox(api_key=SECRET, profile=profile) as sb:
+        run_tap(tap_config(sb, budget_ledger=False), streams=DEFAULT_STREAMS)
         full_requests = sb.stats()["requests"]
     daily = full_requests * 6 // 10  # run 1 stops; a fresh day's quota is enough for run 2
     quota = {"limits": True, "per_second": 0, "per_minute": 0, "daily_quota": daily}
+    with sandbox(api_key=SECRET, profile=profile, **quota) as sb:
+        config = tap_config(sb, budget_ledger=False, quota_wait_seconds=2)
+        first_stats = _stop_and_resume(sb, config, caplog, full_requests)
+        # Retry-After of hours is the quota at once; without it, 429s that persist for
+        # quota_wait_seconds while the tap paces itself are the quota too
+        assert 1 <= first_stats["rate_limited"]["daily"] <= most_429s
+        assert "daily quota" in caplog.text
+        assert "resets around" in caplog.text
+
+
+def test_a_run_inside_the_quota_window_spends_one_probe(caplog):
+    quota = {"limits": True, "per_second": 0, "per_minute": 0, "daily_quota": 30}
     with sandbox(api_key=SECRET, **quota) as sb:
-        first_stats = _stop_and_resume(sb, tap_config(sb), caplog, full_requests)
-        assert first_stats["rate_limited"]["daily"] == 1  # met once, and not retried
+        config = tap_config(sb, budget_ledger=False, quota_wait_seconds=1)
+        first = run_tap(config, streams=DEFAULT_STREAMS)
+        assert first.error is None  # a clean stop
+        verdict = first.final_state["tap_knowbe4"]["budget"]
+        assert verdict["quota_spent_at"]
+        assert verdict["quota_resets_at"]
+        before = sb.stats()["requests"]
+        second = run_tap(config, streams=DEFAULT_STREAMS, state=first.final_state)
+        assert second.error is None
+        assert sb.stats()["requests"] - before == 1  # one probe, refused: stop
+        check_singer(second)
+        assert not second.records("users")
+        # the tap's own budget never asks for more than a day's wait
+        resets = dt.datetime.fromisoformat(verdict["quota_resets_at"].replace("Z", "+00:00"))
+        assert resets - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(hours=24)
 
 
 def test_budget_exhausted_can_fail_the_run(caplog):
@@ -137,14 +170,10 @@ def test_plan_is_within_five_percent_of_the_sync():
     streams = ALL_STREAMS  # including the per-user risk history
     with sandbox() as sb:
         config = tap_config(sb, page_size=500)  # the default: a risk history fits one page
-        TapKnowBe4.plan_only = True
-        try:
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                tap = TapKnowBe4(config=config, catalog=catalog_selecting(streams))
-                tap.sync_all()
-        finally:
-            TapKnowBe4.plan_only = False
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            tap = TapKnowBe4(config=config, catalog=catalog_selecting(streams), plan_only=True)
+            tap.sync_all()
         text = out.getvalue()
         total = int(next(line.split()[1] for line in text.splitlines() if line.startswith("total")))
         assert "requests left today" in text

@@ -2,6 +2,8 @@
 
 Most KnowBe4 endpoints differ only in path, key, parameters and parent; they are rows of
 :data:`ENDPOINTS`. Behaviour that differs lives in :mod:`tap_knowbe4.streams.kinds`.
+Adding a stream is a row here and a schema file in ``tap_knowbe4/schemas/`` (see
+CONTRIBUTING.md); the tests, the README table and ``meltano.yml`` derive from the table.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from tap_knowbe4.client import KnowBe4Stream
+from tap_knowbe4.fanout import KnowBe4Stream
+from tap_knowbe4.references import Reference
 from tap_knowbe4.streams import kinds, normalize
 
 ENROLLMENT_FLAGS = {
@@ -17,6 +20,7 @@ ENROLLMENT_FLAGS = {
     "include_store_purchase_id": "true",
     "include_employee_number": "true",
 }
+FULL = {"full": "true"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,9 +38,20 @@ class Endpoint:
     #: (parent stream, context key, field of the parent record that holds the id).
     parent: tuple[str, str, str] | None = None
     selected_by_default: bool = True
+    #: Fields naming records of other streams (dangling ones are counted in the summary).
+    references: tuple[Reference, ...] = ()
+    #: The reference says this endpoint may answer its whole list at once, ignoring paging.
+    may_ignore_paging: bool = False
+
+    @property
+    def incremental(self) -> bool:
+        """True when the stream keeps state that saves requests (no ACTIVATE_VERSION)."""
+        return self.kind in (kinds.RiskScoreHistoryStream, kinds.RecipientsStream)
 
 
-FULL = {"full": "true"}
+def _user_ref(records: str) -> Reference:
+    return Reference("user.id", "users", "user", records)
+
 
 #: ``group_members`` read from ``/v1/groups/{id}/members`` (one request per group).
 GROUP_MEMBERS_FROM_ENDPOINT = Endpoint(
@@ -107,6 +122,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         params=FULL,
         parent=("users", "user_id", "id"),
         selected_by_default=False,
+        may_ignore_paging=True,
     ),
     Endpoint(
         "phishing_campaigns",
@@ -121,6 +137,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Phishing security tests (PSTs) of all campaigns, with their counters.",
         kind=kinds.PhishingSecurityTestsStream,
         renames=normalize.LEGACY_PST_FIELDS,
+        references=(
+            Reference("campaign_id", "phishing_campaigns", "campaign", "tests", count_nulls=False),
+        ),
     ),
     Endpoint(
         "phishing_security_test_recipients",
@@ -129,6 +148,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Each recipient of each PST and what they did (opened, clicked, reported, ...).",
         kind=kinds.RecipientsStream,
         parent=("phishing_security_tests", "pst_id", "pst_id"),
+        references=(_user_ref("recipients"),),
     ),
     Endpoint(
         "store_purchases",
@@ -157,7 +177,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ("enrollment_id",),
         "Every user's enrollment in every training module, with status and time spent.",
         params=ENROLLMENT_FLAGS,
-        reshape=normalize.enrollment,
+        references=(
+            _user_ref("enrollments"),
+            Reference(
+                "store_purchase_id",
+                "store_purchases",
+                "store purchase",
+                "enrollments",
+                count_nulls=False,
+            ),
+            Reference(
+                "campaign_id", "training_campaigns", "campaign", "enrollments", count_nulls=False
+            ),
+        ),
     ),
 )
 
@@ -186,7 +218,8 @@ def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[ty
             "renames": dict(endpoint.renames),
             "selected_by_default": endpoint.selected_by_default,
             "child_context_fields": child_fields.get(endpoint.name, {}),
-            "child_id_keys": tuple(child_fields.get(endpoint.name, {})),
+            "references": endpoint.references,
+            "may_ignore_paging": endpoint.may_ignore_paging,
         }
         if endpoint.reshape is not None:
             attrs["reshape"] = staticmethod(endpoint.reshape)
@@ -199,15 +232,18 @@ def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[ty
     return list(classes.values())
 
 
+def endpoints(group_members_source: str = "users") -> tuple[Endpoint, ...]:
+    """Every endpoint row, with ``group_members`` from users (default) or the endpoint."""
+    members = (
+        GROUP_MEMBERS_FROM_USERS if group_members_source == "users" else GROUP_MEMBERS_FROM_ENDPOINT
+    )
+    return (*ENDPOINTS, members)
+
+
 def stream_classes(group_members_source: str = "users") -> list[type[KnowBe4Stream]]:
     """The stream classes, with ``group_members`` from users (default) or the endpoint."""
     if group_members_source not in _CLASSES:
-        members = (
-            GROUP_MEMBERS_FROM_USERS
-            if group_members_source == "users"
-            else GROUP_MEMBERS_FROM_ENDPOINT
-        )
-        _CLASSES[group_members_source] = build_stream_classes((*ENDPOINTS, members))
+        _CLASSES[group_members_source] = build_stream_classes(endpoints(group_members_source))
     return _CLASSES[group_members_source]
 
 

@@ -6,8 +6,9 @@ import datetime as dt
 import typing as t
 import zlib
 
-from tap_knowbe4.client import KnowBe4Stream
+from tap_knowbe4.fanout import KnowBe4Stream
 from tap_knowbe4.plan import pages
+from tap_knowbe4.state import parse_instant, plausible_date, utcnow
 from tap_knowbe4.streams import normalize
 
 if t.TYPE_CHECKING:
@@ -16,10 +17,6 @@ if t.TYPE_CHECKING:
 #: The API's default risk-history window is six months; a bookmark younger than this is
 #: safely inside it (a margin for clock differences between here and the server).
 RISK_WINDOW_SAFE = dt.timedelta(days=150)
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class ListStream(KnowBe4Stream):
@@ -33,90 +30,93 @@ class ListStream(KnowBe4Stream):
         return reshape(record) if reshape is not None else record
 
 
-class SingleObjectStream(ListStream):
-    """An endpoint that answers one object."""
+class AccountStream(ListStream):
+    """``/v1/account``; its ``number_of_seats`` sets the daily budget (2,000 + seats)."""
 
     paginated = False
 
-
-class AccountStream(SingleObjectStream):
-    """``/v1/account``; its ``number_of_seats`` sets the daily budget (2,000 + seats)."""
-
     def normalize(self, record: dict, context: Context | None) -> dict | None:
         """Tell the run's budget how many seats the account has."""
-        seats = record.get("number_of_seats")
-        if isinstance(seats, int):
-            self.run.budget.seats = seats
+        self.observe_for_plan([record])
         return record
+
+    def observe_for_plan(self, records: list[dict]) -> None:
+        """The daily limit is 2,000 + seats."""
+        seats = records[0].get("number_of_seats") if records else None
+        if isinstance(seats, int) and not isinstance(seats, bool) and 0 <= seats <= 10**7:
+            self.run.budget.seats = seats
 
 
 class RiskScoreHistoryStream(ListStream):
     """A risk-score time series (account, group or user), incremental on ``date``.
 
-    The first run reads the whole history (``full=true``). Later runs read the API's
-    default six-month window when the bookmark lies inside it, and emit only points on or
-    after the bookmark. Owners (groups, users) that did not exist at the last complete run
-    have higher ids than any seen then; they are read in full.
+    Each owner (0 for the account) has its own bookmark: the newest date emitted for it.
+    An owner read for the first time gets its whole history (``full=true``); later runs
+    read the API's default six-month window when the owner's bookmark lies inside it, and
+    emit points from the bookmark on. A bookmark only moves after the owner's history was
+    read to its end, and never to a date after tomorrow, so a point dated ``9999-12-31``
+    or ``N/A`` is loaded (or reported) without hiding real points afterwards.
     """
 
     replication_key = "date"
     is_sorted = False
     reshape = staticmethod(normalize.risk_point)
-    OWNERS_KEY = "owners_through"
 
-    _max_owner: int | None = None
+    _owner: int | None = None
+    _newest: str | None = None
+    _since: str | None = None
 
-    def _since(self, context: Context | None) -> str | None:
-        """The bookmark this run filters on (the one an interrupted run started from)."""
-        bookmark = self.get_starting_replication_key_value(context)
-        return self.run.progress.remember_bookmark(self.name, bookmark)
+    def _owner_of(self, context: Context | None) -> int:
+        return int(context[self.parent_key]) if (self.parent_key and context) else 0
 
-    def _is_new_owner(self, context: Context | None) -> bool:
-        if not self.parent_key or not context:
-            return False
-        known = self.stream_state.get(self.OWNERS_KEY)
-        return known is None or context[self.parent_key] > known
-
-    def _incremental_from(self, context: Context | None) -> str | None:
-        """The date points must reach to be emitted, or None to read the full history.
-
-        Asked for the request and for every point; computed once per owner.
-        """
-        owner = context.get(self.parent_key) if (self.parent_key and context) else None
-        cached = self._from_cache
-        if cached is not None and cached[0] == owner:
-            return cached[1]
-        value = self._compute_incremental_from(context)
-        self._from_cache = (owner, value)
-        return value
-
-    _from_cache: tuple[int | None, str | None] | None = None
-
-    def _compute_incremental_from(self, context: Context | None) -> str | None:
-        since = self._since(context)
-        if since is None or self._is_new_owner(context):
-            return None
-        return since
+    def _bookmark(self, context: Context | None) -> str | None:
+        """The owner's bookmark (computed once per owner)."""
+        owner = self._owner_of(context)
+        if owner != self._owner:
+            self._owner, self._newest = owner, None
+            dates = self.typed_state.stream(self.name).dates
+            self._since = dates.get(owner)
+        return self._since
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
-        """``full=true`` unless the bookmark sits inside the default six-month window."""
+        """``full=true`` unless the owner's bookmark sits inside the six-month window."""
         params = super().get_url_params(context, next_page_token)
-        since = self._incremental_from(context)
-        if since is not None and since >= (_utcnow() - RISK_WINDOW_SAFE).strftime("%Y-%m-%d"):
+        since = self._bookmark(context)
+        if since is not None and since >= (utcnow() - RISK_WINDOW_SAFE).strftime("%Y-%m-%d"):
             params.pop("full", None)
         return params
 
     def normalize(self, record: dict, context: Context | None) -> dict | None:
-        """Keep points on or after the bookmark and the start date."""
+        """Keep points on or after the bookmark and the start date; note the newest."""
         point = normalize.risk_point(record)
-        day = point.get("date") or ""
-        since = self._incremental_from(context)
-        if since is not None and day < since:
-            return None
-        start = self.settings.start_date
-        if start is not None and day < start.strftime("%Y-%m-%d"):
-            return None
+        day = point.get("date")
+        since = self._bookmark(context)
+        if isinstance(day, str):
+            if since is not None and day < since:
+                return None
+            start = self.settings.start_date
+            if start is not None and day < start.strftime("%Y-%m-%d"):
+                return None
+            good = plausible_date(day)
+            if good is not None and (self._newest is None or good > self._newest):
+                self._newest = good
         return point
+
+    def _commit(self, context: Context | None) -> None:
+        owner = self._owner_of(context)
+        if owner == self._owner and self._newest is not None:
+            self.typed_state.stream(self.name).dates[owner] = max(
+                self._newest, self._since or self._newest
+            )
+
+    def parent_complete(self, context: Context) -> None:
+        """The owner's history was read to its end: its bookmark may move."""
+        self._commit(context)
+
+    def stream_complete(self) -> None:
+        """The account's history was read to its end: its bookmark may move."""
+        if not self.parent_key:
+            self._commit(None)
 
     def planned_requests(self, context: Context, parent: dict) -> int:
         """One page per owner; more when the account's history is longer than a page."""
@@ -124,15 +124,9 @@ class RiskScoreHistoryStream(ListStream):
         points = self.run.plan_hints.get("risk_history_points", 0)
         return base and pages(points, self.settings.page_size)
 
-    def note_parent(self, parent_id: int) -> None:
-        """Remember the highest owner id of this run."""
-        if self._max_owner is None or parent_id > self._max_owner:
-            self._max_owner = parent_id
-
-    def sync_finished(self) -> None:
-        """After a complete fan-out, owners up to the highest id seen are known."""
-        if self.parent_key and self._max_owner is not None:
-            self.stream_state[self.OWNERS_KEY] = self._max_owner
+    def observe_for_plan(self, records: list[dict]) -> None:
+        """Owners' histories are about as long as the account's."""
+        self.run.plan_hints["risk_history_points"] = len(records)
 
 
 class GroupMembersStream(ListStream):
@@ -143,12 +137,13 @@ class GroupMembersStream(ListStream):
         base = super().planned_requests(context, parent)
         return base and pages(parent.get("member_count") or 0, self.settings.page_size)
 
+    def listing_key(self, record: dict) -> t.Hashable:
+        """Members are users: their id identifies them within the group."""
+        return record.get("id")
+
     def normalize(self, record: dict, context: Context | None) -> dict | None:
         """Keep only the link columns."""
-        user_id = record.get("id")
-        if user_id is None:
-            return None
-        return {"group_id": record["group_id"], "user_id": user_id}
+        return {"group_id": record["group_id"], "user_id": record.get("id")}
 
 
 class DerivedGroupMembersStream(KnowBe4Stream):
@@ -160,19 +155,14 @@ class DerivedGroupMembersStream(KnowBe4Stream):
 
     paginated = False
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+    def read_listing(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         """One link row per (group, user), built from the parent user record."""
         if not context:
             return
         user_id = context["user_id"]
         for group_id in sorted(set(context.get("group_ids") or ())):
             if group_id:
-                self.run.counters[self.name].records += 1
                 yield {"group_id": group_id, "user_id": user_id}
-
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Rows are built already."""
-        return row
 
     def planned_requests(self, context: Context, parent: dict) -> int:
         """Free: the users list already holds the memberships."""
@@ -182,13 +172,15 @@ class DerivedGroupMembersStream(KnowBe4Stream):
 class UsersStream(ListStream):
     """``/v1/users``: passes the user id, and the group ids, to its children."""
 
-    def child_context(self, record: dict) -> dict | None:
+    def get_child_context(self, record: dict, context: Context | None) -> dict | None:
         """``user_id`` for risk history; ``group_ids`` for derived group members."""
-        context = super().child_context(record)
-        if context is not None:
+        child = super().get_child_context(record, context)
+        if child is not None:
             groups = record.get("groups") or []
-            context["group_ids"] = [g for g in groups if isinstance(g, int)]
-        return context
+            child["group_ids"] = [
+                g for g in groups if isinstance(g, int) and not isinstance(g, bool)
+            ]
+        return child
 
 
 PST_COUNTERS = (
@@ -216,67 +208,61 @@ class PhishingSecurityTestsStream(ListStream):
     """PSTs; passes what the recipients stream needs to decide whether to re-read."""
 
     def normalize(self, record: dict, context: Context | None) -> dict | None:
-        """Drop tests started before ``start_date``."""
+        """Drop tests started before ``start_date`` (compared as instants)."""
         start = self.settings.start_date
-        started = record.get("started_at")
-        if start is not None and started and started < start.strftime("%Y-%m-%dT%H:%M:%S"):
+        started = parse_instant(record.get("started_at"))
+        if start is not None and started is not None and started < start:
             return None
         return record
 
-    def child_context(self, record: dict) -> dict | None:
+    def get_child_context(self, record: dict, context: Context | None) -> dict | None:
         """Errored tests (``scheduled_count`` null) have no recipients: no request."""
         if record.get("scheduled_count") is None:
             return None
-        context = super().child_context(record)
-        if context is not None:
-            context["pst_status"] = record.get("status")
-            context["pst_started_at"] = record.get("started_at")
-            context["pst_fingerprint"] = pst_fingerprint(record)
-        return context
+        child = super().get_child_context(record, context)
+        if child is not None:
+            child["pst_status"] = record.get("status")
+            child["pst_started_at"] = record.get("started_at")
+            child["pst_fingerprint"] = pst_fingerprint(record)
+        return child
 
 
 class RecipientsStream(ListStream):
     """Recipients of each PST, re-read only for tests that can still change.
 
-    A test is re-read when it was never synced, is not ``Closed``, started within
-    ``pst_lookback_days``, or its counters differ from the last sync. The state keeps
-    one small number per settled test (``settled``: pst_id -> counters checksum).
+    A test is re-read when it was never read to the end, is not ``Closed``, started within
+    ``pst_lookback_days`` (or its start cannot be read), or its counters differ from the
+    last complete read. The state keeps one small number per settled test.
     """
 
     reshape = staticmethod(normalize.recipient)
-    SETTLED_KEY = "settled"
 
     @property
     def emit_activate_version_messages(self) -> bool:
         """Never: a run re-reads only some tests, so rows of the others must stay."""
         return False
 
-    def _settled(self) -> dict[str, int]:
-        settled = self.stream_state.get(self.SETTLED_KEY)
-        if not isinstance(settled, dict):
-            settled = {}
-            self.stream_state[self.SETTLED_KEY] = settled
-        return settled
-
-    def skip_context(self, context: Context) -> bool:
+    def parent_unchanged(self, context: Context) -> bool:
         """True when the test is closed, old enough, and its counters did not move."""
         if context.get("pst_status") != "Closed":
             return False
-        started = context.get("pst_started_at")
-        lookback = dt.timedelta(days=self.settings.pst_lookback_days)
-        if not started or started >= (_utcnow() - lookback).strftime("%Y-%m-%dT%H:%M:%S"):
+        started = parse_instant(context.get("pst_started_at"))
+        if started is None or started > utcnow():
             return False
-        return self._settled().get(str(context["pst_id"])) == context.get("pst_fingerprint")
+        if started >= utcnow() - dt.timedelta(days=self.settings.pst_lookback_days):
+            return False
+        settled = self.typed_state.stream(self.name).settled
+        return settled.get(int(context["pst_id"])) == context.get("pst_fingerprint")
 
     def planned_requests(self, context: Context, parent: dict) -> int:
         """The pages of this test's recipients, unless the state says it is settled."""
         base = super().planned_requests(context, parent)
         return base and pages(parent.get("scheduled_count") or 0, self.settings.page_size)
 
-    def parent_done(self, context: Context) -> None:
-        """Remember closed tests as settled; open ones stay to be re-read."""
-        settled = self._settled()
-        key = str(context["pst_id"])
+    def parent_complete(self, context: Context) -> None:
+        """Read to its end: a closed test is settled; an open one stays to be re-read."""
+        settled = self.typed_state.stream(self.name).settled
+        key = int(context["pst_id"])
         if context.get("pst_status") == "Closed":
             settled[key] = context["pst_fingerprint"]
         else:

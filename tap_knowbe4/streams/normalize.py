@@ -6,8 +6,6 @@ record as the stream's schema describes it. They only touch what needs touching.
 
 from __future__ import annotations
 
-import typing as t
-
 LEGACY_USER_FIELDS = {"adi_manageable": "provisioning_managed", "adi_guid": "provisioning_guid"}
 LEGACY_GROUP_FIELDS = {"adi_guid": "provisioning_guid"}
 LEGACY_PST_FIELDS = {"landing-page": "landing_page"}
@@ -25,8 +23,10 @@ def risk_point(record: dict) -> dict:
 def user(record: dict) -> dict:
     """Group ids on a user: plain integers even when ``expand=group`` sent objects."""
     groups = record.get("groups")
-    if groups and isinstance(groups[0], dict):
-        record["groups"] = [g.get("group_id", g.get("id")) for g in groups]
+    if isinstance(groups, list) and any(isinstance(g, dict) for g in groups):
+        record["groups"] = [
+            g.get("group_id", g.get("id")) if isinstance(g, dict) else g for g in groups
+        ]
     return record
 
 
@@ -45,9 +45,9 @@ def recipient(record: dict) -> dict:
     return record
 
 
-def _flatten(items: t.Any) -> list:
+def _flatten(items: list) -> list:
     flat: list = []
-    for item in items or []:
+    for item in items:
         if isinstance(item, list):
             flat.extend(item)
         else:
@@ -59,16 +59,6 @@ def training_campaign(record: dict) -> dict:
     """``content`` as one flat list (docs nest it; 2018 accounts call it ``modules``)."""
     if "content" not in record and "modules" in record:
         record["content"] = record.pop("modules")
-    if "content" in record:
+    if isinstance(record.get("content"), list):
         record["content"] = _flatten(record["content"])
-    return record
-
-
-def enrollment(record: dict) -> dict:
-    """``user.employee_number`` as a string, as on users (the docs sample has an int)."""
-    stub = record.get("user")
-    if isinstance(stub, dict):
-        number = stub.get("employee_number")
-        if number is not None and not isinstance(number, str):
-            stub["employee_number"] = str(number)
     return record

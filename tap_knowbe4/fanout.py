@@ -1,0 +1,466 @@
+"""KnowBe4Stream: how a stream is read, how it ends, and what its ending allows.
+
+Every reading of a list (a stream, or one parent's children) is guarded by one error
+policy and ends with an :class:`~tap_knowbe4.outcome.Outcome`:
+
+* 403 skips the stream (the key may not read it), 404 on a child skips that parent (it
+  vanished); a rejected key, an unexpected answer, or retries exhausted stop the run with
+  one line; the budget or the API's quota stop it cleanly; a signal stops it;
+* a listing whose paging went wrong (cursors in a circle, pages repeating) fails.
+
+From those outcomes, and nothing else, come the consequences: parent hooks that advance
+bookmarks or mark a test settled run only for a parent read to the end; ACTIVATE_VERSION
+is sent only after a full-table stream was read completely in this run; the resume
+position (:class:`Resume`) records finished streams and parents; the summary reports it all.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+
+import requests
+from singer_sdk.exceptions import RetriableAPIError
+
+from tap_knowbe4.client import KnowBe4HTTPStream
+from tap_knowbe4.errors import (
+    BudgetExhaustedError,
+    EndpointForbiddenError,
+    GaveUpError,
+    KnowBe4Error,
+    ResourceGoneError,
+    StopRunError,
+    TerminationRequestedError,
+)
+from tap_knowbe4.logs import DebugLogger
+from tap_knowbe4.outcome import Outcome, StopKind, StreamReport
+from tap_knowbe4.records import RecordCleaner
+from tap_knowbe4.references import Reference
+from tap_knowbe4.state import Interrupted, TapState
+
+if t.TYPE_CHECKING:
+    from singer_sdk import metrics
+    from singer_sdk.helpers.types import Context
+
+
+class Resume:
+    """Where an interrupted sync stopped, and where this one is (kept in the state).
+
+    Parents are listed in ascending id order, so "done" is one number per child stream:
+    every parent up to that id. If a server ever lists parents out of order, the position
+    of that fan-out is dropped and it is read again rather than anything missed.
+    """
+
+    def __init__(self, state: TapState) -> None:
+        """Start from the interrupted sync in ``state``, if any."""
+        previous = state.interrupted
+        self.resumed = previous is not None and bool(previous.streams_done or previous.parents_done)
+        self.streams_before = set(previous.streams_done) if previous else set()
+        self.parents_before = dict(previous.parents_done) if previous else {}
+        state.interrupted = Interrupted(set(self.streams_before), dict(self.parents_before))
+        self._state = state
+        self._last_seen: dict[str, int] = {}
+        self._unordered: set[str] = set()
+
+    @property
+    def _now(self) -> Interrupted:
+        if self._state.interrupted is None:
+            self._state.interrupted = Interrupted()
+        return self._state.interrupted
+
+    def stream_done_before(self, name: str) -> bool:
+        """True when the interrupted sync finished ``name``."""
+        return name in self.streams_before
+
+    def parent_done_before(self, child: str, parent_id: int) -> bool:
+        """True when the interrupted sync finished ``child`` for ``parent_id``."""
+        last = self._last_seen.get(child)
+        if last is not None and parent_id <= last:
+            self._unordered.add(child)
+            self._now.parents_done.pop(child, None)
+        self._last_seen[child] = parent_id
+        done = self.parents_before.get(child)
+        return done is not None and parent_id <= done and child not in self._unordered
+
+    def mark_parent_done(self, child: str, parent_id: int) -> None:
+        """``child`` is done for ``parent_id`` and every parent before it."""
+        if child not in self._unordered:
+            self._now.parents_done[child] = parent_id
+
+    def mark_stream_done(self, name: str) -> None:
+        """``name`` finished (its fan-out position is no longer needed)."""
+        self._now.streams_done.add(name)
+        self._now.parents_done.pop(name, None)
+
+    def finish(self) -> None:
+        """The sync was not interrupted: the next run starts afresh."""
+        self._state.interrupted = None
+
+
+class KnowBe4Stream(KnowBe4HTTPStream):
+    """Base class of every KnowBe4 stream: outcomes, fan-out, resume and record cleaning."""
+
+    #: Renames of legacy field names to current ones (reference §8).
+    renames: t.ClassVar[dict[str, str]] = {}
+    #: Fields naming records of other streams (counted in the summary when dangling).
+    references: t.ClassVar[tuple[Reference, ...]] = ()
+    #: For parent streams: child context key -> field of the record holding the id.
+    child_context_fields: t.ClassVar[dict[str, str]] = {}
+
+    _schema_sent = False
+    _pending_version: int | None = None
+    _forbidden = False
+    _warned: frozenset[tuple[str, str]] = frozenset()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Create the stream; per-request metric lines are logged at DEBUG."""
+        super().__init__(*args, **kwargs)
+        self.metrics_logger = DebugLogger(self.metrics_logger)  # type: ignore[assignment]
+
+    # -- what the tap shares ---------------------------------------------------------
+
+    @property
+    def resume(self) -> Resume:
+        """The run's resume position."""
+        return self._tap.resume  # type: ignore[attr-defined]
+
+    @property
+    def report(self) -> StreamReport:
+        """The report of this stream for the run."""
+        return self.run.report.stream(self.name)
+
+    @property
+    def typed_state(self) -> TapState:
+        """The tap's typed state (the SDK's ``tap_state`` is the raw Singer dict)."""
+        return self._tap.typed_state  # type: ignore[attr-defined]
+
+    # -- SDK behaviour with no hook (each covered by tests/test_sdk_contract.py) ------
+
+    def _write_schema_message(self) -> None:
+        """Send SCHEMA once per stream per run.
+
+        The SDK sends it at every ``sync(context)``, i.e. once per parent record for child
+        streams (thousands per run); targets such as target-duckdb flush on each one.
+        """
+        if not self._schema_sent:
+            super()._write_schema_message()
+            self._schema_sent = True
+
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        """Hold ACTIVATE_VERSION back: the SDK sends it when a stream *starts*.
+
+        A version-aware target deletes every row not re-sent after it, so it may only go
+        out once every record of the stream was emitted in this run (:meth:`_end`).
+        """
+        self._pending_version = full_table_version
+
+    # -- logs that grow with parents go to DEBUG --------------------------------------
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """Per-parent lines of child streams ("Beginning sync ...") at DEBUG."""
+        if self.parent_stream_type is not None and level == logging.INFO:
+            level = logging.DEBUG
+        super().log(message, *args, level=level, **kwargs)
+
+    def _quiet(self, meter: metrics.Meter) -> t.Any:
+        if self.parent_stream_type is not None:
+            meter.logger = DebugLogger(meter.logger)  # type: ignore[assignment]
+        return meter
+
+    def get_record_counter(self, **kwargs: t.Any) -> metrics.Counter:
+        """The SDK's record counter (its lines at DEBUG for child streams)."""
+        return self._quiet(super().get_record_counter(**kwargs))
+
+    def get_sync_timer(self) -> metrics.Timer:
+        """The SDK's sync timer (its lines at DEBUG for child streams)."""
+        return self._quiet(super().get_sync_timer())
+
+    def get_http_request_counter(self) -> metrics.Counter:
+        """The SDK's request counter (its lines at DEBUG for child streams)."""
+        return self._quiet(super().get_http_request_counter())
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The stream's records, read under the error policy; outcomes recorded."""
+        if self.parent_key and context:
+            yield from self._read_for_parent(context)
+        else:
+            yield from self._read_stream(context)
+
+    def read_listing(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        """The raw records of one listing (override for streams that send no request)."""
+        return iter(super().get_records(context))
+
+    def _guarded(self, context: Context | None) -> t.Generator[dict, None, Outcome]:
+        """Read one listing under the error policy; return how it ended."""
+        run, report = self.run, self.report
+        limit = self.ABORT_AT_RECORD_COUNT
+        count = 0
+        try:
+            for record in self.read_listing(context):
+                if limit is not None and count >= limit:
+                    report.end(Outcome.PARTIAL, f"stopped at the record limit ({limit})")
+                    return Outcome.PARTIAL
+                count += 1
+                yield record
+        except (StopRunError, TerminationRequestedError):
+            report.end(Outcome.PARTIAL, "the run stopped before its end")
+            return Outcome.PARTIAL
+        except EndpointForbiddenError as exc:
+            self._forbidden = True
+            report.end(Outcome.SKIPPED, "skipped: the API key may not read it (403)")
+            self.logger.warning(
+                "Skipping stream '%s': the API key may not read it (%s). The other streams go on.",
+                self.name,
+                exc,
+            )
+            return Outcome.SKIPPED
+        except ResourceGoneError:
+            report.note(f"parents that vanished before their {self.name} could be read")
+            return Outcome.SKIPPED
+        except BudgetExhaustedError as exc:
+            run.stop(StopKind.BUDGET, exc)
+            report.end(Outcome.PARTIAL, "the run stopped before its end")
+            return Outcome.PARTIAL
+        except KnowBe4Error as exc:  # rejected key, TLS, an unexpected answer, too large
+            run.stop(StopKind.ERROR, exc)
+            report.end(Outcome.FAILED, type(exc).__name__)
+            return Outcome.FAILED
+        except (RetriableAPIError, requests.exceptions.RequestException) as exc:
+            run.stop(StopKind.ERROR, self._gave_up(exc))
+            report.end(Outcome.FAILED, "retries exhausted")
+            return Outcome.FAILED
+        paginator = self._paginator
+        if paginator is not None:
+            for note in paginator.notes:
+                report.note(note)
+            if paginator.repeated_records:
+                report.note("records a page repeated: not sent twice", paginator.repeated_records)
+            if paginator.broken:
+                self.logger.warning(
+                    "Stream '%s': %s; stopped paging, records may be missing.",
+                    self.name,
+                    paginator.broken,
+                )
+                report.end(Outcome.FAILED, f"{paginator.broken}; records may be missing")
+                return Outcome.FAILED
+        return Outcome.COMPLETE
+
+    def _gave_up(self, exc: BaseException) -> GaveUpError:
+        response = getattr(exc, "response", None)
+        what = self._describe(response) if response is not None else _cause(exc)
+        return GaveUpError(
+            f"{self.name}: still failing after {self.settings.max_retries} retries ({what}). "
+            "The API may be down or unreachable; the state written lets the next run resume."
+        )
+
+    def _read_stream(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        report = self.report
+        report.selected = self.selected
+        if self.run.stopped:
+            report.end(Outcome.SKIPPED, "not started: the run had stopped")
+            return
+        outcome = yield from self._guarded(context)
+        report.end(outcome)
+        if outcome is Outcome.COMPLETE:
+            self.stream_complete()
+        self._end(outcome)
+        self._tap.publish_state(force=True)  # type: ignore[attr-defined]
+
+    def plan_listing(self) -> list[dict]:
+        """The raw records of this stream's list, read under the error policy (``--plan``)."""
+        records: list[dict] = []
+        reading = self._guarded(None)
+        while True:
+            try:
+                records.append(next(reading))
+            except StopIteration as end:
+                self.report.end(end.value)
+                return records
+
+    def _read_for_parent(self, context: Context) -> t.Iterator[dict[str, t.Any]]:
+        run, report = self.run, self.report
+        parent_id = context[t.cast("str", self.parent_key)]
+        if self._forbidden:
+            return
+        if run.stopped:
+            report.end(Outcome.PARTIAL, "the run stopped before every parent was read")
+            return
+        if self.resume.parent_done_before(self.name, parent_id):
+            report.parents_resumed += 1
+            return
+        if self.parent_unchanged(context):
+            report.parent_ended(Outcome.UNCHANGED)
+            return
+        outcome = yield from self._guarded(context)
+        report.parent_ended(outcome)
+        if outcome is Outcome.COMPLETE:
+            self.parent_complete(context)
+            self.resume.mark_parent_done(self.name, parent_id)
+        self._tap.publish_state()  # type: ignore[attr-defined]
+
+    def _end(self, outcome: Outcome) -> None:
+        """The listing of this stream is over: settle it and every selected descendant.
+
+        A child is complete when every parent was listed and each of its own readings
+        ended well; when the parents' list itself did not end well, neither did the child.
+        """
+        for stream in [self, *self._descendants()]:
+            report = stream.report
+            report.selected = stream.selected
+            if stream is not self:
+                if outcome is Outcome.COMPLETE:
+                    report.end(Outcome.COMPLETE)
+                elif outcome is Outcome.SKIPPED:
+                    report.end(Outcome.SKIPPED, f"skipped with {self.name}")
+                else:
+                    report.end(Outcome.PARTIAL, f"{self.name} was not read to its end")
+            final = report.final
+            if final is Outcome.COMPLETE and stream.selected:
+                stream._activate(report)
+            if final.done:
+                self.resume.mark_stream_done(stream.name)
+            self.run.logger.info(
+                "Stream '%s': %s, %d records, %d requests%s.",
+                stream.name,
+                final.value,
+                report.records,
+                report.requests,
+                f" ({report.reason})" if report.reason else "",
+            )
+            notable = {
+                text: n
+                for text, n in report.anomalies.items()
+                if "converted" not in text and "rewritten" not in text
+            }
+            if notable:
+                self.run.logger.warning(
+                    "Stream '%s': %s.",
+                    stream.name,
+                    "; ".join(f"{n:,} {text}" for text, n in sorted(notable.items())),
+                )
+
+    def _activate(self, report: StreamReport) -> None:
+        if not self.emit_activate_version_messages or not report.emitted_everything:
+            return
+        if self.replication_method != "FULL_TABLE":
+            return
+        version = self._pending_version or self._tap.initialized_at // 1000
+        super()._write_activate_version_message(version)
+        report.activated = True
+
+    def _descendants(self) -> list[KnowBe4Stream]:
+        found: list[KnowBe4Stream] = []
+        for child in self.child_streams:
+            if isinstance(child, KnowBe4Stream) and (
+                child.selected or child.has_selected_descendents
+            ):
+                found.append(child)
+                found.extend(child._descendants())
+        return found
+
+    # -- hooks of the kinds ----------------------------------------------------------
+
+    def parent_unchanged(self, context: Context) -> bool:
+        """Child streams: True when the state says this parent's children cannot have changed."""
+        return False
+
+    def parent_complete(self, context: Context) -> None:
+        """Child streams: every record of this parent was read (advance its state)."""
+
+    def stream_complete(self) -> None:
+        """Top-level streams: every record was read (advance the stream's state)."""
+
+    def planned_requests(self, context: Context, parent: dict) -> int:
+        """Child streams: requests this parent's children will cost (for ``--plan``)."""
+        parent_id = context.get(self.parent_key or "")
+        if self.resume.stream_done_before(self.name) or (
+            parent_id is not None and self.resume.parents_before.get(self.name, -1) >= parent_id
+        ):
+            return 0
+        return 0 if self.parent_unchanged(context) else 1
+
+    def observe_for_plan(self, records: list[dict]) -> None:
+        """Top-level streams: learn what prices the children (for ``--plan``)."""
+
+    # -- children --------------------------------------------------------------------
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict | None:
+        """The context this record gives its children; None skips them (no request)."""
+        child = {key: record.get(field) for key, field in self.child_context_fields.items()}
+        if any(child.get(key) in (None, 0) for key in self.child_context_fields):
+            return None
+        return child
+
+    def generate_child_contexts(
+        self, record: dict, context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """One context per parent record, only when a child stream is selected."""
+        if not self.child_context_fields or not any(
+            child.selected or child.has_selected_descendents for child in self.child_streams
+        ):
+            return
+        child = self.get_child_context(record, context)
+        if child is not None:
+            yield child
+
+    # -- records ---------------------------------------------------------------------
+
+    @property
+    def cleaner(self) -> RecordCleaner:
+        """The record cleaner of this stream (compiled once)."""
+        cleaner = self.__dict__.get("_cleaner")
+        if cleaner is None:
+            depth = 0
+            if self.config.get("flattening_enabled"):
+                depth = int(self.config.get("flattening_max_depth") or 10)
+            cleaner = RecordCleaner(
+                self.schema,
+                key_fields=self.primary_keys,
+                report=self._problem,
+                expand_null_objects=depth,
+            )
+            self.__dict__["_cleaner"] = cleaner
+        return cleaner
+
+    def _problem(self, kind: str, field: str) -> None:
+        self.report.note(f"{field}: {kind}")
+        if (field, kind) not in self._warned:
+            self._warned = self._warned | {(field, kind)}
+            level = logging.INFO if "converted" in kind or "rewritten" in kind else logging.WARNING
+            self.run.logger.log(level, "Stream '%s', field %s: %s.", self.name, field, kind)
+
+    def normalize(self, record: dict, context: Context | None) -> dict | None:
+        """Stream-specific reshaping before cleaning; the default changes nothing."""
+        return record
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Rename legacy fields, add the parent id, reshape, clean, count references."""
+        for old, new in self.renames.items():
+            if old in row:
+                value = row.pop(old)
+                row.setdefault(new, value)
+        if self.parent_key and context:
+            row[self.parent_key] = context[self.parent_key]
+        record = self.normalize(row, context)
+        if record is None:
+            return None
+        cleaned = self.cleaner.clean(record)
+        if cleaned is None:
+            return None
+        self.report.records += 1
+        if self.references:
+            self.run.references.observe(self.name, self.references, cleaned)
+        if self.name in self.run.references.targets:
+            self.run.references.seen(self.name, cleaned, self.primary_keys)
+        return cleaned
+
+
+def _cause(exc: BaseException) -> str:
+    """A short name for a network failure (``ConnectionError: connection refused``)."""
+    text = str(exc).lower()
+    for hint in ("connection refused", "timed out", "name or service not known", "reset"):
+        if hint in text:
+            return f"{type(exc).__name__}: {hint}"
+    return type(exc).__name__

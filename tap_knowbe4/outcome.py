@@ -1,0 +1,187 @@
+"""How each stream (and each parent of a fan-out) ended: a fact, not a flag.
+
+Every stream of a run ends with one :class:`Outcome`, and every parent of a fan-out
+(a phishing test for its recipients, a user for its risk history) too. What the tap does
+at the end is derived from these facts alone:
+
+* ACTIVATE_VERSION only for a full-table stream that is ``complete`` with every record
+  re-sent in this run (:attr:`StreamReport.emitted_everything`);
+* a bookmark or a "settled" mark only for a parent that is ``complete``;
+* the exit code from the worst outcome (:meth:`RunReport.exit_code`);
+* the run summary from all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import typing as t
+
+
+class Outcome(enum.Enum):
+    """How a stream, or one parent of a fan-out, ended."""
+
+    #: Every record was read to the end.
+    COMPLETE = "complete"
+    #: Nothing needed reading: the state says it cannot have changed (settled parents).
+    UNCHANGED = "unchanged"
+    #: Some records were read, then the run stopped (budget, quota, signal, test limit).
+    PARTIAL = "partial"
+    #: Not read at all: forbidden (403), vanished (404), or the run stopped first. A
+    #: vanished parent does not make its stream incomplete (there is nothing left to read).
+    SKIPPED = "skipped"
+    #: An error ended it (retries exhausted, an unreadable answer).
+    FAILED = "failed"
+
+    @property
+    def done(self) -> bool:
+        """True when nothing is left to read."""
+        return self in (Outcome.COMPLETE, Outcome.UNCHANGED)
+
+
+#: Worst first: a stream is as bad as its worst parent.
+_SEVERITY = {
+    Outcome.FAILED: 4,
+    Outcome.PARTIAL: 3,
+    Outcome.SKIPPED: 2,
+    Outcome.UNCHANGED: 1,
+    Outcome.COMPLETE: 0,
+}
+
+
+def worst(*outcomes: Outcome) -> Outcome:
+    """The most severe of ``outcomes`` (complete when there are none)."""
+    return max(outcomes, key=_SEVERITY.__getitem__, default=Outcome.COMPLETE)
+
+
+@dataclasses.dataclass
+class StreamReport:
+    """What happened to one stream in this run."""
+
+    name: str
+    selected: bool = True
+    #: The stream's own reading (the list, or every fan-out parent taken together).
+    outcome: Outcome | None = None
+    reason: str = ""
+    records: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    #: Parents of a fan-out by outcome (child streams only).
+    parents: dict[Outcome, int] = dataclasses.field(default_factory=dict)
+    #: Parents an interrupted run had finished (not read again in this one).
+    parents_resumed: int = 0
+    #: Records dropped because their key could not be read, and other anomalies, by text.
+    anomalies: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: True once ACTIVATE_VERSION was sent for this stream.
+    activated: bool = False
+
+    def parent_ended(self, outcome: Outcome) -> None:
+        """Count one fan-out parent's outcome."""
+        self.parents[outcome] = self.parents.get(outcome, 0) + 1
+
+    def note(self, anomaly: str, count: int = 1) -> None:
+        """Count an anomaly (``"recipients without a user"``) for the summary."""
+        self.anomalies[anomaly] = self.anomalies.get(anomaly, 0) + count
+
+    def end(self, outcome: Outcome, reason: str = "") -> None:
+        """Record how the stream ended; a worse outcome is never overwritten by a better."""
+        if self.outcome is None or worst(self.outcome, outcome) is outcome:
+            self.outcome = outcome
+            if reason or not self.reason:
+                self.reason = reason
+
+    @property
+    def final(self) -> Outcome:
+        """The stream's outcome, its parents' included (skipped when it never ran)."""
+        own = self.outcome if self.outcome is not None else Outcome.SKIPPED
+        unfinished = [o for o in self.parents if o in (Outcome.PARTIAL, Outcome.FAILED)]
+        return worst(own, *unfinished)
+
+    @property
+    def emitted_everything(self) -> bool:
+        """Complete, and every record of the stream was sent in this run.
+
+        A parent whose children were not re-read (unchanged, vanished, or finished by an
+        interrupted run) means some rows were not sent again: a version-aware target must
+        not drop them.
+        """
+        not_sent = sum(n for o, n in self.parents.items() if o is not Outcome.COMPLETE)
+        return self.final is Outcome.COMPLETE and not not_sent and not self.parents_resumed
+
+    def as_dict(self) -> dict[str, t.Any]:
+        """A JSON-able record for structured logs."""
+        return {
+            "stream": self.name,
+            "outcome": self.final.value,
+            "reason": self.reason,
+            "records": self.records,
+            "requests": self.requests,
+            "retries": self.retries,
+            "throttled": self.throttled,
+            "parents": {o.value: n for o, n in sorted(self.parents.items(), key=_by_value)},
+            "parents_resumed": self.parents_resumed,
+            "anomalies": dict(sorted(self.anomalies.items())),
+            "activated_version": self.activated,
+        }
+
+
+def _by_value(item: tuple[Outcome, int]) -> str:
+    return item[0].value
+
+
+class StopKind(enum.Enum):
+    """Why a run stopped before its end, when it did."""
+
+    #: The daily budget, the API's quota or max_requests_per_run: a clean stop.
+    BUDGET = "budget"
+    #: SIGTERM or SIGINT.
+    SIGNAL = "signal"
+    #: An error that makes every further request pointless (a rejected key).
+    ERROR = "error"
+
+
+@dataclasses.dataclass
+class RunReport:
+    """Every stream's report, and why the run stopped (if it did)."""
+
+    streams: dict[str, StreamReport] = dataclasses.field(default_factory=dict)
+    stop_kind: StopKind | None = None
+    stop_reason: BaseException | None = None
+
+    def stream(self, name: str) -> StreamReport:
+        """The report of ``name`` (created on first use)."""
+        report = self.streams.get(name)
+        if report is None:
+            report = self.streams[name] = StreamReport(name)
+        return report
+
+    def stop(self, kind: StopKind, reason: BaseException) -> None:
+        """Stop the run; the first reason is kept."""
+        if self.stop_kind is None:
+            self.stop_kind, self.stop_reason = kind, reason
+
+    @property
+    def stopped(self) -> bool:
+        """True once the run was stopped."""
+        return self.stop_kind is not None
+
+    def exit_code(self, *, fail_on_budget: bool) -> int:
+        """0 when the run may be called a success, else the code to exit with.
+
+        A clean budget stop is a success unless ``fail_on_budget``; a signal is 143
+        (128 + SIGTERM) or 130 (SIGINT); a failed stream or a stopping error is 1. A stream
+        skipped because the key may not read it does not fail the run (its summary says so).
+        """
+        if self.stop_kind is StopKind.SIGNAL:
+            return int(getattr(self.stop_reason, "exit_code", 143))
+        if self.stop_kind is StopKind.ERROR:
+            return 1
+        selected = [r for r in self.streams.values() if r.selected]
+        if any(r.final is Outcome.FAILED for r in selected):
+            return 1
+        if self.stop_kind is StopKind.BUDGET:
+            return 1 if fail_on_budget else 0
+        if any(r.final is Outcome.PARTIAL for r in selected):
+            return 1
+        return 0

@@ -1,0 +1,296 @@
+"""Record cleaning: every record fits the SCHEMA the tap sends, whatever the server sent.
+
+A :class:`RecordCleaner` is compiled once per stream from its JSON schema and applied to
+every record (nested objects and arrays included):
+
+* values of the declared type pass untouched (the fast path);
+* values of another type that carry the same meaning are converted: ids and counts sent
+  as text (``"9007199254740993"`` stays exact), ``employee_number`` sent as a number where
+  text is declared, ``"true"``/``"false"`` for booleans, timestamps without a zone;
+* values that cannot mean anything of the declared type (``"abc"`` for a count,
+  ``Infinity``, a date-time that does not parse, an object where text belongs) become null;
+* fields the schema does not know, at any depth, are dropped;
+* a record whose primary key cannot be read is dropped.
+
+Each kind of problem is named once per stream in a warning and counted for the run summary;
+nothing is dropped silently. With flattening on, a null nested object becomes an object of
+nulls, so the flattened record has exactly the flattened SCHEMA's columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import typing as t
+
+_INT_TEXT = re.compile(r"\s*[-+]?\d{1,30}\s*")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+Check = t.Callable[[t.Any], t.Any]
+Report = t.Callable[[str, str], None]
+
+
+class _InvalidError(Exception):
+    """A value that cannot be read as its declared type (becomes null)."""
+
+
+def _types(node: dict) -> frozenset[str]:
+    kind = node.get("type", [])
+    return frozenset([kind] if isinstance(kind, str) else kind)
+
+
+def _as_int(value: t.Any) -> int:
+    if isinstance(value, bool):
+        raise _InvalidError
+    if isinstance(value, float):
+        if math.isfinite(value) and value == int(value):
+            return int(value)
+        raise _InvalidError
+    if isinstance(value, str):
+        if _INT_TEXT.fullmatch(value):
+            return int(value)
+        try:
+            number = float(value)
+        except ValueError:
+            raise _InvalidError from None
+        return _as_int(number)
+    raise _InvalidError
+
+
+def _as_number(value: t.Any) -> int | float:
+    if isinstance(value, bool):
+        raise _InvalidError
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _InvalidError
+        return value
+    if isinstance(value, str):
+        if _INT_TEXT.fullmatch(value):
+            return int(value)
+        try:
+            number = float(value)
+        except ValueError:
+            raise _InvalidError from None
+        if not math.isfinite(number):
+            raise _InvalidError
+        return number
+    raise _InvalidError
+
+
+def _as_bool(value: t.Any) -> bool:
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
+        found = _BOOL_TEXT.get(str(value).strip().lower())
+        if found is not None:
+            return found
+    raise _InvalidError
+
+
+def _as_datetime(value: t.Any) -> str:
+    """A date-time as ISO 8601 text, UTC ``Z`` added when the zone is missing."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise _InvalidError
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _InvalidError from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.isoformat().replace("+00:00", "Z")
+
+
+def _as_date(value: t.Any) -> str:
+    if isinstance(value, str) and len(value) >= 10 and _DATE.fullmatch(value[:10]):
+        try:
+            return dt.date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            raise _InvalidError from None
+    raise _InvalidError
+
+
+def _as_text(value: t.Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _InvalidError
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _InvalidError
+    return str(value)
+
+
+def _ignore(kind: str, field: str) -> None:
+    """Report nothing."""
+
+
+class RecordCleaner:
+    """Makes records fit one stream's schema (see the module docstring)."""
+
+    def __init__(
+        self,
+        schema: dict,
+        *,
+        key_fields: t.Sequence[str] = (),
+        report: Report | None = None,
+        expand_null_objects: int = 0,
+    ) -> None:
+        """Compile ``schema``; ``report(kind, field)`` hears of every problem.
+
+        ``expand_null_objects`` is the nesting depth down to which a null object becomes
+        an object of nulls (the flattening depth; 0 = never).
+        """
+        self.key_fields = tuple(key_fields)
+        self._report = report or _ignore
+        self._expand = expand_null_objects
+        self._root = self._object_checker(schema, "", 0)
+
+    def clean(self, record: dict) -> dict | None:
+        """``record`` made to fit the schema, or None when its key cannot be read."""
+        cleaned = self._root(record)
+        for name in self.key_fields:
+            if cleaned.get(name) is None:
+                self._report("dropped: its primary key could not be read", name)
+                return None
+        return t.cast("dict", cleaned)
+
+    # -- compiling ----------------------------------------------------------------------
+
+    def _checker(self, node: dict, path: str, depth: int) -> Check:
+        types = _types(node)
+        nullable = "null" in types
+        if "object" in types:
+            if node.get("properties"):
+                return self._object_checker(node, path, depth)
+            return self._simple(path, dict, None, nullable, "an object")
+        if "array" in types:
+            return self._array_checker(node, path, depth, nullable)
+        if "integer" in types:
+            return self._simple(path, int, _as_int, nullable, "a whole number")
+        if "number" in types:
+            return self._number_checker(path, nullable)
+        if "boolean" in types:
+            return self._simple(path, bool, _as_bool, nullable, "true or false")
+        if "string" in types:
+            return self._string_checker(path, node.get("format"), nullable)
+        return lambda value: value
+
+    def _problem(self, path: str, value: t.Any, wanted: str) -> None:
+        got = "null" if value is None else type(value).__name__
+        self._report(f"{got} where {wanted} belongs: loaded as null", path)
+
+    def _simple(
+        self,
+        path: str,
+        kind: type,
+        convert: t.Callable[[t.Any], t.Any] | None,
+        nullable: bool,
+        wanted: str,
+    ) -> Check:
+        def check(value: t.Any) -> t.Any:
+            if type(value) is kind or value is None:
+                return value
+            if convert is not None:
+                try:
+                    converted = convert(value)
+                except _InvalidError:
+                    pass
+                else:
+                    self._report(f"{type(value).__name__} converted to {wanted}", path)
+                    return converted
+            self._problem(path, value, wanted)
+            return None
+
+        return check
+
+    def _number_checker(self, path: str, nullable: bool) -> Check:
+        def check(value: t.Any) -> t.Any:
+            kind = type(value)
+            if kind is int or value is None:
+                return value
+            if kind is float and math.isfinite(value):
+                return value
+            try:
+                converted = _as_number(value)
+            except _InvalidError:
+                self._problem(path, value, "a number")
+                return None
+            self._report(f"{kind.__name__} converted to a number", path)
+            return converted
+
+        return check
+
+    def _string_checker(self, path: str, fmt: str | None, nullable: bool) -> Check:
+        pattern = {"date-time": _DATETIME, "date": _DATE}.get(fmt or "")
+        fix = {"date-time": _as_datetime, "date": _as_date}.get(fmt or "")
+
+        def check(value: t.Any) -> t.Any:
+            if value is None:
+                return None
+            if type(value) is str:
+                if pattern is None or pattern.fullmatch(value):
+                    return value
+                try:
+                    fixed = fix(value)  # type: ignore[misc]
+                except _InvalidError:
+                    self._report(f"text that is not a {fmt}: loaded as null", path)
+                    return None
+                self._report(f"{fmt} rewritten to ISO 8601", path)
+                return fixed
+            if pattern is None:
+                try:
+                    converted = _as_text(value)
+                except _InvalidError:
+                    self._problem(path, value, "text")
+                    return None
+                self._report(f"{type(value).__name__} converted to text", path)
+                return converted
+            self._problem(path, value, f"a {fmt}")
+            return None
+
+        return check
+
+    def _array_checker(self, node: dict, path: str, depth: int, nullable: bool) -> Check:
+        items = node.get("items")
+        item_check = self._checker(items, f"{path}[]", depth + 1) if items else None
+        keep_nulls = items is None or "null" in _types(items)
+
+        def check(value: t.Any) -> t.Any:
+            if value is None:
+                return None
+            if type(value) is not list:
+                self._problem(path, value, "an array")
+                return None
+            if item_check is None:
+                return value
+            cleaned = [item_check(v) for v in value]
+            if keep_nulls:
+                return cleaned
+            kept = [v for v in cleaned if v is not None]
+            if len(kept) != len(cleaned):
+                self._report("array items that could not be read: dropped", path)
+            return kept
+
+        return check
+
+    def _object_checker(self, node: dict, path: str, depth: int) -> Check:
+        props: dict[str, Check] = {}
+        for name, child in (node.get("properties") or {}).items():
+            props[name] = self._checker(child, f"{path}.{name}" if path else name, depth + 1)
+        known = frozenset(props)
+        expand = depth > 0 and depth <= self._expand
+        nulls = dict.fromkeys(props) if expand else None
+
+        def check(value: t.Any) -> t.Any:
+            if value is None:
+                if nulls is not None:
+                    return {name: props[name](None) for name in nulls}
+                return None
+            if type(value) is not dict:
+                self._problem(path or "(record)", value, "an object")
+                return None
+            unknown = value.keys() - known
+            if unknown:
+                for name in unknown:
+                    self._report("unknown field: not loaded", f"{path}.{name}" if path else name)
+            return {name: props[name](v) for name, v in value.items() if name in known}
+
+        return check

@@ -1,0 +1,449 @@
+"""The tap's state: one typed, versioned object, validated when loaded, written in one place.
+
+The Singer state the tap emits has two parts::
+
+    {
+      "bookmarks": {...},        # the SDK's own bookkeeping (risk streams' replication key)
+      "tap_knowbe4": {           # everything the tap decides with: TapState.dump()
+        "version": 2,
+        "budget": {"window_start": "2026-11-01T08:00:00Z", "used": 66,
+                   "quota_spent_at": null, "quota_resets_at": null},
+        "interrupted": null | {"streams_done": ["users", ...],
+                               "parents_done": {"phishing_security_test_recipients": 9123}},
+        "streams": {
+          "phishing_security_test_recipients": {"settled": {"9001": 3920214, ...}},
+          "group_risk_score_history": {"dates": {"2026-11-01": "3-14,18"}},
+          ...
+        },
+        "last_run": {"requests": 66, "records": 18211, "seconds": 21.4,
+                     "requests_by_stream": {...}}
+      }
+    }
+
+:meth:`TapState.load` reads any earlier layout (version 1 kept ``request_budget`` and
+``sync_progress`` at the top level and ``settled``/``owners_through`` inside the SDK's
+bookmarks), and repairs or ignores, with a warning, whatever is implausible: a budget
+window in the future, negative counts, values of the wrong type, dates that do not parse or
+lie after tomorrow. State is never trusted more than the server's own answers are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import re
+import time
+import typing as t
+
+VERSION = 2
+STATE_KEY = "tap_knowbe4"
+#: A daily quota window: nothing the state says may reach further than this.
+WINDOW = dt.timedelta(hours=24)
+#: Slack for clocks that disagree by a little.
+CLOCK_SLACK = dt.timedelta(minutes=5)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+logger = logging.getLogger("tap-knowbe4.state")
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """``2026-11-01T08:00:00Z`` (None stays None)."""
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_instant(value: object) -> dt.datetime | None:
+    """An aware UTC datetime from ISO 8601 text, or None when it does not parse."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def plausible_date(value: object, *, now: dt.datetime | None = None) -> str | None:
+    """``YYYY-MM-DD`` when ``value`` is a real date no later than tomorrow, else None."""
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+    tomorrow = ((now or utcnow()) + dt.timedelta(days=1)).date()
+    if day > tomorrow or day.year < 1990:
+        return None
+    return value
+
+
+# -- compact sets of owner ids ---------------------------------------------------------
+
+
+def ranges_of(ids: t.Iterable[int]) -> str:
+    """``"3-14,18"`` for ``{3, 4, ..., 14, 18}``."""
+    ordered = sorted(set(ids))
+    parts: list[str] = []
+    start = prev = None
+    for value in ordered:
+        if start is None:
+            start = prev = value
+        elif value == t.cast("int", prev) + 1:
+            prev = value
+        else:
+            parts.append(f"{start}-{prev}" if start != prev else str(start))
+            start = prev = value
+    if start is not None:
+        parts.append(f"{start}-{prev}" if start != prev else str(start))
+    return ",".join(parts)
+
+
+def ids_of(text: object, limit: int = 10_000_000) -> list[int] | None:
+    """The ids of a :func:`ranges_of` string, or None when it is malformed or too large."""
+    if not isinstance(text, str):
+        return None
+    ids: list[int] = []
+    for part in filter(None, text.split(",")):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            return None
+        first, last = int(low), int(high or low)
+        if last < first or len(ids) + last - first > limit:
+            return None
+        ids.extend(range(first, last + 1))
+    return ids
+
+
+# -- the parts -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class BudgetState:
+    """Requests counted in the current 24-hour window, and the server's own verdict."""
+
+    window_start: dt.datetime | None = None
+    used: int = 0
+    #: When the server last declared the daily quota spent (persistent 429s).
+    quota_spent_at: dt.datetime | None = None
+    #: When that quota is expected to reset.
+    quota_resets_at: dt.datetime | None = None
+
+    def dump(self) -> dict[str, t.Any]:
+        """JSON-able form."""
+        return {
+            "window_start": iso(self.window_start),
+            "used": self.used,
+            "quota_spent_at": iso(self.quota_spent_at),
+            "quota_resets_at": iso(self.quota_resets_at),
+        }
+
+    @classmethod
+    def load(cls, raw: object, now: dt.datetime, warn: t.Callable[[str], None]) -> BudgetState:
+        """Read and check a dumped budget; implausible parts are dropped with a warning."""
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict):
+            warn("budget is not an object: ignored")
+            return cls()
+        state = cls()
+        start = parse_instant(raw.get("window_start"))
+        used = raw.get("used", 0)
+        if raw.get("window_start") is not None and start is None:
+            warn("budget window_start does not parse: ignored")
+        elif start is not None and start > now + CLOCK_SLACK:
+            warn(f"budget window starts in the future ({iso(start)}): ignored")
+        elif start is not None and now - start < WINDOW:
+            if isinstance(used, bool) or not isinstance(used, int) or used < 0:
+                warn(f"budget used is not a count ({used!r}): counted as 0")
+                used = 0
+            state.window_start, state.used = start, used
+        spent = parse_instant(raw.get("quota_spent_at"))
+        resets = parse_instant(raw.get("quota_resets_at"))
+        if spent is not None and resets is not None:
+            if spent > now + CLOCK_SLACK or resets < spent or resets - spent > WINDOW:
+                warn("the recorded quota verdict is implausible: ignored")
+            elif resets > now:
+                state.quota_spent_at, state.quota_resets_at = spent, resets
+        return state
+
+
+@dataclasses.dataclass
+class Interrupted:
+    """Where an interrupted sync stopped: finished streams and fan-out positions."""
+
+    streams_done: set[str] = dataclasses.field(default_factory=set)
+    #: Child stream -> every parent up to this id is done.
+    parents_done: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def dump(self) -> dict[str, t.Any]:
+        """JSON-able form."""
+        return {
+            "streams_done": sorted(self.streams_done),
+            "parents_done": dict(sorted(self.parents_done.items())),
+        }
+
+    @classmethod
+    def load(cls, raw: object, warn: t.Callable[[str], None]) -> Interrupted | None:
+        """Read and check a dumped position (None when there is none)."""
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            warn("the interrupted-sync record is not an object: ignored")
+            return None
+        done = raw.get("streams_done", [])
+        parents = raw.get("parents_done", {})
+        if not isinstance(done, list) or not all(isinstance(s, str) for s in done):
+            warn("streams_done is not a list of names: the interrupted sync restarts")
+            return None
+        clean: dict[str, int] = {}
+        for key, value in (parents if isinstance(parents, dict) else {}).items():
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                clean[str(key)] = value
+            else:
+                warn(f"parents_done for {key!r} is not an id: that fan-out restarts")
+        return cls(set(done), clean)
+
+
+@dataclasses.dataclass
+class StreamState:
+    """What one stream keeps between runs."""
+
+    #: Phishing tests whose recipients cannot change: pst_id -> counters checksum.
+    settled: dict[int, int] = dataclasses.field(default_factory=dict)
+    #: Risk histories: owner id (0 for the account) -> newest date emitted.
+    dates: dict[int, str] = dataclasses.field(default_factory=dict)
+
+    def dump(self) -> dict[str, t.Any]:
+        """JSON-able form (owner dates grouped by date, ids as ranges)."""
+        out: dict[str, t.Any] = {}
+        if self.settled:
+            out["settled"] = {str(k): v for k, v in sorted(self.settled.items())}
+        if self.dates:
+            by_date: dict[str, list[int]] = {}
+            for owner, day in self.dates.items():
+                by_date.setdefault(day, []).append(owner)
+            out["dates"] = {day: ranges_of(ids) for day, ids in sorted(by_date.items())}
+        return out
+
+    @classmethod
+    def load(
+        cls, raw: object, now: dt.datetime, warn: t.Callable[[str], None], name: str
+    ) -> StreamState:
+        """Read and check a dumped stream state; bad entries are dropped with a warning."""
+        state = cls()
+        if not isinstance(raw, dict):
+            warn(f"state of {name} is not an object: ignored")
+            return state
+        settled = raw.get("settled", {})
+        dropped = 0
+        for key, value in (settled if isinstance(settled, dict) else {}).items():
+            if str(key).isdigit() and isinstance(value, int) and not isinstance(value, bool):
+                state.settled[int(key)] = value
+            else:
+                dropped += 1
+        dates = raw.get("dates", {})
+        for day, ranges in (dates if isinstance(dates, dict) else {}).items():
+            owners = ids_of(ranges)
+            if plausible_date(day, now=now) is None or owners is None:
+                dropped += 1
+                continue
+            for owner in owners:
+                state.dates[owner] = max(day, state.dates.get(owner, day))
+        if dropped:
+            warn(f"{dropped} unreadable entries in the state of {name} dropped (re-read)")
+        return state
+
+
+@dataclasses.dataclass
+class LastRun:
+    """Figures of the previous run, for estimates (progress ETA, plans)."""
+
+    requests: int = 0
+    records: int = 0
+    seconds: float = 0.0
+    requests_by_stream: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def dump(self) -> dict[str, t.Any]:
+        """JSON-able form."""
+        return {
+            "requests": self.requests,
+            "records": self.records,
+            "seconds": round(self.seconds, 1),
+            "requests_by_stream": dict(sorted(self.requests_by_stream.items())),
+        }
+
+    @classmethod
+    def load(cls, raw: object) -> LastRun | None:
+        """Read a dumped figure set; anything odd is simply not used."""
+        if not isinstance(raw, dict):
+            return None
+        try:
+            by_stream = {
+                str(k): int(v)
+                for k, v in (raw.get("requests_by_stream") or {}).items()
+                if isinstance(v, int) and v >= 0
+            }
+            return cls(
+                requests=max(0, int(raw.get("requests", 0))),
+                records=max(0, int(raw.get("records", 0))),
+                seconds=max(0.0, float(raw.get("seconds", 0.0))),
+                requests_by_stream=by_stream,
+            )
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            return None
+
+
+# -- the whole ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TapState:
+    """Everything the tap remembers between runs (see the module docstring for the shape)."""
+
+    version: int = VERSION
+    budget: BudgetState = dataclasses.field(default_factory=BudgetState)
+    interrupted: Interrupted | None = None
+    streams: dict[str, StreamState] = dataclasses.field(default_factory=dict)
+    last_run: LastRun | None = None
+
+    def stream(self, name: str) -> StreamState:
+        """The state of stream ``name`` (created empty on first use)."""
+        found = self.streams.get(name)
+        if found is None:
+            found = self.streams[name] = StreamState()
+        return found
+
+    def dump_streams(self) -> dict[str, t.Any]:
+        """The streams' parts (the large ones), empty ones left out."""
+        dumped = {name: s.dump() for name, s in sorted(self.streams.items())}
+        return {name: value for name, value in dumped.items() if value}
+
+    def dump(self, streams: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        """The JSON-able form written under ``tap_knowbe4`` in the Singer state.
+
+        ``streams`` may pass an earlier :meth:`dump_streams` to save dumping them again.
+        """
+        return {
+            "version": self.version,
+            "budget": self.budget.dump(),
+            "interrupted": None if self.interrupted is None else self.interrupted.dump(),
+            "streams": self.dump_streams() if streams is None else streams,
+            "last_run": None if self.last_run is None else self.last_run.dump(),
+        }
+
+    @classmethod
+    def load(
+        cls,
+        singer_state: t.Mapping[str, t.Any] | None,
+        *,
+        now: dt.datetime | None = None,
+        warn: t.Callable[[str], None] | None = None,
+    ) -> TapState:
+        """Parse, migrate and check a Singer state; never raises on bad content."""
+        now = now or utcnow()
+        say = warn or (lambda text: logger.warning("State: %s.", text))
+        if not isinstance(singer_state, t.Mapping):
+            if singer_state is not None:
+                say("the state is not a JSON object: starting afresh")
+            return cls()
+        raw = singer_state.get(STATE_KEY)
+        if raw is None:
+            raw = _migrate_v1(singer_state, say)
+        if not isinstance(raw, dict):
+            say(f"{STATE_KEY} is not an object: starting afresh")
+            return cls()
+        version = raw.get("version")
+        if version != VERSION:
+            say(f"unknown state version {version!r}: starting afresh")
+            return cls()
+        streams_raw = raw.get("streams") or {}
+        if not isinstance(streams_raw, dict):
+            say("streams is not an object: ignored")
+            streams_raw = {}
+        return cls(
+            budget=BudgetState.load(raw.get("budget"), now, say),
+            interrupted=Interrupted.load(raw.get("interrupted"), say),
+            streams={
+                str(name): StreamState.load(value, now, say, str(name))
+                for name, value in streams_raw.items()
+            },
+            last_run=LastRun.load(raw.get("last_run")),
+        )
+
+
+def _migrate_v1(singer_state: t.Mapping[str, t.Any], say: t.Callable[[str], None]) -> object:
+    """The version-1 layout (before the typed state), converted to version 2.
+
+    Version 1 kept one risk bookmark per stream; its per-owner meaning cannot be recovered,
+    so group and user histories are read in full once (no point is lost), while the
+    account's single history keeps its bookmark.
+    """
+    bookmarks = singer_state.get("bookmarks")
+    budget = singer_state.get("request_budget")
+    progress = singer_state.get("sync_progress")
+    if not any((bookmarks, budget, progress)):
+        return {"version": VERSION}
+    streams: dict[str, t.Any] = {}
+    if isinstance(bookmarks, dict):
+        recipients = bookmarks.get("phishing_security_test_recipients")
+        if isinstance(recipients, dict) and isinstance(recipients.get("settled"), dict):
+            streams["phishing_security_test_recipients"] = {"settled": recipients["settled"]}
+        account = bookmarks.get("account_risk_score_history")
+        if isinstance(account, dict) and isinstance(account.get("replication_key_value"), str):
+            day = account["replication_key_value"][:10]
+            streams["account_risk_score_history"] = {"dates": {day: "0"}}
+    interrupted = None
+    if isinstance(progress, dict):
+        interrupted = {
+            "streams_done": progress.get("streams_done", []),
+            "parents_done": progress.get("parents_done_through", {}),
+        }
+    if bookmarks or budget or progress:
+        say("migrated a version-1 state (group and user risk histories are read in full once)")
+    return {
+        "version": VERSION,
+        "budget": {
+            "window_start": (budget or {}).get("window_start")
+            if isinstance(budget, dict)
+            else None,
+            "used": (budget or {}).get("used", 0) if isinstance(budget, dict) else 0,
+        },
+        "interrupted": interrupted,
+        "streams": streams,
+    }
+
+
+class StatePublisher:
+    """Writes the typed state into the Singer state dict: the one place it is written.
+
+    The SDK emits STATE messages from that dict (after each parent, each stream, and at
+    the end). Small parts are rewritten on every publish; streams' parts, which can hold
+    thousands of owners, at most every ``heavy_seconds`` unless forced. A part that lags
+    is only older, never wrong: an owner whose new bookmark is not yet published is read
+    again from its previous bookmark.
+    """
+
+    def __init__(self, state: TapState, target: dict, heavy_seconds: float = 2.0) -> None:
+        """Publish ``state`` into ``target`` (the tap's Singer state dict)."""
+        self.state = state
+        self.target = target
+        self.heavy_seconds = heavy_seconds
+        self._streams: dict[str, t.Any] = {}
+        self._last_heavy = float("-inf")
+
+    def publish(self, *, force: bool = False) -> None:
+        """Refresh ``target[STATE_KEY]``."""
+        now = time.monotonic()
+        if force or now - self._last_heavy >= self.heavy_seconds:
+            self._streams = self.state.dump_streams()
+            self._last_heavy = now
+        self.target[STATE_KEY] = self.state.dump(self._streams)

@@ -1,0 +1,168 @@
+"""The HTTP session every stream uses: each answer bounded in time and in size.
+
+``requests``' timeout bounds each socket read, not the answer: a server that sends one byte
+a second never trips it, and a gzip body that inflates to gigabytes is read whole. The
+:class:`GuardedSession` therefore
+
+* reads every body itself, in chunks, and refuses one that decodes to more than
+  ``max_bytes`` (:class:`ResponseTooLargeError`, not retried);
+* arms a watchdog for each request that shuts the connection's socket down when the
+  whole exchange (headers and body) takes longer than ``deadline`` seconds; the request
+  then fails with :class:`ResponseDeadlineError`, a timeout the SDK retries;
+* never follows redirects (a redirect would send the request to a host the settings did
+  not name; the stream reports it instead).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import typing as t
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from tap_knowbe4.errors import KnowBe4Error
+
+#: Far above any real page (500 recipients are about 0.5 MB) and far below trouble.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+CHUNK = 64 * 1024
+
+
+class ResponseTooLargeError(KnowBe4Error):
+    """The body (after decompression) is larger than any KnowBe4 answer can be."""
+
+
+class ResponseDeadlineError(requests.exceptions.ReadTimeout):
+    """The whole answer took longer than the request timeout (retried like a timeout)."""
+
+
+class _Watch:
+    """The connection in use for one request, and whether its deadline passed."""
+
+    def __init__(self) -> None:
+        self.connection: HTTPConnection | None = None
+        self.expired = False
+        self._lock = threading.Lock()
+        self._done = False
+
+    def expire(self) -> None:
+        """Deadline: shut the socket down so the blocked read returns at once."""
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            sock = getattr(self.connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                # the plain socket's shutdown: safe on a TLS socket from another thread
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        """The request is over: a late deadline must not touch a reused connection."""
+        with self._lock:
+            self._done = True
+
+
+_current = threading.local()
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def request(self, *args: t.Any, **kwargs: t.Any) -> None:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.connection = self
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def request(self, *args: t.Any, **kwargs: t.Any) -> None:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.connection = self
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """An adapter whose pools tell the watchdog which connection a request uses."""
+
+    def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
+
+
+class GuardedSession(requests.Session):
+    """A ``requests.Session`` whose answers are bounded in total time and decoded size."""
+
+    def __init__(self, deadline: float, max_bytes: int = MAX_RESPONSE_BYTES) -> None:
+        """Bound every exchange to ``deadline`` seconds and ``max_bytes`` of body."""
+        super().__init__()
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        adapter = _WatchedAdapter()
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:
+        """Send ``request``; read its body within the deadline and the size limit."""
+        kwargs["stream"] = True
+        kwargs["allow_redirects"] = False
+        watch = _Watch()
+        _current.watch = watch
+        timer = threading.Timer(self.deadline, watch.expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            response = super().send(request, **kwargs)
+            self._read_body(response)
+        except (requests.exceptions.RequestException, OSError):
+            if watch.expired:
+                msg = f"no complete answer within {self.deadline:g} s"
+                raise ResponseDeadlineError(msg) from None
+            raise
+        finally:
+            watch.finish()
+            timer.cancel()
+            _current.watch = None
+        if watch.expired:  # the deadline hit just as the last byte arrived
+            msg = f"no complete answer within {self.deadline:g} s"
+            raise ResponseDeadlineError(msg)
+        return response
+
+    def _read_body(self, response: requests.Response) -> None:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response.close()
+            raise self._too_large()
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in response.iter_content(CHUNK):
+            total += len(chunk)
+            if total > self.max_bytes:
+                response.raw.close()
+                raise self._too_large()
+            chunks.append(chunk)
+        response._content = b"".join(chunks)
+        response._content_consumed = True  # type: ignore[attr-defined]
+        response.close()  # returns the connection to the pool
+
+    def _too_large(self) -> ResponseTooLargeError:
+        limit = self.max_bytes // (1024 * 1024)
+        return ResponseTooLargeError(
+            f"the server sent an answer larger than {limit} MB once decompressed, which no "
+            "KnowBe4 endpoint does; check api_url (a proxy or a wrong host?)."
+        )
