@@ -7,7 +7,8 @@ from it or from each other:
   settings sorted by name). Users add the tap with
   ``meltano add --plugin-type extractor tap-knowbe4 --from-ref <raw URL of that file>``, and
   it is what a Hub listing (``_data/meltano/extractors/tap-knowbe4/<variant>.yml``) would
-  hold. ``tests/test_hub_definition.py`` validates it against the Hub's JSON schema.
+  hold. ``tests/test_hub_definition.py`` validates it against the Hub's extractor-definition
+  JSON schema (restated in ``hub/extractor-definition.schema.json``).
 - the block between the two marker comments of the ``tap-knowbe4`` extractor in
   ``meltano.yml``: the same definition minus the Hub-only keys, with ``pip_url: -e .``
   (this checkout) kept outside the block.
