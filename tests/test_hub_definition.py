@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import sys
 import typing as t
@@ -175,6 +176,7 @@ def test_default_select_leaves_out_the_opt_in_streams(
 def test_readme_adds_the_tap_from_the_raw_url_of_this_file() -> None:
     url = meltano_settings.hub_raw_url(meltano_settings.load_project())
     assert url.endswith("/main/hub/tap-knowbe4.yml")
-    readme = (ROOT / "README.md").read_text()
-    assert f"--from-ref {url}" in readme.replace("\\\n  ", "")
+    for readme in (ROOT / "README.md", ROOT / "hub" / "README.md"):
+        text = re.sub(r"\\\n\s*", "", readme.read_text())  # join continued lines
+        assert f"--from-ref {url}" in text, readme
     assert url in meltano_settings.HUB_YML.read_text()
