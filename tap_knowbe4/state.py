@@ -277,7 +277,8 @@ class LastRun:
         return {
             "requests": self.requests,
             "records": self.records,
-            "seconds": round(self.seconds, 1),
+            # whole seconds: SDK targets read numbers as Decimal and cannot write those back
+            "seconds": round(self.seconds),
             "requests_by_stream": dict(sorted(self.requests_by_stream.items())),
         }
 

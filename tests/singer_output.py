@@ -126,3 +126,15 @@ def check_singer(run: SingerRun) -> None:
             seen.add(key)
         elif kind == "STATE":
             assert isinstance(message["value"], dict)
+            # SDK targets read numbers as Decimal and cannot write a float back out
+            assert not _floats(message["value"]), "a float in the state"
+
+
+def _floats(value: t.Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_floats(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_floats(v) for v in value)
+    return False
