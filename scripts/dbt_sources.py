@@ -107,7 +107,8 @@ def render(schemas: dict[str, dict[str, Any]]) -> str:
             "tap-knowbe4: one per stream, named after it."
         ),
         "    database: \"{{ var('knowbe4_database', target.database) }}\"",
-        "    schema: \"{{ var('knowbe4_schema', env_var('DBT_KNOWBE4_SOURCE_SCHEMA', 'knowbe4')) }}\"",
+        "    schema: \"{{ var('knowbe4_schema', "
+        "env_var('DBT_KNOWBE4_SOURCE_SCHEMA', 'knowbe4')) }}\"",
         "    tables:",
     ]
     for stream, schema in schemas.items():
