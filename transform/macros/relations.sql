@@ -7,8 +7,8 @@
     - with var knowbe4_drop_stale_rows (default true), rows from the latest sync of the table:
         _sdc_sync_started_at (target-postgres and other SDK loaders): the latest value;
         otherwise _sdc_extracted_at (target-duckdb): at or after the start of the latest run,
-        taken as the last gap of more than var knowbe4_sync_gap_seconds (600) between
-        consecutive extraction times.
+        taken as the last gap of more than var knowbe4_sync_gap_seconds (default: env
+        DBT_KNOWBE4_SYNC_GAP_SECONDS, else 600) between consecutive extraction times.
   Columns the relation does not have are not used, so any loader works. Incremental streams
   (full_table=false: recipients, risk histories) keep old rows by design: only the
   _sdc_deleted_at filter applies to them.
@@ -40,7 +40,7 @@
       ) as gaps
       where previous_ts is null
          or {{ knowbe4_epoch_seconds('ts') }} - {{ knowbe4_epoch_seconds('previous_ts') }}
-            > {{ var('knowbe4_sync_gap_seconds', 600) }}
+            > {{ var('knowbe4_sync_gap_seconds', env_var('DBT_KNOWBE4_SYNC_GAP_SECONDS', '600')) | float }}
     ))
   {%- endif %}
 {%- endmacro %}
