@@ -449,7 +449,8 @@ def check_marts(query: Query, schema: str, truth: Truth) -> None:
         if int(got[0]) != users or not all(
             close(a, b) for a, b in zip(got[1:], (ppp, completion, failure), strict=True)
         ):
-            problems.append(f"department_summary {name}: {got} != {(users, ppp, completion)}")
+            expected = (users, ppp, completion, failure)
+            problems.append(f"department_summary {name}: {tuple(got)} != {expected}")
 
     assert not problems, "\n".join(problems)
 
