@@ -161,10 +161,11 @@ def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
 
 def _counts(con: duckdb.DuckDBPyConnection, schema: str, names: list[str]) -> list[tuple]:
     # Catalog-qualified: in knowbe4.duckdb, "knowbe4.users" could be the catalog or the schema.
-    return [
-        (name, con.execute(f"SELECT count(*) FROM {_qualified(con, schema)}.{name}").fetchone()[0])  # noqa: S608
-        for name in names
-    ]
+    counts = []
+    for name in names:
+        row = con.execute(f"SELECT count(*) FROM {_qualified(con, schema)}.{name}").fetchone()  # noqa: S608
+        counts.append((name, row[0] if row else 0))
+    return counts
 
 
 def _qualified(con: duckdb.DuckDBPyConnection, schema: str) -> str:

@@ -217,8 +217,14 @@ def messy_api() -> Iterator[MessyApi]:
 # ------------------------------------------------------------------------------ ground truth
 def failed(row: dict) -> bool:
     """The recipient failed the test (reference §4.7, the marts' definition)."""
-    events = ("clicked_at", "replied_at", "attachment_opened_at", "macro_enabled_at")
-    events += ("data_entered_at", "qr_code_scanned")
+    events = (
+        "clicked_at",
+        "replied_at",
+        "attachment_opened_at",
+        "macro_enabled_at",
+        "data_entered_at",
+        "qr_code_scanned",
+    )
     return any(row.get(e) for e in events)
 
 
@@ -376,9 +382,9 @@ def check_marts(query: Query, schema: str, truth: Truth) -> None:
         f"{marts}.knowbe4__phishing_tests": len(truth.tests),
         f"{marts}.knowbe4__risk_score_trend": len(truth.risk_points),
     }
-    for relation, expected in expected_counts.items():
-        if (got := count(relation)) != expected:
-            problems.append(f"{relation}: {got} rows, expected {expected}")
+    for relation, rows_expected in expected_counts.items():
+        if (got := count(relation)) != rows_expected:
+            problems.append(f"{relation}: {got} rows, expected {rows_expected}")
 
     expected_tests = truth.phishing_tests()
     rows = query(
@@ -387,9 +393,12 @@ def check_marts(query: Query, schema: str, truth: Truth) -> None:
     )
     got_tests = {int(r[0]): tuple(int(v) for v in r[1:5]) for r in rows}
     if got_tests != expected_tests:
-        wrong = {k: (v, expected_tests.get(k)) for k, v in got_tests.items()}
-        wrong = {k: v for k, v in wrong.items() if v[0] != v[1]}
-        problems.append(f"phishing_tests differ (got, expected): {dict(list(wrong.items())[:5])}")
+        differ = [
+            (k, v, expected_tests.get(k))
+            for k, v in got_tests.items()
+            if v != expected_tests.get(k)
+        ]
+        problems.append(f"phishing_tests differ (got, expected): {differ[:5]}")
     for pst_id, *_, failure_rate, report_rate in rows:
         _, delivered, fails, reported = expected_tests.get(int(pst_id), (0, 0, 0, 0))
         if not close(failure_rate, fails / delivered if delivered else None) or not close(
@@ -406,10 +415,10 @@ def check_marts(query: Query, schema: str, truth: Truth) -> None:
     if got_training != expected_training:
         missing = set(expected_training) - set(got_training)
         extra = set(got_training) - set(expected_training)
-        wrong = [k for k in got_training if got_training[k] != expected_training.get(k)]
+        changed = [k for k in got_training if got_training[k] != expected_training.get(k)]
         problems.append(
             f"training_compliance: missing {sorted(missing)[:5]}, unexpected "
-            f"{sorted(extra)[:5]}, different {[(k, got_training[k]) for k in wrong[:5]]}"
+            f"{sorted(extra)[:5]}, different {[(k, got_training[k]) for k in changed[:5]]}"
         )
     for campaign, dept, enrolled, completed, _, rate in rows:
         if not close(rate, completed / enrolled):
@@ -423,10 +432,10 @@ def check_marts(query: Query, schema: str, truth: Truth) -> None:
     got_users = {int(r[0]): (int(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in rows}
     if got_users != expected_users:
         everyone = set(got_users) | set(expected_users)
-        wrong = [u for u in everyone if got_users.get(u) != expected_users.get(u)]
+        users_differ = [u for u in everyone if got_users.get(u) != expected_users.get(u)]
         problems.append(
             "user_phishing (got, expected): "
-            f"{[(u, got_users.get(u), expected_users.get(u)) for u in wrong[:5]]}"
+            f"{[(u, got_users.get(u), expected_users.get(u)) for u in users_differ[:5]]}"
         )
     unknown = {int(r[0]) for r in rows if not r[5]}
     if unknown != set(expected_users) - set(truth.users):
@@ -443,14 +452,14 @@ def check_marts(query: Query, schema: str, truth: Truth) -> None:
             f"department_summary: {sorted(got_departments)} != {sorted(expected_departments)}"
         )
     for name, (users, ppp, completion, failure) in expected_departments.items():
-        got = got_departments.get(name)
-        if got is None:
+        summary = got_departments.get(name)
+        if summary is None:
             continue
-        if int(got[0]) != users or not all(
-            close(a, b) for a, b in zip(got[1:], (ppp, completion, failure), strict=True)
+        if int(summary[0]) != users or not all(
+            close(a, b) for a, b in zip(summary[1:], (ppp, completion, failure), strict=True)
         ):
             expected = (users, ppp, completion, failure)
-            problems.append(f"department_summary {name}: {tuple(got)} != {expected}")
+            problems.append(f"department_summary {name}: {tuple(summary)} != {expected}")
 
     assert not problems, "\n".join(problems)
 
@@ -561,6 +570,6 @@ def test_dbt_on_postgres(
     @contextlib.contextmanager
     def query() -> Iterator[Query]:
         with psycopg.connect(postgres.dsn) as con:
-            yield lambda sql: con.execute(sql).fetchall()  # type: ignore[arg-type]
+            yield lambda sql: con.execute(sql).fetchall()
 
     two_runs(messy_api, run, query, schema, with_user_risk=True)
