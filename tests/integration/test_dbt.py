@@ -296,13 +296,13 @@ class Truth:
             counts[3] += bool(row.get("reported_at"))
         return {k: tuple(v) for k, v in out.items()}
 
-    def training(self) -> dict[tuple[int, str], tuple]:
+    def training(self) -> dict[tuple[int | None, str], tuple]:
         """(campaign_id, department) -> (enrolled, completed, past_due)."""
-        out: dict[tuple[int, str], list[int]] = collections.defaultdict(lambda: [0, 0, 0])
+        out: dict[tuple[int | None, str], list[int]] = collections.defaultdict(lambda: [0, 0, 0])
         for row in self.enrollments:
             stub = row.get("user")
             user = self.users.get(stub["id"]) if stub else None
-            counts = out[(row["campaign_id"], department(user))]
+            counts = out[(row.get("campaign_id"), department(user))]
             counts[0] += 1
             counts[1] += row["status"] in ("Passed", "Completed")
             counts[2] += row["status"] == "Past Due"
@@ -411,14 +411,16 @@ def check_marts(query: Query, schema: str, truth: Truth) -> None:
         f"select campaign_id, department, enrolled, completed, past_due, completion_rate "
         f"from {marts}.knowbe4__training_compliance"
     )
-    got_training = {(int(r[0]), r[1]): tuple(int(v) for v in r[2:5]) for r in rows}
+    got_training = {
+        (None if r[0] is None else int(r[0]), r[1]): tuple(int(v) for v in r[2:5]) for r in rows
+    }
     if got_training != expected_training:
-        missing = set(expected_training) - set(got_training)
-        extra = set(got_training) - set(expected_training)
+        missing = sorted(set(expected_training) - set(got_training), key=str)
+        extra = sorted(set(got_training) - set(expected_training), key=str)
         changed = [k for k in got_training if got_training[k] != expected_training.get(k)]
         problems.append(
-            f"training_compliance: missing {sorted(missing)[:5]}, unexpected "
-            f"{sorted(extra)[:5]}, different {[(k, got_training[k]) for k in changed[:5]]}"
+            f"training_compliance: missing {missing[:5]}, unexpected "
+            f"{extra[:5]}, different {[(k, got_training[k]) for k in changed[:5]]}"
         )
     for campaign, dept, enrolled, completed, _, rate in rows:
         if not close(rate, completed / enrolled):
