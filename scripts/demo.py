@@ -1,16 +1,20 @@
-"""The main job in one command (``make demo``): KnowBe4 -> Meltano -> DuckDB -> a report.
+"""The main job in one command (``make demo``): KnowBe4 -> Meltano -> DuckDB -> dbt -> a report.
 
 Standard library only; run it with any Python >= 3.10 (``python3 scripts/demo.py``). It
 
-1. creates ``.tools/meltano`` (Meltano + uv) and installs the ``tap-knowbe4`` and
-   ``target-duckdb`` plugins under ``.meltano/`` (skipped when already current);
+1. creates ``.tools/meltano`` (Meltano + uv) and installs the ``tap-knowbe4``,
+   ``target-duckdb`` and ``dbt-duckdb`` plugins under ``.meltano/`` (skipped when current);
 2. starts the KnowBe4 sandbox on 127.0.0.1 on a free port, unless ``TAP_KNOWBE4_API_KEY``
-   and ``TAP_KNOWBE4_REGION`` are both set, in which case the real API is used;
+   and ``TAP_KNOWBE4_REGION`` are both set, in which case the real API is used; each later
+   run moves the sandbox's clock a week further (``DEMO_SANDBOX_DAYS_PER_RUN``, default 7),
+   so the incremental run has new tests, changed and deleted users to pick up;
 3. runs ``meltano run tap-knowbe4 target-duckdb`` into ``output/knowbe4.duckdb`` (real API:
    ``output/knowbe4-<region>.duckdb``), with Meltano's system database keeping the state, so
    the next ``make demo`` is incremental;
 4. stops the sandbox (also when something fails), after reading how many requests it served;
-5. prints rows per table, three questions answered with SQL, and the requests this run sent
+5. runs ``meltano run dbt-duckdb:build``: the dbt project in ``transform/`` (staging views,
+   marts, the users snapshot that accumulates a version per change, run after run, and tests);
+6. prints a report from the marts (``scripts/demo_report.py``), and the requests this run sent
    compared with the first (full) run, which is remembered in ``output/demo-runs.json``.
 
 Deleting ``output/`` starts over with a full run (``--full-refresh``).
@@ -28,6 +32,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,10 +45,13 @@ OUTPUT = ROOT / "output"
 RUNS = OUTPUT / "demo-runs.json"
 PLUGIN_VENVS = ROOT / ".meltano"
 SANDBOX_EXE = PLUGIN_VENVS / "extractors" / "tap-knowbe4" / "venv" / "bin" / "tap-knowbe4-sandbox"
-REPORT_PYTHON = PLUGIN_VENVS / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
-SCHEMA = "knowbe4"  # the extractor's load_schema in meltano.yml
+#: The report reads DuckDB with dbt's Python (the last writer of the file).
+REPORT_PYTHON = PLUGIN_VENVS / "utilities" / "dbt-duckdb" / "venv" / "bin" / "python"
+SCHEMA = "knowbe4"  # the extractor's load_schema in meltano.yml (and dbt's schema prefix)
+DBT = "dbt-duckdb"  # the dbt utility in meltano.yml
 SANDBOX_USERS = int(os.environ.get("DEMO_SANDBOX_USERS", "250"))
 SANDBOX_SEED = int(os.environ.get("DEMO_SANDBOX_SEED", "1"))
+SANDBOX_DAYS_PER_RUN = float(os.environ.get("DEMO_SANDBOX_DAYS_PER_RUN", "7"))
 
 
 def say(message: str) -> None:
@@ -64,8 +72,11 @@ def _get_json(url: str, timeout: float = 5) -> Any:
 
 
 @contextlib.contextmanager
-def sandbox(log_path: Path) -> Iterator[dict[str, Any]]:
-    """Run ``tap-knowbe4-sandbox`` in the background; yield its URL, key and a stats getter."""
+def sandbox(log_path: Path, advance_days: float = 0) -> Iterator[dict[str, Any]]:
+    """Run ``tap-knowbe4-sandbox`` in the background; yield its URL, key and a stats getter.
+
+    ``advance_days`` moves its clock forward before anything reads it.
+    """
     port = free_port()
     command = [
         str(SANDBOX_EXE),
@@ -98,7 +109,16 @@ def sandbox(log_path: Path) -> Iterator[dict[str, Any]]:
         printed = log_path.read_text()
         keys = re.findall(r"kb4-[A-Za-z0-9_-]+", printed)
         api_key = keys[0] if keys else "kb4-sandbox-demo-key-0000000000000000"
-        say(f"sandbox up at {base_url} ({SANDBOX_USERS} users, seed {SANDBOX_SEED})")
+        clock = ""
+        if advance_days:
+            url = f"{base_url}/_sandbox/advance?days={advance_days:g}"
+            request = urllib.request.Request(url, method="POST")  # noqa: S310 - loopback
+            try:
+                with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+                    clock = f", clock {json.load(response)['clock']}"
+            except urllib.error.HTTPError as exc:  # past the sandbox's horizon: stay put
+                clock = f", clock not moved ({exc.code})"
+        say(f"sandbox up at {base_url} ({SANDBOX_USERS} users, seed {SANDBOX_SEED}{clock})")
         yield {
             "base_url": base_url,
             "api_key": api_key,
@@ -163,6 +183,27 @@ def run_meltano(env: dict[str, str], state_suffix: str, full: bool, log_path: Pa
     return took
 
 
+def run_dbt(env: dict[str, str], log_path: Path) -> float:
+    """Run ``meltano run dbt-duckdb:build`` (models, snapshot, tests); return seconds taken."""
+    command = [str(MELTANO), "run", f"{DBT}:build"]
+    say(f"meltano run {DBT}:build   (log: {log_path.relative_to(ROOT)})")
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        proc = subprocess.run(  # noqa: S603
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False
+        )
+    took = time.monotonic() - started
+    text = log_path.read_text()
+    if proc.returncode != 0:
+        tail = text.splitlines()[-60:]
+        print("\n".join(tail), file=sys.stderr)
+        msg = f"dbt build failed with exit code {proc.returncode}; full log: {log_path}"
+        raise RuntimeError(msg)
+    done = re.findall(r"Done\. (PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+)", text)
+    say(f"dbt build took {took:.1f}s ({done[-1] if done else 'see the log'})")
+    return took
+
+
 def main() -> int:
     """Run the demo; return the exit code."""
     started = time.monotonic()
@@ -173,7 +214,7 @@ def main() -> int:
     database = OUTPUT / ("knowbe4.duckdb" if not real_api else f"knowbe4-{mode[4:]}.duckdb")
     (OUTPUT / "logs").mkdir(parents=True, exist_ok=True)
 
-    install(["tap-knowbe4", "target-duckdb"])
+    install(["tap-knowbe4", "target-duckdb", DBT])
     setup_done = time.monotonic()
 
     runs = load_runs()
@@ -182,6 +223,9 @@ def main() -> int:
     log_path = OUTPUT / "logs" / f"meltano-run-{mode}-{stamp}.log"
     env = meltano_env()
     env["TARGET_DUCKDB_FILEPATH"] = str(database)
+    env["DBT_DUCKDB_PATH"] = str(database)
+    env["DBT_KNOWBE4_SOURCE_SCHEMA"] = SCHEMA
+    env["DBT_KNOWBE4_SCHEMA"] = SCHEMA
     if real_api:
         say(f"TAP_KNOWBE4_API_KEY and TAP_KNOWBE4_REGION are set: using the real API ({region})")
         stats = None
@@ -190,7 +234,9 @@ def main() -> int:
     else:
         if api_key or region:
             say("only one of TAP_KNOWBE4_API_KEY / TAP_KNOWBE4_REGION is set: using the sandbox")
-        with sandbox(OUTPUT / "logs" / "sandbox.log") as sb:
+        earlier = runs.get(mode, {}).get("sandbox_runs", 0) if not full else 0
+        days = SANDBOX_DAYS_PER_RUN * earlier
+        with sandbox(OUTPUT / "logs" / "sandbox.log", days) as sb:
             env.update(
                 {
                     "TAP_KNOWBE4_API_URL": sb["base_url"],
@@ -215,10 +261,14 @@ def main() -> int:
     entry = runs.setdefault(mode, {})
     if full:
         entry["first"] = record
+        entry["sandbox_runs"] = 0
     entry["last"] = record
+    if stats is not None:
+        entry["sandbox_runs"] = entry.get("sandbox_runs", 0) + 1
     RUNS.write_text(json.dumps(runs, indent=2) + "\n")
 
     say(f"extraction took {took:.1f}s ({'full' if full else 'incremental'} run)")
+    dbt_took = run_dbt(env, OUTPUT / "logs" / f"dbt-build-{mode}-{stamp}.log")
     print(flush=True)
     subprocess.run(  # noqa: S603
         [str(REPORT_PYTHON), str(ROOT / "scripts" / "demo_report.py"), str(database), SCHEMA],
@@ -235,8 +285,9 @@ def main() -> int:
         print(f"This run sent {requests} requests; the first run sent {first} (saved {saved}).")
     print(
         f"Done in {time.monotonic() - started:.0f}s "
-        f"(setup {setup_done - started:.0f}s, extract {took:.0f}s). "
-        f"Data: {database.relative_to(ROOT)}, schema {SCHEMA}."
+        f"(setup {setup_done - started:.0f}s, extract {took:.0f}s, dbt {dbt_took:.0f}s). "
+        f"Data: {database.relative_to(ROOT)}, schemas {SCHEMA} (raw), {SCHEMA}_staging, "
+        f"{SCHEMA}_marts, {SCHEMA}_snapshots."
     )
     return 0
 

@@ -1,9 +1,12 @@
-"""Print a short report from the demo's DuckDB file, to show the data is usable.
+"""Print a short report from the demo's DuckDB file: the dbt marts, to show the data is usable.
 
     python scripts/demo_report.py output/knowbe4.duckdb knowbe4
 
-Run by ``scripts/demo.py`` with target-duckdb's own Python (so the reader is the same DuckDB
-version as the writer). Needs only the ``duckdb`` package.
+The second argument is the schema the loader wrote (``knowbe4``); dbt wrote the models to
+``<it>_staging``, ``<it>_marts`` and ``<it>_snapshots`` (see transform/ and the README's
+"Models" section). Every answer below is a plain read of one mart: the logic lives in dbt.
+Run by ``scripts/demo.py`` with the dbt plugin's Python (the DuckDB version that wrote last).
+Needs only the ``duckdb`` package.
 """
 
 from __future__ import annotations
@@ -14,52 +17,101 @@ from typing import Any
 
 import duckdb
 
-QUESTIONS: list[tuple[str, str, set[str]]] = [
+#: (title, SQL over the marts with {marts} and {snapshots} for the schemas, mart it reads)
+QUESTIONS: list[tuple[str, str, str]] = [
     (
-        "Phish-prone % by department (active users, average of users' Phish-prone Percentage)",
+        "At a glance",
         """
-        SELECT coalesce(nullif(trim(department), ''), '(none)') AS department,
-               count(*) AS users,
-               round(avg(phish_prone_percentage), 1) AS phish_prone_pct,
-               round(max(phish_prone_percentage), 1) AS worst_user_pct
-        FROM users
-        WHERE status = 'active' AND phish_prone_percentage IS NOT NULL
-        GROUP BY 1
-        ORDER BY phish_prone_pct DESC, department
-        LIMIT 10
+        SELECT (SELECT sum(users) FROM {marts}.knowbe4__department_summary) AS active_users,
+               count(*) AS phishing_tests,
+               round(100.0 * sum(failed) / nullif(sum(delivered), 0), 1) AS phish_failed_pct,
+               (SELECT count(*) FILTER (WHERE is_repeat_clicker)
+                FROM {marts}.knowbe4__user_phishing) AS repeat_clickers,
+               (SELECT round(100.0 * sum(completed) / nullif(sum(enrolled), 0), 1)
+                FROM {marts}.knowbe4__training_compliance) AS training_done_pct,
+               (SELECT risk_score FROM {marts}.knowbe4__risk_score_trend
+                WHERE entity_type = 'account' ORDER BY score_date DESC LIMIT 1)
+                   AS account_risk_score
+        FROM {marts}.knowbe4__phishing_tests
         """,
-        {"users"},
+        "knowbe4__phishing_tests",
     ),
     (
-        "Training completion by campaign (enrollments Completed or Passed)",
+        "Departments (active users): Phish-prone %, risk, training completion, phishing failures",
         """
-        SELECT coalesce(c.name, e.campaign_name, '(no campaign)') AS campaign,
-               count(*) AS enrollments,
-               count(*) FILTER (WHERE e.status IN ('Completed', 'Passed')) AS completed,
-               round(100.0 * count(*) FILTER (WHERE e.status IN ('Completed', 'Passed'))
-                     / count(*), 1) AS completion_pct,
-               count(*) FILTER (WHERE e.status = 'Past Due') AS past_due
-        FROM training_enrollments AS e
-        LEFT JOIN training_campaigns AS c ON c.campaign_id = e.campaign_id
-        GROUP BY 1
-        ORDER BY completion_pct, campaign
+        SELECT department, users,
+               round(avg_phish_prone_percentage, 1) AS phish_prone_pct,
+               round(avg_risk_score, 1) AS risk_score,
+               round(100 * training_completion_rate, 1) AS training_done_pct,
+               round(100 * phishing_failure_rate, 1) AS phish_failed_pct
+        FROM {marts}.knowbe4__department_summary
+        ORDER BY avg_phish_prone_percentage DESC NULLS LAST, department
         LIMIT 10
         """,
-        {"training_enrollments", "training_campaigns"},
+        "knowbe4__department_summary",
     ),
     (
-        "Latest account risk score (and 30 days before)",
+        "Latest phishing tests (failed = clicked, replied, opened the attachment, ...)",
         """
-        WITH h AS (
-            SELECT CAST(date AS DATE) AS day, risk_score FROM account_risk_score_history
-        ), latest AS (SELECT max(day) AS day FROM h)
-        SELECT strftime(h.day, '%Y-%m-%d') AS day, h.risk_score,
-               (SELECT current_risk_score FROM account LIMIT 1) AS account_current_risk_score,
-               (SELECT risk_score FROM h AS p WHERE p.day <= latest.day - INTERVAL 30 DAY
-                ORDER BY p.day DESC LIMIT 1) AS risk_score_30_days_before
-        FROM h, latest WHERE h.day = latest.day
+        SELECT strftime(started_at, '%Y-%m-%d') AS started, name, status, recipients,
+               delivered, failed, reported,
+               round(100 * failure_rate, 1) AS failed_pct,
+               round(100 * report_rate, 1) AS reported_pct
+        FROM {marts}.knowbe4__phishing_tests
+        WHERE started_at IS NOT NULL
+        ORDER BY started_at DESC, pst_id DESC
+        LIMIT 8
         """,
-        {"account_risk_score_history", "account"},
+        "knowbe4__phishing_tests",
+    ),
+    (
+        "Repeat clickers (2+ failures in tests of the last 365 days), worst first",
+        """
+        SELECT email, department, recent_failures, failures, tests_delivered,
+               strftime(last_failure_at, '%Y-%m-%d') AS last_failure
+        FROM {marts}.knowbe4__user_phishing
+        WHERE is_repeat_clicker
+        ORDER BY recent_failures DESC, last_failure_at DESC, user_id
+        LIMIT 8
+        """,
+        "knowbe4__user_phishing",
+    ),
+    (
+        "Training furthest behind (campaign x department, 5+ enrollments)",
+        """
+        SELECT campaign_name AS campaign, campaign_status AS status, department, enrolled,
+               completed, past_due, round(100 * completion_rate, 1) AS completion_pct
+        FROM {marts}.knowbe4__training_compliance
+        WHERE enrolled >= 5
+        ORDER BY completion_rate, past_due DESC, campaign_name, department
+        LIMIT 8
+        """,
+        "knowbe4__training_compliance",
+    ),
+    (
+        "Account risk score: the latest points and their change",
+        """
+        SELECT strftime(score_date, '%Y-%m-%d') AS day, risk_score,
+               round(risk_score_change, 3) AS change
+        FROM {marts}.knowbe4__risk_score_trend
+        WHERE entity_type = 'account'
+        ORDER BY score_date DESC
+        LIMIT 4
+        """,
+        "knowbe4__risk_score_trend",
+    ),
+    (
+        "Users snapshot: the history the API does not keep, one version per change and run",
+        """
+        SELECT count(DISTINCT user_id) AS users_seen,
+               count(*) AS versions,
+               count(*) FILTER (WHERE dbt_valid_to IS NULL) AS current_versions,
+               count(DISTINCT user_id) FILTER (WHERE dbt_valid_to IS NOT NULL)
+                   AS users_changed_or_deleted,
+               count(DISTINCT dbt_valid_from) AS snapshot_runs_with_changes
+        FROM {snapshots}.knowbe4__users_snapshot
+        """,
+        "knowbe4__users_snapshot",
     ),
 ]
 
@@ -96,12 +148,8 @@ def _numeric(text: str) -> bool:
     return True
 
 
-def main(argv: list[str]) -> int:
-    """Print the report for ``argv = [database, schema]``."""
-    database, schema = argv[0], argv[1]
-    con = duckdb.connect(database, read_only=True)
-    con.execute(f'SET schema = "{schema}"')
-    tables = [
+def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    return [
         name
         for (name,) in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
@@ -109,23 +157,45 @@ def main(argv: list[str]) -> int:
             [schema],
         ).fetchall()
     ]
-    counts = [
-        (name, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])  # noqa: S608
-        for name in tables
-    ]
-    print(f"Rows per table ({database}, schema {schema})")
-    print(table(["table", "rows"], counts))
+
+
+def _counts(con: duckdb.DuckDBPyConnection, schema: str, names: list[str]) -> list[tuple]:
+    # Catalog-qualified: in knowbe4.duckdb, "knowbe4.users" could be the catalog or the schema.
+    counts = []
+    for name in names:
+        row = con.execute(f"SELECT count(*) FROM {_qualified(con, schema)}.{name}").fetchone()  # noqa: S608
+        counts.append((name, row[0] if row else 0))
+    return counts
+
+
+def _qualified(con: duckdb.DuckDBPyConnection, schema: str) -> str:
+    (catalog,) = con.execute("SELECT current_database()").fetchone() or ("",)
+    return f'"{catalog}"."{schema}"'
+
+
+def main(argv: list[str]) -> int:
+    """Print the report for ``argv = [database, schema]``."""
+    database, schema = argv[0], argv[1]
+    marts, snapshots = f"{schema}_marts", f"{schema}_snapshots"
+    con = duckdb.connect(database, read_only=True)
+    raw = _tables(con, schema)
+    built = _tables(con, marts) + _tables(con, snapshots)
+    print(f"Rows per table ({database})")
+    rows = [(f"{schema}.{n}", c) for n, c in _counts(con, schema, raw)]
+    rows += [(f"{marts}.{n}", c) for n, c in _counts(con, marts, _tables(con, marts))]
+    rows += [(f"{snapshots}.{n}", c) for n, c in _counts(con, snapshots, _tables(con, snapshots))]
+    print(table(["table", "rows"], rows))
     for title, sql, needs in QUESTIONS:
         print()
         print(title)
-        missing = needs - set(tables)
-        if missing:
-            print(f"  (skipped: table {', '.join(sorted(missing))} not loaded)")
+        if needs not in built:
+            print(f"  (skipped: {needs} was not built; see the dbt log)")
             continue
-        cursor = con.execute(sql)
+        query = sql.format(marts=_qualified(con, marts), snapshots=_qualified(con, snapshots))
+        cursor = con.execute(query)
         headers = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
-        print(table(headers, rows) if rows else "  (no rows)")
+        result = cursor.fetchall()
+        print(table(headers, result) if result else "  (no rows)")
     print()
     con.close()
     return 0

@@ -39,7 +39,11 @@ PLUGINS: dict[str, tuple[str, str]] = {
     "target-duckdb": ("loaders", "target-duckdb-fixed"),
     "target-jsonl": ("loaders", "target-jsonl"),
     "target-postgres": ("loaders", "target-postgres"),
+    "dbt-duckdb": ("utilities", "dbt"),
+    "dbt-postgres": ("utilities", "dbt"),
 }
+#: Plugins that inherit another's pip_url share its virtualenv (Meltano installs it there).
+SHARED_VENV = {"dbt-postgres": "dbt-duckdb"}
 
 
 def meltano_env() -> dict[str, str]:
@@ -95,7 +99,8 @@ def _fingerprint() -> str:
 
 def _is_current(name: str, fingerprint: str) -> bool:
     kind, executable = PLUGINS[name]
-    exe = ROOT / ".meltano" / kind / name / "venv" / "bin" / executable
+    venv = SHARED_VENV.get(name, name)
+    exe = ROOT / ".meltano" / kind / venv / "venv" / "bin" / executable
     stamp = STAMPS / name
     return exe.exists() and stamp.exists() and stamp.read_text() == fingerprint
 

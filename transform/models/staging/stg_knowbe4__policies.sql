@@ -1,0 +1,13 @@
+with source as (
+    {{ knowbe4_current_rows(source('knowbe4', 'policies')) }}
+)
+
+select
+    cast(policy_id as bigint) as policy_id,
+    content_type,
+    name as policy_name,
+    cast(minimum_time as bigint) as minimum_time_minutes,
+    default_language,
+    cast(status as bigint) as status,
+    _sdc_extracted_at
+from source

@@ -1,0 +1,40 @@
+with source as (
+    {{ knowbe4_current_rows(source('knowbe4', 'users')) }}
+)
+
+select
+    cast(id as bigint) as user_id,
+    nullif(trim(cast(employee_number as {{ dbt.type_string() }})), '') as employee_number,
+    email,
+    first_name,
+    last_name,
+    job_title,
+    department,
+    division,
+    location,
+    organization,
+    manager_name,
+    manager_email,
+    status,
+    coalesce(status = 'active', false) as is_active,
+    cast(phish_prone_percentage as {{ knowbe4_type_double() }}) as phish_prone_percentage,
+    cast(current_risk_score as {{ knowbe4_type_double() }}) as current_risk_score,
+    language,
+    phone_number,
+    extension,
+    mobile_phone_number,
+    provisioning_managed,
+    provisioning_guid,
+    cast(joined_on as {{ dbt.type_timestamp() }}) as joined_at,
+    cast(last_sign_in as {{ dbt.type_timestamp() }}) as last_sign_in_at,
+    cast(employee_start_date as {{ dbt.type_timestamp() }}) as employee_start_date,
+    cast(archived_at as {{ dbt.type_timestamp() }}) as archived_at,
+    comment,
+    custom_field_1,
+    custom_field_2,
+    custom_field_3,
+    custom_field_4,
+    {{ knowbe4_to_date('custom_date_1') }} as custom_date_1,
+    {{ knowbe4_to_date('custom_date_2') }} as custom_date_2,
+    _sdc_extracted_at
+from source
