@@ -20,10 +20,15 @@ import typing as t
 from tap_knowbe4.pagination import TYPICAL_CAPS
 from tap_knowbe4.sandbox import Organization
 from tap_knowbe4.sandbox.routes import keyword_args, match
+from tap_knowbe4.streams import ENROLLMENT_FLAGS as ENROLLMENT_PARAMS
 from tap_knowbe4.streams import Endpoint, endpoints
 
 if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox
+
+
+#: The enrollment flags the tap sends, as ``Organization.enrollments`` keywords.
+ENROLLMENT_FLAGS = dict.fromkeys(ENROLLMENT_PARAMS, True)
 
 
 def endpoint_table(members_from: str = "users") -> dict[str, Endpoint]:
