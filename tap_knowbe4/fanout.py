@@ -27,6 +27,7 @@ from tap_knowbe4.errors import (
     BudgetExhaustedError,
     EndpointForbiddenError,
     GaveUpError,
+    InvalidResponseError,
     KnowBe4Error,
     ResourceGoneError,
     StopRunError,
@@ -249,10 +250,15 @@ class KnowBe4Stream(KnowBe4HTTPStream):
 
     def _gave_up(self, exc: BaseException) -> GaveUpError:
         response = getattr(exc, "response", None)
-        what = self._describe(response) if response is not None else _cause(exc)
+        if isinstance(exc, InvalidResponseError):
+            what = str(exc).removeprefix(f"{self.name}: ")
+            why = "The API answered something this tap cannot read (a proxy, or an API change?)"
+        else:
+            what = self._describe(response) if response is not None else _cause(exc)
+            why = "The API may be down or unreachable"
         return GaveUpError(
             f"{self.name}: still failing after {self.settings.max_retries} retries ({what}). "
-            "The API may be down or unreachable; the state written lets the next run resume."
+            f"{why}; the state written lets the next run resume."
         )
 
     def _read_stream(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 import sys
 import typing as t
@@ -120,13 +121,26 @@ class TapKnowBe4(Tap):
 
     @classproperty
     def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
-        """Settings from ``TAP_KNOWBE4_*`` variables, numbers and booleans read as such."""
-        schema = cls.config_jsonschema
+        """Settings from ``TAP_KNOWBE4_*`` variables, read by each setting's own parser.
+
+        The tap's settings are read like text values in a config file (a bad one is named
+        in one line); the SDK's own settings (stream maps, flattening, batch) as the SDK
+        reads them.
+        """
+        prefix = cls._env_var_prefix
+        ours = dict(Settings.declared())
+        values = {
+            name: os.environ[prefix + name.upper()]
+            for name in ours
+            if prefix + name.upper() in os.environ
+        }
+        schema = dict(cls.config_jsonschema)
         cls.append_builtin_config(schema)
+        builtin = {"properties": {k: v for k, v in schema["properties"].items() if k not in ours}}
         try:
-            values = parse_environment_config(schema, cls._env_var_prefix)
+            values.update(parse_environment_config(builtin, prefix))
         except ValueError as exc:
-            msg = f"a TAP_KNOWBE4_* variable holds a value of the wrong kind ({exc})"
+            msg = f"a {prefix}* variable of the SDK's settings holds a wrong value ({exc})"
             raise ConfigError(msg) from None
         return normalize_text_values(values)
 
@@ -288,7 +302,7 @@ class TapKnowBe4(Tap):
         def guarded_main(*args: t.Any, **kwargs: t.Any) -> t.Any:
             try:
                 return main(*args, **kwargs)
-            except (KnowBe4Error, ConfigValidationError, OSError, ValueError) as exc:
+            except Exception as exc:
                 cls._fail(exc)
 
         command.main = guarded_main  # type: ignore[method-assign]
@@ -308,10 +322,16 @@ class TapKnowBe4(Tap):
             code = exc.exit_code
         elif isinstance(exc, KnowBe4Error):
             message = str(exc)
-        elif isinstance(exc, OSError | ValueError):
-            message = f"Could not read an input file: {type(exc).__name__}: {exc}"
-        else:  # pragma: no cover
-            message = f"{type(exc).__name__}: {exc}"
+        elif isinstance(exc, OSError | ValueError | TypeError):
+            message = (
+                "Could not read the --config, --state or --catalog file "
+                f"({type(exc).__name__}: {exc})."
+            )
+        else:  # pragma: no cover - a bug: say how to see the traceback
+            message = (
+                f"Unexpected error {type(exc).__name__}: {exc} (run with "
+                "TAP_KNOWBE4_LOGLEVEL=DEBUG to see where it happened, and please report it)."
+            )
         cls.logger.error(redact.REDACTOR(message), exc_info=debug)
         sys.exit(code)
 
