@@ -1,0 +1,113 @@
+"""A partial run never looks complete: not to the target, the orchestrator or the next run.
+
+ACTIVATE_VERSION tells a version-aware target to delete every row not re-sent; it may only
+follow a full-table stream that was read completely in this run. A fan-out parent is marked
+done (settled, bookmarked) only when its children were read to the end.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import sandbox, tap_config
+from tests.ground_truth import endpoint_table
+from tests.singer_output import ALL_STREAMS, check_singer, run_tap
+
+FULL_TABLE = [e.name for e in endpoint_table().values() if not e.incremental]
+INCREMENTAL = [e.name for e in endpoint_table().values() if e.incremental]
+
+
+def activated(run) -> list[str]:
+    return [m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
+
+
+def assert_activation_follows_every_record(run) -> None:
+    """Each ACTIVATE_VERSION comes once, after the stream's last RECORD, same version."""
+    last_record: dict[str, int] = {}
+    versions: dict[str, set] = {}
+    for index, message in enumerate(run.messages):
+        if message["type"] == "RECORD":
+            last_record[message["stream"]] = index
+            versions.setdefault(message["stream"], set()).add(message.get("version"))
+    for index, message in enumerate(run.messages):
+        if message["type"] == "ACTIVATE_VERSION":
+            stream = message["stream"]
+            assert index > last_record.get(stream, -1), stream
+            assert versions.get(stream, {message["version"]}) == {message["version"]}, stream
+    assert len(activated(run)) == len(set(activated(run)))
+
+
+def test_a_complete_run_activates_every_full_table_stream_after_its_records():
+    with sandbox() as sb:
+        run = run_tap(tap_config(sb, emit_activate_version_messages=True))
+    assert run.error is None
+    check_singer(run)
+    assert_activation_follows_every_record(run)
+    assert sorted(activated(run)) == sorted(FULL_TABLE)
+    assert not set(activated(run)) & set(INCREMENTAL)
+
+
+@pytest.mark.parametrize("cap", [3, 12, 40])
+def test_a_run_stopped_by_the_budget_activates_only_what_it_finished(cap):
+    with sandbox() as sb:
+        config = tap_config(sb, emit_activate_version_messages=True, max_requests_per_run=cap)
+        run = run_tap(config)
+    assert run.error is None  # a clean stop: exit 0
+    check_singer(run)
+    assert_activation_follows_every_record(run)
+    report = run.tap.run.report
+    finished = {n for n, r in report.streams.items() if r.final.value == "complete"}
+    assert set(activated(run)) <= finished
+    unfinished = set(ALL_STREAMS) - finished
+    assert unfinished, "the cap must stop the run"
+    assert not set(activated(run)) & unfinished
+    assert run.final_state["tap_knowbe4"]["interrupted"] is not None
+
+
+def test_a_forbidden_stream_and_an_exhausted_one_are_not_activated():
+    with sandbox(forbidden_prefixes=("/v1/training/policies",)) as sb:
+        sb.inject("503", path_prefix="/v1/training/store_purchases", count=99)
+        config = tap_config(sb, emit_activate_version_messages=True, max_retries=1)
+        run = run_tap(config)
+    check_singer(run)
+    assert "store_purchases" in str(run.error)  # retries exhausted: exit 1
+    assert "policies" not in activated(run)
+    assert "store_purchases" not in activated(run)
+    assert_activation_follows_every_record(run)
+
+
+@pytest.mark.parametrize("fault", ["404", "403", "503"])
+def test_a_parent_whose_children_failed_is_not_settled(fault):
+    streams = ["phishing_security_tests", "phishing_security_test_recipients"]
+    with sandbox() as sb:
+        closed = [
+            p
+            for p in sb.org.security_tests()
+            if p["status"] == "Closed" and p.get("scheduled_count") is not None
+        ]
+        target = closed[0]["pst_id"]
+        sb.inject(fault, path_prefix=f"/v1/phishing/security_tests/{target}/", count=9)
+        first = run_tap(tap_config(sb, max_retries=1), streams=streams)
+        settled = first.final_state["tap_knowbe4"]["streams"].get(
+            "phishing_security_test_recipients", {}
+        ).get("settled", {})
+        assert str(target) not in settled
+        if fault == "404":  # a vanished test is skipped; the others go on and settle
+            assert settled
+        # (a 403 skips the whole stream; retries exhausted stop the run)
+        sb.clear_faults()
+        second = run_tap(tap_config(sb), streams=streams, state=first.final_state)
+    assert second.error is None
+    read_again = {r["pst_id"] for r in second.records("phishing_security_test_recipients")}
+    assert target in read_again
+
+
+def test_a_resumed_fan_out_is_not_activated():
+    with sandbox(latency_ms=0) as sb:
+        config = tap_config(sb, emit_activate_version_messages=True, group_members_source="endpoint")
+        first = run_tap({**config, "max_requests_per_run": 6}, streams=["groups", "group_members"])
+        assert first.final_state["tap_knowbe4"]["interrupted"]["parents_done"]
+        second = run_tap(config, streams=["groups", "group_members"], state=first.final_state)
+    assert second.error is None
+    assert "group_members" not in activated(second)  # rows of earlier groups were not re-sent
+    assert "group_members" not in activated(first)
