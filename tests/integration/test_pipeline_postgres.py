@@ -83,3 +83,45 @@ def test_run_into_postgres_twice(
     meltano("run", "tap-knowbe4", "target-postgres", env=env)
     again = read_postgres(postgres.dsn, catalog, SCHEMA)
     assert_matches_ground_truth(again, sb.org, catalog, DEFAULT_STREAMS, PG_TIMESTAMPS)
+
+
+def _user_ids(dsn: str, schema: str) -> set[int]:
+    with psycopg.connect(dsn) as con:
+        return {row[0] for row in con.execute(f'SELECT id FROM "{schema}".users').fetchall()}
+
+
+def test_activate_version_with_hard_delete_keeps_rows_of_a_partial_run(
+    meltano: Meltano, postgres: PostgresCluster, tmp_path
+) -> None:
+    """An interrupted run keeps every old row; a complete one removes upstream-deleted users."""
+    from tap_knowbe4.sandbox import Sandbox  # noqa: PLC0415
+
+    from tests.integration.conftest import PIPELINE_ORG, base_env  # noqa: PLC0415
+
+    schema = "knowbe4_versions"
+    with Sandbox(**PIPELINE_ORG, limits=False) as sb:
+        env = {
+            **base_env(sb, tmp_path),
+            "TAP_KNOWBE4__SELECT": '["users.*"]',
+            "TAP_KNOWBE4_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
+            "TARGET_POSTGRES_SQLALCHEMY_URL": postgres.sqlalchemy_url,
+            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+            "TARGET_POSTGRES_ACTIVATE_VERSION": "true",
+            "TARGET_POSTGRES_HARD_DELETE": "true",
+        }
+        meltano("run", "tap-knowbe4", "target-postgres", env=env)
+        before = _user_ids(postgres.dsn, schema)
+        assert before == {u["id"] for u in sb.org.users()}
+
+        sb.advance(days=60)  # users are deleted upstream meanwhile
+        now = {u["id"] for u in sb.org.users()}
+        assert before - now, "the sandbox deletes users over time"
+
+        # stopped after the first page of users: nothing may be deleted
+        partial = {**env, "TAP_KNOWBE4_MAX_REQUESTS_PER_RUN": "1"}
+        meltano("run", "--full-refresh", "tap-knowbe4", "target-postgres", env=partial)
+        assert _user_ids(postgres.dsn, schema) >= before
+
+        # complete: the deleted users go, everyone else stays
+        meltano("run", "--full-refresh", "tap-knowbe4", "target-postgres", env=env)
+        assert _user_ids(postgres.dsn, schema) == now
