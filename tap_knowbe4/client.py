@@ -40,6 +40,7 @@ from tap_knowbe4.payload import (
     read_page,
     says_invalid_token,
 )
+from tap_knowbe4.redact import REDACTOR
 from tap_knowbe4.regions import REGION_CODES
 from tap_knowbe4.retries import backoff_waits, parse_retry_after
 from tap_knowbe4.transport import GuardedSession
@@ -224,7 +225,8 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
 
     def _describe(self, response: requests.Response) -> str:
         raw_id = response.headers.get("X-Request-Id", "")
-        request_id = raw_id if _REQUEST_ID.fullmatch(raw_id) else "none"
+        shown = _REQUEST_ID.fullmatch(raw_id) and not REDACTOR.found_in(raw_id.encode())
+        request_id = raw_id if shown else "none"
         path = urlparse(response.url).path
         return f"GET {path} answered {response.status_code} (request id {request_id})"
 
@@ -273,10 +275,6 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """The page's records, minus those this listing already had."""
         page: Page = response.__dict__["_tap_knowbe4_page"]
-        if page.dropped_items:
-            self.run.report.stream(self.name).note(
-                "array items that were not objects: dropped", page.dropped_items
-            )
         if self._paginator is None:
             return page.records
         return self._paginator.accept(page)

@@ -209,7 +209,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             report.end(Outcome.PARTIAL, "the run stopped before its end")
             return Outcome.PARTIAL
         except EndpointForbiddenError as exc:
-            self._forbidden = True
+            self._forbidden = report.forbidden = True
             report.end(Outcome.SKIPPED, "skipped: the API key may not read it (403)")
             self.logger.warning(
                 "Skipping stream '%s': the API key may not read it (%s). The other streams go on.",

@@ -75,6 +75,8 @@ class StreamReport:
     anomalies: dict[str, int] = dataclasses.field(default_factory=dict)
     #: True once ACTIVATE_VERSION was sent for this stream.
     activated: bool = False
+    #: True when the API key may not read the stream (HTTP 403).
+    forbidden: bool = False
 
     def parent_ended(self, outcome: Outcome) -> None:
         """Count one fan-out parent's outcome."""
@@ -170,8 +172,8 @@ class RunReport:
         """0 when the run may be called a success, else the code to exit with.
 
         A clean budget stop is a success unless ``fail_on_budget``; a signal is 143
-        (128 + SIGTERM) or 130 (SIGINT); a failed stream or a stopping error is 1. A stream
-        skipped because the key may not read it does not fail the run (its summary says so).
+        (128 + SIGTERM) or 130 (SIGINT); a failed or partial stream, a stopping error, or a
+        selected stream the key may not read (403: the other streams are still read) is 1.
         """
         if self.stop_kind is StopKind.SIGNAL:
             return int(getattr(self.stop_reason, "exit_code", 143))
@@ -182,6 +184,6 @@ class RunReport:
             return 1
         if self.stop_kind is StopKind.BUDGET:
             return 1 if fail_on_budget else 0
-        if any(r.final is Outcome.PARTIAL for r in selected):
+        if any(r.final is Outcome.PARTIAL or r.forbidden for r in selected):
             return 1
         return 0

@@ -13,6 +13,8 @@ What a server may do wrong, and what the paginator does about it:
 
 * **more rows than ``per_page``**: the endpoint ignores paging; that page is the whole list
   (no second request);
+* **a full first page whose cursor says it is the last**: page 2 is asked for once (a
+  server that does not really page by cursor would otherwise lose the rest);
 * **a short first page of a typical cap size** (10, 20, 25, 50, 100, 200, 250): the server
   may cap ``per_page``; one probe of page 2 with that size tells, and paging continues at
   the server's size;
@@ -98,6 +100,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         self._pages = 0
         self._first_keys: list[t.Hashable] | None = None
         self._first_short = False
+        self._end_claimed = False
         self._probing_cap: int | None = None
         self._last_page: Page | None = None
 
@@ -120,7 +123,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             self._first_short = len(records) < (self.current_value.per_page or self.page_size)
         fresh = [k not in self._seen for k in keys]
         if not any(fresh):
-            whole = self._first_short or self.may_ignore_paging
+            whole = self._first_short or self.may_ignore_paging or self._end_claimed
             if self._pages == 2 and keys == self._first_keys and whole:
                 # page 2 repeats page 1: the server ignores `page`, and page 1 was the list
                 # (it was short, or the endpoint is documented to answer everything at once)
@@ -159,16 +162,22 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         count = len(page.records)
         if page.next_cursor is not None and current.cursor is not None:
             self.speaks_cursor = True
+        asked = current.per_page or self.page_size
         if self.speaks_cursor:
             # The server speaks cursors: follow them; an empty or absent cursor ends it.
             if not page.next_cursor or page.next_cursor == current.cursor or count == 0:
+                if self._pages == 1 and count >= asked and count:
+                    # a full first page said to be the last: page 2 confirms it
+                    self.speaks_cursor, self._end_claimed = False, True
+                    return PageToken(page=2, per_page=asked)
                 return None
             return PageToken(cursor=page.next_cursor, per_page=current.per_page)
-        asked = current.per_page or self.page_size
         if count > asked:
             self.notes.append("the endpoint ignores per_page: one answer held the list")
             return None
         number = current.page or 1
+        if self._end_claimed and number == 2:
+            self.notes.append("a cursor said the list ended, but page 2 held more")
         if self._probing_cap is not None:  # the probe found a page 2: the server caps
             self.notes.append(f"the server caps per_page at {self._probing_cap}")
             self._probing_cap = None

@@ -4,11 +4,11 @@ A body is decoded once per response (cached on it), then checked against the sha
 endpoint must have: a list endpoint answers a JSON array or the cursor envelope
 ``{"data": [...], "pagination": {...}}``; a single-object endpoint answers an object (or a
 one-element array, as some docs samples show). Anything else, an empty body, ``null``, a
-scalar, an object where a list belongs, an envelope whose ``pagination`` is not an object,
-is an :class:`InvalidBodyError`: the request is retried, then the stream fails clearly
-instead of ending the listing early or inventing a record. Array items that are not objects
-are dropped and counted. Strings with lone surrogates (which no UTF-8 writer can encode)
-are repaired with U+FFFD.
+scalar, an object where a list belongs, an array holding something other than records, an
+envelope whose ``pagination`` is not an object, is an :class:`InvalidBodyError`: the
+request is retried, then the stream fails clearly instead of ending the listing early,
+dropping records or inventing one. Strings with lone surrogates (which no UTF-8 writer can encode)
+are repaired with U+FFFD, and the API key, should a server echo it, is masked.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import json
 import re
 import typing as t
 from urllib.parse import parse_qs, urlsplit
+
+from tap_knowbe4.redact import REDACTOR
 
 if t.TYPE_CHECKING:
     import requests
@@ -35,7 +37,7 @@ class InvalidBodyError(ValueError):
 class Page:
     """One decoded answer: its records, what it says about the next page, and oddities."""
 
-    __slots__ = ("dropped_items", "is_envelope", "next_cursor", "records")
+    __slots__ = ("is_envelope", "next_cursor", "records")
 
     def __init__(
         self,
@@ -43,23 +45,25 @@ class Page:
         next_cursor: str | None,
         *,
         is_envelope: bool = False,
-        dropped_items: int = 0,
     ) -> None:
         """A page of ``records``; ``next_cursor`` is None (not said), "" (end) or a cursor."""
         self.records = records
         self.next_cursor = next_cursor
         self.is_envelope = is_envelope
-        self.dropped_items = dropped_items
 
 
-def _repair_surrogates(value: t.Any) -> t.Any:
+def _walk_strings(value: t.Any, change: t.Callable[[str], str]) -> t.Any:
     if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return change(value)
     if isinstance(value, list):
-        return [_repair_surrogates(v) for v in value]
+        return [_walk_strings(v, change) for v in value]
     if isinstance(value, dict):
-        return {_repair_surrogates(k): _repair_surrogates(v) for k, v in value.items()}
+        return {_walk_strings(k, change): _walk_strings(v, change) for k, v in value.items()}
     return value
+
+
+def _repair_surrogates(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def decoded_body(response: requests.Response) -> t.Any:
@@ -77,7 +81,9 @@ def decoded_body(response: requests.Response) -> t.Any:
         msg = "the body is not valid JSON (truncated or corrupted)"
         raise InvalidBodyError(msg) from exc
     if _SURROGATE_ESCAPE.search(content):
-        body = _repair_surrogates(body)
+        body = _walk_strings(body, _repair_surrogates)
+    if REDACTOR.found_in(content):  # a server echoing the key must not put it into records
+        body = _walk_strings(body, REDACTOR)
     response.__dict__[_CACHE_ATTR] = body
     return body
 
@@ -91,9 +97,13 @@ def says_invalid_token(body: object) -> bool:
     )
 
 
-def _objects(items: list) -> tuple[list[dict], int]:
-    records = [item for item in items if isinstance(item, dict)]
-    return records, len(items) - len(records)
+def _objects(items: list) -> list[dict]:
+    """The items, all objects; anything else makes the page unreadable (records may be lost)."""
+    for item in items:
+        if not isinstance(item, dict):
+            msg = f"the array holds {_kind(item)} where records belong"
+            raise InvalidBodyError(msg)
+    return items
 
 
 def read_page(response: requests.Response, *, is_list: bool) -> Page:
@@ -107,8 +117,7 @@ def read_page(response: requests.Response, *, is_list: bool) -> Page:
             raise InvalidBodyError(msg)
         return Page([body], None)
     if isinstance(body, list):
-        records, dropped = _objects(body)
-        return Page(records, _header_cursor(response), dropped_items=dropped)
+        return Page(_objects(body), _header_cursor(response))
     if isinstance(body, dict) and isinstance(body.get("data"), list):
         pagination = body.get("pagination", {})
         if pagination is None:
@@ -117,8 +126,7 @@ def read_page(response: requests.Response, *, is_list: bool) -> Page:
             msg = f"the envelope's pagination is {_kind(pagination)}, not an object"
             raise InvalidBodyError(msg)
         cursor = pagination.get("next_cursor")
-        records, dropped = _objects(body["data"])
-        return Page(records, _cursor_text(cursor), is_envelope=True, dropped_items=dropped)
+        return Page(_objects(body["data"]), _cursor_text(cursor), is_envelope=True)
     msg = f"expected a JSON array of records, got {_kind(body)}"
     raise InvalidBodyError(msg)
 
@@ -161,6 +169,6 @@ def _header_cursor(response: requests.Response) -> str | None:
         return None
     match = _LINK_NEXT.search(link)
     if match is None:
-        return ""
+        return None  # other relations only: says nothing about a next page
     values = parse_qs(urlsplit(match.group(1)).query).get("cursor")
     return _cursor_text(values[0]) if values else None

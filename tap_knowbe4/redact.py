@@ -40,6 +40,10 @@ class Redactor:
                     self._secrets.append(value)
             self._secrets.sort(key=len, reverse=True)
 
+    def found_in(self, data: bytes) -> bool:
+        """True when a registered secret occurs in ``data`` (a response body, say)."""
+        return any(secret.encode() in data for secret in self._secrets)
+
     def __call__(self, text: str) -> str:
         """``text`` without any secret, bearer credential or URL userinfo."""
         if not text:

@@ -273,7 +273,7 @@ class TapKnowBe4(Tap):
         failed = sorted(
             f"{n} ({r.reason or r.final.value})"
             for n, r in report.streams.items()
-            if r.selected and r.final in (Outcome.FAILED, Outcome.PARTIAL)
+            if r.selected and (r.final in (Outcome.FAILED, Outcome.PARTIAL) or r.forbidden)
         )
         msg = f"The run did not complete: {'; '.join(failed)}. The state lets the next run resume."
         raise RunFailedError(msg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import typing as t
 
 import pytest
@@ -51,3 +52,18 @@ def shared_sandbox() -> t.Iterator[Sandbox]:
     """One read-only sandbox for tests that do not move its clock or change its options."""
     with sandbox() as sb:
         yield sb
+
+
+def pytest_terminal_summary(terminalreporter: t.Any) -> None:
+    """Print the fault matrix when fault tests ran (tests/test_fault_matrix.py)."""
+    matrix = sys.modules.get("tests.test_fault_matrix")
+    rows = getattr(matrix, "MATRIX", [])
+    if not rows:
+        return
+    header = ("fault", "outcome", "exit", "resumed", "records lost", "key leaks")
+    table = [header, *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    terminalreporter.write_sep("-", "fault matrix")
+    for row in table:
+        cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
+        terminalreporter.write_line("| " + " | ".join(cells) + " |")

@@ -126,6 +126,8 @@ def listing_requests(sb: Sandbox, path: str, rows: int, page_size: int, *, curso
         if rules.cursor_style == "header" and rows <= size:
             # the only page carries no cursor header: the tap reads it as page 1 of a list
             return _by_page_number(rows, size, page_size)
+        if rows == size:
+            return 2  # a full first page said to be the last: the tap confirms with page 2
         return max(1, math.ceil(rows / size))
     return _by_page_number(rows, size, page_size)
 

@@ -88,9 +88,11 @@ def test_a_parent_whose_children_failed_is_not_settled(fault):
         target = closed[0]["pst_id"]
         sb.inject(fault, path_prefix=f"/v1/phishing/security_tests/{target}/", count=9)
         first = run_tap(tap_config(sb, max_retries=1), streams=streams)
-        settled = first.final_state["tap_knowbe4"]["streams"].get(
-            "phishing_security_test_recipients", {}
-        ).get("settled", {})
+        settled = (
+            first.final_state["tap_knowbe4"]["streams"]
+            .get("phishing_security_test_recipients", {})
+            .get("settled", {})
+        )
         assert str(target) not in settled
         if fault == "404":  # a vanished test is skipped; the others go on and settle
             assert settled
@@ -104,7 +106,9 @@ def test_a_parent_whose_children_failed_is_not_settled(fault):
 
 def test_a_resumed_fan_out_is_not_activated():
     with sandbox(latency_ms=0) as sb:
-        config = tap_config(sb, emit_activate_version_messages=True, group_members_source="endpoint")
+        config = tap_config(
+            sb, emit_activate_version_messages=True, group_members_source="endpoint"
+        )
         first = run_tap({**config, "max_requests_per_run": 6}, streams=["groups", "group_members"])
         assert first.final_state["tap_knowbe4"]["interrupted"]["parents_done"]
         second = run_tap(config, streams=["groups", "group_members"], state=first.final_state)

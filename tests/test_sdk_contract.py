@@ -43,8 +43,7 @@ def test_the_overrides_are_the_tap_s_own():
     assert TapKnowBe4.sync_all is not Tap.sync_all
     assert KnowBe4Stream._write_schema_message is not Stream._write_schema_message
     assert (
-        KnowBe4Stream._write_activate_version_message
-        is not Stream._write_activate_version_message
+        KnowBe4Stream._write_activate_version_message is not Stream._write_activate_version_message
     )
 
 

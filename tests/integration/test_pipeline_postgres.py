@@ -95,7 +95,6 @@ def test_activate_version_with_hard_delete_keeps_rows_of_a_partial_run(
 ) -> None:
     """An interrupted run keeps every old row; a complete one removes upstream-deleted users."""
     from tap_knowbe4.sandbox import Sandbox  # noqa: PLC0415
-
     from tests.integration.conftest import PIPELINE_ORG, base_env  # noqa: PLC0415
 
     schema = "knowbe4_versions"
