@@ -1,6 +1,7 @@
 {#- One row per (training campaign, department of the enrolled user): enrollments, completed
-    (status Passed or Completed), past due. Enrollments of unknown or deleted users, and of
-    users without a department, count under department 'Unknown'. -#}
+    (status Passed or Completed), past due. Enrollments of unknown or deleted users (user null,
+    or an id the users stream no longer has), and of users without a department, count under
+    department 'Unknown'. -#}
 with enrollments as (
     select * from {{ ref('stg_knowbe4__training_enrollments') }}
 ),
@@ -20,7 +21,7 @@ counted as (
         max(coalesce(campaigns.campaign_name, enrollments.campaign_name)) as campaign_name,
         max(campaigns.status) as campaign_status,
         count(*) as enrolled,
-        count(distinct enrollments.user_id) as users_enrolled,
+        count(distinct users.user_id) as users_enrolled,
         sum(case when enrollments.is_completed then 1 else 0 end) as completed,
         sum(case when enrollments.is_past_due then 1 else 0 end) as past_due
     from enrollments

@@ -1,7 +1,11 @@
-{#- One row per user id that appears among phishing recipients (known to the users stream or
-    not): tests delivered, failures, reports, the last failure, and whether the user is a
-    repeat clicker (var knowbe4_repeat_clicker_failures (2) or more failures in tests started
-    within var knowbe4_repeat_clicker_days (365) days up to the latest test). -#}
+{#- One row per current user among the phishing recipients (the users stream has them), plus
+    one row with user_id null (is_known_user false) for every other recipient row: no user, or
+    a user the users stream no longer has (deleted). The API shows a deleted user's rows either
+    way (null, or a stub with the old id), and rows of a test read before the deletion keep the
+    stub, so both count as unknown alike. Tests delivered, failures, reports, the last failure,
+    and whether the user is a repeat clicker (var knowbe4_repeat_clicker_failures (2) or more
+    failures in tests started within var knowbe4_repeat_clicker_days (365) days up to the
+    latest test; null for the unknown row). -#}
 {%- set days = var('knowbe4_repeat_clicker_days', 365) -%}
 with tests as (
     select pst_id, started_at from {{ ref('stg_knowbe4__phishing_security_tests') }}
@@ -11,19 +15,23 @@ latest as (
     select max(started_at) as latest_test_at from tests
 ),
 
+users as (
+    select * from {{ ref('stg_knowbe4__users') }}
+),
+
 recipients as (
     select
         recipients.*,
+        users.user_id as known_user_id,
         tests.started_at as test_started_at
     from {{ ref('stg_knowbe4__phishing_recipients') }} as recipients
+    left join users on users.user_id = recipients.user_id
     left join tests on tests.pst_id = recipients.pst_id
-    where recipients.user_id is not null
 ),
 
 per_user as (
     select
-        recipients.user_id,
-        max(recipients.user_email) as recipient_email,
+        recipients.known_user_id as user_id,
         count(*) as tests_received,
         count(recipients.delivered_at) as tests_delivered,
         sum(case when recipients.is_failed then 1 else 0 end) as failures,
@@ -40,21 +48,17 @@ per_user as (
         ) as recent_failures
     from recipients
     cross join latest
-    group by recipients.user_id
-),
-
-users as (
-    select * from {{ ref('stg_knowbe4__users') }}
+    group by recipients.known_user_id
 )
 
 select
     per_user.user_id,
-    coalesce(users.email, per_user.recipient_email) as email,
+    users.email,
     users.first_name,
     users.last_name,
     {{ knowbe4_department('users.department') }} as department,
     users.status,
-    users.user_id is not null as is_known_user,
+    per_user.user_id is not null as is_known_user,
     per_user.tests_received,
     per_user.tests_delivered,
     per_user.failures,
@@ -62,6 +66,9 @@ select
     per_user.last_failure_at,
     {{ knowbe4_safe_divide('per_user.failures', 'per_user.tests_delivered') }} as failure_rate,
     per_user.recent_failures,
-    per_user.recent_failures >= {{ var('knowbe4_repeat_clicker_failures', 2) }} as is_repeat_clicker
+    case
+        when per_user.user_id is not null
+        then per_user.recent_failures >= {{ var('knowbe4_repeat_clicker_failures', 2) }}
+    end as is_repeat_clicker
 from per_user
 left join users on users.user_id = per_user.user_id
