@@ -130,14 +130,18 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
 
     # -- requests ----------------------------------------------------------------------
 
+    #: Set when the server refused ``cursor=true`` (HTTP 400): page by number instead.
+    cursor_refused = False
+
     def get_new_paginator(self) -> KnowBe4Paginator | None:
         """Page/cursor paginator for lists; None for single-object endpoints."""
         if not self.paginated:
             self._paginator = None
             return None
+        mode = self.settings.pagination
         self._paginator = KnowBe4Paginator(
             self.settings.page_size,
-            self.settings.pagination,
+            "page" if self.cursor_refused and mode == "auto" else mode,
             key_of=self.listing_key,
             may_ignore_paging=self.may_ignore_paging,
         )
@@ -258,11 +262,14 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
         if status == HTTPStatus.NOT_FOUND and self.parent_key:
             raise ResourceGoneError(self.response_error_message(response))
         if status >= HTTPStatus.MULTIPLE_CHOICES or status < HTTPStatus.OK:
-            where = urlparse(response.headers.get("Location", "")).hostname
-            hint = f" (a redirect to {where}: check api_url and region)" if where else ""
-            raise UnexpectedResponseError(
-                f"{self.response_error_message(response)}{hint}; this is not retried."
+            redirect = HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST
+            hint = " (a redirect, which is never followed: check api_url and region)"
+            error = UnexpectedResponseError(
+                f"{self.response_error_message(response)}{hint if redirect else ''}; "
+                "this is not retried."
             )
+            error.status = status
+            raise error
         try:
             if says_invalid_token(decoded_body(response)):
                 raise self._auth_error()

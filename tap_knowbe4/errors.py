@@ -33,6 +33,9 @@ class ResourceGoneError(FatalAPIError):
 class UnexpectedResponseError(KnowBe4Error, FatalAPIError):
     """Any other answer that is not retried (a 4xx, a redirect) and ends the stream."""
 
+    #: The HTTP status of the answer.
+    status: int = 0
+
 
 class InvalidResponseError(RetriableAPIError):
     """A 200 whose body is not what the endpoint answers (retried, then the stream fails)."""

@@ -32,6 +32,7 @@ from tap_knowbe4.errors import (
     ResourceGoneError,
     StopRunError,
     TerminationRequestedError,
+    UnexpectedResponseError,
 )
 from tap_knowbe4.logs import DebugLogger
 from tap_knowbe4.outcome import Outcome, StopKind, StreamReport
@@ -198,6 +199,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         run, report = self.run, self.report
         limit = self.ABORT_AT_RECORD_COUNT
         count = 0
+        self._listing_keys: set[tuple] = set()  # primary keys sent by this listing
         try:
             for record in self.read_listing(context):
                 if limit is not None and count >= limit:
@@ -224,7 +226,18 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             run.stop(StopKind.BUDGET, exc)
             report.end(Outcome.PARTIAL, "the run stopped before its end")
             return Outcome.PARTIAL
-        except KnowBe4Error as exc:  # rejected key, TLS, an unexpected answer, too large
+        except UnexpectedResponseError as exc:
+            if self._cursor_was_refused(exc, count):
+                self.logger.warning(
+                    "Stream '%s': the server refused the cursor parameter (HTTP 400); "
+                    "paging by number instead.",
+                    self.name,
+                )
+                return (yield from self._guarded(context))
+            run.stop(StopKind.ERROR, exc)
+            report.end(Outcome.FAILED, type(exc).__name__)
+            return Outcome.FAILED
+        except KnowBe4Error as exc:  # rejected key, TLS, too large
             run.stop(StopKind.ERROR, exc)
             report.end(Outcome.FAILED, type(exc).__name__)
             return Outcome.FAILED
@@ -247,6 +260,21 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 report.end(Outcome.FAILED, f"{paginator.broken}; records may be missing")
                 return Outcome.FAILED
         return Outcome.COMPLETE
+
+    def _cursor_was_refused(self, exc: UnexpectedResponseError, records: int) -> bool:
+        """True (once) when ``pagination: auto``'s first ``cursor=true`` was answered 400."""
+        paginator = self._paginator
+        if (
+            exc.status != 400
+            or records
+            or self.cursor_refused
+            or paginator is None
+            or paginator.mode != "auto"
+            or paginator.current_value.cursor != "true"
+        ):
+            return False
+        self.cursor_refused = True
+        return True
 
     def _gave_up(self, exc: BaseException) -> GaveUpError:
         response = getattr(exc, "response", None)
@@ -316,6 +344,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             report = stream.report
             report.selected = stream.selected
             if stream is not self:
+                stream._check_vanished(report)
                 if outcome is Outcome.COMPLETE:
                     report.end(Outcome.COMPLETE)
                 elif outcome is Outcome.SKIPPED:
@@ -346,6 +375,16 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                     stream.name,
                     "; ".join(f"{n:,} {text}" for text, n in sorted(notable.items())),
                 )
+
+    def _check_vanished(self, report: StreamReport) -> None:
+        """Most parents answering 404 is not churn: the endpoint is not there (failed)."""
+        vanished = report.parents.get(Outcome.SKIPPED, 0)
+        read = sum(n for o, n in report.parents.items() if o is not Outcome.UNCHANGED)
+        if vanished >= 2 and vanished * 2 > read:
+            report.end(
+                Outcome.FAILED,
+                f"{vanished} of {read} parents answered 404: the endpoint may not be available",
+            )
 
     def _activate(self, report: StreamReport) -> None:
         if not self.emit_activate_version_messages or not report.emitted_everything:
@@ -455,6 +494,13 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         cleaned = self.cleaner.clean(record)
         if cleaned is None:
             return None
+        key = tuple(cleaned.get(k) for k in self.primary_keys)
+        seen = self.__dict__.get("_listing_keys")
+        if seen is not None:
+            if key in seen:  # the same record twice in one listing (100 and "100" alike)
+                self.report.note("records sent twice by the server: loaded once")
+                return None
+            seen.add(key)
         self.report.records += 1
         if self.references:
             self.run.references.observe(self.name, self.references, cleaned)

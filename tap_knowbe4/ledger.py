@@ -29,6 +29,12 @@ except ImportError:  # pragma: no cover
 
 logger = logging.getLogger("tap-knowbe4.ledger")
 FLUSH_SECONDS = 1.0
+#: How long to wait for another run holding the ledger's lock before counting without it.
+LOCK_SECONDS = 10.0
+
+
+class LedgerBusyError(OSError):
+    """Another process held the ledger's lock for longer than :data:`LOCK_SECONDS`."""
 
 
 def default_path() -> pathlib.Path:
@@ -60,8 +66,7 @@ class BudgetLedger:
     def _locked(self) -> t.Iterator[dict[str, t.Any]]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_suffix(".lock"), "a+") as lock:
-            if fcntl is not None:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            _lock(lock)
             try:
                 try:
                     document = json.loads(self.path.read_text() or "{}")
@@ -114,8 +119,25 @@ class BudgetLedger:
                 "The shared budget ledger %s cannot be used (%s); counting in the state "
                 "only. Set budget_ledger_path to a writable file, or budget_ledger false.",
                 self.path,
-                type(exc).__name__,
+                exc if isinstance(exc, LedgerBusyError) else type(exc).__name__,
             )
+
+
+def _lock(file: t.IO[str]) -> None:
+    """Take the exclusive lock, waiting at most :data:`LOCK_SECONDS`."""
+    if fcntl is None:  # pragma: no cover
+        return
+    deadline = time.monotonic() + LOCK_SECONDS
+    while True:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                msg = f"the lock was held for more than {LOCK_SECONDS:g} s"
+                raise LedgerBusyError(msg) from None
+            time.sleep(0.05)
+        else:
+            return
 
 
 def _combine(shared: BudgetState, local: BudgetState) -> None:

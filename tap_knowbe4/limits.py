@@ -2,8 +2,9 @@
 
 The Reporting API allows 4 requests/second and 50/minute (reference §5) and answers 429
 past either. One :class:`RequestPacer` per process spaces requests so that no rolling
-window holds more than the configured rate. Rates may be fractional: 0.5 per second is one
-request in any two seconds; 2.5 per second is two in any 0.8 s.
+window holds more than the configured rate. A rate below 1 means one request per 1/rate
+windows (0.5 per second is one request in any two seconds); a fractional rate above 1 is
+rounded down (2.5 per second is at most two in any second), so no window ever holds more.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ def _window(rate: float, span: float) -> tuple[int, float] | None:
     """``(n, seconds)``: at most ``n`` requests in any ``seconds``, for ``rate`` per ``span``."""
     if not rate or rate <= 0:
         return None
-    count = max(1, math.floor(rate))
-    return count, span * count / rate
+    if rate < 1:
+        return 1, span / rate
+    return math.floor(rate), span
 
 
 class RequestPacer:

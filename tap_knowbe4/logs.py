@@ -28,6 +28,31 @@ class DebugLogger:
         return getattr(self._logger, name)
 
 
+class DemoteLibraryNoise(logging.Filter):
+    """urllib3's warnings about a malformed header come with a traceback: DEBUG instead.
+
+    The answer itself is judged by the tap (status, body); a stack trace in the log for a
+    server's bad header line only alarms.
+    """
+
+    PREFIXES = ("Failed to parse headers", "Connection pool is full")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Demote matching records, and drop them when DEBUG is not enabled."""
+        if str(record.msg).startswith(self.PREFIXES):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def quiet_libraries() -> None:
+    """Install :class:`DemoteLibraryNoise` on urllib3's loggers (once)."""
+    for name in ("urllib3.connectionpool", "urllib3.response", "urllib3.connection"):
+        library = logging.getLogger(name)
+        if not any(isinstance(f, DemoteLibraryNoise) for f in library.filters):
+            library.addFilter(DemoteLibraryNoise())
+
+
 class DemoteRetryChatter(logging.Filter):
     """A logger filter: ``backoff``'s "Backing off"/"Giving up" lines become DEBUG."""
 

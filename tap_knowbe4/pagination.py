@@ -15,14 +15,15 @@ What a server may do wrong, and what the paginator does about it:
   (no second request);
 * **a full first page whose cursor says it is the last**: page 2 is asked for once (a
   server that does not really page by cursor would otherwise lose the rest);
-* **a short first page of a typical cap size** (10, 20, 25, 50, 100, 200, 250): the server
-  may cap ``per_page``; one probe of page 2 with that size tells, and paging continues at
-  the server's size;
+* **a short first page of a typical cap size** (a multiple of 10 or 25): the server may cap
+  ``per_page``; one probe of page 2 with that size tells, and paging continues at the
+  server's size;
 * **cursors that repeat** (A → B → A) or **a page whose every record was seen before** (a
   server ignoring ``page``): paging stops, the repeated records are not emitted, and the
   listing counts as failed (records may be missing), except when page 2 merely repeats a
-  page 1 that was short, or that came from an endpoint documented to answer everything at
-  once: then page 1 was the whole list.
+  page 1 that came from an endpoint documented to answer everything at once, or that a
+  cursor said was the last: then page 1 was the whole list;
+* **an empty page that still names a next cursor**: followed, up to three in a row.
 """
 
 from __future__ import annotations
@@ -40,9 +41,20 @@ if t.TYPE_CHECKING:
 
     from tap_knowbe4.payload import Page
 
-#: ``per_page`` limits servers are known to impose (a short first page of this size is
-#: probed once).
-TYPICAL_CAPS = frozenset({10, 20, 25, 50, 100, 200, 250})
+#: How many empty pages in a row a cursor may lead through before the listing fails.
+MAX_EMPTY_CURSOR_PAGES = 3
+
+
+def is_typical_cap(count: int) -> bool:
+    """True for page sizes a server might cap ``per_page`` at: multiples of 10 or 25."""
+    return count >= 10 and (count % 10 == 0 or count % 25 == 0)
+
+
+def _comparable(value: t.Any) -> t.Hashable:
+    """A key value compared across pages: ``100`` and ``"100"`` alike; lists and objects too."""
+    if isinstance(value, (dict, list)):
+        return repr(value)
+    return str(value).strip() if value is not None else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,8 +111,8 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         self._seen: set[t.Hashable] = set()
         self._pages = 0
         self._first_keys: list[t.Hashable] | None = None
-        self._first_short = False
         self._end_claimed = False
+        self._empty_cursor_pages = 0
         self._probing_cap: int | None = None
         self._last_page: Page | None = None
 
@@ -117,13 +129,15 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             self._cursors.add(page.next_cursor)
         if self.key_of is None or not records:
             return records
-        keys = [self.key_of(r) for r in records]
+        keys = [_comparable_key(self.key_of(r)) for r in records]
         if self._first_keys is None:
             self._first_keys = keys
-            self._first_short = len(records) < (self.current_value.per_page or self.page_size)
-        fresh = [k not in self._seen for k in keys]
+        fresh = []
+        for key in keys:  # repeats within the page count too
+            fresh.append(key not in self._seen)
+            self._seen.add(key)
         if not any(fresh):
-            whole = self._first_short or self.may_ignore_paging or self._end_claimed
+            whole = self.may_ignore_paging or self._end_claimed
             if self._pages == 2 and keys == self._first_keys and whole:
                 # page 2 repeats page 1: the server ignores `page`, and page 1 was the list
                 # (it was short, or the endpoint is documented to answer everything at once)
@@ -133,7 +147,6 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
                 self._fail("the server sent a page whose records were all sent before")
             self.repeated_records += len(records)
             return []
-        self._seen.update(keys)
         if all(fresh):
             return records
         self.repeated_records += fresh.count(False)
@@ -150,8 +163,16 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         return not self._stop
 
     def continue_if_empty(self, response: requests.Response) -> bool:
-        """An empty probe page ends the listing like any empty page."""
-        return False
+        """An empty page ends the listing, unless a cursor says more follows (a few times)."""
+        page = self._last_page
+        if page is None or not page.next_cursor or self.current_value.cursor is None:
+            return False
+        self._empty_cursor_pages += 1
+        if self._empty_cursor_pages > MAX_EMPTY_CURSOR_PAGES:
+            self._fail("the server's cursor led through empty pages without end")
+            return False
+        self.speaks_cursor = True
+        return True
 
     def get_next(self, response: requests.Response) -> PageToken | None:
         """The token of the next page, or None when this was the last one."""
@@ -160,12 +181,14 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         if page is None:  # pragma: no cover - accept() always runs first
             return None
         count = len(page.records)
+        if count:
+            self._empty_cursor_pages = 0
         if page.next_cursor is not None and current.cursor is not None:
             self.speaks_cursor = True
         asked = current.per_page or self.page_size
         if self.speaks_cursor:
             # The server speaks cursors: follow them; an empty or absent cursor ends it.
-            if not page.next_cursor or page.next_cursor == current.cursor or count == 0:
+            if not page.next_cursor or page.next_cursor == current.cursor:
                 if self._pages == 1 and count >= asked and count:
                     # a full first page said to be the last: page 2 confirms it
                     self.speaks_cursor, self._end_claimed = False, True
@@ -181,7 +204,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         if self._probing_cap is not None:  # the probe found a page 2: the server caps
             self.notes.append(f"the server caps per_page at {self._probing_cap}")
             self._probing_cap = None
-        elif number == 1 and count < asked and count in TYPICAL_CAPS:
+        elif number == 1 and count < asked and is_typical_cap(count):
             self._probing_cap = count
             return PageToken(page=2, per_page=count)
         if count < asked:
@@ -193,3 +216,9 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             )
             raise UnexpectedResponseError(msg)
         return PageToken(page=number + 1, per_page=asked)
+
+
+def _comparable_key(key: t.Hashable) -> t.Hashable:
+    if isinstance(key, tuple):
+        return tuple(_comparable(v) for v in key)
+    return _comparable(key)

@@ -27,6 +27,9 @@ _CACHE_ATTR = "_tap_knowbe4_body"
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _CURSOR_OK = re.compile(r"[\x21-\x7e]{1,512}")
+#: More objects than any page holds (500 records of a few nested objects each): a body
+#: with more is refused before it is decoded into millions of dictionaries.
+MOST_OBJECTS = 100_000
 
 
 class InvalidBodyError(ValueError):
@@ -74,6 +77,9 @@ def decoded_body(response: requests.Response) -> t.Any:
     content = response.content
     if not content or not content.strip():
         msg = "the body is empty"
+        raise InvalidBodyError(msg)
+    if content.count(b"{") > MOST_OBJECTS:
+        msg = f"the body holds more than {MOST_OBJECTS:,} objects, more than any page"
         raise InvalidBodyError(msg)
     try:
         body = json.loads(content)

@@ -20,13 +20,29 @@ nulls, so the flattened record has exactly the flattened SCHEMA's columns.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import typing as t
 
 _INT_TEXT = re.compile(r"\s*[-+]?\d{1,30}\s*")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?"
+    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+)
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+@functools.lru_cache(maxsize=65536)
+def _real_day(text: str) -> bool:
+    """True for a calendar date (``2024-02-30`` and ``0000-00-00`` are not)."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return day.year >= 1
+
+
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
 
 Check = t.Callable[[t.Any], t.Any]
@@ -226,7 +242,10 @@ class RecordCleaner:
             if value is None:
                 return None
             if type(value) is str:
-                if pattern is None or pattern.fullmatch(value):
+                if pattern is None:
+                    return value
+                found = pattern.fullmatch(value)
+                if found is not None and _real_day(found.group(1)):
                     return value
                 try:
                     fixed = fix(value)  # type: ignore[misc]
@@ -290,7 +309,8 @@ class RecordCleaner:
             unknown = value.keys() - known
             if unknown:
                 for name in unknown:
-                    self._report("unknown field: not loaded", f"{path}.{name}" if path else name)
+                    shown = name if name.isprintable() else ascii(name)
+                    self._report("unknown field: not loaded", f"{path}.{shown}" if path else shown)
             return {name: props[name](v) for name, v in value.items() if name in known}
 
         return check

@@ -28,33 +28,40 @@ class Redactor:
     def __init__(self) -> None:
         """Start with no secrets; :meth:`add` registers them."""
         self._secrets: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
 
     def add(self, secret: str | None) -> None:
-        """Register a secret (and its stripped form); short values are ignored."""
+        r"""Register a secret (and its stripped form); short values are ignored.
+
+        Matching ignores case (a host name or a log may lower-case it) and also finds the
+        escaped form a ``bytes`` repr shows (``b'Bearer x\\n'``).
+        """
         if not secret:
             return
         with self._lock:
             for value in {secret, secret.strip()}:
                 if len(value) >= 4 and value not in self._secrets:
                     self._secrets.append(value)
-            self._secrets.sort(key=len, reverse=True)
+            forms = set()
+            for value in self._secrets:
+                forms.add(value)
+                forms.add(value.encode("unicode_escape").decode("ascii", "replace"))
+            ordered = sorted(forms, key=len, reverse=True)
+            if ordered:  # an empty pattern would match everywhere
+                self._pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
 
     def found_in(self, data: bytes) -> bool:
         """True when a registered secret occurs in ``data`` (a response body, say)."""
-        return any(secret.encode() in data for secret in self._secrets)
+        lowered = data.lower()
+        return any(secret.lower().encode() in lowered for secret in self._secrets)
 
     def __call__(self, text: str) -> str:
         """``text`` without any secret, bearer credential or URL userinfo."""
         if not text:
             return text
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-            # bytes reprs (b'Bearer x\n') escape control characters
-            escaped = secret.encode("unicode_escape").decode("ascii", "replace")
-            if escaped != secret and escaped in text:
-                text = text.replace(escaped, MASK)
+        if self._pattern is not None:
+            text = self._pattern.sub(MASK, text)
         text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
         return _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
 

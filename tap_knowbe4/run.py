@@ -173,7 +173,10 @@ class RunControl:
             )
             raise BudgetExhaustedError(msg)
         cap = settings.max_retry_wait_seconds
-        wait = retry_after if retry_after is not None else min(cap, 2.0**self._throttle_attempt)
+        backoff = min(cap, 2.0**self._throttle_attempt)
+        # the server's wait when it gives one, but never faster than backoff: a storm of
+        # "Retry-After: 0" must not spend the day's quota in seconds
+        wait = backoff if retry_after is None else max(retry_after, backoff)
         wait = min(wait, max(0.0, settings.quota_wait_seconds - persisted) + 0.5)
         self._throttle_attempt += 1
         report.retries += 1

@@ -323,9 +323,9 @@ class Settings:
         default=4,
         title="Requests per second",
         description=(
-            "Most requests sent in any one second, shared by all streams and retries "
-            "(fractions such as 0.5 allowed). The API allows 4. 0 turns this limit off "
-            "(for the local sandbox)."
+            "Most requests sent in any one second, shared by all streams and retries; below 1 "
+            "it is one request per 1/rate seconds (0.5: one every two seconds). The API allows "
+            "4. 0 turns this limit off (for the local sandbox)."
         ),
         parse=number_between(0, 1000, 4),
     )
@@ -344,8 +344,9 @@ class Settings:
         default=5,
         title="Retries per request",
         description=(
-            "How often one request is retried after a 429, a 5xx, a timeout, a dropped "
-            "connection or an unreadable body before the stream fails."
+            "How often one request is retried after a 5xx, a timeout, a dropped connection or "
+            "an unreadable body before the run stops (429s are waited out for "
+            "quota_wait_seconds instead)."
         ),
         parse=whole_between(0, 20, 5),
     )

@@ -42,6 +42,10 @@ STATE_KEY = "tap_knowbe4"
 WINDOW = dt.timedelta(hours=24)
 #: Slack for clocks that disagree by a little.
 CLOCK_SLACK = dt.timedelta(minutes=5)
+#: More requests than any account's daily quota (2,000 + seats) could allow.
+MOST_PLAUSIBLE_USED = 10_000_000
+#: More risk-history owners (users and groups) than any account has.
+MOST_PLAUSIBLE_OWNERS = 1_000_000
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 logger = logging.getLogger("tap-knowbe4.state")
@@ -107,7 +111,7 @@ def ranges_of(ids: t.Iterable[int]) -> str:
     return ",".join(parts)
 
 
-def ids_of(text: object, limit: int = 10_000_000) -> list[int] | None:
+def ids_of(text: object, limit: int = MOST_PLAUSIBLE_OWNERS) -> list[int] | None:
     """The ids of a :func:`ranges_of` string, or None when it is malformed or too large."""
     if not isinstance(text, str):
         return None
@@ -117,7 +121,7 @@ def ids_of(text: object, limit: int = 10_000_000) -> list[int] | None:
         if not low.isdigit() or (high and not high.isdigit()):
             return None
         first, last = int(low), int(high or low)
-        if last < first or len(ids) + last - first > limit:
+        if last < first or len(ids) + last - first + 1 > limit:
             return None
         ids.extend(range(first, last + 1))
     return ids
@@ -163,7 +167,10 @@ class BudgetState:
             warn(f"budget window starts in the future ({iso(start)}): ignored")
         elif start is not None and now - start < WINDOW:
             if isinstance(used, bool) or not isinstance(used, int) or used < 0:
-                warn(f"budget used is not a count ({used!r}): counted as 0")
+                warn("budget used is not a count: counted as 0")
+                used = 0
+            elif used > MOST_PLAUSIBLE_USED:
+                warn(f"budget used ({used:.3g}) is more than any quota allows: counted as 0")
                 used = 0
             state.window_start, state.used = start, used
         spent = parse_instant(raw.get("quota_spent_at"))
@@ -230,7 +237,8 @@ class StreamState:
         if self.dates:
             by_date: dict[str, list[int]] = {}
             for owner, day in self.dates.items():
-                by_date.setdefault(day, []).append(owner)
+                if owner >= 0:  # (a negative id could not be read back: read in full)
+                    by_date.setdefault(day, []).append(owner)
             out["dates"] = {day: ranges_of(ids) for day, ids in sorted(by_date.items())}
         return out
 
@@ -251,11 +259,13 @@ class StreamState:
             else:
                 dropped += 1
         dates = raw.get("dates", {})
+        budget = MOST_PLAUSIBLE_OWNERS
         for day, ranges in (dates if isinstance(dates, dict) else {}).items():
-            owners = ids_of(ranges)
+            owners = ids_of(ranges, limit=budget)
             if plausible_date(day, now=now) is None or owners is None:
                 dropped += 1
                 continue
+            budget -= len(owners)
             for owner in owners:
                 state.dates[owner] = max(day, state.dates.get(owner, day))
         if dropped:

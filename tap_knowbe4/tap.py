@@ -19,6 +19,7 @@ from tap_knowbe4 import redact
 from tap_knowbe4.errors import ConfigError, KnowBe4Error, TerminationRequestedError
 from tap_knowbe4.fanout import Resume
 from tap_knowbe4.ledger import BudgetLedger, account_id, default_path
+from tap_knowbe4.logs import quiet_libraries
 from tap_knowbe4.outcome import Outcome, StopKind
 from tap_knowbe4.plan import Plan, build_plan
 from tap_knowbe4.progress import summary_records, summary_table
@@ -36,6 +37,10 @@ if t.TYPE_CHECKING:
 
 class RunFailedError(KnowBe4Error):
     """The run ended but did not succeed (a stream failed, or stopped early)."""
+
+
+class _StreamingError(KnowBe4Error):
+    """An error while writing records (a stream map's expression, say); the run stopped."""
 
 
 class TapKnowBe4(Tap):
@@ -64,8 +69,14 @@ class TapKnowBe4(Tap):
     ) -> None:
         """Parse the settings and the state; bad settings raise before any request."""
         redact.install()
+        quiet_libraries()
         if isinstance(config, dict):
-            _register_secret(config.get("api_key"))
+            key = config.get("api_key")
+            _register_secret(key)
+            if key is not None and not isinstance(key, str):
+                # the SDK's schema error would print the value
+                msg = "api_key must be text: the Reporting API token."
+                raise ConfigError(msg)
             config = normalize_text_values(config)
         self._raw_state: object = None
         if "state" in kwargs and not isinstance(kwargs["state"], (dict, type(None))):
@@ -128,6 +139,7 @@ class TapKnowBe4(Tap):
         reads them.
         """
         prefix = cls._env_var_prefix
+        _register_secret(os.environ.get(prefix + "API_KEY"))
         ours = dict(Settings.declared())
         values = {
             name: os.environ[prefix + name.upper()]
@@ -150,12 +162,7 @@ class TapKnowBe4(Tap):
             self._raw_state = state
         bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
         if isinstance(bookmarks, dict):
-            clean = {  # version 1 kept the tap's own keys here; they live in TapState now
-                name: {k: v for k, v in value.items() if k not in ("settled", "owners_through")}
-                for name, value in bookmarks.items()
-                if isinstance(name, str) and isinstance(value, dict)
-            }
-            super().load_state({"bookmarks": clean})
+            super().load_state({"bookmarks": _sdk_bookmarks(bookmarks)})
 
     def publish_state(self, *, force: bool = False) -> None:
         """Write the typed state into the Singer state (the SDK emits it from there)."""
@@ -223,6 +230,8 @@ class TapKnowBe4(Tap):
             super().sync_all()
         except TerminationRequestedError as exc:
             run.stop(StopKind.SIGNAL, exc)
+        except Exception as exc:
+            run.stop(StopKind.ERROR, _StreamingError(f"{type(exc).__name__}: {exc}"))
         finally:
             run.progress.stop()
         self._settle()
@@ -420,6 +429,26 @@ def _read_catalog(file: t.IO[str]) -> dict:
         msg = "the catalog file is not a Singer catalog (a 'streams' list of stream entries)"
         raise ConfigError(msg)
     return catalog
+
+
+#: The SDK's bookmark keys the tap's streams use (risk histories' replication key).
+_SDK_BOOKMARK_KEYS = ("replication_key", "replication_key_value")
+
+
+def _sdk_bookmarks(bookmarks: dict) -> dict[str, dict[str, str]]:
+    """The SDK's part of a state, reduced to what it can safely read back.
+
+    The tap decides nothing from it (its own state is :class:`TapState`); partitions,
+    progress markers and version-1 keys are dropped, so odd values there cannot crash it.
+    """
+    clean: dict[str, dict[str, str]] = {}
+    for name, value in bookmarks.items():
+        if not isinstance(name, str) or not isinstance(value, dict):
+            continue
+        kept = {k: value[k] for k in _SDK_BOOKMARK_KEYS if isinstance(value.get(k), str)}
+        if len(kept) == len(_SDK_BOOKMARK_KEYS):
+            clean[name] = kept
+    return clean
 
 
 def _register_secret(value: object) -> None:

@@ -10,7 +10,8 @@ a second never trips it, and a gzip body that inflates to gigabytes is read whol
   whole exchange (headers and body) takes longer than ``deadline`` seconds; the request
   then fails with :class:`ResponseDeadlineError`, a timeout the SDK retries;
 * never follows redirects (a redirect would send the request to a host the settings did
-  not name; the stream reports it instead).
+  not name; the stream reports it instead), and sends plain-http requests (loopback only)
+  directly, never through a proxy named by the environment.
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ class GuardedSession(requests.Session):
         """Send ``request``; read its body within the deadline and the size limit."""
         kwargs["stream"] = True
         kwargs["allow_redirects"] = False
+        if (request.url or "").startswith("http://"):
+            # plain http is allowed for loopback only: never through a proxy from the
+            # environment (HTTP_PROXY, ALL_PROXY), which would carry the key in clear text
+            kwargs["proxies"] = {}
         watch = _Watch()
         _current.watch = watch
         timer = threading.Timer(self.deadline, watch.expire)

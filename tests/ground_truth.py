@@ -17,7 +17,7 @@ import dataclasses
 import math
 import typing as t
 
-from tap_knowbe4.pagination import TYPICAL_CAPS
+from tap_knowbe4.pagination import is_typical_cap
 from tap_knowbe4.sandbox import Organization
 from tap_knowbe4.sandbox.routes import keyword_args, match
 from tap_knowbe4.streams import ENROLLMENT_FLAGS as ENROLLMENT_PARAMS
@@ -112,14 +112,14 @@ def listing_requests(sb: Sandbox, path: str, rows: int, page_size: int, *, curso
     """Requests the tap's protocol needs to read one listing of ``rows`` records.
 
     The sandbox's minimum (``sb.paging.min_requests``) plus the tap's one documented extra:
-    a short first page whose size is a typical server cap (10, 20, 25, 50, 100, 200, 250)
-    is probed once (page 2), to notice a server that caps ``per_page``. An endpoint that
+    a short first page whose size is a typical server cap (a multiple of 10 or 25) is
+    probed once (page 2), to notice a server that caps ``per_page``. An endpoint that
     ignores paging answers everything at once; when that is exactly one full page (or a
     probe-sized short one), the tap asks for page 2 and finds the same rows.
     """
     rules = sb.paging
     if rules.is_unpaginated(path):
-        short_probe = rows < page_size and rows in TYPICAL_CAPS
+        short_probe = rows < page_size and is_typical_cap(rows)
         return 2 if rows == page_size or short_probe else 1
     size = rules.page_size(path, page_size)
     if rules.pages_by_cursor(path, cursor):
@@ -134,7 +134,7 @@ def listing_requests(sb: Sandbox, path: str, rows: int, page_size: int, *, curso
 
 def _by_page_number(rows: int, size: int, page_size: int) -> int:
     requests = rows // size + 1
-    if 0 < rows < size and rows < page_size and rows in TYPICAL_CAPS:
+    if 0 < rows < size and rows < page_size and is_typical_cap(rows):
         requests += 1  # the probe for a server that caps per_page
     return requests
 

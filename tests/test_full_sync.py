@@ -46,7 +46,6 @@ MODES = [
     pytest.param({"profile": "tidy"}, {}, id="tidy-auto-vs-cursor-header"),
     pytest.param({"profile": "tidy", "cursor_style": "envelope"}, {}, id="tidy-auto-vs-envelope"),
     pytest.param({"profile": "tidy", "pagination": "page"}, {}, id="tidy-auto-vs-page-only"),
-    pytest.param({"profile": "tidy", "pagination": "cursor"}, {}, id="tidy-auto-vs-page-ignored"),
     pytest.param({"profile": "tidy"}, {"pagination": "page"}, id="tidy-page-vs-both"),
     pytest.param(
         {"profile": "tidy", "pagination": "cursor", "cursor_style": "envelope"},

@@ -1,3 +1,8 @@
+import itertools
+import math
+
+import pytest
+
 from tap_knowbe4.limits import MINUTE_WINDOW, SECOND_WINDOW, RequestPacer
 
 EPS = 1e-6  # float rounding of the fake clock
@@ -49,3 +54,17 @@ def test_off_never_waits():
     pacer = RequestPacer(0, 0, clock=clock, sleep=clock.sleep)
     assert _send(pacer, clock, 100) == [1000.0] * 100
     assert not pacer.enabled
+
+
+@pytest.mark.parametrize("rate", [0.5, 1.5, 2.5, 3.5, 4.0])
+def test_fractional_rates_never_exceed_the_rate_in_any_second(rate):
+    clock = FakeClock()
+    pacer = RequestPacer(rate, 0, clock=clock, sleep=clock.sleep)
+    times = _send(pacer, clock, 30)
+    most = max(1, math.floor(rate))
+    for i, start in enumerate(times):
+        in_a_second = sum(1 for t in times[i:] if t - start < 1.0)
+        assert in_a_second <= most
+    if rate < 1:  # one request every 1/rate seconds
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert min(gaps) >= 1 / rate - EPS

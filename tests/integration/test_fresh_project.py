@@ -199,7 +199,8 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
         assert type(config["page_size"]) is int
         assert config["flattening_enabled"] is True
         assert config["flattening_max_depth"] == 1
-        assert config["stream_maps"] == {"users": {"email": "md5(email) if email else None"}}
+        expression = 'md5(record["email"]) if record.get("email") else None'
+        assert config["stream_maps"] == {"users": {"email": expression}}
 
         selection = _selection(project)
         assert selection.pop("user_risk_score_history") == {"excluded"}
