@@ -11,8 +11,10 @@ One paginator per listing handles both:
 
 What a server may do wrong, and what the paginator does about it:
 
-* **more rows than ``per_page``**: the endpoint ignores paging; that page is the whole list
-  (no second request);
+* **more rows than ``per_page``**: where the reference says the endpoint may answer its
+  whole list at once (user risk histories), that page is the list (no second request);
+  elsewhere page 2 is asked for once: the same rows again mean the whole list, new rows
+  mean pages of the server's own size, read on until a short one;
 * **a full first page whose cursor says it is the last**: page 2 is asked for once (a
   server that does not really page by cursor would otherwise lose the rest);
 * **a short first page of a typical cap size** (a multiple of 10 or 25): the server may cap
@@ -112,6 +114,8 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         self._pages = 0
         self._first_keys: list[t.Hashable] | None = None
         self._end_claimed = False
+        self._oversized = False
+        self._server_size = 0
         self._empty_cursor_pages = 0
         self._probing_cap: int | None = None
         self._last_page: Page | None = None
@@ -137,7 +141,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             fresh.append(key not in self._seen)
             self._seen.add(key)
         if not any(fresh):
-            whole = self.may_ignore_paging or self._end_claimed
+            whole = self.may_ignore_paging or self._end_claimed or self._oversized
             if self._pages == 2 and keys == self._first_keys and whole:
                 # page 2 repeats page 1: the server ignores `page`, and page 1 was the list
                 # (it was short, or the endpoint is documented to answer everything at once)
@@ -195,9 +199,17 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
                     return PageToken(page=2, per_page=asked)
                 return None
             return PageToken(cursor=page.next_cursor, per_page=current.per_page)
+        if self._server_size:  # the server pages by its own size
+            asked = self._server_size
         if count > asked:
-            self.notes.append("the endpoint ignores per_page: one answer held the list")
-            return None
+            if self.may_ignore_paging or self._oversized:
+                self.notes.append("the endpoint ignores per_page: one answer held the list")
+                return None
+            # more than asked, where the API is not known to answer everything at once:
+            # page 2 (asked for once) tells a whole list from pages of the server's own size
+            self._oversized = True
+            self._server_size = count
+            return PageToken(page=(current.page or 1) + 1, per_page=current.per_page)
         number = current.page or 1
         if self._end_claimed and number == 2:
             self.notes.append("a cursor said the list ended, but page 2 held more")
@@ -215,7 +227,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
                 "without a next cursor; set pagination to 'auto' to page by number instead."
             )
             raise UnexpectedResponseError(msg)
-        return PageToken(page=number + 1, per_page=asked)
+        return PageToken(page=number + 1, per_page=current.per_page or asked)
 
 
 def _comparable_key(key: t.Hashable) -> t.Hashable:

@@ -117,8 +117,11 @@ def _from_text(name: str, text: str, kind: type) -> t.Any:
 
 
 def _show(value: object) -> str:
+    """A bad value for a message; long text is not echoed (it may be a misplaced key)."""
     text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    if len(text) <= 18:
+        return text
+    return f"a {type(value).__name__} of {len(str(value))} characters"
 
 
 def number_between(low: float, high: float, default: float | None) -> Parser:

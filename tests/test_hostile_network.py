@@ -219,12 +219,41 @@ def test_a_server_capping_per_page_is_detected_with_one_probe():
     assert "the server caps per_page at 100" in notes
 
 
-def test_more_rows_than_per_page_is_the_whole_list():
-    with HostileServer(lambda request: json_answer(users(range(1, 8)))) as server:
+def test_more_rows_than_per_page_is_the_whole_list_where_the_reference_says_so():
+    histories = {
+        u: [{"date": f"2026-0{m}-01", "risk_score": 1.0} for m in range(1, 8)] for u in (1, 2)
+    }
+
+    def answer(request):
+        if request.path == "/v1/users":
+            return json_answer(users([1, 2]) if request.query.get("page") in (None, "1") else [])
+        return json_answer(histories[int(request.path.split("/")[3])])  # all points, always
+
+    with HostileServer(answer) as server:
+        run = run_tap(hostile_config(server, page_size=3), streams=["user_risk_score_history"])
+        history_requests = [r for r in server.requests if r.path != "/v1/users"]
+    assert run.error is None, run.error
+    assert len(run.records("user_risk_score_history")) == 14
+    assert len(history_requests) == 2  # one per user: documented to answer everything at once
+
+
+def test_more_rows_than_per_page_elsewhere_is_checked_with_page_2():
+    everything = users(range(1, 8))
+    with HostileServer(lambda request: json_answer(everything)) as server:
         run = run_tap(hostile_config(server, page_size=2), streams=["users"])
-        assert len(server.requests) == 1
+        assert len(server.requests) == 2  # page 2 repeats page 1: that was the whole list
     assert run.error is None
     assert len(run.records("users")) == 7
+    rows = users(range(1, 13))
+
+    def own_size(request):  # pages of 5 whatever per_page asks
+        page = int(request.query.get("page", 1))
+        return json_answer(rows[(page - 1) * 5 : page * 5])
+
+    with HostileServer(own_size) as server:
+        run = run_tap(hostile_config(server, page_size=2), streams=["users"])
+    assert run.error is None
+    assert len(run.records("users")) == 12
 
 
 # -- 13, 14, 15: values a record or a header may carry -------------------------------------
