@@ -28,7 +28,7 @@ lint: $(STAMP)
 # Lint, then every test under tests/ (the integration tests run Meltano into DuckDB and into
 # a throwaway PostgreSQL cluster).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 # Sandbox (or the real API when TAP_KNOWBE4_API_KEY and TAP_KNOWBE4_REGION are set) ->
 # meltano run tap-knowbe4 target-duckdb -> a short report from output/knowbe4*.duckdb.

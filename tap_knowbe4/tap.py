@@ -403,10 +403,11 @@ def _read_json(file: t.IO[str], what: str, kind: type) -> t.Any:
     """A JSON document from ``file``; an unreadable one is one clear line."""
     import json  # noqa: PLC0415
 
+    text = file.read()
     try:
-        value = json.loads(file.read())
-    except ValueError:
-        msg = f"the {what} file is not valid JSON"
+        value = json.loads(text)
+    except ValueError as exc:
+        msg = f"the {what} file is not valid JSON ({exc}; {len(text)} characters)"
         raise ConfigError(msg) from None
     if not isinstance(value, kind):
         if what == "state":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import sys
+import json
+import os
+import pathlib
+import tempfile
 import typing as t
 
 import pytest
@@ -54,12 +57,38 @@ def shared_sandbox() -> t.Iterator[Sandbox]:
         yield sb
 
 
+def _matrix_file() -> pathlib.Path:
+    """Where fault tests append their rows (shared by pytest-xdist workers)."""
+    return pathlib.Path(os.environ["KNOWBE4_FAULT_MATRIX"])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the session one file for the fault matrix (workers inherit the variable)."""
+    if "KNOWBE4_FAULT_MATRIX" not in os.environ:
+        fd, path = tempfile.mkstemp(prefix="fault-matrix-", suffix=".jsonl")
+        os.close(fd)
+        os.environ["KNOWBE4_FAULT_MATRIX"] = path
+
+
+def record_fault_row(row: tuple[str, ...]) -> None:
+    """Add one row to the fault matrix printed at the end of the session."""
+    with _matrix_file().open("a") as file:
+        file.write(json.dumps(row) + "\n")
+
+
 def pytest_terminal_summary(terminalreporter: t.Any) -> None:
     """Print the fault matrix when fault tests ran (tests/test_fault_matrix.py)."""
-    matrix = sys.modules.get("tests.test_fault_matrix")
-    rows = getattr(matrix, "MATRIX", [])
+    if hasattr(terminalreporter.config, "workerinput"):
+        return
+    path = _matrix_file()
+    rows = [tuple(json.loads(line)) for line in path.read_text().splitlines() if line]
+    path.unlink(missing_ok=True)
     if not rows:
         return
+    from tests.test_fault_matrix import FAULTS  # noqa: PLC0415 - the rows' order
+
+    order = {fault[0]: i for i, fault in enumerate(FAULTS)}
+    rows.sort(key=lambda row: order.get(row[0], len(order)))
     header = ("fault", "outcome", "exit", "resumed", "records lost", "key leaks")
     table = [header, *rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]

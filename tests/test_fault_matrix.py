@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.conftest import sandbox, tap_config
+from tests.conftest import record_fault_row, sandbox, tap_config
 from tests.ground_truth import expected_records
 from tests.singer_output import SingerRun, catalog_selecting, check_singer
 from tests.test_errors import SECRET, assert_no_secret, error_lines
@@ -39,9 +39,6 @@ FAULTS = [
     ("401 mid-run", "401", LIST, 1, None, {}, "stops, resumes"),
     ("5xx beyond every retry", "503", LIST, 99, None, {"max_retries": 2}, "stops, resumes"),
 ]
-
-#: Rows of the matrix, printed at the end of the session by tests/conftest.py.
-MATRIX: list[tuple[str, ...]] = []
 
 
 def _run_cli(config: dict, tmp_path, state: dict | None = None) -> subprocess.CompletedProcess:
@@ -120,4 +117,4 @@ def test_fault(tmp_path, name, kind, prefix, count, retry_after, extra, outcome)
             lost += len(expected.keys() - got.keys())
             assert got == expected, stream
         assert_no_secret(*texts, json.dumps(states))
-        MATRIX.append((name, outcome, str(first.returncode), resumed_ok, str(lost), "0"))
+        record_fault_row((name, outcome, str(first.returncode), resumed_ok, str(lost), "0"))

@@ -91,7 +91,17 @@ def pipeline_sandbox() -> Iterator[Sandbox]:
 
 
 def base_env(sb: Sandbox, tmp: Path) -> dict[str, str]:
-    """The environment for Meltano: no outside settings leak in; the tap reads ``sb``."""
+    """The environment for Meltano: no outside settings leak in; the tap reads ``sb``.
+
+    Each test gets Meltano's ``run`` directory of its own (``MELTANO_SYS_DIR_ROOT``, with the
+    project's installed plugins linked in): Meltano writes a run's config, catalog and state
+    there and removes them afterwards, so two runs must never share it.
+    """
+    sys_dir = tmp / "meltano-sys"
+    if not sys_dir.exists():
+        sys_dir.mkdir()
+        for kind in ("extractors", "loaders", "utilities"):
+            (sys_dir / kind).symlink_to(ROOT / ".meltano" / kind, target_is_directory=True)
     env = {
         k: v
         for k, v in os.environ.items()
@@ -101,6 +111,7 @@ def base_env(sb: Sandbox, tmp: Path) -> dict[str, str]:
         {
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "MELTANO_PROJECT_ROOT": str(ROOT),
+            "MELTANO_SYS_DIR_ROOT": str(sys_dir),
             "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
             "NO_COLOR": "1",
             "TAP_KNOWBE4_API_URL": sb.base_url,

@@ -44,7 +44,7 @@ import psycopg
 import pytest
 
 from tests.ground_truth import ENROLLMENT_FLAGS, expected_records
-from tests.integration.conftest import ROOT, base_env
+from tests.integration.conftest import base_env
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -53,7 +53,8 @@ if t.TYPE_CHECKING:
     from tests.integration.conftest import Meltano
     from tests.integration.pgcluster import PostgresCluster
 
-pytestmark = pytest.mark.integration
+#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
 
 #: The organization both pipelines read: small enough to be quick, and chosen (seed and start
 #: clock) so that the messy cases all occur, a training campaign starts between the two runs
@@ -492,13 +493,8 @@ def pipeline_env(sb: Sandbox, tmp: Path) -> dict[str, str]:
     and its own Meltano ``run`` directory (``MELTANO_SYS_DIR_ROOT``: the project's installed
     plugins linked in), so the two pipelines can run at the same time.
     """
-    sys_dir = tmp / "meltano-sys"
-    sys_dir.mkdir()
-    for kind in ("extractors", "loaders", "utilities"):
-        (sys_dir / kind).symlink_to(ROOT / ".meltano" / kind, target_is_directory=True)
     return {
         **base_env(sb, tmp),
-        "MELTANO_SYS_DIR_ROOT": str(sys_dir),
         "DBT_TARGET_PATH": str(tmp / "dbt-target"),
         "DBT_LOG_PATH": str(tmp / "dbt-logs"),
     }

@@ -35,7 +35,8 @@ from tests.integration.checks import DEFAULT_STREAMS
 from tests.integration.conftest import ROOT, meltano_install
 from tests.project_scripts import load_script
 
-pytestmark = pytest.mark.integration
+#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
 
 meltano_settings = load_script("meltano_settings")
 

@@ -18,7 +18,8 @@ from tests.project_scripts import load_script
 if t.TYPE_CHECKING:
     from tests.integration.conftest import Meltano
 
-pytestmark = pytest.mark.integration
+#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
 
 meltano_settings = load_script("meltano_settings")
 PROJECT = yaml.safe_load((ROOT / "meltano.yml").read_text())

@@ -20,7 +20,8 @@ from tests.integration.pgcluster import PostgresCluster, PostgresUnavailableErro
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-pytestmark = pytest.mark.integration
+#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
 
 
 def _server_version(cluster: PostgresCluster) -> str:

@@ -20,7 +20,8 @@ if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox
     from tests.integration.conftest import Meltano
 
-pytestmark = pytest.mark.integration
+#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
 
 SCHEMA = "knowbe4"  # load_schema of tap-knowbe4 in meltano.yml
 DUCKDB_TIMESTAMPS = {"timestamp", "timestamp with time zone"}

@@ -20,7 +20,8 @@ if t.TYPE_CHECKING:
     from tests.integration.conftest import Meltano
     from tests.integration.pgcluster import PostgresCluster
 
-pytestmark = pytest.mark.integration
+#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
 
 SCHEMA = "knowbe4_it"
 PG_TIMESTAMPS = {"timestamp without time zone", "timestamp with time zone"}

@@ -18,7 +18,8 @@ if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox
     from tests.integration.conftest import Meltano
 
-pytestmark = pytest.mark.integration
+#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
 
 
 def _query(path: Path, sql: str) -> list[tuple[t.Any, ...]]:
