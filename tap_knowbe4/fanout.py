@@ -108,6 +108,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     references: t.ClassVar[tuple[Reference, ...]] = ()
     #: For parent streams: child context key -> field of the record holding the id.
     child_context_fields: t.ClassVar[dict[str, str]] = {}
+    #: A boolean setting that must be true for the stream to be read (costly streams).
+    opt_in: t.ClassVar[str | None] = None
 
     _schema_sent = False
     _pending_version: int | None = None

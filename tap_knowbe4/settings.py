@@ -423,6 +423,18 @@ class Settings:
         ),
         parse=choice(MEMBER_SOURCES),
     )
+    include_user_risk_score_history: bool = setting(
+        th.BooleanType,
+        default=False,
+        title="Read user risk-score histories",
+        description=(
+            "Read user_risk_score_history, which costs one request per user per run (on a "
+            "5,000-user account, 5,000 of the day's 7,000 requests). Off by default: the "
+            "stream is skipped even when selected (Meltano's default selection is every "
+            "stream), with one line saying so."
+        ),
+        parse=flag(False),
+    )
     pst_lookback_days: int = setting(
         th.IntegerType(minimum=0, maximum=3650),
         default=14,

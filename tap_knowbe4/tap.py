@@ -108,6 +108,7 @@ class TapKnowBe4(Tap):
             for stream in self.streams.values()
             for ref in getattr(stream, "references", ())
         )
+        self._leave_out_unwanted_opt_ins(settings)
         if self.resume.resumed:
             self._resume_interrupted_sync()
         self.publish_state(force=True)
@@ -167,6 +168,19 @@ class TapKnowBe4(Tap):
     def publish_state(self, *, force: bool = False) -> None:
         """Write the typed state into the Singer state (the SDK emits it from there)."""
         self._publisher.publish(force=force)
+
+    def _leave_out_unwanted_opt_ins(self, settings: Settings) -> None:
+        """Costly streams are read only when their setting says so, selected or not."""
+        for stream in self.streams.values():
+            opt_in = getattr(stream, "opt_in", None)
+            if opt_in and stream.selected and not getattr(settings, opt_in):
+                stream.selected = False
+                self.logger.info(
+                    "Not reading %s although it is selected: set %s to true to read it "
+                    "(it costs one request per user per run).",
+                    stream.name,
+                    opt_in,
+                )
 
     def _resume_interrupted_sync(self) -> None:
         """Streams an interrupted run finished emit nothing; their unfinished children go on."""

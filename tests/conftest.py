@@ -28,6 +28,7 @@ def tap_config(sb: Sandbox, **overrides: t.Any) -> dict:
         "requests_per_second": 0,
         "requests_per_minute": 0,
         "max_retries": 3,
+        "include_user_risk_score_history": True,
     }
     config.update(overrides)
     return config

@@ -146,6 +146,7 @@ def hostile_config(server: HostileServer, **overrides: t.Any) -> dict[str, t.Any
         "request_timeout_seconds": 5,
         "budget_ledger": False,
         "page_size": 2,
+        "include_user_risk_score_history": True,
     }
     config.update(overrides)
     return config

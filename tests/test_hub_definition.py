@@ -160,17 +160,22 @@ def test_hub_definition_content(
     assert settings["start_date"]["kind"] == "date_iso8601"
 
 
-def test_default_select_leaves_out_the_opt_in_streams(
+def test_the_costly_stream_is_an_opt_in_setting_not_a_selection(
     hub: dict[str, t.Any], catalog: dict[str, t.Any]
 ) -> None:
-    not_by_default = sorted(
+    # Meltano's default selection ("*.*") is safe wherever the tap is added from: the
+    # per-user history is read only with include_user_risk_score_history, default false.
+    not_by_default = [
         entry["tap_stream_id"]
         for entry in catalog["streams"]
         for meta in entry["metadata"]
         if not meta["breadcrumb"] and meta["metadata"].get("selected-by-default") is False
-    )
-    assert not_by_default == ["user_risk_score_history"]
-    assert hub["select"] == ["*.*", "!user_risk_score_history.*"]
+    ]
+    assert not_by_default == []
+    assert hub["select"] == ["*.*"]
+    opt_in = {s["name"]: s for s in hub["settings"]}["include_user_risk_score_history"]
+    assert opt_in["kind"] == "boolean"
+    assert opt_in["value"] is False
 
 
 def test_readme_adds_the_tap_from_the_raw_url_of_this_file() -> None:

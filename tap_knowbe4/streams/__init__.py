@@ -42,6 +42,8 @@ class Endpoint:
     references: tuple[Reference, ...] = ()
     #: The reference says this endpoint may answer its whole list at once, ignoring paging.
     may_ignore_paging: bool = False
+    #: A boolean setting that must be true for the stream to be read (costly streams).
+    opt_in: str | None = None
 
     @property
     def incremental(self) -> bool:
@@ -117,12 +119,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "user_risk_score_history",
         "/v1/users/{user_id}/risk_score_history",
         ("user_id", "date"),
-        "Each user's risk score over time. One request per user: not selected by default.",
+        "Each user's risk score over time. One request per user: read only with "
+        "include_user_risk_score_history.",
         kind=kinds.RiskScoreHistoryStream,
         params=FULL,
         parent=("users", "user_id", "id"),
-        selected_by_default=False,
         may_ignore_paging=True,
+        opt_in="include_user_risk_score_history",
     ),
     Endpoint(
         "phishing_campaigns",
@@ -220,6 +223,7 @@ def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[ty
             "child_context_fields": child_fields.get(endpoint.name, {}),
             "references": endpoint.references,
             "may_ignore_paging": endpoint.may_ignore_paging,
+            "opt_in": endpoint.opt_in,
         }
         if endpoint.reshape is not None:
             attrs["reshape"] = staticmethod(endpoint.reshape)

@@ -529,6 +529,7 @@ def postgres_warehouse(sb: Sandbox, tmp: Path, postgres: PostgresCluster) -> War
         {
             # Every stream, the opt-in user_risk_score_history included.
             "TAP_KNOWBE4__SELECT": json.dumps(["*.*"]),
+            "TAP_KNOWBE4_INCLUDE_USER_RISK_SCORE_HISTORY": "true",
             "TAP_KNOWBE4_EMIT_ACTIVATE_VERSION_MESSAGES": "true",
             "TARGET_POSTGRES_ACTIVATE_VERSION": "true",
             "TARGET_POSTGRES_HARD_DELETE": "false",

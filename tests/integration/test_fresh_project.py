@@ -183,11 +183,10 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
                 kinds = {s["name"]: s.get("kind") for s in added["settings"]}
                 assert kinds["page_size"] == "integer"
                 assert kinds["flattening_enabled"] == "boolean"
-                # Meltano 4.4 drops the definition's `select` on `add --from-ref` (the reason
-                # for the README's two select lines); the default would be "*.*".
+                # Meltano 4.4 drops the definition's `select` on `add --from-ref`: the
+                # default is "*.*", which is why the costly stream is a setting instead.
                 assert "select" not in added
         extractor = project.extractor()
-        assert extractor["select"] == ["*.*", "!user_risk_score_history.*"]
         assert extractor["config"]["region"] == "eu"
         assert sb.api_key not in (project.dir / "meltano.yml").read_text()
         assert f"TAP_KNOWBE4_API_KEY='{sb.api_key}'" in (project.dir / ".env").read_text()
@@ -204,7 +203,7 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
         assert config["stream_maps"] == {"users": {"email": expression}}
 
         selection = _selection(project)
-        assert selection.pop("user_risk_score_history") == {"excluded"}
+        assert "selected" in selection.pop("user_risk_score_history")
         assert set(selection) == set(DEFAULT_STREAMS)
 
         # 3. config test, add a loader, run.
@@ -224,10 +223,12 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
         assert any("user__email" in row for row in enrollments), "flattening not applied"
         assert not any("user" in row for row in enrollments)
 
-        # 4. Opting in to the per-user history.
+        # 4. Opting in to the per-user history: the next run reads it.
         for argv in opt_in_block:
             project.readme_command(argv, hub_copy, loader_def)
-        assert project.extractor()["select"] == ["*.*"]
-        assert "selected" in _selection(project)["user_risk_score_history"]
+        assert project.extractor()["config"]["include_user_risk_score_history"] is True
+        project.readme_command(run_block[-1], hub_copy, loader_def)
+        assert PER_USER in sb.stats()["by_endpoint"]
+        assert _records(out_dir, "user_risk_score_history")
 
     assert project.used == ["hub-url", "loader"]

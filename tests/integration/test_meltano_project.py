@@ -94,10 +94,9 @@ def test_default_selection_is_every_default_stream(catalog: dict[str, t.Any]) ->
             for m in entry["metadata"]
         )
     }
-    opt_in = sorted(set(catalog) - by_default)
-    assert extractor["select"] == ["*.*", *(f"!{stream}.*" for stream in opt_in)]
-    assert by_default == set(DEFAULT_STREAMS)
-    assert opt_in == ["user_risk_score_history"]
+    assert extractor["select"] == ["*.*"]
+    assert by_default == set(catalog)  # the costly one is a setting, not a selection
+    assert "include_user_risk_score_history" not in extractor.get("config", {})
 
 
 def test_inherited_instances_have_their_own_settings(
@@ -122,25 +121,19 @@ def test_inherited_instances_have_their_own_settings(
     assert config(meltano_env)["api_key"] == meltano_env["TAP_KNOWBE4_API_KEY"]
 
 
-def test_meltano_select_leaves_out_the_opt_in_stream(
+def test_meltano_selects_everything_and_the_uk_instance_opts_in(
     meltano: Meltano, meltano_env: dict[str, str]
 ) -> None:
     out = meltano("select", "tap-knowbe4", "--json", "--all", env=meltano_env).stdout
     selection: dict[str, set[str]] = {}
     for item in json.loads(out[out.index("{") :])["streams"]:
         selection.setdefault(item["stream"], set()).add(item["selection"])
-    assert selection.pop("user_risk_score_history") == {"excluded"}
-    assert set(selection) == set(DEFAULT_STREAMS)
+    assert set(selection) == {*DEFAULT_STREAMS, "user_risk_score_history"}
     for stream, states in selection.items():
         assert "excluded" not in states, stream
-    # An instance's own `select` replaces the inherited one: tap-knowbe4--uk opts in.
-    out = meltano("select", "tap-knowbe4--uk", "--json", "--all", env=meltano_env).stdout
-    uk = {
-        item["stream"]
-        for item in json.loads(out[out.index("{") :])["streams"]
-        if item["selection"] != "excluded"
-    }
-    assert "user_risk_score_history" in uk
+    names = {p["name"]: p for k, p in _plugins()}
+    assert names["tap-knowbe4--uk"]["config"]["include_user_risk_score_history"] is True
+    assert "include_user_risk_score_history" not in names["tap-knowbe4"].get("config", {})
 
 
 def test_about_markdown_through_meltano(meltano: Meltano, meltano_env: dict[str, str]) -> None:

@@ -14,6 +14,8 @@ from tests.ground_truth import expected_records
 from tests.integration.checks import expected_keys, key_properties
 from tests.integration.test_pipeline_duckdb import SCHEMA, read_duckdb
 
+PER_USER = "/v1/users/{user_id}/risk_score_history"
+
 if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox
     from tests.integration.conftest import Meltano
@@ -39,6 +41,7 @@ def test_catalog_selection_with_opt_in_stream_and_excluded_column(
         "TAP_KNOWBE4__SELECT": json.dumps(
             ["groups.*", "group_members.*", "user_risk_score_history.*", "!groups.name"]
         ),
+        "TAP_KNOWBE4_INCLUDE_USER_RISK_SCORE_HISTORY": "true",
     }
     meltano("run", "tap-knowbe4", "target-duckdb", env=env)
 
@@ -53,15 +56,15 @@ def test_catalog_selection_with_opt_in_stream_and_excluded_column(
     assert len(tables["user_risk_score_history"].keys) > 0
 
 
-def test_user_risk_score_history_is_opt_in(catalog: dict[str, t.Any]) -> None:
-    def selected_by_default(stream: str) -> bool:
-        for item in catalog[stream]["metadata"]:
-            if not item["breadcrumb"]:
-                return bool(item["metadata"].get("selected-by-default"))
-        return False
-
-    assert not selected_by_default("user_risk_score_history")
-    assert selected_by_default("users")
+def test_user_risk_score_history_is_read_only_when_opted_in(
+    meltano: Meltano, meltano_env: dict[str, str], pipeline_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = {**meltano_env, "TAP_KNOWBE4__SELECT": json.dumps(["user_risk_score_history.*"])}
+    before = pipeline_sandbox.stats()["by_endpoint"].get(PER_USER, {})
+    proc = meltano("run", "tap-knowbe4", "target-jsonl", env=env)
+    after = pipeline_sandbox.stats()["by_endpoint"].get(PER_USER, {})
+    assert after == before  # selected, but not read: no per-user request
+    assert "include_user_risk_score_history to true" in proc.stderr
 
 
 def test_stream_map_hashes_email_in_users(
