@@ -38,6 +38,7 @@ PLUGINS: dict[str, tuple[str, str]] = {
     "tap-knowbe4": ("extractors", "tap-knowbe4"),
     "target-duckdb": ("loaders", "target-duckdb-fixed"),
     "target-jsonl": ("loaders", "target-jsonl"),
+    "target-csv": ("loaders", "target-csv"),
     "target-postgres": ("loaders", "target-postgres"),
     "dbt-duckdb": ("utilities", "dbt"),
     "dbt-postgres": ("utilities", "dbt"),

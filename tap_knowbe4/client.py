@@ -82,7 +82,8 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
         """Create the stream; its logger hands retry chatter down to DEBUG."""
         super().__init__(*args, **kwargs)
         if not any(isinstance(f, DemoteRetryChatter) for f in self.logger.filters):
-            self.logger.addFilter(DemoteRetryChatter())
+            per_parent = self.parent_stream_type is not None
+            self.logger.addFilter(DemoteRetryChatter(per_parent=per_parent))
 
     # -- configuration ---------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import logging
 import typing as t
 
 import requests
+from singer_sdk.batch import Batcher
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_knowbe4.client import KnowBe4HTTPStream
@@ -42,6 +43,7 @@ from tap_knowbe4.state import Interrupted, TapState
 
 if t.TYPE_CHECKING:
     from singer_sdk import metrics
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context
 
 
@@ -157,6 +159,48 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         out once every record of the stream was emitted in this run (:meth:`_end`).
         """
         self._pending_version = full_table_version
+
+    # -- BATCH messages per stream, not per parent -------------------------------------
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> t.Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
+        """Batches of the stream, size-bounded; a child stream's span its parents.
+
+        The SDK batches each ``sync(context)`` on its own: one file per parent record (a
+        thousand files for a thousand users). Records of a child stream are gathered
+        across parents instead, and written whenever ``batch_size`` records are pending
+        and when the stream ends (:meth:`_end`).
+        """
+        if self.parent_stream_type is None:
+            yield from super().get_batches(batch_config, context)
+            return
+        pending = self.__dict__.setdefault("_pending_batch", [])
+        for record in self._sync_records(context, write_messages=False):
+            pending.append(record)
+            if len(pending) >= batch_config.batch_size:
+                yield from self._batched(batch_config)
+
+    def _batched(
+        self, batch_config: BatchConfig
+    ) -> t.Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        pending = self.__dict__.get("_pending_batch") or []
+        self.__dict__["_pending_batch"] = []
+        if pending:
+            batcher = Batcher(
+                tap_name=self.tap_name, stream_name=self.name, batch_config=batch_config
+            )
+            for manifest in batcher.get_batches(records=iter(pending)):
+                yield batch_config.encoding, manifest
+
+    def _flush_batches(self) -> None:
+        """Write what a child stream has pending as its last BATCH message(s)."""
+        batch_config = self.get_batch_config(self.config)
+        if batch_config is None or not self.__dict__.get("_pending_batch"):
+            return
+        for encoding, manifest in self._batched(batch_config):
+            self._write_batch_message(encoding=encoding, manifest=manifest)
+        self._write_state_message()
 
     # -- logs that grow with parents go to DEBUG --------------------------------------
 
@@ -346,6 +390,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             report = stream.report
             report.selected = stream.selected
             if stream is not self:
+                stream._flush_batches()
                 stream._check_vanished(report)
                 if outcome is Outcome.COMPLETE:
                     report.end(Outcome.COMPLETE)

@@ -29,13 +29,18 @@ class DebugLogger:
 
 
 class DemoteLibraryNoise(logging.Filter):
-    """urllib3's warnings about a malformed header come with a traceback: DEBUG instead.
+    """Library lines that only alarm or mislead: DEBUG instead.
 
-    The answer itself is judged by the tap (status, body); a stack trace in the log for a
-    server's bad header line only alarms.
+    urllib3's warning about a malformed header comes with a traceback (the tap judges the
+    answer itself); the SDK warns that an unsorted stream's "progress is not resumable",
+    which is not true of this tap (its own state resumes every fan-out).
     """
 
-    PREFIXES = ("Failed to parse headers", "Connection pool is full")
+    PREFIXES = (
+        "Failed to parse headers",
+        "Connection pool is full",
+        "Stream is assumed to be unsorted",
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Demote matching records, and drop them when DEBUG is not enabled."""
@@ -47,18 +52,29 @@ class DemoteLibraryNoise(logging.Filter):
 
 def quiet_libraries() -> None:
     """Install :class:`DemoteLibraryNoise` on urllib3's loggers (once)."""
-    for name in ("urllib3.connectionpool", "urllib3.response", "urllib3.connection"):
+    for name in ("urllib3.connectionpool", "urllib3.response", "urllib3.connection", "singer_sdk"):
         library = logging.getLogger(name)
         if not any(isinstance(f, DemoteLibraryNoise) for f in library.filters):
             library.addFilter(DemoteLibraryNoise())
 
 
 class DemoteRetryChatter(logging.Filter):
-    """A logger filter: ``backoff``'s "Backing off"/"Giving up" lines become DEBUG."""
+    """A stream logger's filter: retry chatter and per-parent lines become DEBUG.
+
+    ``backoff``'s "Backing off"/"Giving up" lines always; for child streams also the SDK's
+    "Starting incremental sync" line, logged once per parent.
+    """
+
+    def __init__(self, *, per_parent: bool = False) -> None:
+        """Demote the per-parent lines too when ``per_parent``."""
+        super().__init__()
+        self.prefixes: tuple[str, ...] = ("Backing off ", "Giving up ")
+        if per_parent:
+            self.prefixes = (*self.prefixes, "Starting incremental sync")
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Demote the record, and drop it when DEBUG is not enabled."""
-        if str(record.msg).startswith(("Backing off ", "Giving up ")):
+        if str(record.msg).startswith(self.prefixes):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True

@@ -62,7 +62,7 @@ class RunControl:
             max_per_run=settings.max_requests_per_run,
             ledger=ledger,
         )
-        self.progress = ProgressLog(self)
+        self.progress = ProgressLog(self, interval=settings.progress_interval_seconds)
         self.started = time.monotonic()
         #: Facts the request plan learns from the lists it reads.
         self.plan_hints: dict[str, int] = {}

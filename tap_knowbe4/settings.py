@@ -456,6 +456,16 @@ class Settings:
         ),
         parse=flag(False),
     )
+    progress_interval_seconds: float = setting(
+        th.NumberType(minimum=1, maximum=3600),
+        default=30,
+        title="Progress log interval",
+        description=(
+            "Seconds between progress lines: records, requests done of those expected (from "
+            "the previous run), % done, records per second, an ETA and the quota left."
+        ),
+        parse=number_between(1, 3600, 30),
+    )
     budget_ledger: bool = setting(
         th.BooleanType,
         default=True,

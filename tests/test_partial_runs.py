@@ -115,3 +115,24 @@ def test_a_resumed_fan_out_is_not_activated():
     assert second.error is None
     assert "group_members" not in activated(second)  # rows of earlier groups were not re-sent
     assert "group_members" not in activated(first)
+
+
+def test_batch_messages_are_per_stream_not_per_parent(tmp_path):
+    batch = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{tmp_path}", "prefix": "batch-"},
+        "batch_size": 10_000,
+    }
+    with sandbox() as sb:
+        config = tap_config(sb, batch_config=batch, emit_activate_version_messages=True)
+        run = run_tap(config, streams=["users", "group_members", "user_risk_score_history"])
+    assert run.error is None, run.error
+    batches: dict[str, int] = {}
+    for message in run.messages:
+        if message["type"] == "BATCH":
+            batches[message["stream"]] = batches.get(message["stream"], 0) + 1
+    assert batches == {"users": 1, "group_members": 1, "user_risk_score_history": 1}
+    order = [(m["type"], m["stream"]) for m in run.messages if m.get("stream") == "group_members"]
+    assert order[-2:] == [("BATCH", "group_members"), ("ACTIVATE_VERSION", "group_members")]
+    files = list(tmp_path.glob("batch-*"))
+    assert len(files) == 3

@@ -121,6 +121,7 @@ def base_env(sb: Sandbox, tmp: Path) -> dict[str, str]:
             "TAP_KNOWBE4_PAGE_SIZE": str(PAGE_SIZE),
             "TARGET_DUCKDB_FILEPATH": str(tmp / "warehouse.duckdb"),
             "TARGET_JSONL_DESTINATION_PATH": str(tmp / "jsonl"),
+            "TARGET_CSV_OUTPUT_PATH": str(tmp / "csv"),
         }
     )
     (tmp / "jsonl").mkdir(exist_ok=True)

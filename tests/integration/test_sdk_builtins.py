@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import typing as t
@@ -133,3 +134,30 @@ def test_meltano_config_test_rejects_a_wrong_key(
     proc = meltano("config", "test", "tap-knowbe4", env=env, check=False)
     assert proc.returncode != 0
     assert "Plugin configuration is invalid" in proc.stdout + proc.stderr
+
+
+def test_flattened_records_fit_their_schema_in_target_csv(
+    meltano: Meltano, meltano_env: dict[str, str], pipeline_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """target-csv refuses a record with a column its SCHEMA lacks: a null ``user`` must not
+    reach it as ``user`` when the SCHEMA has ``user__id`` ... (deleted users' rows)."""
+    streams = ["training_enrollments", "phishing_security_test_recipients"]
+    env = {
+        **meltano_env,
+        "TAP_KNOWBE4__SELECT": json.dumps([f"{s}.*" for s in streams]),
+        "TAP_KNOWBE4_FLATTENING_ENABLED": "true",
+        "TAP_KNOWBE4_FLATTENING_MAX_DEPTH": "1",
+        "TARGET_CSV_OUTPUT_PATH": str(tmp_path / "csv"),
+    }
+    (tmp_path / "csv").mkdir()
+    meltano("run", "tap-knowbe4", "target-csv", env=env)
+    for stream in streams:
+        with (tmp_path / "csv" / f"{stream}.csv").open() as file:
+            rows = list(csv.DictReader(file))
+        truth = expected_records(pipeline_sandbox.org, stream)
+        assert len(rows) == len(truth), stream
+        assert "user__id" in rows[0]
+        assert "user" not in rows[0]
+        nulls = [r for r in truth if r.get("user") is None]
+        assert nulls, f"the sandbox has {stream} without a user"
+        assert sum(1 for r in rows if not r["user__id"]) == len(nulls)
