@@ -1,9 +1,12 @@
-"""Regenerate the README's settings table from ``tap-knowbe4 --about --format=markdown``.
+"""Regenerate the README's generated tables: settings (from ``--about``) and streams.
 
-The table lives between ``<!-- settings:start -->`` and ``<!-- settings:end -->`` in README.md:
+The settings table lives between ``<!-- settings:start -->`` and ``<!-- settings:end -->``
+in README.md and comes from ``tap-knowbe4 --about --format=markdown``; the streams table lives
+between ``<!-- streams:start -->`` and ``<!-- streams:end -->`` and comes from the tap's
+endpoint table (``tap_knowbe4.streams``):
 
-    .venv/bin/python scripts/update_readme_settings.py          # rewrite the section
-    .venv/bin/python scripts/update_readme_settings.py --check  # exit 1 if it is stale
+    .venv/bin/python scripts/update_readme_settings.py          # rewrite the sections
+    .venv/bin/python scripts/update_readme_settings.py --check  # exit 1 if one is stale
 
 ``tests/test_about.py`` checks the same thing, so the README cannot drift from the tap.
 """
@@ -75,28 +78,71 @@ def replace_section(text: str, section: str) -> str:
     return f"{head}{START}\n{section}{END}{tail}"
 
 
+STREAMS_START = "<!-- streams:start -->"
+STREAMS_END = "<!-- streams:end -->"
+
+
+def streams_section() -> str:
+    """The streams table, from the tap's endpoint table (one row per stream)."""
+    from tap_knowbe4.streams import endpoints  # noqa: PLC0415 - the .venv's tap
+
+    rows = [
+        "<!-- Generated from the endpoint table (tap_knowbe4/streams/__init__.py) by "
+        "scripts/update_readme_settings.py; do not edit by hand. -->",
+        "",
+        "| stream | primary key | replication | requests per run | what it holds |",
+        "|---|---|---|---|---|",
+    ]
+    for endpoint in sorted(endpoints(), key=lambda e: e.name):
+        keys = ", ".join(f"`{k}`" for k in endpoint.primary_keys)
+        rows.append(
+            f"| `{endpoint.name}` | {keys} | {endpoint.replication} | {endpoint.requests} | "
+            f"{endpoint.description} |"
+        )
+    return "\n".join(rows) + "\n\n"
+
+
+def _section(text: str, start: str, end: str) -> str:
+    if text.count(start) != 1 or text.count(end) != 1:
+        msg = f"README.md must contain {start} and {end} once each"
+        raise ValueError(msg)
+    return text.split(start, 1)[1].split(end, 1)[0].removeprefix("\n")
+
+
+def _replace(text: str, start: str, end: str, section: str) -> str:
+    _section(text, start, end)  # validates the markers
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{section}{end}{rest.split(end, 1)[1]}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite (or with ``--check`` verify) README.md's settings section."""
+    """Rewrite (or with ``--check`` verify) README.md's generated sections."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if README.md is stale")
     args = parser.parse_args(argv)
     text = README.read_text()
-    section = render_section(about_markdown())
+    wanted = {
+        (START, END): render_section(about_markdown()),
+        (STREAMS_START, STREAMS_END): streams_section(),
+    }
     if args.check:
-        if read_section(text) != section:
+        stale = [s for (s, e), body in wanted.items() if _section(text, s, e) != body]
+        if stale:
             print(
-                "README.md settings differ from `tap-knowbe4 --about --format=markdown`; run "
+                f"README.md {', '.join(stale)} is stale; run "
                 "`.venv/bin/python scripts/update_readme_settings.py`",
                 file=sys.stderr,
             )
             return 1
         return 0
-    new = replace_section(text, section)
+    new = text
+    for (start, end), body in wanted.items():
+        new = _replace(new, start, end, body)
     if new != text:
         README.write_text(new)
-        print("README.md: settings section updated")
+        print("README.md: generated sections updated")
     else:
-        print("README.md: settings section already up to date")
+        print("README.md: generated sections already up to date")
     return 0
 
 

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tap_knowbe4.tap import TapKnowBe4
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records, minimum_requests
 from tests.singer_output import ALL_STREAMS, PRIMARY_KEYS, check_singer, run_tap
 
 KEYS = PRIMARY_KEYS
-
-
-def test_streams_and_primary_keys_are_the_fixed_ones():
-    tap = TapKnowBe4(config={}, validate_config=False)
-    assert {name: tuple(s.primary_keys) for name, s in tap.streams.items()} == PRIMARY_KEYS
 
 
 def assert_matches_ground_truth(run, org, streams=ALL_STREAMS) -> None:

@@ -44,11 +44,35 @@ class Endpoint:
     may_ignore_paging: bool = False
     #: A boolean setting that must be true for the stream to be read (costly streams).
     opt_in: str | None = None
+    #: What a run costs in requests, for the README (derived when empty).
+    cost: str = ""
 
     @property
     def incremental(self) -> bool:
         """True when the stream keeps state that saves requests (no ACTIVATE_VERSION)."""
         return self.kind in (kinds.RiskScoreHistoryStream, kinds.RecipientsStream)
+
+    @property
+    def replication(self) -> str:
+        """How the stream is replicated, in words."""
+        if self.kind is kinds.RiskScoreHistoryStream:
+            return "incremental on `date`, per owner"
+        if self.kind is kinds.RecipientsStream:
+            return "incremental per test"
+        return "full table"
+
+    @property
+    def requests(self) -> str:
+        """What a run costs in requests, in words."""
+        if self.cost:
+            return self.cost
+        if self.kind is kinds.AccountStream:
+            return "1"
+        if self.parent is not None:
+            owner = self.parent[0].removesuffix("s")
+            text = f"1 per {owner} (more if a list is longer than a page)"
+            return f"{text}; only with `{self.opt_in}`" if self.opt_in else text
+        return "pages"
 
 
 def _user_ref(records: str) -> Reference:
@@ -71,6 +95,7 @@ GROUP_MEMBERS_FROM_USERS = dataclasses.replace(
     path="",
     kind=kinds.DerivedGroupMembersStream,
     parent=("users", "user_id", "id"),
+    cost="0: derived from `users` (1 per group with `group_members_source: endpoint`)",
 )
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -151,6 +176,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Each recipient of each PST and what they did (opened, clicked, reported, ...).",
         kind=kinds.RecipientsStream,
         parent=("phishing_security_tests", "pst_id", "pst_id"),
+        cost="first run: the pages of every test; later: only tests that can still change",
         references=(_user_ref("recipients"),),
     ),
     Endpoint(
