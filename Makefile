@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install meltano-install lint test demo settings clean
+.PHONY: install meltano-install lint test test-fast demo settings clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,11 @@ lint: $(STAMP)
 # a throwaway PostgreSQL cluster).
 test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+# The quick loop while editing: unit and sandbox tests, no Meltano, no PostgreSQL, no slow
+# modules (about 20 s). `make test` is what CI and a pull request run.
+test-fast: $(STAMP)
+	$(BIN)/pytest -n 2 -q -m "not integration and not slow"
 
 # Sandbox (or the real API when TAP_KNOWBE4_API_KEY and TAP_KNOWBE4_REGION are set) ->
 # meltano run tap-knowbe4 target-duckdb -> a short report from output/knowbe4*.duckdb.

@@ -21,6 +21,8 @@ from tests.conftest import sandbox, tap_config
 from tests.hostile_server import Answer, HostileServer, hostile_config, json_answer, users
 from tests.singer_output import catalog_selecting, check_singer, run_tap
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
 ROWS = users(range(1, 1201))
 
 

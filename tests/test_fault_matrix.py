@@ -21,6 +21,8 @@ from tests.singer_output import SingerRun, catalog_selecting, check_singer
 from tests.test_errors import SECRET, assert_no_secret, error_lines
 from tests.test_full_sync import KEYS
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
 STREAMS = ["account", "users", "groups", "group_members", "training_enrollments"]
 LIST = "/v1/training/enrollments"
 

@@ -8,6 +8,8 @@ from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records, minimum_requests
 from tests.singer_output import ALL_STREAMS, PRIMARY_KEYS, check_singer, run_tap
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
 KEYS = PRIMARY_KEYS
 
 

@@ -19,6 +19,8 @@ from tests.conftest import sandbox, tap_config
 from tests.hostile_server import HostileServer, json_answer
 from tests.singer_output import catalog_selecting
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
 KEY = "kb4-ZX81-distinctive-secret-7f3a9c"
 
 

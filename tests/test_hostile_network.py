@@ -18,6 +18,8 @@ import pytest
 from tests.hostile_server import Answer, HostileServer, hostile_config, json_answer, users
 from tests.singer_output import check_singer, run_tap
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
 KEY = "kb4-hostile-SECRET-9f8e7d6c5b4a"
 
 

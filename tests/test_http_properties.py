@@ -20,6 +20,7 @@ import json
 import logging
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from singer_sdk.exceptions import ConfigValidationError
@@ -28,6 +29,8 @@ from tap_knowbe4.errors import KnowBe4Error, TerminationRequestedError
 from tap_knowbe4.outcome import StopKind
 from tests.hostile_server import Answer, HostileServer, hostile_config, users
 from tests.singer_output import check_singer, run_tap
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
 
 KEY = "kb4-hostile-SECRET-9f8e7d6c5b4a"
 ROWS = users(range(1, 8))

@@ -15,6 +15,8 @@ from tests.ground_truth import expected_records
 from tests.singer_output import ALL_STREAMS, catalog_selecting, check_singer, run_tap
 from tests.test_full_sync import KEYS
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
 
 def _kill_when(sb, tmp_path, should_kill) -> tuple[list[dict], int]:
     """Run the tap CLI, SIGKILL it when ``should_kill(messages)`` says so."""

@@ -17,6 +17,8 @@ from tests.singer_output import ALL_STREAMS, catalog_selecting, check_singer, ru
 from tests.test_errors import SECRET, assert_no_secret
 from tests.test_full_sync import KEYS, assert_matches_ground_truth
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
 DEFAULT_STREAMS = [s for s in ALL_STREAMS if s != "user_risk_score_history"]
 
 

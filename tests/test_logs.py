@@ -10,6 +10,8 @@ from tests.cli import clean_env, run_cli
 from tests.conftest import sandbox, tap_config
 from tests.singer_output import catalog_selecting
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
 
 def _lines(tmp_path, users: int) -> list[str]:
     with sandbox(users=users) as sb:

@@ -22,6 +22,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "tap_knowbe4"
 
