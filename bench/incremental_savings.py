@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+import typing as t
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,7 +40,11 @@ def sync(config: dict, state: dict | None) -> tuple[dict, float]:
 
 def measure(users: int = 5000, weeks: int = 156) -> dict:
     """Requests of a full sync, its minimum, and of a second unchanged sync with state."""
-    options = {"users": users, "phishing_campaigns": 1, "psts_per_campaign": weeks}
+    options: dict[str, t.Any] = {
+        "users": users,
+        "phishing_campaigns": 1,
+        "psts_per_campaign": weeks,
+    }
     with Sandbox(limits=False, seed=3, **options) as sb:
         config = {
             "api_key": sb.api_key,
@@ -50,7 +55,7 @@ def measure(users: int = 5000, weeks: int = 156) -> dict:
         recipients = sum(len(sb.org.recipients(p["pst_id"])) for p in sb.org.security_tests())
         state, first_seconds = sync(config, None)
         first = sb.stats()["requests"]
-        floor = minimum_requests(sb.org, STREAMS, 500, cursor=True)
+        floor = minimum_requests(sb, STREAMS, 500, cursor=True)
         sb.reset()
         _, second_seconds = sync(config, state)
         second = sb.stats()["requests"]

@@ -31,7 +31,7 @@ def _pages(request, rows=ROWS, cap: int | None = None, **headers: str) -> Answer
     if cap:
         per_page = min(per_page, cap)
     page = int(request.query.get("page", 1))
-    return json_answer(rows[(page - 1) * per_page : page * per_page], **headers)
+    return json_answer(rows[(page - 1) * per_page : page * per_page], 200, **headers)
 
 
 def _activated(run) -> list[str]:
@@ -53,7 +53,7 @@ def _run_users(handler, **config):
     [
         lambda r: _pages(r, cap=300),
         lambda r: _pages(r, Link="</static/app.css>; rel=preload; as=style"),
-        lambda r: _pages(r, **{"X-Next-Cursor": ""}),
+        lambda r: _pages(r, None, None, **{"X-Next-Cursor": ""}),
     ],
     ids=["per-page-cap-300", "unrelated-link-header", "empty-x-next-cursor"],
 )

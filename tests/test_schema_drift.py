@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
+import typing as t
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -113,7 +114,7 @@ def drifted(draw):
 
 
 def _absent(record: dict, path: tuple) -> bool:
-    value = record
+    value: t.Any = record
     for part in path[:-1]:
         if isinstance(value, list):
             value = value[part] if isinstance(part, int) and part < len(value) else None

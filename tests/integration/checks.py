@@ -154,10 +154,10 @@ def assert_matches_ground_truth(
                 problems.append(f"{stream}.{column}: missing")
             elif kind not in timestamp_types:
                 problems.append(f"{stream}.{column}: {kind}, not a timestamp type")
-        column = TIMESTAMP_SAMPLES.get(stream)
-        if column and table.sample:
+        sampled = TIMESTAMP_SAMPLES.get(stream)
+        if sampled and table.sample:
             truth = {
-                tuple(norm(k, rec.get(k)) for k in key): utc_naive(rec.get(column))
+                tuple(norm(k, rec.get(k)) for k in key): utc_naive(rec.get(sampled))
                 for rec in expected_records(org, stream)
             }
             wrong = [
@@ -166,7 +166,7 @@ def assert_matches_ground_truth(
                 if utc_naive(v) != truth.get(k)
             ]
             if wrong:
-                problems.append(f"{stream}.{column}: values differ, e.g. {wrong[:3]}")
+                problems.append(f"{stream}.{sampled}: values differ, e.g. {wrong[:3]}")
     assert not problems, "\n".join(problems)
 
 

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 #: Organization served to the pipelines: small enough to be quick, big enough for paging.
-PIPELINE_ORG = {"users": 60, "seed": 7}
+PIPELINE_ORG: dict[str, t.Any] = {"users": 60, "seed": 7}
 #: A page size below the list sizes, so the pipelines page through the sandbox.
 PAGE_SIZE = 25
 

@@ -547,7 +547,7 @@ def postgres_warehouse(sb: Sandbox, tmp: Path, postgres: PostgresCluster) -> War
     @contextlib.contextmanager
     def query() -> Iterator[Query]:
         with psycopg.connect(postgres.dsn) as con:
-            yield lambda sql: con.execute(sql).fetchall()  # type: ignore[call-overload]
+            yield lambda sql: con.execute(sql).fetchall()
 
     return Warehouse(
         "postgres", schema, env, "target-postgres", query, with_user_risk=True, dsn=postgres.dsn

@@ -31,7 +31,7 @@ def read_postgres(dsn: str, catalog: dict[str, t.Any], schema: str) -> dict[str,
     """Read every table of ``schema``: column types, key tuples, sampled timestamps."""
     with psycopg.connect(dsn) as con:
         return read_tables(
-            lambda sql, params: con.execute(sql, params).fetchall(),  # type: ignore[call-overload]
+            lambda sql, params: con.execute(sql, params).fetchall(),
             schema,
             catalog,
             "%s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing as t
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import requests
 
 from tap_knowbe4.sandbox import Sandbox
 
-SMALL = {"users": 120, "seed": 7, "limits": False}
+SMALL: dict[str, t.Any] = {"users": 120, "seed": 7, "limits": False}
 
 
 def fetch_all(session: requests.Session, url: str, **params: Any) -> list[dict[str, Any]]:

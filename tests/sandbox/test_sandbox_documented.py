@@ -26,11 +26,11 @@ def test_cursors_only_on_enrollments(sandbox: Sandbox, session: requests.Session
     assert sandbox.profile == "documented"
     users = sandbox.org.users()
     for cursor in ("true", "0", "not-a-cursor", str(users[10]["id"])):
-        resp = session.get(api + "/users", params={"cursor": cursor, "per_page": 50})
+        resp = session.get(api + "/users", params={"cursor": cursor, "per_page": "50"})
         assert resp.status_code == 200
         assert "X-Next-Cursor" not in resp.headers
         assert resp.json() == users[:50]  # cursor ignored: page 1
-    page2 = session.get(api + "/users", params={"cursor": "true", "per_page": 50, "page": 2})
+    page2 = session.get(api + "/users", params={"cursor": "true", "per_page": "50", "page": "2"})
     assert page2.json() == users[50:100]
     history = session.get(api + "/account/risk_score_history", params={"cursor": "true"})
     assert history.json() == sandbox.org.account_risk_score_history()
@@ -39,7 +39,7 @@ def test_cursors_only_on_enrollments(sandbox: Sandbox, session: requests.Session
 def test_enrollments_envelope(sandbox: Sandbox, session: requests.Session, api: str) -> None:
     expected = sandbox.org.enrollments()
     url = api + "/training/enrollments"
-    first = session.get(url, params={"cursor": "true", "per_page": 300})
+    first = session.get(url, params={"cursor": "true", "per_page": "300"})
     body = first.json()
     assert list(body) == ["data", "pagination"]
     assert body["pagination"] == {
@@ -79,11 +79,11 @@ def test_unpaginated_user_risk_history(
         url = hostile.base_url + path
         answers = [
             s.get(url, params={"full": "true", **extra}).json()
-            for extra in ({}, {"per_page": 10}, {"per_page": 10, "page": 2},
-                          {"page": 99}, {"cursor": "true", "per_page": 5})
+            for extra in ({}, {"per_page": "10"}, {"per_page": "10", "page": "2"},
+                          {"page": "99"}, {"cursor": "true", "per_page": "5"})
         ]  # fmt: skip
         assert all(answer == full for answer in answers)  # page 2 repeats everything
-        recent = s.get(url, params={"per_page": 10}).json()
+        recent = s.get(url, params={"per_page": "10"}).json()
         assert recent == hostile.org.user_risk_score_history(user)
         assert len(recent) > 10
         assert recent[0]["date"].endswith("T00:00:00.000Z")  # hostile: timestamp dates

@@ -32,6 +32,7 @@ def test_lists_equal_ground_truth(
     sandbox: Sandbox, session: requests.Session, api: str, get_all: Callable[..., list[Any]]
 ) -> None:
     org = sandbox.org
+    cases: list[tuple[str, dict[str, Any], list[Any]]]
     i = first_ids(sandbox)
     cases = [
         ("/account/risk_score_history", {}, org.account_risk_score_history()),

@@ -63,7 +63,7 @@ def test_per_second_limit_over_http(make_session: Callable[[Sandbox], requests.S
         Sandbox(profile="tidy", users=20, per_second=3, per_minute=0, daily_quota=0) as sb,
         make_session(sb) as s,
     ):
-        statuses = []
+        statuses: list[int] = []
         first = time.monotonic()
         while len(statuses) < 6:
             resp = s.get(sb.base_url + "/v1/groups")

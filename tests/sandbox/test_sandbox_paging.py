@@ -6,6 +6,7 @@ rules are tested in ``test_sandbox_profiles.py``.
 
 from __future__ import annotations
 
+import typing as t
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -84,7 +85,7 @@ def test_training_campaigns_capped_at_ten_without_exclude(
         rows = session.get(api + "/training/campaigns", params={"exclude_percentages": value})
         assert len(rows.json()) == 10
     open_ = session.get(
-        api + "/training/campaigns", params={"per_page": 500, "exclude_percentages": "TRUE"}
+        api + "/training/campaigns", params={"per_page": "500", "exclude_percentages": "TRUE"}
     ).json()
     assert len(open_) == len(everything)
     assert all("completion_percentage" not in c for c in open_)
@@ -97,7 +98,7 @@ def walk_header_cursor(
     cursor = start
     calls = 0
     while True:
-        resp = session.get(url, params={"cursor": cursor, "per_page": per_page})
+        resp = session.get(url, params={"cursor": cursor, "per_page": str(per_page)})
         calls += 1
         rows = resp.json()
         assert isinstance(rows, list)
@@ -142,10 +143,10 @@ def test_cursor_envelope_style(
     url = sb.base_url + "/v1/training/enrollments"
     got: list[object] = []
     with make_session(sb) as s:
-        cursor: object = "true"
+        cursor: t.Any = "true"
         while cursor:
             resp = s.get(
-                url, params={"cursor": cursor, "per_page": 300, "include_campaign_id": "true"}
+                url, params={"cursor": cursor, "per_page": "300", "include_campaign_id": "true"}
             )
             body = resp.json()
             assert set(body) == {"data", "pagination"}
@@ -182,6 +183,6 @@ def test_page_mode_ignores_cursor(make_session: Callable[[Sandbox], requests.Ses
         make_session(sb) as s,
     ):
         url = sb.base_url + "/v1/users"
-        resp = s.get(url, params={"cursor": "true", "per_page": 50, "page": 2})
+        resp = s.get(url, params={"cursor": "true", "per_page": "50", "page": "2"})
         assert "X-Next-Cursor" not in resp.headers
         assert resp.json() == sb.org.users()[50:100]

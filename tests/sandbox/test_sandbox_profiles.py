@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import typing as t
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from typing import Any
@@ -25,7 +26,7 @@ from tap_knowbe4.sandbox.options import (
     ServerOptions,
 )
 
-ORG = {"users": 60, "seed": 13, "limits": False}
+ORG: dict[str, t.Any] = {"users": 60, "seed": 13, "limits": False}
 
 
 def read_all(
@@ -41,7 +42,7 @@ def read_all(
     url = sb.base_url + path
     base = dict(params or {})
     if rules.is_unpaginated(path):
-        resp = s.get(url, params={**base, "per_page": per_page})
+        resp = s.get(url, params={**base, "per_page": str(per_page)})
         assert resp.status_code == 200, resp.text
         return resp.json(), 1
     size = rules.page_size(path, per_page, exclude_percentages="exclude_percentages" in base)
@@ -50,7 +51,7 @@ def read_all(
     if rules.pages_by_cursor(path, cursor):
         token: str | None = "true"
         while token is not None:
-            resp = s.get(url, params={**base, "per_page": per_page, "cursor": token})
+            resp = s.get(url, params={**base, "per_page": str(per_page), "cursor": token})
             calls += 1
             assert resp.status_code == 200, resp.text
             body = resp.json()
@@ -65,7 +66,7 @@ def read_all(
         return rows, calls
     page = 1
     while True:
-        resp = s.get(url, params={**base, "per_page": per_page, "page": page})
+        resp = s.get(url, params={**base, "per_page": str(per_page), "page": str(page)})
         calls += 1
         assert resp.status_code == 200, resp.text
         got = resp.json()
@@ -124,7 +125,7 @@ TIGHT_CAPS = {
     "/v1/training/enrollments": 120,
     "/v1/training/campaigns": 4,
 }
-VARIANTS = {name: {"profile": name} for name in PROFILES}
+VARIANTS: dict[str, dict[str, t.Any]] = {name: {"profile": name} for name in PROFILES}
 VARIANTS["hostile, tight caps"] = {"profile": "hostile", "per_page_caps": TIGHT_CAPS}
 
 

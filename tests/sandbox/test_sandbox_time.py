@@ -73,7 +73,9 @@ def test_advance_moves_everything_forward(
 
         after_risk = s.get(api + "/account/risk_score_history").json()
         assert after_risk[-1]["date"] > before_risk[-1]["date"]
-        full = s.get(api + "/account/risk_score_history", params={"full": "true", "per_page": 500})
+        full = s.get(
+            api + "/account/risk_score_history", params={"full": "true", "per_page": "500"}
+        )
         assert full.json() == sb.org.account_risk_score_history(full=True)
         assert len(full.json()) == 161  # three years and 30 days of weekly points
 
