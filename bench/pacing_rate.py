@@ -49,6 +49,7 @@ def scenario(name: str, per_second: int, per_minute: int, latency_ms: int, reque
             "requests_per_second": per_second,
             "requests_per_minute": per_minute,
             "max_requests_per_run": requests,
+            "include_user_risk_score_history": True,  # one request per user: a long run
         }
         tap = TapKnowBe4(config=config, catalog=catalog_selecting(STREAMS))
         started = time.monotonic()

@@ -85,10 +85,15 @@ class RequestBudget:
         if start is not None and now >= start + WINDOW:
             self.state.window_start, self.state.used = None, 0
 
+    @property
+    def run_cap_reached(self) -> bool:
+        """True when this run's own cap (``max_requests_per_run``) is what stops it."""
+        return self.max_per_run is not None and self.used_this_run >= self.max_per_run
+
     def exhausted(self) -> str | None:
         """Why the next request may not be sent, or None when it may."""
         self._roll(self._clock())
-        if self.max_per_run is not None and self.used_this_run >= self.max_per_run:
+        if self.run_cap_reached:
             return f"max_requests_per_run ({self.max_per_run}) is reached"
         if self.verdict_holds and self._probed:
             resets = self.state.quota_resets_at

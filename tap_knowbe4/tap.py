@@ -279,7 +279,8 @@ class TapKnowBe4(Tap):
             unfinished = sorted(
                 n for n, r in report.streams.items() if r.selected and not r.final.done
             )
-            resets = run.budget.resets_at
+            # A per-run cap is lifted by the next run; only a daily limit has a reset time.
+            resets = None if run.budget.run_cap_reached else run.budget.resets_at
             self.logger.warning(
                 "Stopped early: %s. Not finished: %s. The state records where each stream "
                 "stopped; the next run continues from there%s.",

@@ -184,3 +184,19 @@ def test_plan_is_within_five_percent_of_the_sync():
         assert run.error is None
         actual = sb.stats()["requests"]
         assert abs(total - actual) <= 0.05 * actual, (total, actual, text)
+
+
+def test_a_per_run_cap_names_no_reset_time(caplog):
+    with sandbox() as sb:
+        run = run_tap(tap_config(sb, max_requests_per_run=5), streams=DEFAULT_STREAMS)
+    assert run.error is None
+    assert "max_requests_per_run (5) is reached" in caplog.text
+    assert "resets at" not in caplog.text  # the next run may continue at once
+
+
+def test_the_tap_daily_budget_names_its_reset_time(caplog):
+    with sandbox() as sb:
+        run = run_tap(tap_config(sb, daily_request_limit=5), streams=DEFAULT_STREAMS)
+    assert run.error is None
+    assert "daily request budget (5) is used up" in caplog.text
+    assert "the daily window resets at" in caplog.text
