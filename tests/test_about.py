@@ -60,3 +60,17 @@ def test_replace_section_round_trips() -> None:
     new = readme_settings.replace_section(text, "new\n")
     assert new == "# x\n\n<!-- settings:start -->\nnew\n<!-- settings:end -->\n\nafter\n"
     assert readme_settings.read_section(new) == "new\n"
+
+
+def test_readme_streams_table_matches_the_endpoint_table() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme_settings._section(
+        readme, readme_settings.STREAMS_START, readme_settings.STREAMS_END
+    )
+    assert section == readme_settings.streams_section(), (
+        "README.md streams table is stale: run `make settings`"
+    )
+    from tap_knowbe4.streams import endpoints  # noqa: PLC0415
+
+    for endpoint in endpoints():
+        assert f"| `{endpoint.name}` |" in section, endpoint.name
