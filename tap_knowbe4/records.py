@@ -59,20 +59,11 @@ def _types(node: dict) -> frozenset[str]:
 
 
 def _as_int(value: t.Any) -> int:
-    if isinstance(value, bool):
-        raise _InvalidError
-    if isinstance(value, float):
-        if math.isfinite(value) and value == int(value):
-            return int(value)
-        raise _InvalidError
-    if isinstance(value, str):
-        if _INT_TEXT.fullmatch(value):
-            return int(value)
-        try:
-            number = float(value)
-        except ValueError:
-            raise _InvalidError from None
-        return _as_int(number)
+    number = _as_number(value)
+    if isinstance(number, int):
+        return number
+    if number == int(number):
+        return int(number)
     raise _InvalidError
 
 

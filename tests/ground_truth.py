@@ -27,6 +27,17 @@ if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox
 
 
+#: A recipient failed a phishing test when any of these is set (KnowBe4's definition, as the
+#: marts and the sandbox's phish-prone numbers use it).
+PHISHING_FAILURE_EVENTS = (
+    "clicked_at",
+    "replied_at",
+    "attachment_opened_at",
+    "macro_enabled_at",
+    "data_entered_at",
+    "qr_code_scanned",
+)
+
 #: The enrollment flags the tap sends, as ``Organization.enrollments`` keywords.
 ENROLLMENT_FLAGS = dict.fromkeys(ENROLLMENT_PARAMS, True)
 

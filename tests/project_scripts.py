@@ -1,8 +1,9 @@
-"""Import the project's stand-alone scripts (``scripts/*.py``) in tests."""
+"""Import the project's stand-alone scripts (``scripts/*.py``) in tests, and find the tap."""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -21,3 +22,11 @@ def load_script(name: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def installed_tap() -> str:
+    """The ``tap-knowbe4`` executable of this environment (the scripts run it as users do)."""
+    exe = Path(sys.executable).parent / "tap-knowbe4"
+    found = str(exe) if exe.exists() else shutil.which("tap-knowbe4")
+    assert found, "tap-knowbe4 is not installed in this environment (run `make install`)"
+    return found

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.project_scripts import load_script
+from tests.project_scripts import installed_tap, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,21 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 readme_settings = load_script("update_readme_settings")
 
 
-def _tap() -> str:
-    exe = Path(sys.executable).parent / "tap-knowbe4"
-    found = str(exe) if exe.exists() else shutil.which("tap-knowbe4")
-    assert found, "tap-knowbe4 is not installed in this environment (run `make install`)"
-    return found
-
-
 @pytest.fixture(scope="module")
 def about_markdown() -> str:
-    return readme_settings.about_markdown(_tap())
+    return readme_settings.about_markdown(installed_tap())
 
 
 def test_about_markdown_lists_every_setting(about_markdown: str) -> None:
     json_out = subprocess.run(
-        [_tap(), "--about", "--format=json"], check=True, capture_output=True, text=True
+        [installed_tap(), "--about", "--format=json"], check=True, capture_output=True, text=True
     ).stdout
     settings = json.loads(json_out)["settings"]["properties"]
     table = readme_settings.settings_table(about_markdown)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
-import sys
 import typing as t
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.project_scripts import load_script
+from tests.project_scripts import installed_tap, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "hub" / "extractor-definition.schema.json"
@@ -33,21 +31,14 @@ SCHEMA = ROOT / "hub" / "extractor-definition.schema.json"
 meltano_settings = load_script("meltano_settings")
 
 
-def _tap() -> str:
-    exe = Path(sys.executable).parent / "tap-knowbe4"
-    found = str(exe) if exe.exists() else shutil.which("tap-knowbe4")
-    assert found, "tap-knowbe4 is not installed in this environment (run `make install`)"
-    return found
-
-
 @pytest.fixture(scope="module")
 def about() -> dict[str, t.Any]:
-    return meltano_settings.load_about(_tap())
+    return meltano_settings.load_about(installed_tap())
 
 
 @pytest.fixture(scope="module")
 def catalog() -> dict[str, t.Any]:
-    return meltano_settings.load_catalog(_tap())
+    return meltano_settings.load_catalog(installed_tap())
 
 
 @pytest.fixture(scope="module")

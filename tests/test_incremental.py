@@ -53,20 +53,15 @@ def incremental_minimum(sb, page_size: int) -> int:
         org.account_risk_score_history(),
         page_size,
     )
-    for g in org.groups():
-        path = f"/v1/groups/{g['id']}/risk_score_history"
-        full, window = (
-            org.group_risk_score_history(g["id"], full=True),
-            org.group_risk_score_history(g["id"]),
-        )
-        total += _risk_owner(sb, path, full, window, page_size)
-    for u in org.users():
-        path = f"/v1/users/{u['id']}/risk_score_history"
-        full, window = (
-            org.user_risk_score_history(u["id"], full=True),
-            org.user_risk_score_history(u["id"]),
-        )
-        total += _risk_owner(sb, path, full, window, page_size)
+    owners = (
+        ("groups", org.groups(), org.group_risk_score_history),
+        ("users", org.users(), org.user_risk_score_history),
+    )
+    for kind, owned, history in owners:
+        for row in owned:
+            path = f"/v1/{kind}/{row['id']}/risk_score_history"
+            full, window = history(row["id"], full=True), history(row["id"])
+            total += _risk_owner(sb, path, full, window, page_size)
     for pst in org.security_tests():
         if can_still_change(pst):
             path = f"/v1/phishing/security_tests/{pst['pst_id']}/recipients"

@@ -41,6 +41,23 @@ USER_RISK = "/v1/users/{user_id}/risk_score_history"
 
 DEFAULT_PROFILE = "documented"
 
+#: The API as its reference documents it (the default profile); ``hostile`` adds to it.
+_DOCUMENTED: dict[str, Any] = {
+    "deleted_users": True,
+    "broken_refs": True,
+    "odd_values": True,
+    "coherent_numbers": True,
+    "cursor_scope": "enrollments",
+    "cursor_style": "envelope",
+    "retry_after": False,
+    "lockout_seconds": 0,
+    "per_page_caps": {},
+    "unpaginated": (),
+    "date_header": "clock",
+    "invalid_token_200": False,
+    "quirks": (),
+}
+
 #: Every option a profile sets, per profile. Options not listed keep their own defaults.
 PROFILES: dict[str, dict[str, Any]] = {
     "tidy": {
@@ -58,33 +75,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         "invalid_token_200": False,
         "quirks": (),
     },
-    "documented": {
-        "deleted_users": True,
-        "broken_refs": True,
-        "odd_values": True,
-        "coherent_numbers": True,
-        "cursor_scope": "enrollments",
-        "cursor_style": "envelope",
-        "retry_after": False,
-        "lockout_seconds": 0,
-        "per_page_caps": {},
-        "unpaginated": (),
-        "date_header": "clock",
-        "invalid_token_200": False,
-        "quirks": (),
-    },
+    "documented": _DOCUMENTED,
     "hostile": {
-        "deleted_users": True,
-        "broken_refs": True,
-        "odd_values": True,
-        "coherent_numbers": True,
-        "cursor_scope": "enrollments",
-        "cursor_style": "envelope",
-        "retry_after": False,
+        **_DOCUMENTED,
         "lockout_seconds": 300,
         "per_page_caps": {GROUPS: 100, RECIPIENTS: 250},
         "unpaginated": (USER_RISK,),
-        "date_header": "clock",
         "invalid_token_200": True,
         "quirks": ("nested-content", "landing-page-hyphen", "risk-timestamp-dates", "by-id-array"),
     },

@@ -43,7 +43,7 @@ import duckdb
 import psycopg
 import pytest
 
-from tests.ground_truth import ENROLLMENT_FLAGS, expected_records
+from tests.ground_truth import ENROLLMENT_FLAGS, PHISHING_FAILURE_EVENTS, expected_records
 from tests.integration.conftest import base_env
 
 if t.TYPE_CHECKING:
@@ -65,14 +65,6 @@ DBT_ORG: dict[str, t.Any] = {"users": 60, "seed": 17, "now": "2027-08-04T12:00:0
 ADVANCE_DAYS = 30
 #: Repeat clickers: failures in tests started within this many days up to the latest test.
 REPEAT_DAYS = 365
-FAILURE_EVENTS = (
-    "clicked_at",
-    "replied_at",
-    "attachment_opened_at",
-    "macro_enabled_at",
-    "data_entered_at",
-    "qr_code_scanned",
-)
 
 Rows = list[dict[str, t.Any]]
 Query = t.Callable[[str], list[tuple]]
@@ -81,7 +73,7 @@ Query = t.Callable[[str], list[tuple]]
 # ------------------------------------------------------------------------------ ground truth
 def failed(row: dict) -> bool:
     """The recipient failed the test (reference §4.7, the marts' definition)."""
-    return any(row.get(e) for e in FAILURE_EVENTS)
+    return any(row.get(e) for e in PHISHING_FAILURE_EVENTS)
 
 
 def when(value: str | None) -> dt.datetime | None:

@@ -12,15 +12,8 @@ import pytest
 import requests
 
 from tap_knowbe4.sandbox import NotFound, Organization, Sandbox
+from tests.ground_truth import PHISHING_FAILURE_EVENTS
 
-FAILURES = (
-    "clicked_at",
-    "replied_at",
-    "attachment_opened_at",
-    "macro_enabled_at",
-    "data_entered_at",
-    "qr_code_scanned",
-)
 FLAGS = {"include_campaign_id": True, "include_store_purchase_id": True}
 
 
@@ -45,7 +38,7 @@ def expected_ppp(org: Organization) -> dict[int, float | None]:
         if r["user"] is None or not r["delivered_at"]:
             continue
         delivered[r["user"]["id"]] += 1
-        failed[r["user"]["id"]] += any(r[e] for e in FAILURES)
+        failed[r["user"]["id"]] += any(r[e] for e in PHISHING_FAILURE_EVENTS)
     return {
         u["id"]: round(100 * failed[u["id"]] / delivered[u["id"]], 3)
         if delivered[u["id"]]
@@ -216,7 +209,7 @@ def test_pst_and_campaign_fractions_follow_the_recipients(org: Organization) -> 
     for p in org.security_tests():
         recipients = org.recipients(p["pst_id"])
         delivered = sum(1 for r in recipients if r["delivered_at"])
-        failed = sum(1 for r in recipients if any(r[e] for e in FAILURES))
+        failed = sum(1 for r in recipients if any(r[e] for e in PHISHING_FAILURE_EVENTS))
         assert p["delivered_count"] == delivered
         assert p["phish_prone_percentage"] == (round(failed / delivered, 3) if delivered else 0.0)
     for c in org.phishing_campaigns():

@@ -11,6 +11,7 @@ import pytest
 
 from tap_knowbe4.sandbox import NotFound, Organization
 from tap_knowbe4.sandbox.options import PROFILES
+from tests.ground_truth import PHISHING_FAILURE_EVENTS
 
 COUNTER_EVENTS = {
     "delivered_count": "delivered_at",
@@ -24,14 +25,6 @@ COUNTER_EVENTS = {
     "reported_count": "reported_at",
     "bounced_count": "bounced_at",
 }
-FAILURES = (
-    "clicked_at",
-    "replied_at",
-    "attachment_opened_at",
-    "macro_enabled_at",
-    "data_entered_at",
-    "qr_code_scanned",
-)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +69,7 @@ def assert_consistent(org: Organization) -> None:
         assert p["scheduled_count"] == len(recipients)
         for counter, event in COUNTER_EVENTS.items():
             assert p[counter] == sum(1 for r in recipients if r[event]), (p["pst_id"], counter)
-        failed = sum(1 for r in recipients if any(r[e] for e in FAILURES))
+        failed = sum(1 for r in recipients if any(r[e] for e in PHISHING_FAILURE_EVENTS))
         base = p["delivered_count"] if coherent else len(recipients)
         expected = round(failed / base, 3) if base else 0.0
         assert p["phish_prone_percentage"] == expected
