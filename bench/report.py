@@ -4,8 +4,9 @@
 
 Rows: requests of a full sync against the theoretical minimum; requests of a second,
 unchanged sync as a share of the first; achieved request rate against the limits (429s
-counted); tap records/s against a raw ``requests`` + ``json.dumps`` floor measured in
-the same run; and the tap's peak memory at 100k and 1M recipients. Medians and ratios,
+counted); tap records/s against a raw ``requests`` + ``json.dumps`` floor measured in the
+same run; the tap's record cleaning against the SDK's type conformance; and the tap's peak
+memory at 100k and 1M recipients. Medians and ratios,
 because the machines are shared and noisy.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import conformance
 import incremental_savings
 import pacing_rate
 import throughput
@@ -76,6 +78,15 @@ def main() -> None:
         )
     )
     rows.append((f"tap peak memory at {tp['records']:,} recipients", f"{tp['rss_mb']:.0f} MB", ""))
+    conf = conformance.measure(20_000 if args.quick else 100_000)
+    rows.append(
+        (
+            "record cleaning, µs per recipient (tap's cleaner / SDK ROOT_ONLY conformance)",
+            f"{conf['cleaner']:.1f} / {conf['root_only']:.1f} = "
+            f"{conf['cleaner'] / conf['root_only']:.2f}",
+            "≤ 1",
+        )
+    )
     if not args.quick:
         big = {"users": 6500, "phishing_campaigns": 1, "psts_per_campaign": 156, "seed": 7}
         large = throughput.measure(big, repeat=1)
