@@ -53,7 +53,7 @@ def _run_users(handler, **config):
     [
         lambda r: _pages(r, cap=300),
         lambda r: _pages(r, Link="</static/app.css>; rel=preload; as=style"),
-        lambda r: _pages(r, None, None, **{"X-Next-Cursor": ""}),
+        lambda r: _pages(r, ROWS, None, **{"X-Next-Cursor": ""}),
     ],
     ids=["per-page-cap-300", "unrelated-link-header", "empty-x-next-cursor"],
 )
