@@ -356,6 +356,12 @@ class TapKnowBe4(Tap):
             code = exc.exit_code
         elif isinstance(exc, KnowBe4Error):
             message = str(exc)
+        elif isinstance(exc, BrokenPipeError):
+            _discard_stdout()
+            message = (
+                "The target stopped reading the tap's output (broken pipe; its own log says "
+                "why). The next run resumes from the last STATE the target received."
+            )
         elif isinstance(exc, OSError | ValueError | TypeError):
             message = (
                 "Could not read the --config, --state or --catalog file "
@@ -397,7 +403,12 @@ class TapKnowBe4(Tap):
                 plan_only=plan,
             )
             tap.sync_all()
-        except (KnowBe4Error, ConfigValidationError, TerminationRequestedError) as exc:
+        except (
+            KnowBe4Error,
+            ConfigValidationError,
+            TerminationRequestedError,
+            BrokenPipeError,
+        ) as exc:
             cls._fail(exc)
 
     @classmethod
@@ -422,6 +433,13 @@ class TapKnowBe4(Tap):
         except (KnowBe4Error, ConfigValidationError) as exc:
             cls._fail(exc)
         ctx.exit()
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so nothing at exit writes into a closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _read_json(file: t.IO[str], what: str, kind: type) -> t.Any:

@@ -12,6 +12,7 @@ reads them again). What is left at exit is written by an ``atexit`` hook.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import sys
 import typing as t
 
@@ -31,7 +32,7 @@ class BufferedRecordWriter(MsgSpecWriter):
     def __init__(self) -> None:
         """Start with an empty block; whatever is left in it at exit is written then."""
         self._block = bytearray()
-        atexit.register(self.flush)
+        atexit.register(self._flush_at_exit)
 
     def write_message(self, message: Message) -> None:
         """Add a RECORD to the block; write the block and any other message at once."""
@@ -41,8 +42,13 @@ class BufferedRecordWriter(MsgSpecWriter):
         self.flush()
 
     def flush(self) -> None:
-        """Write what the block holds and flush stdout."""
-        if self._block:
-            sys.stdout.buffer.write(self._block)
-            self._block.clear()
+        """Write what the block holds and flush stdout (the block is emptied either way)."""
+        block, self._block = self._block, bytearray()
+        if block:
+            sys.stdout.buffer.write(block)
         sys.stdout.flush()
+
+    def _flush_at_exit(self) -> None:
+        # A target that went away has been reported already; no traceback at exit for it.
+        with contextlib.suppress(OSError, ValueError):
+            self.flush()

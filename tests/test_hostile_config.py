@@ -221,6 +221,31 @@ def test_a_signal_mid_sync_writes_the_state_and_exits_non_zero(tmp_path, sig):
     _no_secret(stdout, stderr)
 
 
+def test_a_target_that_stops_reading_is_one_line(tmp_path):
+    with sandbox(api_key=KEY, users=300) as sb:
+        config = tap_config(sb, budget_ledger=False)
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog_selecting()))
+        command = [sys.executable, "-m", "tap_knowbe4", "--config", str(tmp_path / "config.json")]
+        command += ["--catalog", str(tmp_path / "catalog.json")]
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env()
+        )
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdout.read(2000)  # a target that reads a little, then dies
+        proc.stdout.close()
+        with proc.stderr:
+            stderr = proc.stderr.read()
+        assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in stderr
+    assert "Exception ignored" not in stderr
+    errors = [line for line in stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1
+    assert "The target stopped reading" in errors[0]
+    _no_secret(stderr)
+
+
 # -- 17: start_date is an instant --------------------------------------------------------
 
 
