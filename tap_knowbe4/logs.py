@@ -59,16 +59,22 @@ def quiet_libraries() -> None:
 
 
 class DemoteRetryChatter(logging.Filter):
-    """A stream logger's filter: retry chatter and per-parent lines become DEBUG.
+    """A stream logger's filter: retry chatter, repeated and per-parent lines become DEBUG.
 
-    ``backoff``'s "Backing off"/"Giving up" lines always; for child streams also the SDK's
+    ``backoff``'s "Backing off"/"Giving up" lines always, and the SDK's "An unhandled error
+    occurred while syncing" (the tap ends every stopped run with one line that says why,
+    and a second ERROR line before it only says less); for child streams also the SDK's
     "Starting incremental sync" line, logged once per parent.
     """
 
     def __init__(self, *, per_parent: bool = False) -> None:
         """Demote the per-parent lines too when ``per_parent``."""
         super().__init__()
-        self.prefixes: tuple[str, ...] = ("Backing off ", "Giving up ")
+        self.prefixes: tuple[str, ...] = (
+            "Backing off ",
+            "Giving up ",
+            "An unhandled error occurred while syncing",
+        )
         if per_parent:
             self.prefixes = (*self.prefixes, "Starting incremental sync")
 
