@@ -10,7 +10,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -207,12 +206,19 @@ def test_a_signal_mid_sync_writes_the_state_and_exits_non_zero(tmp_path, sig):
         (tmp_path / "catalog.json").write_text(json.dumps(catalog_selecting()))
         command = [sys.executable, "-m", "tap_knowbe4", "--config", str(tmp_path / "config.json")]
         command += ["--catalog", str(tmp_path / "catalog.json")]
-        proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env()
-        )
-        time.sleep(2.5)
-        proc.send_signal(sig)
-        stdout, stderr = proc.communicate(timeout=60)
+        with (tmp_path / "stderr").open("w") as log:
+            proc = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=log, text=True, env=clean_env()
+            )
+            assert proc.stdout is not None
+            # The first message means the sync has begun (and the handlers are in place): a
+            # fixed sleep raced with a slow start on a busy machine.
+            with proc.stdout:
+                stdout = proc.stdout.readline()
+                proc.send_signal(sig)
+                stdout += proc.stdout.read()
+            proc.wait(timeout=60)
+        stderr = (tmp_path / "stderr").read_text()
     assert proc.returncode == 128 + sig, stderr[-2000:]
     assert "Traceback" not in stderr
     states = [json.loads(line)["value"] for line in stdout.splitlines() if '"STATE"' in line]
