@@ -65,16 +65,14 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(
+def tap_command(
     tmp_path: Path,
     config: dict | str | None,
-    *args: str,
+    *,
     state: dict | str | None = None,
     catalog: dict | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 180,
-) -> CliRun:
-    """Run ``python -m tap_knowbe4`` with files written under ``tmp_path``.
+) -> list[str]:
+    """``python -m tap_knowbe4`` with its files written under ``tmp_path``.
 
     ``config``/``state`` may be raw text (to test malformed files); ``config=None`` passes
     ``--config ENV``.
@@ -94,6 +92,20 @@ def run_cli(
         path = tmp_path / "catalog.json"
         path.write_text(json.dumps(catalog))
         command += ["--catalog", str(path)]
+    return command
+
+
+def run_cli(
+    tmp_path: Path,
+    config: dict | str | None,
+    *args: str,
+    state: dict | str | None = None,
+    catalog: dict | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 180,
+) -> CliRun:
+    """Run :func:`tap_command` plus ``args`` to its end and keep what it printed."""
+    command = tap_command(tmp_path, config, state=state, catalog=catalog)
     proc = subprocess.run(
         [*command, *args],
         capture_output=True,

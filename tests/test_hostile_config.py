@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 
 import pytest
 
-from tests.cli import clean_env, run_cli
+from tests.cli import clean_env, run_cli, tap_command
 from tests.conftest import sandbox, tap_config
 from tests.hostile_server import HostileServer, json_answer
 from tests.singer_output import catalog_selecting
@@ -202,10 +201,7 @@ def test_a_malformed_or_implausible_state_is_repaired_or_ignored(tmp_path, state
 def test_a_signal_mid_sync_writes_the_state_and_exits_non_zero(tmp_path, sig):
     with sandbox(api_key=KEY, latency_ms=30) as sb:
         config = tap_config(sb, budget_ledger=False)
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog_selecting()))
-        command = [sys.executable, "-m", "tap_knowbe4", "--config", str(tmp_path / "config.json")]
-        command += ["--catalog", str(tmp_path / "catalog.json")]
+        command = tap_command(tmp_path, config, catalog=catalog_selecting())
         with (tmp_path / "stderr").open("w") as log:
             proc = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=log, text=True, env=clean_env()
@@ -232,10 +228,7 @@ def test_a_target_that_stops_reading_is_one_line(tmp_path):
     # then logs its own ERROR line per stream, which the tap demotes: one line, not three.
     with sandbox(api_key=KEY, users=300) as sb:
         config = tap_config(sb, budget_ledger=False)
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog_selecting()))
-        command = [sys.executable, "-m", "tap_knowbe4", "--config", str(tmp_path / "config.json")]
-        command += ["--catalog", str(tmp_path / "catalog.json")]
+        command = tap_command(tmp_path, config, catalog=catalog_selecting())
         proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env()
         )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 
 import pytest
 
+from tests.cli import clean_env, tap_command
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
 from tests.singer_output import ALL_STREAMS, catalog_selecting, check_singer, run_tap
@@ -20,18 +19,9 @@ pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
 
 def _kill_when(sb, tmp_path, should_kill) -> tuple[list[dict], int]:
     """Run the tap CLI, SIGKILL it when ``should_kill(messages)`` says so."""
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(tap_config(sb)))
-    catalog_path = tmp_path / "catalog.json"
-    catalog_path.write_text(json.dumps(catalog_selecting()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_KNOWBE4")}
-    command = [sys.executable, "-m", "tap_knowbe4", "--config", str(config_path)]
+    command = tap_command(tmp_path, tap_config(sb), catalog=catalog_selecting())
     proc = subprocess.Popen(
-        [*command, "--catalog", str(catalog_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=clean_env(), text=True
     )
     messages: list[dict] = []
     assert proc.stdout is not None
