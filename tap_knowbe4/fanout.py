@@ -241,7 +241,19 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         return iter(super().get_records(context))
 
     def _guarded(self, context: Context | None) -> t.Generator[dict, None, Outcome]:
-        """Read one listing under the error policy; return how it ended."""
+        """Read one listing under the error policy; return how it ended.
+
+        While it is under way the stream's report counts it as ``reading``: when the code
+        writing its records raises, the listing never ends and the tap can tell which
+        streams were cut short (``RunReport.interrupted``).
+        """
+        report = self.report
+        report.reading += 1
+        outcome = yield from self._read_under_policy(context)
+        report.reading -= 1
+        return outcome
+
+    def _read_under_policy(self, context: Context | None) -> t.Generator[dict, None, Outcome]:
         run, report = self.run, self.report
         limit = self.ABORT_AT_RECORD_COUNT
         count = 0
@@ -279,7 +291,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                     "paging by number instead.",
                     self.name,
                 )
-                return (yield from self._guarded(context))
+                return (yield from self._read_under_policy(context))
             run.stop(StopKind.ERROR, exc)
             report.end(Outcome.FAILED, type(exc).__name__)
             return Outcome.FAILED

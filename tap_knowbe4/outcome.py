@@ -77,6 +77,9 @@ class StreamReport:
     activated: bool = False
     #: True when the API key may not read the stream (HTTP 403).
     forbidden: bool = False
+    #: Listings of this stream begun and not yet ended: non-zero when something outside
+    #: the reading (a stream map, the output) raised while its records were being written.
+    reading: int = 0
 
     def parent_ended(self, outcome: Outcome) -> None:
         """Count one fan-out parent's outcome."""
@@ -167,6 +170,21 @@ class RunReport:
     def stopped(self) -> bool:
         """True once the run was stopped."""
         return self.stop_kind is not None
+
+    def interrupted(self, exc: BaseException) -> list[str]:
+        """``exc`` ended the run from outside any reading: settle every stream it cut short.
+
+        A stream whose listing was under way failed; a selected stream that had not begun
+        is "not started". Returns the names of the streams cut short, children first.
+        """
+        cut = [r for r in self.streams.values() if r.reading]
+        for report in cut:
+            report.reading = 0
+            report.end(Outcome.FAILED, f"stopped by {type(exc).__name__} while writing records")
+        for report in self.streams.values():
+            if report.selected and report.outcome is None and not report.parents:
+                report.end(Outcome.SKIPPED, "not started: the run had stopped")
+        return [r.name for r in reversed(cut)]
 
     def exit_code(self, *, fail_on_budget: bool) -> int:
         """0 when the run may be called a success, else the code to exit with.

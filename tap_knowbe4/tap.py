@@ -246,7 +246,15 @@ class TapKnowBe4(Tap):
         except TerminationRequestedError as exc:
             run.stop(StopKind.SIGNAL, exc)
         except Exception as exc:
-            run.stop(StopKind.ERROR, _StreamingError(f"{type(exc).__name__}: {exc}"))
+            cut = run.report.interrupted(exc)
+            where = f" in stream '{cut[0]}'" if cut else ""
+            error = _StreamingError(
+                f"Unexpected error{where}: {type(exc).__name__}: {exc} (a stream map's "
+                "expression, say; TAP_KNOWBE4_LOGLEVEL=DEBUG shows where). The state lets "
+                "the next run resume."
+            )
+            error.__cause__ = exc
+            run.stop(StopKind.ERROR, error)
         finally:
             run.progress.stop()
         try:

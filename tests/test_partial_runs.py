@@ -7,11 +7,15 @@ done (settled, bookmarked) only when its children were read to the end.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from tests.cli import run_cli
 from tests.conftest import sandbox, tap_config
-from tests.ground_truth import endpoint_table
-from tests.singer_output import ALL_STREAMS, check_singer, run_tap
+from tests.ground_truth import endpoint_table, expected_records
+from tests.singer_output import ALL_STREAMS, catalog_selecting, check_singer, run_tap
+from tests.test_full_sync import KEYS
 
 FULL_TABLE = [e.name for e in endpoint_table().values() if not e.incremental]
 INCREMENTAL = [e.name for e in endpoint_table().values() if e.incremental]
@@ -136,3 +140,30 @@ def test_batch_messages_are_per_stream_not_per_parent(tmp_path):
     assert order[-2:] == [("BATCH", "group_members"), ("ACTIVATE_VERSION", "group_members")]
     files = list(tmp_path.glob("batch-*"))
     assert len(files) == 3
+
+
+@pytest.mark.parametrize("failing", ["users", "group_members"])
+def test_an_error_while_writing_records_fails_that_stream_and_resumes(tmp_path, failing):
+    """Something outside the reading raises (here a stream map's expression): the stream
+    cut short is named, fails, is not activated, and the next run reads it all."""
+    streams = ["groups", "users", "group_members"]
+    with sandbox(latency_ms=0) as sb:
+        config = tap_config(sb, emit_activate_version_messages=True)
+        broken = {**config, "stream_maps": {failing: {"oops": "1/0"}}}
+        first = run_cli(tmp_path, broken, catalog=catalog_selecting(streams))
+        line = first.assert_one_clear_line(code=1)
+        assert f"Unexpected error in stream '{failing}': ZeroDivisionError" in line
+        assert "Traceback" not in first.stderr
+        assert not {"users", "group_members"} & set(activated(first))
+        summary = first.stderr[first.stderr.index("Run summary") :]
+        assert re.search(rf"\n{failing} +failed ", summary), summary
+        second = run_tap(config, streams=streams, state=first.final_state)
+    assert second.error is None
+    for stream in ("users", "group_members"):  # what the target holds after both runs
+        keys = KEYS[stream]
+        read = {tuple(r[k] for k in keys) for r in first.records(stream) + second.records(stream)}
+        assert read == {tuple(r[k] for k in keys) for r in expected_records(sb.org, stream)}
+    # users is read whole again; group_members of the parents the first run finished are
+    # not re-sent, so it is activated only when the first run finished none.
+    assert "users" in activated(second)
+    assert ("group_members" in activated(second)) == (failing == "group_members")
