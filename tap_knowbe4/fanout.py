@@ -301,7 +301,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             return Outcome.FAILED
         except (RetriableAPIError, requests.exceptions.RequestException) as exc:
             run.stop(StopKind.ERROR, self._gave_up(exc))
-            report.end(Outcome.FAILED, "retries exhausted")
+            retried = isinstance(exc, _RETRIED)
+            report.end(Outcome.FAILED, "retries exhausted" if retried else type(exc).__name__)
             return Outcome.FAILED
         paginator = self._paginator
         if paginator is not None:
@@ -342,9 +343,13 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         else:
             what = self._describe(response) if response is not None else _cause(exc)
             why = "The API may be down or unreachable"
+        if isinstance(exc, _RETRIED):
+            failing = f"still failing after {self.settings.max_retries} retries"
+        else:  # requests' InvalidHeader, InvalidURL...: the SDK's retry does not take these
+            failing = "failed (this error is not retried)"
+            why = "The server's answer could not be read"
         return GaveUpError(
-            f"{self.name}: still failing after {self.settings.max_retries} retries ({what}). "
-            f"{why}; the state written lets the next run resume."
+            f"{self.name}: {failing} ({what}). {why}; the state written lets the next run resume."
         )
 
     def _read_stream(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
@@ -552,6 +557,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             return None
         cleaned = self.cleaner.clean(record)
         if cleaned is None:
+            self.report.dropped += 1
             return None
         key = tuple(cleaned.get(k) for k in self.primary_keys)
         seen = self.__dict__.get("_listing_keys")
@@ -566,6 +572,17 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if self.name in self.run.references.targets:
             self.run.references.seen(self.name, cleaned, self.primary_keys)
         return cleaned
+
+
+#: What the SDK's ``request_decorator`` retries (``RESTStream.request_decorator``).
+_RETRIED = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 def _cause(exc: BaseException) -> str:

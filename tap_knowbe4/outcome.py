@@ -73,6 +73,8 @@ class StreamReport:
     parents_resumed: int = 0
     #: Records dropped because their key could not be read, and other anomalies, by text.
     anomalies: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Records read but not sent (their primary key could not be read).
+    dropped: int = 0
     #: True once ACTIVATE_VERSION was sent for this stream.
     activated: bool = False
     #: True when the API key may not read the stream (HTTP 403).
@@ -108,11 +110,12 @@ class StreamReport:
         """Complete, and every record of the stream was sent in this run.
 
         A parent whose children were not re-read (unchanged, vanished, or finished by an
-        interrupted run) means some rows were not sent again: a version-aware target must
-        not drop them.
+        interrupted run), or a record dropped because its key could not be read, means
+        some rows were not sent: a version-aware target must not delete them.
         """
         not_sent = sum(n for o, n in self.parents.items() if o is not Outcome.COMPLETE)
-        return self.final is Outcome.COMPLETE and not not_sent and not self.parents_resumed
+        not_sent += self.parents_resumed + self.dropped
+        return self.final is Outcome.COMPLETE and not not_sent
 
     def as_dict(self) -> dict[str, t.Any]:
         """A JSON-able record for structured logs."""

@@ -56,12 +56,31 @@ class Page:
 
 
 def _walk_strings(value: t.Any, change: t.Callable[[str], str]) -> t.Any:
+    """``value`` with ``change`` applied to every string in it, keys included.
+
+    Decoded JSON is changed in place, without recursion: a body nested deeper than the
+    interpreter's recursion limit is still only data.
+    """
     if isinstance(value, str):
         return change(value)
-    if isinstance(value, list):
-        return [_walk_strings(v, change) for v in value]
-    if isinstance(value, dict):
-        return {_walk_strings(k, change): _walk_strings(v, change) for k, v in value.items()}
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = change(item)
+                elif isinstance(item, list | dict):
+                    pending.append(item)
+        elif isinstance(node, dict):
+            items = list(node.items())
+            node.clear()
+            for key, item in items:
+                if isinstance(item, str):
+                    item = change(item)  # noqa: PLW2901
+                elif isinstance(item, list | dict):
+                    pending.append(item)
+                node[change(key) if isinstance(key, str) else key] = item
     return value
 
 

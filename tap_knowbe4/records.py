@@ -101,11 +101,21 @@ def _as_datetime(value: t.Any) -> str:
         raise _InvalidError
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed.astimezone(dt.timezone.utc)  # an instant at the calendar's edge has no UTC
+    except (ValueError, OverflowError):
         raise _InvalidError from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
     return parsed.isoformat().replace("+00:00", "Z")
+
+
+def _at_edge(value: str) -> bool:
+    """Year 1 or 9999: an instant there may have no UTC form (checked by parsing it)."""
+    return value.startswith(("0001-", "9999-"))
+
+
+def _never(value: str) -> bool:  # noqa: ARG001 - the shape of _at_edge
+    return False
 
 
 def _as_date(value: t.Any) -> str:
@@ -228,6 +238,7 @@ class RecordCleaner:
     def _string_checker(self, path: str, fmt: str | None, nullable: bool) -> Check:
         pattern = {"date-time": _DATETIME, "date": _DATE}.get(fmt or "")
         fix = {"date-time": _as_datetime, "date": _as_date}.get(fmt or "")
+        edge = _at_edge if fmt == "date-time" else _never
 
         def check(value: t.Any) -> t.Any:
             if value is None:
@@ -236,7 +247,7 @@ class RecordCleaner:
                 if pattern is None:
                     return value
                 found = pattern.fullmatch(value)
-                if found is not None and _real_day(found.group(1)):
+                if found is not None and _real_day(found.group(1)) and not edge(value):
                     return value
                 try:
                     fixed = fix(value)  # type: ignore[misc]

@@ -10,16 +10,24 @@ the SDK, ``backoff``, ``urllib3`` or the tap itself, passes through it.
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
 import traceback
+import urllib.parse
 
 #: ``scheme://user:password@host`` (also ``user@host``): the userinfo part is removed.
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
 #: ``Bearer <anything>`` up to a quote or whitespace: the credential of any header dump.
 _BEARER = re.compile(r"(?i)(bearer:?\s*)[^\s'\"\\]+")
 MASK = "[redacted]"
+#: A JSON escape of an ASCII character (``\u0041``), undone before looking for the key.
+_ASCII_ESCAPE = re.compile(rb"\\u00([0-7][0-9a-fA-F])")
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    return bytes([int(match.group(1), 16)])
 
 
 class Redactor:
@@ -28,14 +36,18 @@ class Redactor:
     def __init__(self) -> None:
         """Start with no secrets; :meth:`add` registers them."""
         self._secrets: list[str] = []
+        self._forms: list[bytes] = []
         self._pattern: re.Pattern[str] | None = None
+        self._json_pattern: re.Pattern[bytes] | None = None
         self._lock = threading.Lock()
 
     def add(self, secret: str | None) -> None:
         r"""Register a secret (and its stripped form); short values are ignored.
 
         Matching ignores case (a host name or a log may lower-case it) and also finds the
-        escaped form a ``bytes`` repr shows (``b'Bearer x\\n'``).
+        forms a server or a library may turn the key into: the escaped form a ``bytes``
+        repr shows (``b'Bearer x\n'``), percent-encoding, hex and base64 (at any
+        alignment, standard or URL-safe), see :func:`encoded_forms`.
         """
         if not secret:
             return
@@ -43,18 +55,34 @@ class Redactor:
             for value in {secret, secret.strip()}:
                 if len(value) >= 4 and value not in self._secrets:
                     self._secrets.append(value)
-            forms = set()
-            for value in self._secrets:
-                forms.add(value)
-                forms.add(value.encode("unicode_escape").decode("ascii", "replace"))
+            forms = {form for value in self._secrets for form in encoded_forms(value)}
             ordered = sorted(forms, key=len, reverse=True)
+            self._forms = [form.lower().encode() for form in ordered]
             if ordered:  # an empty pattern would match everywhere
                 self._pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
+                wide = [value for value in self._secrets if not value.isascii()]
+                self._json_pattern = (
+                    re.compile(b"|".join(_json_escaped(value) for value in wide), re.IGNORECASE)
+                    if wide
+                    else None
+                )
 
     def found_in(self, data: bytes) -> bool:
-        """True when a registered secret occurs in ``data`` (a response body, say)."""
+        r"""True when a registered secret occurs in ``data`` (a response body, say).
+
+        Any form of :func:`encoded_forms` counts, and so does the key written with JSON
+        escapes (``\u0061`` for ``a``, ``\/``), which a body decodes back into the key.
+        """
         lowered = data.lower()
-        return any(secret.lower().encode() in lowered for secret in self._secrets)
+        if any(form in lowered for form in self._forms):
+            return True
+        if b"\\" not in data:
+            return False
+        unescaped = _ASCII_ESCAPE.sub(_unescape, data.replace(b"\\/", b"/")).lower()
+        if any(form in unescaped for form in self._forms):
+            return True
+        # a key beyond ASCII, escaped: the slow, exact pattern
+        return self._json_pattern is not None and bool(self._json_pattern.search(data))
 
     def __call__(self, text: str) -> str:
         """``text`` without any secret, bearer credential or URL userinfo."""
@@ -64,6 +92,43 @@ class Redactor:
             text = self._pattern.sub(MASK, text)
         text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
         return _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """``secret`` and the encodings of it a server, a header or a library may print.
+
+    Percent-encoding, hex, and base64 of the UTF-8 bytes: for base64 the part every
+    encoding of the secret shares wherever it starts in the encoded data (three
+    alignments, standard and URL-safe alphabets), so the key inside a longer base64 value
+    is found too. Parts shorter than 8 characters are left out (they would mask noise).
+    """
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms = {
+        secret,
+        secret.encode("unicode_escape").decode("ascii", "replace"),
+        urllib.parse.quote(secret, safe=""),
+        raw.hex(),
+    }
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(b"\0" * offset + raw).decode("ascii")
+            core = encoded[4:-4]  # the blocks made of the secret's bytes alone
+            if len(core) >= 8:
+                forms.add(core)
+    return {form for form in forms if form}
+
+
+def _json_escaped(secret: str) -> bytes:
+    r"""A pattern for ``secret`` as JSON may write it: any character as ``\uXXXX``."""
+    parts = []
+    for char in secret:
+        options = [re.escape(char.encode("utf-8", "surrogatepass"))]
+        if ord(char) < 0x10000:
+            options.append(rb"\\u" + f"{ord(char):04x}".encode())
+        if char in '"\\/':
+            options.append(rb"\\" + re.escape(char.encode()))
+        parts.append(b"(?:" + b"|".join(options) + b")")
+    return b"".join(parts)
 
 
 #: The process-wide redactor (one tap per process; tests add their keys too).

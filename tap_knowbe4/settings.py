@@ -135,6 +135,21 @@ def number_between(low: float, high: float, default: float | None) -> Parser:
     return parse
 
 
+def rate_limit(slowest: float, high: float, default: float) -> Parser:
+    """0 (no limit) or a rate in ``[slowest, high]``: a rate near 0 is a wait of ages."""
+
+    def parse(name: str, value: object) -> float | None:
+        if value is None or value == "":
+            return default
+        number = _number(name, value, 0, high)
+        if 0 < number < slowest:
+            msg = f"{name} must be 0 (no limit) or at least {slowest:g}, got {number:g}."
+            raise ConfigError(msg)
+        return number
+
+    return parse
+
+
 def whole_between(low: int, high: int, default: int | None) -> Parser:
     """A whole number in ``[low, high]``; ``None`` keeps ``default``."""
 
@@ -230,7 +245,10 @@ def _start_date(name: str, value: object) -> dt.datetime | None:
         result = dt.datetime(parsed.year, parsed.month, parsed.day, tzinfo=dt.timezone.utc)
     else:
         raise ConfigError(bad)
-    return dt.datetime.fromtimestamp(result.timestamp(), tz=dt.timezone.utc)
+    try:
+        return dt.datetime.fromtimestamp(result.timestamp(), tz=dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):  # the calendar's edges have no UTC instant
+        raise ConfigError(bad) from None
 
 
 def _ca_bundle(name: str, value: object) -> str | None:
@@ -328,9 +346,9 @@ class Settings:
         description=(
             "Most requests sent in any one second, shared by all streams and retries; below 1 "
             "it is one request per 1/rate seconds (0.5: one every two seconds). The API allows "
-            "4. 0 turns this limit off (for the local sandbox)."
+            "4. 0 turns this limit off (for the local sandbox); otherwise at least 0.01."
         ),
-        parse=number_between(0, 1000, 4),
+        parse=rate_limit(0.01, 1000, 4),
     )
     requests_per_minute: float = setting(
         th.NumberType(minimum=0, maximum=60000),
@@ -338,9 +356,9 @@ class Settings:
         title="Requests per minute",
         description=(
             "Most requests sent in any sixty seconds, shared by all streams and retries. The "
-            "API allows 50. 0 turns this limit off."
+            "API allows 50. 0 turns this limit off; otherwise at least 1."
         ),
-        parse=number_between(0, 60000, 50),
+        parse=rate_limit(1, 60000, 50),
     )
     max_retries: int = setting(
         th.IntegerType(minimum=0, maximum=20),

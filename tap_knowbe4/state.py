@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import re
 import time
 import typing as t
@@ -69,11 +70,12 @@ def parse_instant(value: object) -> dt.datetime | None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        # the edges of the calendar (year 1 at +01:00, 9999-12-31 at -05:00) have no UTC
+        return parsed.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
 
 
 def plausible_date(value: object, *, now: dt.datetime | None = None) -> str | None:
@@ -303,10 +305,13 @@ class LastRun:
                 for k, v in (raw.get("requests_by_stream") or {}).items()
                 if isinstance(v, int) and v >= 0
             }
+            seconds = float(raw.get("seconds", 0.0))
+            if not math.isfinite(seconds):  # Infinity, NaN, "inf": not a duration
+                return None
             return cls(
                 requests=max(0, int(raw.get("requests", 0))),
                 records=max(0, int(raw.get("records", 0))),
-                seconds=max(0.0, float(raw.get("seconds", 0.0))),
+                seconds=max(0.0, seconds),
                 requests_by_stream=by_stream,
             )
         except (TypeError, ValueError, OverflowError, AttributeError):

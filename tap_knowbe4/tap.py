@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._classproperty import classproperty
 
 from tap_knowbe4 import redact
+from tap_knowbe4.catalog_check import catalog_problem
 from tap_knowbe4.errors import ConfigError, KnowBe4Error, TerminationRequestedError
 from tap_knowbe4.fanout import Resume
 from tap_knowbe4.ledger import BudgetLedger, account_id, default_path
@@ -473,12 +474,9 @@ def _read_json(file: t.IO[str], what: str, kind: type) -> t.Any:
 
 def _read_catalog(file: t.IO[str]) -> dict:
     catalog = _read_json(file, "catalog", dict)
-    streams = catalog.get("streams")
-    if not isinstance(streams, list) or not all(
-        isinstance(s, dict) and isinstance(s.get("tap_stream_id", s.get("stream")), str)
-        for s in streams
-    ):
-        msg = "the catalog file is not a Singer catalog (a 'streams' list of stream entries)"
+    problem = catalog_problem(catalog)
+    if problem:
+        msg = f"the catalog file is not a Singer catalog: {problem}"
         raise ConfigError(msg)
     return catalog
 
