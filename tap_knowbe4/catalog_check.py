@@ -63,11 +63,7 @@ def schema_problem(schema: object) -> str | None:
             continue  # true/false are schemas too, below the root
         if not isinstance(node, dict):
             return f"{path} is not an object"
-        kind = node.get("type")
-        if kind is not None and not (
-            isinstance(kind, str)
-            or (isinstance(kind, list) and all(isinstance(k, str) for k in kind))
-        ):
+        if not _is_type(node.get("type")):
             return f"{path}.type is not a type name or a list of them"
         pending.extend(_children(path, node))
     return None

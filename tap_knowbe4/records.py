@@ -114,10 +114,6 @@ def _at_edge(value: str) -> bool:
     return value.startswith(("0001-", "9999-"))
 
 
-def _never(value: str) -> bool:  # noqa: ARG001 - the shape of _at_edge
-    return False
-
-
 def _as_date(value: t.Any) -> str:
     if isinstance(value, str) and len(value) >= 10 and _DATE.fullmatch(value[:10]):
         try:
@@ -238,7 +234,7 @@ class RecordCleaner:
     def _string_checker(self, path: str, fmt: str | None, nullable: bool) -> Check:
         pattern = {"date-time": _DATETIME, "date": _DATE}.get(fmt or "")
         fix = {"date-time": _as_datetime, "date": _as_date}.get(fmt or "")
-        edge = _at_edge if fmt == "date-time" else _never
+        instant = fmt == "date-time"
 
         def check(value: t.Any) -> t.Any:
             if value is None:
@@ -247,7 +243,11 @@ class RecordCleaner:
                 if pattern is None:
                     return value
                 found = pattern.fullmatch(value)
-                if found is not None and _real_day(found.group(1)) and not edge(value):
+                if (
+                    found is not None
+                    and _real_day(found.group(1))
+                    and not (instant and _at_edge(value))
+                ):
                     return value
                 try:
                     fixed = fix(value)  # type: ignore[misc]

@@ -99,6 +99,8 @@ def test_5_the_key_encoded_in_headers_is_not_logged(tmp_path):
         result = run_cli(tmp_path, _config(server), catalog=catalog_selecting(["users", "groups"]))
     assert result.returncode == 1
     assert "403" in result.stderr
+    assert b64 not in result.stderr
+    assert hexed.lower() not in result.stderr.lower()
     assert not _leaks(result.stderr + result.stdout)
 
 

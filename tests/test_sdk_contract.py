@@ -16,9 +16,10 @@ from __future__ import annotations
 import inspect
 import logging
 
-from singer_sdk import Stream, Tap
+from singer_sdk import RESTStream, Stream, Tap
 
-from tap_knowbe4.fanout import KnowBe4Stream
+from tap_knowbe4.fanout import _RETRIED, KnowBe4Stream
+from tap_knowbe4.logs import DemoteRetryChatter
 from tap_knowbe4.tap import TapKnowBe4
 from tests.conftest import tap_config
 from tests.singer_output import ALL_STREAMS, run_tap
@@ -37,6 +38,19 @@ def test_the_sdk_still_calls_what_the_tap_overrides():
         "self",
         "full_table_version",
     }
+
+
+def test_the_tap_knows_what_the_sdk_retries_and_the_line_it_demotes():
+    """``fanout._RETRIED`` copies the SDK's retried exceptions (an error outside it is
+    reported as "not retried"); the SDK's per-stream error line is demoted by its text."""
+    decorator = inspect.getsource(RESTStream.request_decorator)
+    start = decorator.index("on_exception(")
+    listed = decorator[start : decorator.index("max_tries=", start)]
+    for exc in _RETRIED:
+        assert exc.__name__ in listed, exc
+    assert listed.count("Error") + listed.count("Timeout") == len(_RETRIED)
+    demoted = DemoteRetryChatter().prefixes
+    assert any(p in inspect.getsource(Stream.sync) for p in demoted if p.startswith("An "))
 
 
 def test_the_overrides_are_the_tap_s_own():
