@@ -243,14 +243,14 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     def _guarded(self, context: Context | None) -> t.Generator[dict, None, Outcome]:
         """Read one listing under the error policy; return how it ended.
 
-        While it is under way the stream's report counts it as ``reading``: when the code
-        writing its records raises, the listing never ends and the tap can tell which
-        streams were cut short (``RunReport.interrupted``).
+        While it is under way the stream is in the run's ``listings``: when the code writing
+        its records raises, the listing never ends and the tap can tell which streams were
+        cut short, innermost first (``RunReport.interrupted``).
         """
-        report = self.report
-        report.reading += 1
+        listings = self.run.report.listings
+        listings.append(self.name)
         outcome = yield from self._read_under_policy(context)
-        report.reading -= 1
+        del listings[len(listings) - 1 - listings[::-1].index(self.name)]  # its own entry
         return outcome
 
     def _read_under_policy(self, context: Context | None) -> t.Generator[dict, None, Outcome]:

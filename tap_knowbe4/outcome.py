@@ -79,9 +79,6 @@ class StreamReport:
     activated: bool = False
     #: True when the API key may not read the stream (HTTP 403).
     forbidden: bool = False
-    #: Listings of this stream begun and not yet ended: non-zero when something outside
-    #: the reading (a stream map, the output) raised while its records were being written.
-    reading: int = 0
 
     def parent_ended(self, outcome: Outcome) -> None:
         """Count one fan-out parent's outcome."""
@@ -156,6 +153,10 @@ class RunReport:
     streams: dict[str, StreamReport] = dataclasses.field(default_factory=dict)
     stop_kind: StopKind | None = None
     stop_reason: BaseException | None = None
+    #: Streams whose listing is under way, innermost last (a fan-out child above its
+    #: parent). A listing left here when the run ended was cut short by something outside
+    #: the reading: a stream map, the output.
+    listings: list[str] = dataclasses.field(default_factory=list)
 
     def stream(self, name: str) -> StreamReport:
         """The report of ``name`` (created on first use)."""
@@ -180,14 +181,15 @@ class RunReport:
         A stream whose listing was under way failed; a selected stream that had not begun
         is "not started". Returns the names of the streams cut short, children first.
         """
-        cut = [r for r in self.streams.values() if r.reading]
-        for report in cut:
-            report.reading = 0
-            report.end(Outcome.FAILED, f"stopped by {type(exc).__name__} while writing records")
+        cut = list(dict.fromkeys(reversed(self.listings)))
+        self.listings.clear()
+        for name in cut:
+            reason = f"stopped by {type(exc).__name__} while writing records"
+            self.stream(name).end(Outcome.FAILED, reason)
         for report in self.streams.values():
             if report.selected and report.outcome is None and not report.parents:
                 report.end(Outcome.SKIPPED, "not started: the run had stopped")
-        return [r.name for r in reversed(cut)]
+        return cut
 
     def exit_code(self, *, fail_on_budget: bool) -> int:
         """0 when the run may be called a success, else the code to exit with.
