@@ -65,6 +65,7 @@ class Resume:
         self._state = state
         self._last_seen: dict[str, int] = {}
         self._unordered: set[str] = set()
+        self._held: set[str] = set()
 
     @property
     def _now(self) -> Interrupted:
@@ -88,8 +89,16 @@ class Resume:
 
     def mark_parent_done(self, child: str, parent_id: int) -> None:
         """``child`` is done for ``parent_id`` and every parent before it."""
-        if child not in self._unordered:
+        if child not in self._unordered and child not in self._held:
             self._now.parents_done[child] = parent_id
+
+    def hold(self, child: str) -> None:
+        """A parent of ``child`` was not read to its end: the position stops before it.
+
+        "Done" means every parent up to the position, so no later parent may move it past
+        the unfinished one; the next run reads from there again.
+        """
+        self._held.add(child)
 
     def mark_stream_done(self, name: str) -> None:
         """``name`` finished (its fan-out position is no longer needed)."""
@@ -395,6 +404,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if outcome is Outcome.COMPLETE:
             self.parent_complete(context)
             self.resume.mark_parent_done(self.name, parent_id)
+        elif outcome in (Outcome.FAILED, Outcome.PARTIAL):
+            self.resume.hold(self.name)
         self._tap.publish_state()  # type: ignore[attr-defined]
 
     def _end(self, outcome: Outcome) -> None:

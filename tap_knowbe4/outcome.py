@@ -75,6 +75,8 @@ class StreamReport:
     anomalies: dict[str, int] = dataclasses.field(default_factory=dict)
     #: Records read but not sent (their primary key could not be read).
     dropped: int = 0
+    #: Finished by the interrupted run this one resumes: none of its records are sent now.
+    carried: bool = False
     #: True once ACTIVATE_VERSION was sent for this stream.
     activated: bool = False
     #: True when the API key may not read the stream (HTTP 403).
@@ -107,12 +109,13 @@ class StreamReport:
         """Complete, and every record of the stream was sent in this run.
 
         A parent whose children were not re-read (unchanged, vanished, or finished by an
-        interrupted run), or a record dropped because its key could not be read, means
-        some rows were not sent: a version-aware target must not delete them.
+        interrupted run), a record dropped because its key could not be read, or a stream
+        the interrupted run finished means some rows were not sent in this run: a
+        version-aware target must not delete them, and references to them cannot be checked.
         """
         not_sent = sum(n for o, n in self.parents.items() if o is not Outcome.COMPLETE)
         not_sent += self.parents_resumed + self.dropped
-        return self.final is Outcome.COMPLETE and not not_sent
+        return self.final is Outcome.COMPLETE and not not_sent and not self.carried
 
     def as_dict(self) -> dict[str, t.Any]:
         """A JSON-able record for structured logs."""

@@ -14,8 +14,6 @@ import collections
 import dataclasses
 import typing as t
 
-from tap_knowbe4.outcome import Outcome
-
 if t.TYPE_CHECKING:
     from tap_knowbe4.outcome import RunReport
 
@@ -70,12 +68,16 @@ class ReferenceTracker:
             self._ids[stream].add(record.get(keys[0]))
 
     def summarize(self, report: RunReport) -> None:
-        """Add the counts to the stream reports (dangling only against complete targets)."""
+        """Add the counts to the stream reports.
+
+        A reference dangles only when its target sent every one of its records in this run
+        (not one finished by an interrupted run, not one that dropped records).
+        """
         for (stream, ref), count in self._nulls.items():
             report.stream(stream).note(f"{ref.records} without a {ref.noun}", count)
         for (stream, ref), named in self._named.items():
             target = report.streams.get(ref.target)
-            if target is None or not target.selected or target.final is not Outcome.COMPLETE:
+            if target is None or not target.selected or not target.emitted_everything:
                 continue
             known = self._ids[ref.target]
             missing = sum(n for value, n in named.items() if value not in known)

@@ -113,6 +113,11 @@ def ranges_of(ids: t.Iterable[int]) -> str:
     return ",".join(parts)
 
 
+def _is_id(text: str) -> bool:
+    """ASCII digits, at most 20 (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit() and len(text) <= 20
+
+
 def ids_of(text: object, limit: int = MOST_PLAUSIBLE_OWNERS) -> list[int] | None:
     """The ids of a :func:`ranges_of` string, or None when it is malformed or too large."""
     if not isinstance(text, str):
@@ -120,7 +125,7 @@ def ids_of(text: object, limit: int = MOST_PLAUSIBLE_OWNERS) -> list[int] | None
     ids: list[int] = []
     for part in filter(None, text.split(",")):
         low, _, high = part.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
+        if not _is_id(low) or (high and not _is_id(high)):
             return None
         first, last = int(low), int(high or low)
         if last < first or len(ids) + last - first + 1 > limit:
@@ -172,7 +177,7 @@ class BudgetState:
                 warn("budget used is not a count: counted as 0")
                 used = 0
             elif used > MOST_PLAUSIBLE_USED:
-                warn(f"budget used ({used:.3g}) is more than any quota allows: counted as 0")
+                warn("budget used is more than any quota allows: counted as 0")
                 used = 0
             state.window_start, state.used = start, used
         spent = parse_instant(raw.get("quota_spent_at"))
@@ -256,7 +261,7 @@ class StreamState:
         settled = raw.get("settled", {})
         dropped = 0
         for key, value in (settled if isinstance(settled, dict) else {}).items():
-            if str(key).isdigit() and isinstance(value, int) and not isinstance(value, bool):
+            if _is_id(str(key)) and isinstance(value, int) and not isinstance(value, bool):
                 state.settled[int(key)] = value
             else:
                 dropped += 1

@@ -189,9 +189,9 @@ class TapKnowBe4(Tap):
         done = [s for s in self.streams.values() if self.resume.stream_done_before(s.name)]
         for stream in done:
             stream.selected = False
-            self.run.report.stream(stream.name).end(
-                Outcome.COMPLETE, "finished by the interrupted run"
-            )
+            report = self.run.report.stream(stream.name)
+            report.end(Outcome.COMPLETE, "finished by the interrupted run")
+            report.carried = True
         self.logger.info(
             "Resuming an interrupted sync: %s already done.",
             ", ".join(sorted(s.name for s in done)) or "no stream",

@@ -150,7 +150,12 @@ class GuardedSession(requests.Session):
 
     def _read_body(self, response: requests.Response) -> None:
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        # ASCII digits only (``isdigit`` takes "²"); 19 digits or more is too large anyway
+        if (
+            declared.isascii()
+            and declared.isdigit()
+            and (len(declared) > 18 or int(declared) > self.max_bytes)
+        ):
             response.close()
             raise self._too_large()
         chunks: list[bytes] = []

@@ -20,6 +20,7 @@ import pytest
 
 from tap_knowbe4.redact import Redactor, encoded_forms
 from tests.cli import run_cli
+from tests.conftest import sandbox, tap_config
 from tests.hostile_server import Answer, HostileServer, hostile_config, json_answer, users
 from tests.singer_output import catalog_selecting, check_singer, run_tap
 
@@ -318,3 +319,83 @@ def test_9_a_malformed_catalog_is_refused_in_one_line_naming_the_place(tmp_path,
     assert "the catalog file is not a Singer catalog: stream 'users'" in line
     assert where in line
     assert sent == []
+
+
+# -- review of the whole change: an unfinished parent stops the resume position ----------
+
+
+def test_a_failed_parent_is_read_again_after_a_later_parent_finished():
+    tests = [
+        {"pst_id": pst, "campaign_id": 9, "status": "Closed", **ONE} for pst in (101, 102, 103)
+    ]
+    broken = {"on": True}
+
+    def handler(request):
+        if request.path == "/v1/phishing/security_tests":
+            return json_answer(tests)
+        if request.path == "/v1/phishing/security_tests/101/recipients" and broken["on"]:
+            # every page the same full page: the listing fails, the run goes on
+            return json_answer([{"recipient_id": 1, "user": {"id": 1}}, {"recipient_id": 2}])
+        if request.path.startswith("/v1/phishing/security_tests/"):
+            pst = int(request.path.split("/")[4])
+            return json_answer([{"recipient_id": pst * 10, "user": {"id": 1}}])
+        return json_answer([])
+
+    streams = ["phishing_security_tests", "phishing_security_test_recipients"]
+    with HostileServer(handler) as server:
+        # the list, 101 twice (failed), 102 (complete); the cap stops the run before 103
+        first = run_tap(_config(server, page_size=2, max_requests_per_run=4), streams=streams)
+        assert {r["pst_id"] for r in first.records("phishing_security_test_recipients")} >= {102}
+        broken["on"] = False
+        second = run_tap(_config(server, page_size=2), streams=streams, state=first.final_state)
+    assert second.error is None
+    read_again = {r["pst_id"] for r in second.records("phishing_security_test_recipients")}
+    assert 101 in read_again  # not taken as done because 102, after it, was
+    assert 103 in read_again
+
+
+def test_a_content_length_of_non_ascii_digits_is_not_a_crash(tmp_path):
+    body = json.dumps(users([1])).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \xb2\r\n"
+    with _raw_server(head + b"Connection: close\r\n\r\n" + body) as (url, _received):
+        config = _config(type("S", (), {"url": url})())
+        result = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [r["id"] for r in result.records("users")] == [1]
+
+
+@pytest.mark.parametrize(
+    "tap_knowbe4",
+    [
+        {"streams": {"phishing_security_test_recipients": {"settled": {"\u00b2": 1}}}},
+        {"streams": {"user_risk_score_history": {"dates": {"2026-11-01": "\u00b2-\u00b3"}}}},
+        {"budget": {"window_start": "2026-11-27T00:00:00Z", "used": 10**400}},
+    ],
+    ids=["settled-superscript-key", "dates-superscript-range", "used-400-digits"],
+)
+def test_a_state_with_digits_int_refuses_is_repaired(tmp_path, tap_knowbe4):
+    state = {"bookmarks": {}, "tap_knowbe4": {"version": 2, **tap_knowbe4}}
+    with HostileServer(_answering("/v1/users", lambda r: json_answer(users([1, 2])))) as server:
+        result = run_cli(
+            tmp_path, _config(server), state=state, catalog=catalog_selecting(["users"])
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(result.records("users")) == 2
+
+
+def test_a_resumed_run_does_not_call_references_to_carried_streams_dangling(tmp_path):
+    """Streams the interrupted run finished send nothing now: their ids are unknown, so
+    references to them are not checked (the tidy org has no dangling ones at all)."""
+    streams = ["store_purchases", "training_campaigns", "training_enrollments"]
+    with sandbox(profile="tidy") as sb:
+        config = tap_config(sb, page_size=10)
+        capped = {**config, "max_requests_per_run": 4}
+        first = run_cli(tmp_path, capped, catalog=catalog_selecting(streams))
+        done = first.final_state["tap_knowbe4"]["interrupted"]["streams_done"]
+        assert {"store_purchases", "training_campaigns"} <= set(done)
+        second = run_cli(
+            tmp_path, config, catalog=catalog_selecting(streams), state=first.final_state
+        )
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert second.records("training_enrollments")
+    assert "does not list" not in first.stderr + second.stderr
