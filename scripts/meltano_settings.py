@@ -18,8 +18,9 @@ Sources:
 - ``tap-knowbe4 --about --format=json``: capabilities, settings, required settings,
   supported Python versions;
 - ``tap-knowbe4 --discover``: streams the tap does not select by default
-  (``selected-by-default: false``) become exclusions of the default ``select``
-  (``["*.*", "!user_risk_score_history.*"]``), so Meltano's ``*.*`` does not read them;
+  (``selected-by-default: false``) become exclusions of the default ``select``, so
+  Meltano's ``*.*`` does not read them (none today: ``select`` is ``["*.*"]``, and the
+  costly ``user_risk_score_history`` is read only with ``include_user_risk_score_history``);
 - ``pyproject.toml``: the repository URL (``[project.urls] Repository``: ``repo``, the
   ``git+`` ``pip_url``, the variant name = the repository owner) and the executable;
 - :data:`HUB_METADATA` below: label, description and the Hub's catalogue fields.

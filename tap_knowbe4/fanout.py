@@ -124,7 +124,6 @@ class KnowBe4Stream(KnowBe4HTTPStream):
 
     _schema_sent = False
     _pending_version: int | None = None
-    _forbidden = False
     _warned: frozenset[tuple[str, str]] = frozenset()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -278,7 +277,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             report.end(Outcome.PARTIAL, "the run stopped before its end")
             return Outcome.PARTIAL
         except EndpointForbiddenError as exc:
-            self._forbidden = report.forbidden = True
+            report.forbidden = True
             report.end(Outcome.SKIPPED, "skipped: the API key may not read it (403)")
             self.logger.warning(
                 "Skipping stream '%s': the API key may not read it (%s). The other streams go on.",
@@ -388,7 +387,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     def _read_for_parent(self, context: Context) -> t.Iterator[dict[str, t.Any]]:
         run, report = self.run, self.report
         parent_id = context[t.cast("str", self.parent_key)]
-        if self._forbidden:
+        if report.forbidden:
             return
         if run.stopped:
             report.end(Outcome.PARTIAL, "the run stopped before every parent was read")

@@ -42,8 +42,6 @@ class RequestPacer:
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
         """Create a pacer; ``clock`` and ``sleep`` are injectable (tests, interruptions)."""
-        self.per_second = per_second
-        self.per_minute = per_minute
         self._windows = [
             w for w in (_window(per_second, SECOND_WINDOW), _window(per_minute, MINUTE_WINDOW)) if w
         ]

@@ -28,7 +28,20 @@ class DebugLogger:
         return getattr(self._logger, name)
 
 
-class DemoteLibraryNoise(logging.Filter):
+class DemoteByPrefix(logging.Filter):
+    """Log records whose message starts with one of ``prefixes`` become DEBUG."""
+
+    prefixes: tuple[str, ...] = ()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Demote matching records, and drop them when DEBUG is not enabled."""
+        if str(record.msg).startswith(self.prefixes):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+class DemoteLibraryNoise(DemoteByPrefix):
     """Library lines that only alarm or mislead: DEBUG instead.
 
     urllib3's warning about a malformed header comes with a traceback (the tap judges the
@@ -36,18 +49,11 @@ class DemoteLibraryNoise(logging.Filter):
     which is not true of this tap (its own state resumes every fan-out).
     """
 
-    PREFIXES = (
+    prefixes = (
         "Failed to parse headers",
         "Connection pool is full",
         "Stream is assumed to be unsorted",
     )
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Demote matching records, and drop them when DEBUG is not enabled."""
-        if str(record.msg).startswith(self.PREFIXES):
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-        return True
 
 
 def quiet_libraries() -> None:
@@ -58,7 +64,7 @@ def quiet_libraries() -> None:
             library.addFilter(DemoteLibraryNoise())
 
 
-class DemoteRetryChatter(logging.Filter):
+class DemoteRetryChatter(DemoteByPrefix):
     """A stream logger's filter: retry chatter, repeated and per-parent lines become DEBUG.
 
     ``backoff``'s "Backing off"/"Giving up" lines always, and the SDK's "An unhandled error
@@ -70,17 +76,10 @@ class DemoteRetryChatter(logging.Filter):
     def __init__(self, *, per_parent: bool = False) -> None:
         """Demote the per-parent lines too when ``per_parent``."""
         super().__init__()
-        self.prefixes: tuple[str, ...] = (
+        self.prefixes = (
             "Backing off ",
             "Giving up ",
             "An unhandled error occurred while syncing",
         )
         if per_parent:
             self.prefixes = (*self.prefixes, "Starting incremental sync")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Demote the record, and drop it when DEBUG is not enabled."""
-        if str(record.msg).startswith(self.prefixes):
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-        return True

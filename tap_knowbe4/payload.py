@@ -40,19 +40,12 @@ class InvalidBodyError(ValueError):
 class Page:
     """One decoded answer: its records, what it says about the next page, and oddities."""
 
-    __slots__ = ("is_envelope", "next_cursor", "records")
+    __slots__ = ("next_cursor", "records")
 
-    def __init__(
-        self,
-        records: list[dict],
-        next_cursor: str | None,
-        *,
-        is_envelope: bool = False,
-    ) -> None:
+    def __init__(self, records: list[dict], next_cursor: str | None) -> None:
         """A page of ``records``; ``next_cursor`` is None (not said), "" (end) or a cursor."""
         self.records = records
         self.next_cursor = next_cursor
-        self.is_envelope = is_envelope
 
 
 def _walk_strings(value: t.Any, change: t.Callable[[str], str]) -> t.Any:
@@ -151,7 +144,7 @@ def read_page(response: requests.Response, *, is_list: bool) -> Page:
             msg = f"the envelope's pagination is {_kind(pagination)}, not an object"
             raise InvalidBodyError(msg)
         cursor = pagination.get("next_cursor")
-        return Page(_objects(body["data"]), _cursor_text(cursor), is_envelope=True)
+        return Page(_objects(body["data"]), _cursor_text(cursor))
     msg = f"expected a JSON array of records, got {_kind(body)}"
     raise InvalidBodyError(msg)
 

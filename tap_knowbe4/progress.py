@@ -1,10 +1,11 @@
 """Progress on a real timer, and the summary at the end of a run.
 
-:class:`ProgressLog` writes one line every 30 seconds from a background thread, whatever
-the streams are doing (at 50 requests a minute, a line per request would be far apart):
-records so far, requests done of the expected total, % done, records per second, an ETA
-and the quota left. The expected total comes from the previous run's requests per stream
-(kept in the state), so the first run shows counts and rates only.
+:class:`ProgressLog` writes one line every ``progress_interval_seconds`` (30 by default)
+from a background thread, whatever the streams are doing (at 50 requests a minute, a line
+per request would be far apart): records so far, requests done of the expected total,
+% done, records per second, an ETA and the quota left. The expected total comes from the
+previous run's requests per stream (kept in the state), so the first run shows counts and
+rates only.
 
 :func:`summary_table` and :func:`summary_records` render the run report for people and for
 structured (JSON) logs.

@@ -169,21 +169,20 @@ class RecordCleaner:
 
     def _checker(self, node: dict, path: str, depth: int) -> Check:
         types = _types(node)
-        nullable = "null" in types
         if "object" in types:
             if node.get("properties"):
                 return self._object_checker(node, path, depth)
-            return self._simple(path, dict, None, nullable, "an object")
+            return self._simple(path, dict, None, "an object")
         if "array" in types:
-            return self._array_checker(node, path, depth, nullable)
+            return self._array_checker(node, path, depth)
         if "integer" in types:
-            return self._simple(path, int, _as_int, nullable, "a whole number")
+            return self._simple(path, int, _as_int, "a whole number")
         if "number" in types:
-            return self._number_checker(path, nullable)
+            return self._number_checker(path)
         if "boolean" in types:
-            return self._simple(path, bool, _as_bool, nullable, "true or false")
+            return self._simple(path, bool, _as_bool, "true or false")
         if "string" in types:
-            return self._string_checker(path, node.get("format"), nullable)
+            return self._string_checker(path, node.get("format"))
         return lambda value: value
 
     def _problem(self, path: str, value: t.Any, wanted: str) -> None:
@@ -195,7 +194,6 @@ class RecordCleaner:
         path: str,
         kind: type,
         convert: t.Callable[[t.Any], t.Any] | None,
-        nullable: bool,
         wanted: str,
     ) -> Check:
         def check(value: t.Any) -> t.Any:
@@ -214,7 +212,7 @@ class RecordCleaner:
 
         return check
 
-    def _number_checker(self, path: str, nullable: bool) -> Check:
+    def _number_checker(self, path: str) -> Check:
         def check(value: t.Any) -> t.Any:
             kind = type(value)
             if kind is int or value is None:
@@ -231,7 +229,7 @@ class RecordCleaner:
 
         return check
 
-    def _string_checker(self, path: str, fmt: str | None, nullable: bool) -> Check:
+    def _string_checker(self, path: str, fmt: str | None) -> Check:
         pattern = {"date-time": _DATETIME, "date": _DATE}.get(fmt or "")
         fix = {"date-time": _as_datetime, "date": _as_date}.get(fmt or "")
         instant = fmt == "date-time"
@@ -269,7 +267,7 @@ class RecordCleaner:
 
         return check
 
-    def _array_checker(self, node: dict, path: str, depth: int, nullable: bool) -> Check:
+    def _array_checker(self, node: dict, path: str, depth: int) -> Check:
         items = node.get("items")
         item_check = self._checker(items, f"{path}[]", depth + 1) if items else None
         keep_nulls = items is None or "null" in _types(items)

@@ -71,20 +71,22 @@ class _Watch:
 _current = threading.local()
 
 
-class _WatchedHTTPConnection(HTTPConnection):
+class _Watched:
+    """Tells this thread's deadline watch which connection the request uses."""
+
     def request(self, *args: t.Any, **kwargs: t.Any) -> None:
         watch = getattr(_current, "watch", None)
         if watch is not None:
             watch.connection = self
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def request(self, *args: t.Any, **kwargs: t.Any) -> None:
-        watch = getattr(_current, "watch", None)
-        if watch is not None:
-            watch.connection = self
-        super().request(*args, **kwargs)
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):

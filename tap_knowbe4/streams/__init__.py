@@ -37,7 +37,6 @@ class Endpoint:
     reshape: t.Callable[[dict], dict] | None = None
     #: (parent stream, context key, field of the parent record that holds the id).
     parent: tuple[str, str, str] | None = None
-    selected_by_default: bool = True
     #: Fields naming records of other streams (dangling ones are counted in the summary).
     references: tuple[Reference, ...] = ()
     #: The reference says this endpoint may answer its whole list at once, ignoring paging.
@@ -245,7 +244,6 @@ def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[ty
             "primary_keys": endpoint.primary_keys,
             "params": dict(endpoint.params),
             "renames": dict(endpoint.renames),
-            "selected_by_default": endpoint.selected_by_default,
             "child_context_fields": child_fields.get(endpoint.name, {}),
             "references": endpoint.references,
             "may_ignore_paging": endpoint.may_ignore_paging,

@@ -60,7 +60,6 @@ class RiskScoreHistoryStream(ListStream):
 
     replication_key = "date"
     is_sorted = False
-    reshape = staticmethod(normalize.risk_point)
 
     _owner: int | None = None
     _newest: str | None = None
