@@ -25,6 +25,8 @@ import math
 import re
 import typing as t
 
+from tap_knowbe4.state import aware_instant
+
 _INT_TEXT = re.compile(r"\s*[-+]?\d{1,30}\s*")
 _DATETIME = re.compile(
     r"(\d{4}-\d{2}-\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?"
@@ -97,15 +99,9 @@ def _as_bool(value: t.Any) -> bool:
 
 def _as_datetime(value: t.Any) -> str:
     """A date-time as ISO 8601 text, UTC ``Z`` added when the zone is missing."""
-    if not isinstance(value, str) or len(value) > 40:
+    parsed = aware_instant(value)
+    if parsed is None:
         raise _InvalidError
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.timezone.utc)
-        parsed.astimezone(dt.timezone.utc)  # an instant at the calendar's edge has no UTC
-    except (ValueError, OverflowError):
-        raise _InvalidError from None
     return parsed.isoformat().replace("+00:00", "Z")
 
 

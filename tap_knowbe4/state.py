@@ -64,18 +64,28 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_instant(value: object) -> dt.datetime | None:
-    """An aware UTC datetime from ISO 8601 text, or None when it does not parse."""
+def aware_instant(value: object) -> dt.datetime | None:
+    """An aware datetime from ISO 8601 text, in its own offset (UTC when it names none).
+
+    None when it does not parse, or has no UTC form: the edges of the calendar (year 1 at
+    +01:00, 9999-12-31 at -05:00) cannot be converted, and everything downstream converts.
+    """
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=dt.timezone.utc)
-        # the edges of the calendar (year 1 at +01:00, 9999-12-31 at -05:00) have no UTC
-        return parsed.astimezone(dt.timezone.utc)
+        parsed.astimezone(dt.timezone.utc)
     except (ValueError, OverflowError):
         return None
+    return parsed
+
+
+def parse_instant(value: object) -> dt.datetime | None:
+    """An aware UTC datetime from ISO 8601 text, or None (see :func:`aware_instant`)."""
+    parsed = aware_instant(value)
+    return None if parsed is None else parsed.astimezone(dt.timezone.utc)
 
 
 def plausible_date(value: object, *, now: dt.datetime | None = None) -> str | None:
