@@ -122,6 +122,10 @@ def base_env(sb: Sandbox, tmp: Path) -> dict[str, str]:
             "TARGET_DUCKDB_FILEPATH": str(tmp / "warehouse.duckdb"),
             "TARGET_JSONL_DESTINATION_PATH": str(tmp / "jsonl"),
             "TARGET_CSV_OUTPUT_PATH": str(tmp / "csv"),
+            # A ledger of this test's own: the default one (~/.cache) outlives the test, and
+            # a later sandbox on the same port (the ledger's account is host:port + key) would
+            # start with this day's count and stop early.
+            "TAP_KNOWBE4_BUDGET_LEDGER_PATH": str(tmp / "budget-ledger.json"),
         }
     )
     (tmp / "jsonl").mkdir(exist_ok=True)
