@@ -236,6 +236,8 @@ def main() -> int:
             say("only one of TAP_KNOWBE4_API_KEY / TAP_KNOWBE4_REGION is set: using the sandbox")
         earlier = runs.get(mode, {}).get("sandbox_runs", 0) if not full else 0
         days = SANDBOX_DAYS_PER_RUN * earlier
+        ledger = OUTPUT / "sandbox-budget-ledger.json"
+        ledger.unlink(missing_ok=True)
         with sandbox(OUTPUT / "logs" / "sandbox.log", days) as sb:
             env.update(
                 {
@@ -243,6 +245,10 @@ def main() -> int:
                     "TAP_KNOWBE4_API_KEY": sb["api_key"],
                     "TAP_KNOWBE4_REQUESTS_PER_SECOND": "0",
                     "TAP_KNOWBE4_REQUESTS_PER_MINUTE": "0",
+                    # The sandbox's requests count against no real quota: a fresh ledger of
+                    # the demo's own, so the shared one (~/.cache) is neither filled nor read
+                    # (it counts per host:port, and the sandbox takes any free port).
+                    "TAP_KNOWBE4_BUDGET_LEDGER_PATH": str(ledger),
                 }
             )
             env.pop("TAP_KNOWBE4_REGION", None)
