@@ -353,8 +353,21 @@ class TapKnowBe4(Tap):
 
     @classmethod
     def _fail(cls, exc: BaseException, code: int = 1) -> t.NoReturn:
-        """Log ``exc`` as one line (a traceback only at DEBUG) and exit with ``code``."""
+        """Log ``exc`` as one line (a traceback only at DEBUG) and exit with its code."""
         debug = cls.logger.isEnabledFor(logging.DEBUG)
+        message, code = cls.failure_line(exc, code)
+        if isinstance(exc, BrokenPipeError):
+            _discard_stdout()
+        cls.logger.error(message, exc_info=debug)
+        sys.exit(code)
+
+    @classmethod
+    def failure_line(cls, exc: BaseException, code: int = 1) -> tuple[str, int]:
+        """The one line (redacted) and the exit code a run that ended with ``exc`` reports.
+
+        The Singer command logs it; the Airbyte entry point sends it as its error TRACE and
+        as a failed connection check (``tap_knowbe4/airbyte``).
+        """
         if isinstance(exc, ConfigValidationError):
             details = "; ".join(exc.errors) if exc.errors else str(exc)
             message = f"Invalid configuration: {details}"
@@ -366,7 +379,6 @@ class TapKnowBe4(Tap):
         elif isinstance(exc, KnowBe4Error):
             message = str(exc)
         elif isinstance(exc, BrokenPipeError):
-            _discard_stdout()
             message = (
                 "The target stopped reading the tap's output (broken pipe; its own log says "
                 "why). The next run resumes from the last STATE the target received."
@@ -381,8 +393,7 @@ class TapKnowBe4(Tap):
                 f"Unexpected error {type(exc).__name__}: {exc} (run with "
                 "TAP_KNOWBE4_LOGLEVEL=DEBUG to see where it happened, and please report it)."
             )
-        cls.logger.error(redact.REDACTOR(message), exc_info=debug)
-        sys.exit(code)
+        return redact.REDACTOR(message), code
 
     @classmethod
     def invoke(  # type: ignore[override]

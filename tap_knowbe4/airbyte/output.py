@@ -1,0 +1,148 @@
+"""Where the source's Airbyte messages go: one channel for records, states, traces and logs.
+
+Records collect in blocks of up to 64 KiB, as on the Singer path (``writer.py``); any other
+message first writes the block, then itself, and flushes, so a STATE never reaches Airbyte
+before the records it covers. Log lines come from any thread (the progress line has its own),
+so every write holds one lock, and a line is never cut by another.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+import typing as t
+
+from tap_knowbe4 import redact
+from tap_knowbe4.airbyte.protocol import dump_line, models
+
+#: Bytes of records held before they are written.
+BLOCK_BYTES = 64 * 1024
+
+_LEVELS = {
+    logging.CRITICAL: models.Level.FATAL,
+    logging.ERROR: models.Level.ERROR,
+    logging.WARNING: models.Level.WARN,
+    logging.INFO: models.Level.INFO,
+    logging.DEBUG: models.Level.DEBUG,
+}
+
+
+def now_ms() -> float:
+    """Milliseconds since the epoch (the protocol's ``emitted_at``)."""
+    return time.time() * 1000
+
+
+class Output:
+    """Writes Airbyte messages as JSON lines to a binary stream."""
+
+    def __init__(self, stream: t.BinaryIO) -> None:
+        """Write to ``stream`` (the process's stdout, or a buffer in tests)."""
+        self.stream = stream
+        self._block = bytearray()
+        self._lock = threading.Lock()
+
+    def record(self, line: bytes) -> None:
+        """Add one RECORD line; the block is written when it is full."""
+        with self._lock:
+            self._block += line
+            if len(self._block) >= BLOCK_BYTES:
+                self._write()
+
+    def message(self, message: models.AirbyteMessage) -> None:
+        """Write the pending records, then ``message``, and flush."""
+        line = dump_line(message)
+        with self._lock:
+            self._block += line
+            self._write()
+
+    def flush(self) -> None:
+        """Write whatever records are pending."""
+        with self._lock:
+            self._write()
+
+    def _write(self) -> None:
+        block, self._block = self._block, bytearray()
+        if block:
+            self.stream.write(block)
+        self.stream.flush()
+
+    # -- the message kinds the source sends besides records and states -----------------
+
+    def log(self, level: models.Level, text: str, stack_trace: str | None = None) -> None:
+        """A LOG message."""
+        self.message(
+            models.AirbyteMessage(
+                type=models.Type.LOG,
+                log=models.AirbyteLogMessage(level=level, message=text, stack_trace=stack_trace),
+            )
+        )
+
+    def stream_status(
+        self,
+        stream: str,
+        status: models.AirbyteStreamStatus,
+        reasons: list[models.AirbyteStreamStatusReason] | None = None,
+    ) -> None:
+        """A stream status TRACE."""
+        self.message(
+            models.AirbyteMessage(
+                type=models.Type.TRACE,
+                trace=models.AirbyteTraceMessage(
+                    type=models.TraceType.STREAM_STATUS,
+                    emitted_at=now_ms(),
+                    stream_status=models.AirbyteStreamStatusTraceMessage(
+                        stream_descriptor=models.StreamDescriptor(name=stream),
+                        status=status,
+                        reasons=reasons,
+                    ),
+                ),
+            )
+        )
+
+    def error(
+        self,
+        text: str,
+        failure: models.FailureType,
+        internal: str | None = None,
+        stack_trace: str | None = None,
+    ) -> None:
+        """An error TRACE: ``text`` is the one line a person reads."""
+        self.message(
+            models.AirbyteMessage(
+                type=models.Type.TRACE,
+                trace=models.AirbyteTraceMessage(
+                    type=models.TraceType.ERROR,
+                    emitted_at=now_ms(),
+                    error=models.AirbyteErrorTraceMessage(
+                        message=text,
+                        internal_message=internal,
+                        stack_trace=stack_trace,
+                        failure_type=failure,
+                    ),
+                ),
+            )
+        )
+
+
+class LogHandler(logging.Handler):
+    """Every log record as an Airbyte LOG message, redacted (key, bearer, URL userinfo)."""
+
+    def __init__(self, output: Output, level: int = logging.INFO) -> None:
+        """Send records at ``level`` or above to ``output``."""
+        super().__init__(level)
+        self.output = output
+        self.addFilter(redact.RedactingFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write ``record`` as a LOG message (its traceback as ``stack_trace``)."""
+        try:
+            text = redact.REDACTOR(record.getMessage())
+            trace = record.exc_text
+            if trace is None and record.exc_info and record.exc_info[1] is not None:
+                trace = redact.REDACTOR("".join(traceback.format_exception(*record.exc_info)))
+            level = _LEVELS.get(record.levelno, models.Level.INFO)
+            self.output.log(level, text, trace)
+        except Exception:  # pragma: no cover - a log line must never end the run
+            self.handleError(record)

@@ -1,0 +1,157 @@
+"""The tap's state as Airbyte per-stream states, and back.
+
+The tap keeps one state (:class:`tap_knowbe4.state.TapState`, dumped under ``tap_knowbe4``).
+Airbyte stores states per stream (``STREAM`` messages; PyAirbyte keeps nothing else), and
+clearing a stream in Airbyte removes that stream's state. So each stream's Airbyte state
+holds what the tap keeps for that stream alone, plus the parts every stream shares (budget,
+account, last run), stamped with when it was written::
+
+    {"tap_state": {"tap_knowbe4": {"version": .., "budget": {..}, "last_run": {..},
+                                   "streams": {"<this stream>": {..}},
+                                   "interrupted": {"streams_done": ["<this stream>"],
+                                                   "parents_done": {"<this stream>": 9123}}}},
+     "checkpoint": [<run start, ms>, <sequence>]}
+
+Read back (:func:`tap_state_from`), the shared parts come from the newest stream state and
+each stream's own parts from its own state, and only for a stream read incrementally: a
+stream read in full refresh, a stream whose state Airbyte cleared, and a stream whose state
+was written for another account are read in full. The tap checks the result as it checks
+any state (:meth:`TapState.load`).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_knowbe4.airbyte.protocol import StateBlob, models
+from tap_knowbe4.state import STATE_KEY
+
+#: The containers of ``TapState.dump()`` whose entries belong to one stream each.
+_PER_STREAM = ("streams", "interrupted")
+#: Parts that say whose a state is: a stream's own parts are used only when they match.
+_IDENTITY = ("version", "account")
+
+Checkpoint = tuple[int, int]
+
+
+def _own(tap_state: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
+    value = tap_state.get(STATE_KEY) if isinstance(tap_state, t.Mapping) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _dict(value: object) -> dict[str, t.Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def shared_part(tap_state: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
+    """What every stream shares: the tap's state without its per-stream containers."""
+    return {k: v for k, v in _own(tap_state).items() if k not in _PER_STREAM}
+
+
+def stream_part(tap_state: t.Mapping[str, t.Any] | None, name: str) -> dict[str, t.Any]:
+    """What the tap's state keeps for stream ``name`` alone (empty when nothing)."""
+    own = _own(tap_state)
+    part: dict[str, t.Any] = {}
+    streams = _dict(own.get("streams"))
+    if name in streams:
+        part["stream"] = streams[name]
+    interrupted = _dict(own.get("interrupted"))
+    done = interrupted.get("streams_done")
+    if isinstance(done, list) and name in done:
+        part["done"] = True
+    parents = _dict(interrupted.get("parents_done"))
+    if name in parents:
+        part["parents_done"] = parents[name]
+    return part
+
+
+def _assemble(shared: dict[str, t.Any], parts: dict[str, dict[str, t.Any]]) -> dict[str, t.Any]:
+    """A tap state from shared parts and each stream's own part."""
+    own = dict(shared)
+    own["streams"] = {n: p["stream"] for n, p in parts.items() if "stream" in p}
+    done = sorted(n for n, p in parts.items() if p.get("done"))
+    parents = {n: p["parents_done"] for n, p in parts.items() if "parents_done" in p}
+    own["interrupted"] = (
+        {"streams_done": done, "parents_done": parents} if done or parents else None
+    )
+    return {STATE_KEY: own}
+
+
+def stream_state(
+    tap_state: t.Mapping[str, t.Any], name: str, checkpoint: Checkpoint
+) -> dict[str, t.Any]:
+    """The Airbyte state of stream ``name``: its own part and the shared parts."""
+    part = stream_part(tap_state, name)
+    return {
+        "tap_state": _assemble(shared_part(tap_state), {name: part} if part else {}),
+        "checkpoint": list(checkpoint),
+    }
+
+
+def state_message(
+    tap_state: t.Mapping[str, t.Any], name: str, checkpoint: Checkpoint, records: int
+) -> models.AirbyteMessage:
+    """A STREAM state message for ``name``; ``records`` sent since its previous state."""
+    return models.AirbyteMessage(
+        type=models.Type.STATE,
+        state=models.AirbyteStateMessage(
+            type=models.AirbyteStateType.STREAM,
+            stream=models.AirbyteStreamState(
+                stream_descriptor=models.StreamDescriptor(name=name),
+                stream_state=StateBlob(stream_state(tap_state, name, checkpoint)),
+            ),
+            sourceStats=models.AirbyteStateStats(recordCount=float(records)),
+        ),
+    )
+
+
+def _checkpoint(value: object) -> Checkpoint:
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return (value[0], value[1])
+    return (-1, -1)
+
+
+def tap_state_from(
+    messages: t.Iterable[models.AirbyteStateMessage],
+    incremental: t.Collection[str],
+    warn: t.Callable[[str], None],
+) -> dict[str, t.Any] | None:
+    """The tap's state from Airbyte's stored states (None when there are none).
+
+    Only the streams in ``incremental`` keep their own parts; every other stream is read in
+    full. Anything that is not a state this source wrote is ignored with a warning.
+    """
+    found: dict[str, tuple[Checkpoint, dict[str, t.Any]]] = {}
+    for message in messages:
+        if message.type is not models.AirbyteStateType.STREAM or message.stream is None:
+            kind = message.type.value if message.type else "untyped"
+            warn(f"a {kind} state is not one this source writes (STREAM): ignored")
+            continue
+        name = message.stream.stream_descriptor.name
+        blob = message.stream.stream_state
+        value = blob.value if isinstance(blob, StateBlob) else {}
+        tap_state = value.get("tap_state")
+        if not _own(tap_state):
+            if value:
+                warn(f"the state of {name} is not one this source wrote: {name} is read in full")
+            continue
+        found[name] = (_checkpoint(value.get("checkpoint")), t.cast("dict", tap_state))
+    if not found:
+        return None
+    newest = max(found.values(), key=lambda item: item[0])[1]
+    identity = tuple(_own(newest).get(k) for k in _IDENTITY)
+    parts: dict[str, dict[str, t.Any]] = {}
+    for name, (_, tap_state) in found.items():
+        if name not in incremental:
+            continue
+        if tuple(_own(tap_state).get(k) for k in _IDENTITY) != identity:
+            warn(f"the state of {name} is another account's or version's: {name} is read in full")
+            continue
+        part = stream_part(tap_state, name)
+        if part:
+            parts[name] = part
+    return _assemble(shared_part(newest), parts)

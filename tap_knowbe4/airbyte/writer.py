@@ -1,0 +1,122 @@
+"""The tap's messages as Airbyte messages: the message writer the source gives the tap.
+
+The tap runs as it does for Singer; only what it writes changes:
+
+* RECORD becomes an Airbyte RECORD (``emitted_at`` from the record's extraction time,
+  the line laid out by the model once per stream: :class:`~.protocol.RecordLines`);
+  the first record of a stream is preceded by its RUNNING status;
+* SCHEMA marks the start of a stream: its STARTED status (the schema itself is in the
+  catalog);
+* STATE becomes one STREAM state per configured stream whose own part changed or that sent
+  records since its last state (:mod:`tap_knowbe4.airbyte.state`), each with the number of
+  records it covers;
+* ACTIVATE_VERSION has no Airbyte counterpart: Airbyte replaces a full-refresh table once a
+  stream is COMPLETE, which the source says only of a stream the tap read to its end.
+
+In a connection check (``data=False``) records, states and schemas are not sent at all.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk.singerlib import SingerMessageType
+from singer_sdk.singerlib.encoding.base import GenericSingerWriter
+
+from tap_knowbe4.airbyte.output import Output, now_ms
+from tap_knowbe4.airbyte.protocol import RecordLines, models
+from tap_knowbe4.airbyte.state import shared_part, state_message, stream_part
+
+if t.TYPE_CHECKING:
+    from singer_sdk.singerlib import Message
+
+STARTED = models.AirbyteStreamStatus.STARTED
+RUNNING = models.AirbyteStreamStatus.RUNNING
+
+
+class AirbyteWriter(GenericSingerWriter):
+    """Writes the tap's Singer messages to ``output`` as Airbyte messages."""
+
+    def __init__(
+        self,
+        output: Output,
+        streams: t.Sequence[str],
+        *,
+        run_started_ms: int,
+        data: bool = True,
+    ) -> None:
+        """Translate for the configured ``streams``; ``data=False`` sends no data at all."""
+        self.output = output
+        self.streams = list(streams)
+        self.data = data
+        self.started: set[str] = set()
+        self.running: set[str] = set()
+        #: Records sent per stream since that stream's last state.
+        self.pending: dict[str, int] = dict.fromkeys(self.streams, 0)
+        self.records: dict[str, int] = dict.fromkeys(self.streams, 0)
+        self._sent: dict[str, tuple[t.Any, t.Any]] = {}
+        self._lines: dict[str, RecordLines] = {}
+        self._run = run_started_ms
+        self._sequence = 0
+
+    def serialize_message(self, message: Message) -> bytes:
+        """Not used: every message is translated in :meth:`write_message`."""
+        raise NotImplementedError
+
+    def write_message(self, message: Message) -> None:
+        """Send the Airbyte counterpart of one Singer message (if it has one)."""
+        if not self.data:
+            return
+        kind = message.type
+        if kind == SingerMessageType.RECORD:
+            self._record(t.cast("t.Any", message))
+        elif kind == SingerMessageType.STATE:
+            self.checkpoint(t.cast("t.Any", message).value)
+        elif kind == SingerMessageType.SCHEMA:
+            self.start(t.cast("t.Any", message).stream)
+
+    def _record(self, message: t.Any) -> None:
+        stream = message.stream
+        if stream not in self.running:
+            self.start(stream)
+            self.running.add(stream)
+            self.output.stream_status(stream, RUNNING)
+        lines = self._lines.get(stream)
+        if lines is None:
+            lines = self._lines[stream] = RecordLines(stream)
+        extracted = message.time_extracted
+        emitted_at = int(extracted.timestamp() * 1000) if extracted else int(now_ms())
+        self.output.record(lines.line(message.record, emitted_at))
+        self.pending[stream] = self.pending.get(stream, 0) + 1
+        self.records[stream] = self.records.get(stream, 0) + 1
+
+    def start(self, stream: str) -> None:
+        """Send STARTED for ``stream`` (once)."""
+        if stream not in self.started:
+            self.started.add(stream)
+            self.output.stream_status(stream, STARTED)
+
+    def checkpoint(self, tap_state: t.Mapping[str, t.Any], *, final: bool = False) -> None:
+        """STREAM states for the streams this state says something new about.
+
+        ``final`` also sends those whose shared parts (budget, last run) changed, so every
+        stream's state ends with the run's last word.
+        """
+        shared = shared_part(tap_state) if final else None
+        for name in self.streams:
+            part = stream_part(tap_state, name)
+            sent = self._sent.get(name)
+            changed = sent is None or sent[0] != part or (final and sent[1] != shared)
+            if not changed and not self.pending.get(name):
+                continue
+            self._sequence += 1
+            message = state_message(
+                tap_state, name, (self._run, self._sequence), self.pending.get(name, 0)
+            )
+            self.output.message(message)
+            self._sent[name] = (part, shared_part(tap_state))
+            self.pending[name] = 0
+
+    def flush(self) -> None:
+        """Write the records still held."""
+        self.output.flush()

@@ -1,0 +1,198 @@
+"""source-knowbe4 read: the tap's records, state and guarantees, spoken in Airbyte's protocol.
+
+Every test drives the source in-process over real HTTP against the sandbox, as the Singer
+tests drive the tap, and checks its output against the sandbox's ground truth.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_knowbe4.streams import endpoints
+from tests.airbyte_output import AirbyteRun, Source, configured_catalog
+from tests.cli import run_cli
+from tests.conftest import sandbox, tap_config
+from tests.ground_truth import expected_records
+from tests.singer_output import ALL_STREAMS, PRIMARY_KEYS
+from tests.test_incremental import incremental_minimum
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
+INCREMENTAL = {e.name for e in endpoints() if e.incremental}
+
+
+def keyed(stream: str, rows: list[dict]) -> dict[tuple, dict]:
+    return {tuple(r[k] for k in PRIMARY_KEYS[stream]): r for r in rows}
+
+
+def assert_ground_truth(run: AirbyteRun, org, streams=ALL_STREAMS) -> None:
+    """Every stream emitted exactly the sandbox's records."""
+    for stream in streams:
+        expected = keyed(stream, expected_records(org, stream))
+        emitted = run.records(stream)
+        assert len(emitted) == len(expected), stream
+        assert keyed(stream, emitted) == expected, stream
+
+
+def assert_protocol_order(run: AirbyteRun) -> None:
+    """STARTED, then RUNNING before any record, then one final status, per stream;
+    each state's record count equals the records of its stream since its previous state."""
+    seen: dict[str, list[str]] = {}
+    since: dict[str, int] = {}
+    for message in run.messages:
+        kind = message["type"]
+        if kind == "TRACE" and message["trace"]["type"] == "STREAM_STATUS":
+            status = message["trace"]["stream_status"]
+            seen.setdefault(status["stream_descriptor"]["name"], []).append(status["status"])
+        elif kind == "RECORD":
+            stream = message["record"]["stream"]
+            assert seen.get(stream, [])[-1:] == ["RUNNING"], stream
+            since[stream] = since.get(stream, 0) + 1
+        elif kind == "STATE":
+            state = message["state"]
+            stream = state["stream"]["stream_descriptor"]["name"]
+            assert state["type"] == "STREAM"
+            assert state["sourceStats"]["recordCount"] == since.pop(stream, 0), stream
+    for stream, statuses in seen.items():
+        assert statuses[0] == "STARTED", stream
+        assert statuses[-1] in ("COMPLETE", "INCOMPLETE"), stream
+        assert statuses.count(statuses[-1]) == 1, stream
+        assert set(statuses[1:-1]) <= {"RUNNING"}, stream
+    assert not any(since.values()), f"records after the last state: {since}"
+
+
+def test_a_full_read_is_the_ground_truth_and_every_stream_complete(tmp_path):
+    with sandbox() as sb:
+        source = Source(tmp_path, tap_config(sb))
+        catalog = configured_catalog(source.discover().catalog)
+        run = source.read(catalog)
+        assert run.code == 0, run.errors
+        assert_ground_truth(run, sb.org)
+        assert_protocol_order(run)
+        assert run.final_statuses == dict.fromkeys(ALL_STREAMS, "COMPLETE")
+        assert not run.errors
+        assert {s["stream"]["stream_descriptor"]["name"] for s in run.states} == set(ALL_STREAMS)
+        assert sb.api_key not in run.text
+
+
+def test_a_second_read_with_the_kept_state_sends_only_the_incremental_minimum(tmp_path):
+    """The same request count as the Singer path's second run (tests/test_incremental.py)."""
+    with sandbox() as sb:
+        config = tap_config(sb)
+        source = Source(tmp_path, config)
+        catalog = configured_catalog(source.discover().catalog)
+        first = source.read(catalog)
+        assert first.code == 0, first.errors
+        first_requests = sb.stats()["requests"]
+        sb.reset()
+        second = source.read(catalog, first.states)
+        assert second.code == 0, second.errors
+        assert_protocol_order(second)
+        assert sb.stats()["requests"] == incremental_minimum(sb, config["page_size"])
+        assert sb.stats()["requests"] < first_requests
+        for stream in ("group_risk_score_history", "user_risk_score_history"):
+            assert len(second.records(stream)) < len(first.records(stream))
+        # a third read from the second's state costs the same: the state round-trips
+        sb.reset()
+        third = source.read(catalog, second.states)
+        assert third.code == 0
+        assert sb.stats()["requests"] == incremental_minimum(sb, config["page_size"])
+
+
+def test_full_refresh_and_cleared_streams_are_read_in_full(tmp_path):
+    """An incremental stream configured full_refresh, and one whose state Airbyte cleared,
+    emit every record although the state of the others is used."""
+    with sandbox() as sb:
+        source = Source(tmp_path, tap_config(sb))
+        discovered = source.discover().catalog
+        first = source.read(configured_catalog(discovered))
+        full = "group_risk_score_history"
+        cleared = "phishing_security_test_recipients"
+        kept = [s for s in first.states if s["stream"]["stream_descriptor"]["name"] != cleared]
+        run = source.read(configured_catalog(discovered, full_refresh=[full]), kept)
+        assert run.code == 0, run.errors
+        assert_ground_truth(run, sb.org, [full, cleared])
+        # the user histories still read from their bookmarks
+        assert len(run.records("user_risk_score_history")) < len(
+            first.records("user_risk_score_history")
+        )
+
+
+def test_a_budget_stop_is_incomplete_and_the_next_read_resumes_without_loss(tmp_path):
+    with sandbox() as sb:
+        source = Source(tmp_path, tap_config(sb, max_requests_per_run=120))
+        catalog = configured_catalog(source.discover().catalog)
+        tables: dict[str, dict] = {s: {} for s in ALL_STREAMS}
+        states = None
+        for attempt in range(10):  # noqa: B007 - counted after the loop
+            run = source.read(catalog, states)
+            assert_protocol_order(run)
+            for stream in ALL_STREAMS:
+                tables[stream].update(keyed(stream, run.records(stream)))
+            if run.code == 0:
+                break
+            assert run.code == 1
+            (error,) = run.errors
+            assert error["failure_type"] == "transient_error"
+            assert "max_requests_per_run" in error["message"] or "120" in error["message"]
+            incomplete = [s for s, v in run.final_statuses.items() if v == "INCOMPLETE"]
+            assert incomplete
+            reasons = [
+                t["stream_status"].get("reasons")
+                for t in run.traces("STREAM_STATUS")
+                if t["stream_status"]["status"] == "INCOMPLETE"
+            ]
+            assert all(r and r[0]["type"] == "RATE_LIMITED" for r in reasons)
+            states = run.states
+        else:
+            pytest.fail("ten reads did not finish the sync")
+        assert attempt >= 2
+        assert run.final_statuses == dict.fromkeys(ALL_STREAMS, "COMPLETE")
+        for stream in ALL_STREAMS:
+            assert tables[stream] == keyed(stream, expected_records(sb.org, stream)), stream
+
+
+def test_a_rejected_key_is_the_singer_line_in_check_and_read(tmp_path):
+    with sandbox() as sb:
+        config = tap_config(sb, api_key="not-the-sandbox-key-123")
+        singer_line = run_cli(tmp_path, config).assert_one_clear_line()
+        source = Source(tmp_path, config)
+        checked = source.check()
+        (status,) = checked.of_type("CONNECTION_STATUS")
+        assert status["connectionStatus"]["status"] == "FAILED"
+        line = status["connectionStatus"]["message"]
+        assert line in singer_line
+        read = source.read(configured_catalog(source.discover().catalog))
+        assert read.code == 1
+        (error,) = read.errors
+        assert error["message"] == line
+        assert error["failure_type"] == "config_error"
+        assert set(read.final_statuses.values()) == {"INCOMPLETE"}
+        for run in (checked, read):
+            assert config["api_key"] not in run.text
+        good = Source(tmp_path, tap_config(sb)).check()
+        assert good.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED"
+
+
+def test_state_that_is_not_ours_is_ignored_with_a_warning(tmp_path):
+    with sandbox() as sb:
+        source = Source(tmp_path, tap_config(sb))
+        catalog = configured_catalog(source.discover().catalog, ["account_risk_score_history"])
+        garbage = [
+            {"type": "GLOBAL", "global": {"stream_states": []}},
+            {
+                "type": "STREAM",
+                "stream": {
+                    "stream_descriptor": {"name": "account_risk_score_history"},
+                    "stream_state": {"cursor": "2020-01-01"},
+                },
+            },
+            {"type": "STREAM", "stream": "not a stream"},
+        ]
+        run = source.read(catalog, garbage)
+        assert run.code == 0, run.errors
+        assert_ground_truth(run, sb.org, ["account_risk_score_history"])
+        warnings = " ".join(run.logs("WARN"))
+        assert "GLOBAL state is not one this source writes" in warnings
+        assert "not one this source wrote" in warnings
+        assert "not a state message" in warnings
