@@ -59,11 +59,20 @@ def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def free_port() -> int:
-    """Return a TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(preferred: int = 0) -> int:
+    """Return ``preferred`` when it is free on 127.0.0.1 right now, else any free port.
+
+    The state says which API address it was written for (a sandbox on another port is
+    another account), so a demo run asks for the port of the run before it.
+    """
+    for port in (preferred, 0) if preferred else (0,):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the sandbox binds
+            with contextlib.suppress(OSError):
+                sock.bind(("127.0.0.1", port))
+                return int(sock.getsockname()[1])
+    msg = "no free TCP port on 127.0.0.1"
+    raise RuntimeError(msg)
 
 
 def _get_json(url: str, timeout: float = 5) -> Any:
@@ -72,12 +81,13 @@ def _get_json(url: str, timeout: float = 5) -> Any:
 
 
 @contextlib.contextmanager
-def sandbox(log_path: Path, advance_days: float = 0) -> Iterator[dict[str, Any]]:
+def sandbox(log_path: Path, advance_days: float = 0, port: int = 0) -> Iterator[dict[str, Any]]:
     """Run ``tap-knowbe4-sandbox`` in the background; yield its URL, key and a stats getter.
 
-    ``advance_days`` moves its clock forward before anything reads it.
+    ``advance_days`` moves its clock forward before anything reads it; ``port`` is the port
+    to ask for first (the previous run's).
     """
-    port = free_port()
+    port = free_port(port)
     command = [
         str(SANDBOX_EXE),
         "--port",
@@ -120,6 +130,7 @@ def sandbox(log_path: Path, advance_days: float = 0) -> Iterator[dict[str, Any]]
                 clock = f", clock not moved ({exc.code})"
         say(f"sandbox up at {base_url} ({SANDBOX_USERS} users, seed {SANDBOX_SEED}{clock})")
         yield {
+            "port": port,
             "base_url": base_url,
             "api_key": api_key,
             "stats": lambda: _get_json(f"{base_url}/_sandbox/stats"),
@@ -238,7 +249,9 @@ def main() -> int:
         days = SANDBOX_DAYS_PER_RUN * earlier
         ledger = OUTPUT / "sandbox-budget-ledger.json"
         ledger.unlink(missing_ok=True)
-        with sandbox(OUTPUT / "logs" / "sandbox.log", days) as sb:
+        port = runs.get(mode, {}).get("sandbox_port", 0) if not full else 0
+        with sandbox(OUTPUT / "logs" / "sandbox.log", days, port) as sb:
+            runs.setdefault(mode, {})["sandbox_port"] = sb["port"]
             env.update(
                 {
                     "TAP_KNOWBE4_API_URL": sb["base_url"],

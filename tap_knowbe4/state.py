@@ -3,9 +3,9 @@
 The Singer state the tap emits has two parts::
 
     {
-      "bookmarks": {...},        # the SDK's own bookkeeping (risk streams' replication key)
       "tap_knowbe4": {           # everything the tap decides with: TapState.dump()
-        "version": 2,
+        "version": 3,
+        "account": "api.eu.knowbe4.com|9f86d081884c7d65",   # API address | key fingerprint
         "budget": {"window_start": "2026-11-01T08:00:00Z", "used": 66,
                    "quota_spent_at": null, "quota_resets_at": null},
         "interrupted": null | {"streams_done": ["users", ...],
@@ -20,24 +20,30 @@ The Singer state the tap emits has two parts::
       }
     }
 
-:meth:`TapState.load` reads any earlier layout (version 1 kept ``request_budget`` and
-``sync_progress`` at the top level and ``settled``/``owners_through`` inside the SDK's
-bookmarks), and repairs or ignores, with a warning, whatever is implausible: a budget
-window in the future, negative counts, values of the wrong type, dates that do not parse or
-lie after tomorrow. State is never trusted more than the server's own answers are.
+:meth:`TapState.load` applies a state only to the account it describes: ``account`` is the
+API address and a fingerprint of the key (never the key), as the budget ledger keys accounts.
+A state written for another key, ``api_url`` or ``region``, and a state that does not say
+(written by a release before version 3), is not applied, with one warning: applying a
+stranger's position, bookmarks or settled tests would skip data, while ignoring our own
+costs one full read. Within a state that is ours, whatever is implausible is repaired or
+ignored with a warning: a budget window in the future, negative counts, values of the
+wrong type, dates that do not parse or lie after tomorrow. State is never trusted more than
+the server's own answers are. The SDK's own ``bookmarks`` are never read.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import math
 import re
 import time
 import typing as t
 
-VERSION = 2
+#: Version 3 carries the account's identity; earlier states are not applied (see above).
+VERSION = 3
 STATE_KEY = "tap_knowbe4"
 #: A daily quota window: nothing the state says may reach further than this.
 WINDOW = dt.timedelta(hours=24)
@@ -50,6 +56,16 @@ MOST_PLAUSIBLE_OWNERS = 1_000_000
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 logger = logging.getLogger("tap-knowbe4.state")
+
+
+def account_identity(base_url: str, api_key: str) -> str:
+    """``address|<16 hex>``: the API address (host, port and path) and a key fingerprint.
+
+    The fingerprint is the start of the key's SHA-256: it tells two keys apart and cannot
+    be turned back into the key.
+    """
+    address = base_url.split("://", 1)[-1].rstrip("/")
+    return f"{address}|{hashlib.sha256(api_key.encode()).hexdigest()[:16]}"
 
 
 def utcnow() -> dt.datetime:
@@ -341,6 +357,8 @@ class TapState:
     """Everything the tap remembers between runs (see the module docstring for the shape)."""
 
     version: int = VERSION
+    #: Which account the state describes (:func:`account_identity`); None without settings.
+    account: str | None = None
     budget: BudgetState = dataclasses.field(default_factory=BudgetState)
     interrupted: Interrupted | None = None
     streams: dict[str, StreamState] = dataclasses.field(default_factory=dict)
@@ -365,6 +383,7 @@ class TapState:
         """
         return {
             "version": self.version,
+            "account": self.account,
             "budget": self.budget.dump(),
             "interrupted": None if self.interrupted is None else self.interrupted.dump(),
             "streams": self.dump_streams() if streams is None else streams,
@@ -376,31 +395,46 @@ class TapState:
         cls,
         singer_state: t.Mapping[str, t.Any] | None,
         *,
+        account: str | None = None,
         now: dt.datetime | None = None,
         warn: t.Callable[[str], None] | None = None,
     ) -> TapState:
-        """Parse, migrate and check a Singer state; never raises on bad content."""
+        """Parse and check the state of ``account``; never raises on bad content.
+
+        A state that describes another account, or does not say which, is not applied:
+        one warning, and the run starts afresh.
+        """
         now = now or utcnow()
         say = warn or (lambda text: logger.warning("State: %s.", text))
+        fresh = cls(account=account)
         if not isinstance(singer_state, t.Mapping):
             if singer_state is not None:
                 say("the state is not a JSON object: starting afresh")
-            return cls()
+            return fresh
         raw = singer_state.get(STATE_KEY)
         if raw is None:
-            raw = _migrate_v1(singer_state, say)
+            if any(singer_state.get(k) for k in _EARLIER_KEYS):
+                say(_NOT_OURS.format(_EARLIER))
+            return fresh
         if not isinstance(raw, dict):
             say(f"{STATE_KEY} is not an object: starting afresh")
-            return cls()
+            return fresh
         version = raw.get("version")
+        if version in _EARLIER_VERSIONS:
+            say(_NOT_OURS.format(_EARLIER))
+            return fresh
         if version != VERSION:
             say(f"unknown state version {version!r}: starting afresh")
-            return cls()
+            return fresh
+        if raw.get("account") != account:
+            say(_NOT_OURS.format(_whose(raw.get("account"), account)))
+            return fresh
         streams_raw = raw.get("streams") or {}
         if not isinstance(streams_raw, dict):
             say("streams is not an object: ignored")
             streams_raw = {}
         return cls(
+            account=account,
             budget=BudgetState.load(raw.get("budget"), now, say),
             interrupted=Interrupted.load(raw.get("interrupted"), say),
             streams={
@@ -411,46 +445,25 @@ class TapState:
         )
 
 
-def _migrate_v1(singer_state: t.Mapping[str, t.Any], say: t.Callable[[str], None]) -> object:
-    """The version-1 layout (before the typed state), converted to version 2.
+#: Top-level keys of states written before version 2 (``bookmarks`` is the SDK's part).
+_EARLIER_KEYS = ("bookmarks", "request_budget", "sync_progress")
+_EARLIER_VERSIONS = (1, 2)
+_EARLIER = "written by an earlier release, it does not say which account it describes"
+_NOT_OURS = (
+    "{}: not applied (its positions, bookmarks, settled tests and budget count are ignored); "
+    "this run reads every stream in full"
+)
 
-    Version 1 kept one risk bookmark per stream; its per-owner meaning cannot be recovered,
-    so group and user histories are read in full once (no point is lost), while the
-    account's single history keeps its bookmark.
-    """
-    bookmarks = singer_state.get("bookmarks")
-    budget = singer_state.get("request_budget")
-    progress = singer_state.get("sync_progress")
-    if not any((bookmarks, budget, progress)):
-        return {"version": VERSION}
-    streams: dict[str, t.Any] = {}
-    if isinstance(bookmarks, dict):
-        recipients = bookmarks.get("phishing_security_test_recipients")
-        if isinstance(recipients, dict) and isinstance(recipients.get("settled"), dict):
-            streams["phishing_security_test_recipients"] = {"settled": recipients["settled"]}
-        account = bookmarks.get("account_risk_score_history")
-        if isinstance(account, dict) and isinstance(account.get("replication_key_value"), str):
-            day = account["replication_key_value"][:10]
-            streams["account_risk_score_history"] = {"dates": {day: "0"}}
-    interrupted = None
-    if isinstance(progress, dict):
-        interrupted = {
-            "streams_done": progress.get("streams_done", []),
-            "parents_done": progress.get("parents_done_through", {}),
-        }
-    if bookmarks or budget or progress:
-        say("migrated a version-1 state (group and user risk histories are read in full once)")
-    return {
-        "version": VERSION,
-        "budget": {
-            "window_start": (budget or {}).get("window_start")
-            if isinstance(budget, dict)
-            else None,
-            "used": (budget or {}).get("used", 0) if isinstance(budget, dict) else 0,
-        },
-        "interrupted": interrupted,
-        "streams": streams,
-    }
+
+def _whose(theirs: object, ours: str | None) -> str:
+    """Whose state it is, in words (never a fingerprint)."""
+    if not isinstance(theirs, str) or "|" not in theirs:
+        return "it does not say which account it describes"
+    their_address = theirs.rsplit("|", 1)[0]
+    our_address = (ours or "").rsplit("|", 1)[0]
+    if their_address != our_address:
+        return f"it was written for the API at {their_address[:80]!r}, not this run's"
+    return "it was written with another API key (another account)"
 
 
 class StatePublisher:

@@ -26,7 +26,7 @@ from tap_knowbe4.progress import summary_records, summary_table
 from tap_knowbe4.references import ReferenceTracker
 from tap_knowbe4.run import RunControl
 from tap_knowbe4.settings import CONFIG_SCHEMA, Settings, normalize_text_values
-from tap_knowbe4.state import LastRun, StatePublisher, TapState
+from tap_knowbe4.state import LastRun, StatePublisher, TapState, account_identity
 from tap_knowbe4.streams import stream_classes
 from tap_knowbe4.writer import BufferedRecordWriter
 
@@ -96,7 +96,8 @@ class TapKnowBe4(Tap):
             if validate_config:
                 raise
         settings = self._settings or Settings.defaults()
-        self.typed_state = TapState.load(t.cast("dict", self._raw_state))
+        account = account_identity(settings.base_url, settings.api_key) if self._settings else None
+        self.typed_state = TapState.load(t.cast("dict", self._raw_state), account=account)
         self._publisher = StatePublisher(self.typed_state, t.cast("dict", self.state))
         self.resume = Resume(self.typed_state)
         self.run = RunControl(
@@ -160,12 +161,12 @@ class TapKnowBe4(Tap):
         return normalize_text_values(values)
 
     def load_state(self, state: dict[str, t.Any]) -> None:
-        """Load the SDK's bookmarks; the tap's own part is parsed into :class:`TapState`."""
+        """Keep the state for :class:`TapState` (the tap's one owner of state).
+
+        The SDK's own ``bookmarks`` are not loaded: the tap decides nothing from them.
+        """
         if self._raw_state is None:
             self._raw_state = state
-        bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
-        if isinstance(bookmarks, dict):
-            super().load_state({"bookmarks": _sdk_bookmarks(bookmarks)})
 
     def publish_state(self, *, force: bool = False) -> None:
         """Write the typed state into the Singer state (the SDK emits it from there)."""
@@ -490,26 +491,6 @@ def _read_catalog(file: t.IO[str]) -> dict:
         msg = f"the catalog file is not a Singer catalog: {problem}"
         raise ConfigError(msg)
     return catalog
-
-
-#: The SDK's bookmark keys the tap's streams use (risk histories' replication key).
-_SDK_BOOKMARK_KEYS = ("replication_key", "replication_key_value")
-
-
-def _sdk_bookmarks(bookmarks: dict) -> dict[str, dict[str, str]]:
-    """The SDK's part of a state, reduced to what it can safely read back.
-
-    The tap decides nothing from it (its own state is :class:`TapState`); partitions,
-    progress markers and version-1 keys are dropped, so odd values there cannot crash it.
-    """
-    clean: dict[str, dict[str, str]] = {}
-    for name, value in bookmarks.items():
-        if not isinstance(name, str) or not isinstance(value, dict):
-            continue
-        kept = {k: value[k] for k in _SDK_BOOKMARK_KEYS if isinstance(value.get(k), str)}
-        if len(kept) == len(_SDK_BOOKMARK_KEYS):
-            clean[name] = kept
-    return clean
 
 
 def _register_secret(value: object) -> None:

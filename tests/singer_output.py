@@ -10,6 +10,8 @@ import typing as t
 
 from jsonschema import Draft7Validator, FormatChecker
 
+from tap_knowbe4.settings import Settings
+from tap_knowbe4.state import STATE_KEY, VERSION, account_identity
 from tap_knowbe4.streams import endpoints
 from tap_knowbe4.tap import TapKnowBe4
 
@@ -60,6 +62,16 @@ def catalog_selecting(streams: t.Iterable[str] | None = None) -> dict:
             if item["breadcrumb"] == []:
                 item["metadata"]["selected"] = entry["tap_stream_id"] in wanted
     return catalog
+
+
+def state_of(config: dict, **parts: t.Any) -> dict:
+    """A Singer state of this release for ``config``'s account, holding ``parts``.
+
+    (A state that does not name the account it describes is not applied.)
+    """
+    settings = Settings.from_config(config)
+    account = account_identity(settings.base_url, settings.api_key)
+    return {STATE_KEY: {"version": VERSION, "account": account, **parts}}
 
 
 def run_tap(

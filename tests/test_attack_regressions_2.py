@@ -22,7 +22,7 @@ from tap_knowbe4.redact import Redactor, encoded_forms
 from tests.cli import run_cli
 from tests.conftest import sandbox, tap_config
 from tests.hostile_server import Answer, HostileServer, hostile_config, json_answer, users
-from tests.singer_output import catalog_selecting, check_singer, run_tap
+from tests.singer_output import catalog_selecting, check_singer, run_tap, state_of
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
 
@@ -198,8 +198,8 @@ def test_3_a_test_started_at_the_calendars_edge_does_not_stop_the_run(edge, star
     ids=["window-year-1", "quota-edges", "seconds-inf-text", "seconds-Infinity"],
 )
 def test_4_a_state_at_the_edges_is_repaired_not_fatal(tmp_path, tap_knowbe4):
-    state = {"bookmarks": {}, "tap_knowbe4": {"version": 2, **tap_knowbe4}}
     with HostileServer(_answering("/v1/users", lambda r: json_answer(users([1, 2])))) as server:
+        state = state_of(_config(server), **tap_knowbe4)
         result = run_cli(
             tmp_path, _config(server), state=state, catalog=catalog_selecting(["users"])
         )
@@ -374,8 +374,8 @@ def test_a_content_length_of_non_ascii_digits_is_not_a_crash(tmp_path):
     ids=["settled-superscript-key", "dates-superscript-range", "used-400-digits"],
 )
 def test_a_state_with_digits_int_refuses_is_repaired(tmp_path, tap_knowbe4):
-    state = {"bookmarks": {}, "tap_knowbe4": {"version": 2, **tap_knowbe4}}
     with HostileServer(_answering("/v1/users", lambda r: json_answer(users([1, 2])))) as server:
+        state = state_of(_config(server), **tap_knowbe4)
         result = run_cli(
             tmp_path, _config(server), state=state, catalog=catalog_selecting(["users"])
         )

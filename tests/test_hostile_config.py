@@ -15,7 +15,7 @@ import pytest
 from tests.cli import clean_env, run_cli, tap_command
 from tests.conftest import sandbox, tap_config
 from tests.hostile_server import HostileServer, json_answer
-from tests.singer_output import catalog_selecting
+from tests.singer_output import catalog_selecting, state_of
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
 
@@ -168,10 +168,12 @@ def test_a_malformed_config_file_is_one_line(tmp_path, text, mentions):
         "{not json",
         "[]",
         '{"tap_knowbe4": "nonsense"}',
-        '{"tap_knowbe4": {"version": 2, "budget": {"window_start": "9999-12-31T00:00:00Z",'
-        ' "used": -5}, "interrupted": {"streams_done": "users"}, "streams": []}}',
-        '{"tap_knowbe4": {"version": 2, "budget": {"window_start": 17, "used": "many"},'
-        ' "streams": {"group_risk_score_history": {"dates": {"9999-12-31": "1-99999999999"}}}}}',
+        '{"tap_knowbe4": {"version": 3, "account": ACCOUNT, "budget": {"window_start": '
+        '"9999-12-31T00:00:00Z", "used": -5}, "interrupted": {"streams_done": "users"}, '
+        '"streams": []}}',
+        '{"tap_knowbe4": {"version": 3, "account": ACCOUNT, "budget": {"window_start": 17, '
+        '"used": "many"}, "streams": {"group_risk_score_history": {"dates": {"9999-12-31": '
+        '"1-99999999999"}}}}}',
         '{"request_budget": {"window_start": "9999-01-01T00:00:00Z", "used": 10},'
         ' "sync_progress": {"streams_done": ["groups"], "parents_done_through": {"x": "y"}}}',
         '{"bookmarks": "nope"}',
@@ -181,6 +183,8 @@ def test_a_malformed_config_file_is_one_line(tmp_path, text, mentions):
 def test_a_malformed_or_implausible_state_is_repaired_or_ignored(tmp_path, state):
     with sandbox(api_key=KEY) as sb:
         config = tap_config(sb, budget_ledger=False)
+        account = json.dumps(state_of(config)["tap_knowbe4"]["account"])
+        state = state.replace("ACCOUNT", account)  # the state of this account, malformed
         result = run_cli(tmp_path, config, state=state, catalog=catalog_selecting(["users"]))
         expected = len(sb.org.users())
     if state.startswith("{not"):
