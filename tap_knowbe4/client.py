@@ -17,7 +17,7 @@ from http import HTTPStatus
 from urllib.parse import urlparse
 
 import requests
-from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -43,6 +43,7 @@ from tap_knowbe4.payload import (
 from tap_knowbe4.redact import REDACTOR
 from tap_knowbe4.regions import REGION_CODES
 from tap_knowbe4.retries import backoff_waits, parse_retry_after
+from tap_knowbe4.sdk_seams import SeamedStream, override
 from tap_knowbe4.transport import GuardedSession
 
 if t.TYPE_CHECKING:
@@ -51,12 +52,13 @@ if t.TYPE_CHECKING:
 
     from tap_knowbe4.run import RunControl
     from tap_knowbe4.settings import Settings
+    from tap_knowbe4.tap import TapKnowBe4
 
 SCHEMAS = SchemaDirectory(schemas)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-class KnowBe4HTTPStream(RESTStream[PageToken]):
+class KnowBe4HTTPStream(SeamedStream[PageToken]):
     """The HTTP side of every KnowBe4 stream."""
 
     schema: t.ClassVar[StreamSchema] = StreamSchema(SCHEMAS)
@@ -78,9 +80,11 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
 
     _paginator: KnowBe4Paginator | None = None
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Create the stream; its logger hands retry chatter down to DEBUG."""
-        super().__init__(*args, **kwargs)
+    def __init__(self, tap: TapKnowBe4, *args: t.Any, **kwargs: t.Any) -> None:
+        """Create the stream of ``tap``; its logger hands retry chatter down to DEBUG."""
+        super().__init__(tap, *args, **kwargs)
+        #: The tap that built this stream (the SDK keeps it only in a private attribute).
+        self.knowbe4_tap = tap
         if not any(isinstance(f, DemoteRetryChatter) for f in self.logger.filters):
             per_parent = self.parent_stream_type is not None
             self.logger.addFilter(DemoteRetryChatter(per_parent=per_parent))
@@ -90,39 +94,45 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
     @property
     def settings(self) -> Settings:
         """The tap's parsed settings."""
-        return self._tap.settings  # type: ignore[attr-defined]
+        return self.knowbe4_tap.settings
 
     @property
     def run(self) -> RunControl:
         """The run state shared by all streams of this tap process."""
-        return self._tap.run  # type: ignore[attr-defined]
+        return self.knowbe4_tap.run
 
     @property
+    @override
     def url_base(self) -> str:
         """The regional API base URL, or ``api_url``."""
         return self.settings.base_url
 
     @functools.cached_property
+    @override
     def authenticator(self) -> BearerTokenAuthenticator:
         """``Authorization: Bearer <api_key>`` (the key as the settings cleaned it)."""
         return BearerTokenAuthenticator(token=self.settings.api_key)
 
     @property
+    @override
     def http_headers(self) -> dict:
         """Ask for JSON (the SDK adds ``User-Agent`` from :attr:`user_agent`)."""
         return {"Accept": "application/json"}
 
     @property
+    @override
     def user_agent(self) -> str:
         """The User-Agent header value."""
         return self.settings.user_agent
 
     @property
+    @override
     def timeout(self) -> int:
         """Seconds one socket operation may take (the whole answer is bounded too)."""
         return max(1, round(self.settings.request_timeout_seconds))
 
     @functools.cached_property
+    @override
     def requests_session(self) -> requests.Session:
         """A bounded session (whole-answer deadline, size cap); TLS always verified."""
         session = GuardedSession(deadline=self.settings.request_timeout_seconds)
@@ -134,6 +144,7 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
     #: Set when the server refused ``cursor=true`` (HTTP 400): page by number instead.
     cursor_refused = False
 
+    @override
     def get_new_paginator(self) -> KnowBe4Paginator | None:
         """Page/cursor paginator for lists; None for single-object endpoints."""
         if not self.paginated:
@@ -152,6 +163,7 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
         """A record's identity within one listing (its keys other than the parent's)."""
         return tuple(record.get(k) for k in self.primary_keys if k != self.parent_key)
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: PageToken | None
     ) -> dict[str, t.Any]:
@@ -163,6 +175,7 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
                 params.update(next_page_token.as_params())
         return params
 
+    @override
     def request_decorator(self, func: t.Callable) -> t.Callable:
         """The SDK's retries around a request that first passes the run's pacer and budget.
 
@@ -199,18 +212,22 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
 
         return interruptible
 
+    @override
     def backoff_wait_generator(self) -> t.Generator[float, None, None]:
         """The answer's Retry-After when plausible, else 1, 2, 4 … s up to the longest wait."""
         return backoff_waits(cap=self.settings.max_retry_wait_seconds)
 
+    @override
     def backoff_max_tries(self) -> int:
         """First try plus ``max_retries``."""
         return self.settings.max_retries + 1
 
+    @override
     def backoff_jitter(self, value: float) -> float:
         """No jitter: the pacer already spreads requests, and Retry-After is exact."""
         return value
 
+    @override
     def backoff_handler(self, details: Details) -> None:
         """Count the retry and log one line, without request objects or bodies."""
         exc = details.get("exception")
@@ -235,6 +252,7 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
         path = urlparse(response.url).path
         return f"GET {path} answered {response.status_code} (request id {request_id})"
 
+    @override
     def response_error_message(self, response: requests.Response) -> str:
         """Status, path and a checked request id only: bodies can hold personal data."""
         return f"{self.name}: {self._describe(response)}"
@@ -248,6 +266,7 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
             "is enabled."
         )
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """Map every answer to records, a retry, a skip or one clear fatal error."""
         status = response.status_code
@@ -280,6 +299,7 @@ class KnowBe4HTTPStream(RESTStream[PageToken]):
             raise InvalidResponseError(msg, response) from None
         response.__dict__["_tap_knowbe4_page"] = page
 
+    @override
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """The page's records, minus those this listing already had."""
         page: Page = response.__dict__["_tap_knowbe4_page"]

@@ -39,12 +39,14 @@ from tap_knowbe4.logs import DebugLogger
 from tap_knowbe4.outcome import Outcome, StopKind, StreamReport
 from tap_knowbe4.records import RecordCleaner
 from tap_knowbe4.references import Reference
+from tap_knowbe4.sdk_seams import SDK_RETRIED, override
 from tap_knowbe4.state import Interrupted, TapState
 
 if t.TYPE_CHECKING:
     from singer_sdk import metrics
-    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context
+
+    from tap_knowbe4.sdk_seams import BaseBatchFileEncoding, BatchConfig
 
 
 class Resume:
@@ -122,7 +124,6 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     #: A boolean setting that must be true for the stream to be read (costly streams).
     opt_in: t.ClassVar[str | None] = None
 
-    _schema_sent = False
     _pending_version: int | None = None
     _warned: frozenset[tuple[str, str]] = frozenset()
 
@@ -136,7 +137,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     @property
     def resume(self) -> Resume:
         """The run's resume position."""
-        return self._tap.resume  # type: ignore[attr-defined]
+        return self.knowbe4_tap.resume
 
     @property
     def report(self) -> StreamReport:
@@ -146,30 +147,22 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     @property
     def typed_state(self) -> TapState:
         """The tap's typed state (the SDK's ``tap_state`` is the raw Singer dict)."""
-        return self._tap.typed_state  # type: ignore[attr-defined]
+        return self.knowbe4_tap.typed_state
 
-    # -- SDK behaviour with no hook (each covered by tests/test_sdk_contract.py) ------
+    # -- ACTIVATE_VERSION when the stream is complete ------------------------------------
 
-    def _write_schema_message(self) -> None:
-        """Send SCHEMA once per stream per run.
-
-        The SDK sends it at every ``sync(context)``, i.e. once per parent record for child
-        streams (thousands per run); targets such as target-duckdb flush on each one.
-        """
-        if not self._schema_sent:
-            super()._write_schema_message()
-            self._schema_sent = True
-
-    def _write_activate_version_message(self, full_table_version: int) -> None:
-        """Hold ACTIVATE_VERSION back: the SDK sends it when a stream *starts*.
+    @override
+    def hold_activate_version(self, version: int) -> None:
+        """Keep the SDK's ACTIVATE_VERSION (it would go out as the stream *starts*).
 
         A version-aware target deletes every row not re-sent after it, so it may only go
         out once every record of the stream was emitted in this run (:meth:`_end`).
         """
-        self._pending_version = full_table_version
+        self._pending_version = version
 
     # -- BATCH messages per stream, not per parent -------------------------------------
 
+    @override
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> t.Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
@@ -184,7 +177,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             yield from super().get_batches(batch_config, context)
             return
         pending = self.__dict__.setdefault("_pending_batch", [])
-        for record in self._sync_records(context, write_messages=False):
+        for record in self.records_without_messages(context):
             pending.append(record)
             if len(pending) >= batch_config.batch_size:
                 yield from self._batched(batch_config)
@@ -207,11 +200,12 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if batch_config is None or not self.__dict__.get("_pending_batch"):
             return
         for encoding, manifest in self._batched(batch_config):
-            self._write_batch_message(encoding=encoding, manifest=manifest)
-        self._write_state_message()
+            self.send_batch(encoding, manifest)
+        self.send_state()
 
     # -- logs that grow with parents go to DEBUG --------------------------------------
 
+    @override
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """Per-parent lines of child streams ("Beginning sync ...") at DEBUG."""
         if self.parent_stream_type is not None and level == logging.INFO:
@@ -223,20 +217,24 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             meter.logger = DebugLogger(meter.logger)  # type: ignore[assignment]
         return meter
 
+    @override
     def get_record_counter(self, **kwargs: t.Any) -> metrics.Counter:
         """The SDK's record counter (its lines at DEBUG for child streams)."""
         return self._quiet(super().get_record_counter(**kwargs))
 
+    @override
     def get_sync_timer(self) -> metrics.Timer:
         """The SDK's sync timer (its lines at DEBUG for child streams)."""
         return self._quiet(super().get_sync_timer())
 
+    @override
     def get_http_request_counter(self) -> metrics.Counter:
         """The SDK's request counter (its lines at DEBUG for child streams)."""
         return self._quiet(super().get_http_request_counter())
 
     # -- reading -------------------------------------------------------------------------
 
+    @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The stream's records, read under the error policy; outcomes recorded."""
         if self.parent_key and context:
@@ -309,7 +307,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             return Outcome.FAILED
         except (RetriableAPIError, requests.exceptions.RequestException) as exc:
             run.stop(StopKind.ERROR, self._gave_up(exc))
-            retried = isinstance(exc, _RETRIED)
+            retried = isinstance(exc, SDK_RETRIED)
             report.end(Outcome.FAILED, "retries exhausted" if retried else type(exc).__name__)
             return Outcome.FAILED
         paginator = self._paginator
@@ -351,7 +349,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         else:
             what = self._describe(response) if response is not None else _cause(exc)
             why = "The API may be down or unreachable"
-        if isinstance(exc, _RETRIED):
+        if isinstance(exc, SDK_RETRIED):
             failing = f"still failing after {self.settings.max_retries} retries"
         else:  # requests' InvalidHeader, InvalidURL...: the SDK's retry does not take these
             failing = "failed (this error is not retried)"
@@ -371,7 +369,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if outcome is Outcome.COMPLETE:
             self.stream_complete()
         self._end(outcome)
-        self._tap.publish_state(force=True)  # type: ignore[attr-defined]
+        self.knowbe4_tap.publish_state(force=True)
 
     def plan_listing(self) -> list[dict]:
         """The raw records of this stream's list, read under the error policy (``--plan``)."""
@@ -405,7 +403,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             self.resume.mark_parent_done(self.name, parent_id)
         elif outcome in (Outcome.FAILED, Outcome.PARTIAL):
             self.resume.hold(self.name)
-        self._tap.publish_state()  # type: ignore[attr-defined]
+        self.knowbe4_tap.publish_state()
 
     def _end(self, outcome: Outcome) -> None:
         """The listing of this stream is over: settle it and every selected descendant.
@@ -465,8 +463,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             return
         if self.replication_method != "FULL_TABLE":
             return
-        version = self._pending_version or self._tap.initialized_at // 1000
-        super()._write_activate_version_message(version)
+        version = self._pending_version or self.knowbe4_tap.initialized_at // 1000
+        self.send_activate_version(version)
         report.activated = True
 
     def _descendants(self) -> list[KnowBe4Stream]:
@@ -505,6 +503,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
 
     # -- children --------------------------------------------------------------------
 
+    @override
     def get_child_context(self, record: dict, context: Context | None) -> dict | None:
         """The context this record gives its children; None skips them (no request)."""
         child = {key: record.get(field) for key, field in self.child_context_fields.items()}
@@ -512,6 +511,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             return None
         return child
 
+    @override
     def generate_child_contexts(
         self, record: dict, context: Context | None
     ) -> t.Iterable[Context | None]:
@@ -554,6 +554,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         """Stream-specific reshaping before cleaning; the default changes nothing."""
         return record
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Rename legacy fields, add the parent id, reshape, clean, count references."""
         for old, new in self.renames.items():
@@ -582,17 +583,6 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if self.name in self.run.references.targets:
             self.run.references.seen(self.name, cleaned, self.primary_keys)
         return cleaned
-
-
-#: What the SDK's ``request_decorator`` retries (``RESTStream.request_decorator``).
-_RETRIED = (
-    ConnectionResetError,
-    RetriableAPIError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
 
 
 def _cause(exc: BaseException) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import typing as t
 
+from tap_knowbe4.sdk_seams import SDK_LINES_DEMOTED
+
 
 class DebugLogger:
     """Looks like a logger to the SDK's meters, but logs their ``info`` lines at DEBUG."""
@@ -45,20 +47,22 @@ class DemoteLibraryNoise(DemoteByPrefix):
     """Library lines that only alarm or mislead: DEBUG instead.
 
     urllib3's warning about a malformed header comes with a traceback (the tap judges the
-    answer itself); the SDK warns that an unsorted stream's "progress is not resumable",
-    which is not true of this tap (its own state resumes every fan-out).
+    answer itself); the SDK's lines in :data:`~tap_knowbe4.sdk_seams.SDK_LINES_DEMOTED`
+    other than its per-stream error line (:class:`DemoteRetryChatter`).
     """
 
     prefixes = (
         "Failed to parse headers",
         "Connection pool is full",
-        "Stream is assumed to be unsorted",
+        SDK_LINES_DEMOTED["unsorted stream"],
+        SDK_LINES_DEMOTED["environment"],
     )
 
 
 def quiet_libraries() -> None:
-    """Install :class:`DemoteLibraryNoise` on urllib3's loggers (once)."""
-    for name in ("urllib3.connectionpool", "urllib3.response", "urllib3.connection", "singer_sdk"):
+    """Install :class:`DemoteLibraryNoise` on urllib3's, the SDK's and the tap's loggers (once)."""
+    loggers = ("urllib3.connectionpool", "urllib3.response", "urllib3.connection", "singer_sdk")
+    for name in (*loggers, "tap-knowbe4"):
         library = logging.getLogger(name)
         if not any(isinstance(f, DemoteLibraryNoise) for f in library.filters):
             library.addFilter(DemoteLibraryNoise())
@@ -79,7 +83,7 @@ class DemoteRetryChatter(DemoteByPrefix):
         self.prefixes = (
             "Backing off ",
             "Giving up ",
-            "An unhandled error occurred while syncing",
+            SDK_LINES_DEMOTED["stream error"],
         )
         if per_parent:
             self.prefixes = (*self.prefixes, "Starting incremental sync")

@@ -3,9 +3,9 @@
 The API key must never reach a log, an error message or the state, including text that
 comes from a library's exception (``requests`` puts a bad header value, key included, in
 its error). :class:`Redactor` removes the key, the ``Authorization`` value and the userinfo
-of any URL from a string; :class:`RedactingFilter` applies it to every log record (message,
-arguments and formatted traceback) on every handler of the root logger, so whatever logs,
-the SDK, ``backoff``, ``urllib3`` or the tap itself, passes through it.
+of any URL from a string; :func:`install` applies it to every log record as it is created
+(message, arguments and formatted traceback), so whatever logs, the SDK, ``backoff``,
+``urllib3`` or the tap itself, to whatever handler, passes through it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import traceback
+import typing as t
 import urllib.parse
 
 #: ``scheme://user:password@host`` (also ``user@host``): the userinfo part is removed.
@@ -135,40 +136,42 @@ def _json_escaped(secret: str) -> bytes:
 REDACTOR = Redactor()
 
 
-class RedactingFilter(logging.Filter):
-    """A handler filter: formats the record once, redacted, traceback included."""
+def redact_record(record: logging.LogRecord, redactor: Redactor = REDACTOR) -> None:
+    """Replace ``record``'s message and traceback by their redacted text (formatted once)."""
+    if record.msg != "METRIC: %s":  # structured logging reads the metric's Point itself
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg = redactor(message)
+        record.args = ()
+    if record.exc_info and record.exc_info[1] is not None:
+        text = "".join(traceback.format_exception(*record.exc_info))
+        record.exc_text = redactor(text.rstrip("\n"))
+        record.exc_info = None  # a structured formatter would print the exception's own text
+    elif record.exc_text:
+        record.exc_text = redactor(record.exc_text)
 
-    def __init__(self, redactor: Redactor = REDACTOR) -> None:
-        """Filter with ``redactor``."""
-        super().__init__()
+
+class _RedactingFactory:
+    """A log record factory: every record, of any logger, is redacted as it is created."""
+
+    def __init__(self, make: t.Callable[..., logging.LogRecord], redactor: Redactor) -> None:
+        self.make = make
         self.redactor = redactor
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Replace the record's message and traceback by their redacted text."""
-        redact = self.redactor
-        if getattr(record, "_knowbe4_redacted", False):
-            return True
-        metric = record.msg == "METRIC: %s"  # structured logging reads the Point itself
-        if not metric:
-            try:
-                message = record.getMessage()
-            except (TypeError, ValueError):
-                message = str(record.msg)
-            record.msg = redact(message)
-            record.args = ()
-        if record.exc_info and record.exc_info[1] is not None:
-            text = "".join(traceback.format_exception(*record.exc_info))
-            record.exc_text = redact(text.rstrip("\n"))
-            record.exc_info = None
-        elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        record._knowbe4_redacted = True
-        return True
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> logging.LogRecord:
+        record = self.make(*args, **kwargs)
+        redact_record(record, self.redactor)
+        return record
 
 
 def install(redactor: Redactor = REDACTOR) -> None:
-    """Put the redacting filter on every handler of the root logger (once each)."""
-    handlers = list(logging.getLogger().handlers)
-    for handler in handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter(redactor))
+    """Redact every log record of the process from now on (once; later calls do nothing).
+
+    Records are redacted where they are created, so every path is covered: any logger, any
+    handler (a logging config from ``SINGER_SDK_LOG_CONFIG`` may add its own, anywhere),
+    warnings captured by logging, and the SDK's hook for uncaught exceptions.
+    """
+    if not isinstance(logging.getLogRecordFactory(), _RedactingFactory):
+        logging.setLogRecordFactory(_RedactingFactory(logging.getLogRecordFactory(), redactor))

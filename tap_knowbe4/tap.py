@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pathlib
@@ -9,10 +10,7 @@ import sys
 import typing as t
 
 import click
-from singer_sdk import Tap
-from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._classproperty import classproperty
 
 from tap_knowbe4 import redact
 from tap_knowbe4.catalog_check import catalog_problem
@@ -25,6 +23,7 @@ from tap_knowbe4.plan import Plan, build_plan
 from tap_knowbe4.progress import summary_records, summary_table
 from tap_knowbe4.references import ReferenceTracker
 from tap_knowbe4.run import RunControl
+from tap_knowbe4.sdk_seams import SeamedTap, environment_settings, override, signals_taken_over
 from tap_knowbe4.settings import CONFIG_SCHEMA, Settings, normalize_text_values
 from tap_knowbe4.state import LastRun, StatePublisher, TapState, account_identity
 from tap_knowbe4.streams import stream_classes
@@ -35,6 +34,9 @@ if t.TYPE_CHECKING:
 
     from tap_knowbe4.fanout import KnowBe4Stream
 
+#: From here on, every log record of the process is redacted (``redact.py``).
+redact.install()
+
 
 class RunFailedError(KnowBe4Error):
     """The run ended but did not succeed (a stream failed, or stopped early)."""
@@ -44,7 +46,7 @@ class _StreamingError(KnowBe4Error):
     """An error while writing records (a stream map's expression, say); the run stopped."""
 
 
-class TapKnowBe4(Tap):
+class TapKnowBe4(SeamedTap):
     """Singer tap for the KnowBe4 Reporting API.
 
     Extracts the account, users, groups and memberships, risk-score histories, phishing
@@ -65,13 +67,19 @@ class TapKnowBe4(Tap):
         self,
         *args: t.Any,
         config: dict | None = None,
+        parse_env_config: bool = False,
         validate_config: bool = True,
         plan_only: bool = False,
         **kwargs: t.Any,
     ) -> None:
-        """Parse the settings and the state; bad settings raise before any request."""
-        redact.install()
+        """Parse the settings and the state; bad settings raise before any request.
+
+        With ``parse_env_config``, ``TAP_KNOWBE4_*`` variables override ``config``
+        (:meth:`environment_config`).
+        """
         quiet_libraries()
+        if parse_env_config:
+            config = {**(config or {}), **self.environment_config()}
         if isinstance(config, dict):
             key = config.get("api_key")
             _register_secret(key)
@@ -83,9 +91,9 @@ class TapKnowBe4(Tap):
         self._raw_state: object = None
         if "state" in kwargs and not isinstance(kwargs["state"], (dict, type(None))):
             self._raw_state = kwargs.pop("state")  # TapState.load says what is wrong with it
-        super().__init__(*args, config=config, validate_config=validate_config, **kwargs)
+        with signals_taken_over(self.on_signal):
+            super().__init__(*args, config=config, validate_config=validate_config, **kwargs)
         _register_secret(self.config.get("api_key"))
-        redact.install()
         self.plan_only = plan_only
         self._settings: Settings | None = None
         if validate_config:
@@ -134,32 +142,41 @@ class TapKnowBe4(Tap):
             )
             raise ConfigError(msg)
 
-    @classproperty
-    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
-        """Settings from ``TAP_KNOWBE4_*`` variables, read by each setting's own parser.
+    @classmethod
+    def environment_config(cls) -> dict[str, t.Any]:
+        """Settings from ``TAP_KNOWBE4_*`` variables (and a ``.env`` file, as the SDK reads one).
 
         The tap's settings are read like text values in a config file (a bad one is named
         in one line); the SDK's own settings (stream maps, flattening, batch) as the SDK
-        reads them.
+        reads them. A value that cannot be read is named, never echoed.
         """
-        prefix = cls._env_var_prefix
-        _register_secret(os.environ.get(prefix + "API_KEY"))
+        prefix = f"{cls.name.upper().replace('-', '_')}_"
         ours = dict(Settings.declared())
-        values = {
-            name: os.environ[prefix + name.upper()]
-            for name in ours
-            if prefix + name.upper() in os.environ
-        }
-        schema = dict(cls.config_jsonschema)
+        schema: dict[str, t.Any] = {"properties": {}}
         cls.append_builtin_config(schema)
-        builtin = {"properties": {k: v for k, v in schema["properties"].items() if k not in ours}}
-        try:
-            values.update(parse_environment_config(builtin, prefix))
-        except ValueError as exc:
-            msg = f"a {prefix}* variable of the SDK's settings holds a wrong value ({exc})"
-            raise ConfigError(msg) from None
+        values: dict[str, t.Any] = {}
+        for name, spec in schema["properties"].items():
+            if name in ours:
+                continue
+            try:  # loads .env into the environment first, so it precedes reading ours
+                values.update(environment_settings({"properties": {name: spec}}, prefix))
+            except Exception:  # whatever the SDK's parser raised: one line
+                variable = prefix + name.upper()
+                msg = f"{variable} holds a value the SDK cannot read as {name}"
+                raise ConfigError(msg) from None
+        _register_secret(os.environ.get(prefix + "API_KEY"))
+        values.update(
+            {
+                name: os.environ[prefix + name.upper()]
+                for name in ours
+                if prefix + name.upper() in os.environ
+            }
+        )
+        if values:
+            cls.logger.info("Settings from %s* variables: %s.", prefix, ", ".join(sorted(values)))
         return normalize_text_values(values)
 
+    @override
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Keep the state for :class:`TapState` (the tap's one owner of state).
 
@@ -205,17 +222,18 @@ class TapKnowBe4(Tap):
             self._settings = Settings.from_config(self.config)
         return self._settings
 
+    @override
     def discover_streams(self) -> list[KnowBe4Stream]:
         """One stream per Reporting API resource."""
         source = str(self.config.get("group_members_source") or "users").lower()
         source = source if source in ("users", "endpoint") else "users"
         return [stream_class(tap=self) for stream_class in stream_classes(source)]
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT stop the run; the state is written and the exit is non-zero.
 
-        The SDK's handler writes the state and exits 0, which an orchestrator would take
-        for a complete run.
+        (The SDK's own handler writes the state and exits 0, which an orchestrator would
+        take for a complete run; :func:`~tap_knowbe4.sdk_seams.signals_taken_over`.)
         """
         run = getattr(self, "run", None)
         if run is None:
@@ -229,11 +247,12 @@ class TapKnowBe4(Tap):
         streams = t.cast("list[KnowBe4Stream]", list(self.streams.values()))
         return build_plan(streams, self.run)
 
-    # The SDK marks sync_all final; extending it (not replacing it) is the one place where
-    # the end of a run can be reported once, after every stream has written its state
-    # (tests/test_sdk_contract.py fails if the SDK stops calling it as assumed).
-    def sync_all(self) -> None:  # type: ignore[misc]
-        """Sync every selected stream, then settle the run: state, summary, exit."""
+    @override
+    def sync_and_settle(self, sync_streams: t.Callable[[], None]) -> None:
+        """Sync every selected stream, then settle the run: state, summary, exit.
+
+        ``sync_streams`` is the SDK's loop over the streams (``sdk_seams.SeamedTap``).
+        """
         run = self.run
         if self.plan_only:
             plan = self.make_plan()
@@ -244,7 +263,7 @@ class TapKnowBe4(Tap):
             return
         run.progress.start()
         try:
-            super().sync_all()
+            sync_streams()
         except TerminationRequestedError as exc:
             run.stop(StopKind.SIGNAL, exc)
         except Exception as exc:
@@ -324,10 +343,15 @@ class TapKnowBe4(Tap):
 
     # -- the command line --------------------------------------------------------------
 
+    @override
     @classmethod
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command plus ``--plan``; errors while reading files are one line too."""
-        redact.install()
+        """The SDK's command plus ``--plan``; whatever fails in it ends in one line.
+
+        Click calls the tap's code through the command's callback and its options'
+        callbacks (``--config``, ``--discover``, ``--test``...): each is guarded by
+        :meth:`_one_line_on_failure`.
+        """
         command = super().get_singer_command()
         command.params.append(
             click.Option(
@@ -341,16 +365,27 @@ class TapKnowBe4(Tap):
                 ),
             )
         )
-        main = command.main
+        for param in command.params:
+            if param.callback is not None:
+                param.callback = cls._one_line_on_failure(param.callback)
+        if command.callback is not None:
+            command.callback = cls._one_line_on_failure(command.callback)
+        return command
 
-        def guarded_main(*args: t.Any, **kwargs: t.Any) -> t.Any:
+    @classmethod
+    def _one_line_on_failure(cls, callback: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        """``callback``, its failures logged as one line with a non-zero exit (:meth:`_fail`)."""
+
+        @functools.wraps(callback)
+        def guarded(*args: t.Any, **kwargs: t.Any) -> t.Any:
             try:
-                return main(*args, **kwargs)
-            except Exception as exc:
+                return callback(*args, **kwargs)
+            except (click.exceptions.Exit, click.ClickException, click.Abort):
+                raise  # click's own ends: --help, usage errors, ctx.exit()
+            except (Exception, TerminationRequestedError) as exc:
                 cls._fail(exc)
 
-        command.main = guarded_main  # type: ignore[method-assign]
-        return command
+        return guarded
 
     @classmethod
     def _fail(cls, exc: BaseException, code: int = 1) -> t.NoReturn:
@@ -396,6 +431,7 @@ class TapKnowBe4(Tap):
             )
         return redact.REDACTOR(message), code
 
+    @override
     @classmethod
     def invoke(  # type: ignore[override]
         cls,
@@ -412,7 +448,9 @@ class TapKnowBe4(Tap):
         The SDK's ``Tap.invoke`` with two changes: the tap is built knowing ``--plan``, and
         a state or catalog file that is not what it should be is refused in one line.
         """
-        super(Tap, cls).invoke(about=about, about_format=about_format)  # --about
+        if about:
+            cls.print_about(about_format)
+            sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
         try:
             tap = cls(
@@ -432,6 +470,7 @@ class TapKnowBe4(Tap):
         ) as exc:
             cls._fail(exc)
 
+    @override
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:  # noqa: ARG003
         """``--test``: read one record per stream; a rejected key fails like a sync does."""

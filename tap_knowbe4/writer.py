@@ -19,6 +19,8 @@ import typing as t
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import SingerMessageType
 
+from tap_knowbe4.sdk_seams import override
+
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib import Message
 
@@ -34,6 +36,7 @@ class BufferedRecordWriter(MsgSpecWriter):
         self._block = bytearray()
         atexit.register(self._flush_at_exit)
 
+    @override
     def write_message(self, message: Message) -> None:
         """Add a RECORD to the block; write the block and any other message at once."""
         self._block += self.format_message(message)

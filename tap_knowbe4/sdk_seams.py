@@ -1,0 +1,168 @@
+"""Every place the tap relies on the Singer SDK beyond its public API, in one file.
+
+The SDK (singer-sdk 0.54) has no public hook for a few things the tap must do. Each of them
+is here, under a public name the rest of the tap uses, with the reason, and a test of its
+*behaviour* in ``tests/test_sdk_seams.py`` (named after the seam) that fails when an SDK
+upgrade changes what the seam assumes. Upgrading the SDK is then a change to this file.
+No other module of the tap imports a private SDK module, calls or overrides a private SDK
+method, or reads a private SDK attribute (``test_no_other_module_reaches_into_the_sdk``).
+
+The seams:
+
+1. :func:`environment_settings` -- the SDK's reader of its *own* settings (stream maps,
+   flattening, batch) from ``TAP_KNOWBE4_*`` variables, a private module; the tap reads
+   its own settings itself (``tap.py``).
+2. :meth:`SeamedStream._write_schema_message` -- SCHEMA once per stream: the SDK sends it
+   at every ``sync(context)``, i.e. once per parent record of a child stream.
+3. :meth:`SeamedStream._write_activate_version_message` -- the SDK sends ACTIVATE_VERSION
+   when a stream *starts*; the tap holds it (:meth:`SeamedStream.hold_activate_version`)
+   and sends it itself (:meth:`SeamedStream.send_activate_version`) once the stream is
+   complete, since a version-aware target deletes every row not re-sent after it.
+4. :meth:`SeamedStream.records_without_messages`, :meth:`SeamedStream.send_batch`,
+   :meth:`SeamedStream.send_state` -- a child stream's BATCH files span its parents, which
+   needs the SDK's record loop without messages and its BATCH and STATE writers.
+5. :meth:`SeamedTap.sync_all` -- marked final by the SDK; extended (not replaced) so the
+   run is settled once, after every stream (:meth:`SeamedTap.sync_and_settle`).
+6. :func:`signals_taken_over` -- the SDK's constructor installs a SIGTERM/SIGINT handler
+   that writes the state and exits 0 (an orchestrator would record a complete run); the
+   tap replaces it with its own, with the signals held while the SDK's is in place.
+7. :data:`SDK_RETRIED` -- what the SDK's ``request_decorator`` retries, so that an error
+   outside it is reported as "not retried".
+8. :data:`SDK_LINES_DEMOTED` -- SDK log lines the tap demotes to DEBUG by their text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import typing as t
+
+import requests
+from singer_sdk import RESTStream, Tap
+from singer_sdk.configuration._dict_config import parse_environment_config
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+__all__ = [
+    "SDK_LINES_DEMOTED",
+    "SDK_RETRIED",
+    "BaseBatchFileEncoding",
+    "BatchConfig",
+    "SeamedStream",
+    "SeamedTap",
+    "environment_settings",
+    "override",
+    "signals_taken_over",
+]
+
+_TToken = t.TypeVar("_TToken")
+
+#: 7. What ``RESTStream.request_decorator`` retries (its ``backoff.on_exception`` list).
+SDK_RETRIED: tuple[type[BaseException], ...] = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+#: 8. SDK lines the tap demotes to DEBUG, by their first words: the per-stream error line
+#: (the tap ends a stopped run with one line that says why); the warning that an unsorted
+#: stream's "progress is not resumable" (untrue of this tap: its own state resumes every
+#: fan-out); "Skipping parse of env var settings" (the tap reads them itself, and says so).
+SDK_LINES_DEMOTED: dict[str, str] = {
+    "stream error": "An unhandled error occurred while syncing",
+    "unsorted stream": "Stream is assumed to be unsorted",
+    "environment": "Skipping parse of env var settings",
+}
+
+
+def environment_settings(schema: dict[str, t.Any], prefix: str) -> dict[str, t.Any]:
+    """1. The SDK's settings in ``schema`` from ``<prefix><NAME>`` variables, as it reads them.
+
+    Like the SDK, this first loads a ``.env`` file (searched from the working directory up)
+    into the environment. Raises ``ValueError`` for a value it cannot read.
+    """
+    return parse_environment_config(schema, prefix)
+
+
+@contextlib.contextmanager
+def signals_taken_over(handler: t.Callable[[int, t.Any], None]) -> t.Iterator[None]:
+    """6. Build the tap inside this block; afterwards SIGTERM and SIGINT go to ``handler``.
+
+    The SDK installs its own handler while the tap is built (``PluginBase.__init__``); the
+    signals are held (blocked, never lost) until ``handler`` replaces it. Only the main
+    thread handles signals; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = {signal.SIGTERM, signal.SIGINT}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, caught)
+    try:
+        yield
+        for signum in caught:
+            signal.signal(signum, handler)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+class SeamedStream(RESTStream[_TToken]):
+    """The SDK's REST stream, its private message writers behind public names (seams 2-4)."""
+
+    _schema_sent = False
+
+    @override
+    def _write_schema_message(self) -> None:
+        """2. SCHEMA once per stream per run (the SDK: at every ``sync(context)``)."""
+        if not self._schema_sent:
+            super()._write_schema_message()
+            self._schema_sent = True
+
+    @override
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        """3. The SDK wants ACTIVATE_VERSION out now, as the stream starts: held instead."""
+        self.hold_activate_version(full_table_version)
+
+    def hold_activate_version(self, version: int) -> None:
+        """3. The SDK's ACTIVATE_VERSION for ``version``, held (override to keep it)."""
+
+    def send_activate_version(self, version: int) -> None:
+        """3. Send ACTIVATE_VERSION for ``version`` now (once per stream map, as the SDK does)."""
+        super()._write_activate_version_message(version)
+
+    def records_without_messages(self, context: Context | None) -> t.Iterator[dict]:
+        """4. The stream's records as the SDK's loop yields them, writing no message."""
+        return iter(self._sync_records(context, write_messages=False))
+
+    def send_batch(self, encoding: BaseBatchFileEncoding, manifest: list[str]) -> None:
+        """4. Send a BATCH message for ``manifest``."""
+        self._write_batch_message(encoding=encoding, manifest=manifest)
+
+    def send_state(self) -> None:
+        """4. Send the state as a STATE message, if anything changed since the last one."""
+        self._write_state_message()
+
+
+class SeamedTap(Tap):
+    """The SDK's tap, its final ``sync_all`` extended through one method (seam 5)."""
+
+    @override  # type: ignore[misc]  # final in the SDK: extended, not replaced
+    def sync_all(self) -> None:
+        """5. Sync every selected stream (the SDK's loop), then settle the run."""
+        self.sync_and_settle(super().sync_all)
+
+    def sync_and_settle(self, sync_streams: t.Callable[[], None]) -> None:
+        """Run ``sync_streams`` (the SDK's loop over the streams) and settle the run."""
+        sync_streams()

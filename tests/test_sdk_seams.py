@@ -1,0 +1,314 @@
+"""The seams of ``tap_knowbe4/sdk_seams.py``, each tested by what it does, not by SDK source text.
+
+When an SDK upgrade changes what a seam assumes, the test named after that seam fails; the
+fix is a change to ``sdk_seams.py``. The last test checks that no other module of the tap
+reaches into the SDK's private parts, so the seams stay in one file.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import importlib
+import json
+import logging
+import pathlib
+import signal
+import subprocess
+import sys
+import typing as t
+
+import pytest
+import requests
+from singer_sdk import RESTStream, Tap
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+import tap_knowbe4
+from tap_knowbe4 import sdk_seams
+from tap_knowbe4.tap import TapKnowBe4
+from tests.conftest import tap_config
+from tests.singer_output import ALL_STREAMS, run_tap
+
+PACKAGE = pathlib.Path(tap_knowbe4.__file__).parent
+
+
+def _tap(**config: object) -> TapKnowBe4:
+    return TapKnowBe4(config={"api_key": "seam-test-key", **config}, validate_config=True)
+
+
+# -- 1: the SDK's own settings from the environment -------------------------------------
+
+
+def test_seam_1_environment_settings_are_read_as_the_sdk_reads_them(monkeypatch):
+    batch = {"encoding": {"format": "jsonl"}, "storage": {"root": "file:///tmp/b"}}
+    variables = {
+        "TAP_KNOWBE4_FLATTENING_ENABLED": "true",
+        "TAP_KNOWBE4_FLATTENING_MAX_DEPTH": "2",
+        "TAP_KNOWBE4_STREAM_MAPS": json.dumps({"users": {"email": "__NULL__"}}),
+        "TAP_KNOWBE4_BATCH_CONFIG": json.dumps(batch),
+        "TAP_KNOWBE4_REGION": "EU",
+        "TAP_KNOWBE4_PAGE_SIZE": "100",
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    tap = TapKnowBe4(config={"api_key": "seam-test-key"}, parse_env_config=True)
+    assert tap.config["flattening_enabled"] is True
+    assert tap.config["flattening_max_depth"] == 2
+    assert tap.config["stream_maps"] == {"users": {"email": "__NULL__"}}
+    assert tap.config["batch_config"] == batch
+    assert (tap.settings.region, tap.settings.page_size) == ("eu", 100)
+
+
+def test_seam_1_an_sdk_setting_it_cannot_read_is_named_not_echoed(monkeypatch):
+    monkeypatch.setenv("TAP_KNOWBE4_FLATTENING_MAX_DEPTH", "kb4-not-a-number-secret")
+    with pytest.raises(tap_knowbe4.errors.ConfigError) as raised:
+        TapKnowBe4(config={"api_key": "seam-test-key"}, parse_env_config=True)
+    assert "TAP_KNOWBE4_FLATTENING_MAX_DEPTH" in str(raised.value)
+    assert "secret" not in str(raised.value)
+
+
+# -- 2, 3, 5: SCHEMA once, ACTIVATE_VERSION last, the run settled after every stream -----
+
+
+def test_seams_2_3_5_schema_once_activation_last_summary_at_the_end(shared_sandbox, caplog):
+    caplog.set_level(logging.INFO)
+    run = run_tap(tap_config(shared_sandbox, emit_activate_version_messages=True))
+    assert run.error is None
+    schemas = [m["stream"] for m in run.messages if m["type"] == "SCHEMA"]
+    assert sorted(schemas) == sorted(ALL_STREAMS)  # 2: once, also for child streams
+    for stream in ("users", "groups", "training_campaigns"):
+        kinds = [m["type"] for m in run.messages if m.get("stream") == stream]
+        assert kinds[0] == "SCHEMA"
+        assert kinds[-1] == "ACTIVATE_VERSION"  # 3: held until the stream was complete
+        assert kinds.count("ACTIVATE_VERSION") == 1
+        versions = {
+            m["version"]
+            for m in run.messages
+            if m.get("stream") == stream and m["type"] != "SCHEMA"
+        }
+        assert versions == {run.tap.initialized_at // 1000}  # 3: the SDK's version
+    assert run.messages[-1]["type"] == "STATE"  # 5: settled after the SDK's loop
+    assert caplog.text.rindex("Run summary") > caplog.text.rindex("Stream 'users':")
+
+
+# -- 4: a child stream's BATCH files span its parents ------------------------------------
+
+
+def test_seam_4_a_child_stream_is_batched_across_parents(shared_sandbox, tmp_path):
+    batch = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{tmp_path}", "prefix": "batch-"},
+        "batch_size": 100_000,
+    }
+    streams = ["users", "user_risk_score_history"]
+    plain = run_tap(tap_config(shared_sandbox), streams=streams)
+    batched = run_tap(tap_config(shared_sandbox, batch_config=batch), streams=streams)
+    assert batched.error is None, batched.error
+    child = [m for m in batched.messages if m.get("stream") == "user_risk_score_history"]
+    assert [m["type"] for m in child] == ["SCHEMA", "BATCH"]  # one, not one per parent
+    rows = []
+    for url in child[1]["manifest"]:
+        with gzip.open(url.removeprefix("file://"), "rt") as file:
+            rows.extend(json.loads(line) for line in file)
+    assert len(rows) == len(plain.records("user_risk_score_history")) > 0
+    after = batched.messages[batched.messages.index(child[1]) + 1]
+    assert after["type"] == "STATE"  # 4: the SDK's STATE writer after the BATCH
+
+
+# -- 6: the signals are the tap's ---------------------------------------------------------
+
+
+def test_seam_6_after_construction_the_signals_are_the_tap_s():
+    tap = _tap()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        assert signal.getsignal(signum) == tap.on_signal
+
+
+_TERMINATED_WHILE_BUILT = """
+import os, signal
+from tap_knowbe4.tap import TapKnowBe4
+discover = TapKnowBe4.discover_streams
+def discover_then_terminated(self):
+    os.kill(os.getpid(), signal.SIGTERM)  # while the SDK's constructor runs
+    return discover(self)
+TapKnowBe4.discover_streams = discover_then_terminated
+TapKnowBe4(config={"api_key": "seam-test-key"})
+"""
+
+
+def test_seam_6_a_signal_while_the_sdk_builds_the_tap_is_not_a_clean_exit():
+    """The SDK's own handler would write the state and exit 0; the signal is held instead.
+
+    (In a process of its own: a signal is held only where no other thread takes it.)
+    """
+    ended = subprocess.run(
+        [sys.executable, "-c", _TERMINATED_WHILE_BUILT],
+        check=False,
+        capture_output=True,
+        timeout=60,
+    )
+    assert ended.returncode == 128 + signal.SIGTERM, ended.stderr.decode()[-2000:]
+
+
+# -- 7: what the SDK retries ---------------------------------------------------------------
+
+#: Exceptions a request may raise; the SDK either retries each or not.
+_CANDIDATES = [
+    ConnectionResetError(),
+    RetriableAPIError("500"),
+    FatalAPIError("400"),
+    requests.exceptions.Timeout(),
+    requests.exceptions.ReadTimeout(),
+    requests.exceptions.ConnectionError(),
+    requests.exceptions.SSLError(),
+    requests.exceptions.ChunkedEncodingError(),
+    requests.exceptions.ContentDecodingError(),
+    requests.exceptions.InvalidHeader(),
+    requests.exceptions.InvalidURL(),
+    requests.exceptions.TooManyRedirects(),
+    requests.exceptions.HTTPError(),
+    ValueError(),
+    OSError(),
+    TimeoutError(),
+]
+
+
+def _no_wait() -> t.Generator[float, None, None]:
+    while True:
+        yield 0.0
+
+
+@pytest.mark.parametrize("error", _CANDIDATES, ids=lambda e: type(e).__name__)
+def test_seam_7_sdk_retried_is_what_the_sdk_s_request_decorator_retries(error):
+    stream = _tap(max_retries=2).streams["users"]
+    stream.backoff_wait_generator = _no_wait  # type: ignore[method-assign]
+    calls = []
+
+    def request() -> None:
+        calls.append(1)
+        raise error
+
+    with pytest.raises(type(error)):
+        RESTStream.request_decorator(stream, request)()  # the SDK's decorator alone
+    assert (len(calls) > 1) == isinstance(error, sdk_seams.SDK_RETRIED), calls
+
+
+# -- 8: the SDK lines the tap demotes ---------------------------------------------------
+
+
+def _levels(caplog: pytest.LogCaptureFixture, key: str) -> set[int]:
+    prefix = sdk_seams.SDK_LINES_DEMOTED[key]
+    return {r.levelno for r in caplog.records if r.getMessage().startswith(prefix)}
+
+
+def test_seam_8_the_sdk_s_stream_error_line_is_demoted(shared_sandbox, caplog):
+    caplog.set_level(logging.DEBUG)
+    config = tap_config(shared_sandbox, stream_maps={"groups": {"oops": "1/0"}})
+    run = run_tap(config, streams=["groups"])
+    assert run.error is not None
+    assert _levels(caplog, "stream error") == {logging.DEBUG}  # still said, at DEBUG only
+
+
+def test_seam_8_the_sdk_s_unsorted_stream_warning_is_demoted(shared_sandbox, caplog):
+    caplog.set_level(logging.DEBUG)
+    run = run_tap(tap_config(shared_sandbox), streams=["account_risk_score_history"])
+    assert run.error is None
+    assert _levels(caplog, "unsorted stream") == {logging.DEBUG}
+
+
+def test_seam_8_the_sdk_s_environment_line_is_demoted(caplog):
+    caplog.set_level(logging.DEBUG)
+    _tap()
+    assert _levels(caplog, "environment") == {logging.DEBUG}
+
+
+# -- the seams stay in one file ------------------------------------------------------------
+
+
+def _sdk_private(cls: type) -> set[str]:
+    """Private names the SDK defines on the bases of ``cls`` (not dunders)."""
+    names: set[str] = set()
+    for base in cls.__mro__:
+        if base.__module__.startswith("singer_sdk"):
+            names.update(n for n in vars(base) if n.startswith("_") and not n.startswith("__"))
+    return names
+
+
+def _instance_private() -> set[str]:
+    """Private instance attributes the SDK sets on a tap and a stream."""
+    tap = _tap()
+    ours = {
+        n
+        for c in type(tap.streams["users"]).__mro__
+        if c.__module__.startswith("tap_")
+        for n in vars(c)
+    }
+    names = set(vars(tap)) | set(vars(tap.streams["users"]))
+    return {n for n in names if n.startswith("_") and not n.startswith("__") and n not in ours}
+
+
+def _our_classes(module: str, tree: ast.Module) -> dict[str, type]:
+    """The classes ``module`` defines on an SDK base."""
+    loaded = importlib.import_module(module)
+    found = {}
+    for node in tree.body:
+        cls = getattr(loaded, node.name, None) if isinstance(node, ast.ClassDef) else None
+        if isinstance(cls, type) and any(
+            b.__module__.startswith("singer_sdk") for b in cls.__mro__
+        ):
+            found[node.name] = cls
+    return found
+
+
+def test_no_other_module_reaches_into_the_sdk():
+    """Outside ``sdk_seams.py``: no import of a private SDK module, no SDK-private method
+    overridden, and no SDK-private attribute read or called (on ``self``, ``cls`` or
+    ``super()`` in a subclass of an SDK class, and on any object by a name the tap itself
+    never defines)."""
+    trees = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name not in ("sdk_seams.py", "__main__.py") and "sandbox" not in path.parts:
+            module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+            trees[module.removesuffix(".__init__")] = (path, ast.parse(path.read_text()))
+    defined_by_us = {
+        n.attr
+        for _, tree in trees.values()
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
+    } | {
+        n.name
+        for _, tree in trees.values()
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef)
+    }
+    instance = _instance_private() - defined_by_us
+    assert {"_tap", "_state_writer"} <= instance  # the check sees what it must
+    everything = instance | _sdk_private(RESTStream) | _sdk_private(Tap)
+    found = []
+    for module, (path, tree) in trees.items():
+        classes = _our_classes(module, tree)
+        for node in ast.walk(tree):
+            where = f"{path.relative_to(PACKAGE)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("singer_sdk"):
+                if any(part.startswith("_") for part in (node.module or "").split(".")):
+                    found.append(f"{where} imports {node.module}")
+            elif isinstance(node, ast.Attribute) and node.attr in everything - defined_by_us:
+                found.append(f"{where} uses {node.attr}")
+        for node in tree.body:
+            if not isinstance(node, ast.ClassDef) or node.name not in classes:
+                continue
+            private = _sdk_private(classes[node.name]) | instance
+            for item in ast.walk(node):
+                where = f"{path.relative_to(PACKAGE)}:{getattr(item, 'lineno', 0)}"
+                if isinstance(item, ast.FunctionDef) and item.name in private:
+                    found.append(f"{where} overrides {item.name}")
+                if isinstance(item, ast.Attribute) and item.attr in private and _is_own(item.value):
+                    found.append(f"{where} uses {item.attr}")
+    assert not found, "private SDK access outside sdk_seams.py:\n" + "\n".join(found)
+
+
+def _is_own(node: ast.expr) -> bool:
+    """``self``, ``cls`` or ``super()``."""
+    if isinstance(node, ast.Name):
+        return node.id in ("self", "cls")
+    return isinstance(node, ast.Call) and getattr(node.func, "id", None) == "super"
