@@ -153,6 +153,20 @@ def redact_record(record: logging.LogRecord, redactor: Redactor = REDACTOR) -> N
         record.exc_text = redactor(record.exc_text)
 
 
+class RedactingFilter(logging.Filter):
+    """A handler filter: what :func:`install` does, for records made before it ran."""
+
+    def __init__(self, redactor: Redactor = REDACTOR) -> None:
+        """Filter with ``redactor``."""
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` (see :func:`redact_record`); keep it."""
+        redact_record(record, self.redactor)
+        return True
+
+
 class _RedactingFactory:
     """A log record factory: every record, of any logger, is redacted as it is created."""
 

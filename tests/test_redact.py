@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import typing as t
 import warnings
 
 import pytest
@@ -23,7 +24,7 @@ KEY = "kb4-redact-paths-SECRET-51d0c3"
 
 
 @pytest.fixture
-def stream_on(request: pytest.FixtureRequest) -> io.StringIO:
+def stream_on(request: pytest.FixtureRequest) -> t.Iterator[io.StringIO]:
     """A handler of its own on the logger ``request.param``, not propagating to the root."""
     TapKnowBe4(config={"api_key": KEY, "budget_ledger": False})  # registers the key
     logger = logging.getLogger(request.param)

@@ -181,7 +181,7 @@ def _no_wait() -> t.Generator[float, None, None]:
 @pytest.mark.parametrize("error", _CANDIDATES, ids=lambda e: type(e).__name__)
 def test_seam_7_sdk_retried_is_what_the_sdk_s_request_decorator_retries(error):
     stream = _tap(max_retries=2).streams["users"]
-    stream.backoff_wait_generator = _no_wait  # type: ignore[method-assign]
+    stream.backoff_wait_generator = _no_wait
     calls = []
 
     def request() -> None:
@@ -252,10 +252,10 @@ def _our_classes(module: str, tree: ast.Module) -> dict[str, type]:
     loaded = importlib.import_module(module)
     found = {}
     for node in tree.body:
-        cls = getattr(loaded, node.name, None) if isinstance(node, ast.ClassDef) else None
-        if isinstance(cls, type) and any(
-            b.__module__.startswith("singer_sdk") for b in cls.__mro__
-        ):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        cls = getattr(loaded, node.name, None)
+        if isinstance(cls, type) and any(b.__module__.startswith("singer_sdk") for b in cls.mro()):
             found[node.name] = cls
     return found
 
@@ -276,10 +276,12 @@ def test_no_other_module_reaches_into_the_sdk():
         for n in ast.walk(tree)
         if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
     } | {
-        n.name
+        item.name
         for _, tree in trees.values()
-        for n in ast.walk(tree)
-        if isinstance(n, ast.FunctionDef)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        for item in node.body
+        if isinstance(item, ast.FunctionDef)
     }
     instance = _instance_private() - defined_by_us
     assert {"_tap", "_state_writer"} <= instance  # the check sees what it must
