@@ -13,7 +13,9 @@ Standard library only; run it with any Python >= 3.10 (``python3 scripts/demo.py
    the next ``make demo`` is incremental;
 4. stops the sandbox (also when something fails), after reading how many requests it served;
 5. runs ``meltano run dbt-duckdb:build``: the dbt project in ``transform/`` (staging views,
-   marts, the users snapshot that accumulates a version per change, run after run, and tests);
+   marts, the users snapshot that accumulates a version per change, run after run, and tests),
+   and says in one line which tests warned and why (``scripts/dbt_warnings.py``: the API's
+   dangling references);
 6. prints a report from the marts (``scripts/demo_report.py``), and the requests this run sent
    compared with the first (full) run, which is remembered in ``output/demo-runs.json``.
 
@@ -39,9 +41,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dbt_warnings import explain as explain_dbt_warnings
 from meltano_install import MELTANO, ROOT, install, meltano_env
 
 OUTPUT = ROOT / "output"
+TRANSFORM = ROOT / "transform"  # the dbt project (its artifacts: transform/target/)
 RUNS = OUTPUT / "demo-runs.json"
 PLUGIN_VENVS = ROOT / ".meltano"
 SANDBOX_EXE = PLUGIN_VENVS / "extractors" / "tap-knowbe4" / "venv" / "bin" / "tap-knowbe4-sandbox"
@@ -212,6 +216,10 @@ def run_dbt(env: dict[str, str], log_path: Path) -> float:
         raise RuntimeError(msg)
     done = re.findall(r"Done\. (PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+)", text)
     say(f"dbt build took {took:.1f}s ({done[-1] if done else 'see the log'})")
+    target = Path(env.get("DBT_TARGET_PATH") or "target")
+    warnings = explain_dbt_warnings(target if target.is_absolute() else TRANSFORM / target)
+    if warnings:
+        say(warnings)
     return took
 
 

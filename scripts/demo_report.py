@@ -12,23 +12,30 @@ Needs only the ``duckdb`` package.
 from __future__ import annotations
 
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 
-#: (title, SQL over the marts with {marts} and {snapshots} for the schemas, mart it reads)
-QUESTIONS: list[tuple[str, str, str]] = [
+#: (title, what each number counts, SQL over the marts with {marts} and {snapshots} for the
+#: schemas, the mart it reads). People are active users unless a line says otherwise.
+QUESTIONS: list[tuple[str, str, str, str]] = [
     (
         "At a glance",
+        "active_users: people in the account now; phishing_tests: tests sent; "
+        "phish_failed_pct: failed / delivered over every recipient of every test; "
+        "repeat_clickers: active users with 2+ failures in tests started in the 365 days up "
+        "to the latest test; people_trained_pct: active users who completed every training "
+        "enrollment / active users enrolled; account_risk_score: the latest point.",
         """
         SELECT (SELECT sum(users) FROM {marts}.knowbe4__department_summary) AS active_users,
                count(*) AS phishing_tests,
                round(100.0 * sum(failed) / nullif(sum(delivered), 0), 1) AS phish_failed_pct,
                (SELECT count(*) FILTER (WHERE is_repeat_clicker)
                 FROM {marts}.knowbe4__user_phishing) AS repeat_clickers,
-               (SELECT round(100.0 * sum(completed) / nullif(sum(enrolled), 0), 1)
-                FROM {marts}.knowbe4__training_compliance) AS training_done_pct,
+               (SELECT round(100.0 * sum(users_completed) / nullif(sum(users_enrolled), 0), 1)
+                FROM {marts}.knowbe4__department_summary) AS people_trained_pct,
                (SELECT risk_score FROM {marts}.knowbe4__risk_score_trend
                 WHERE entity_type = 'account' ORDER BY score_date DESC LIMIT 1)
                    AS account_risk_score
@@ -37,12 +44,17 @@ QUESTIONS: list[tuple[str, str, str]] = [
         "knowbe4__phishing_tests",
     ),
     (
-        "Departments (active users): Phish-prone %, risk, training completion, phishing failures",
+        "Departments (active users)",
+        "users: people; phish_prone_pct, risk_score: their averages (0-100); "
+        "people_trained_pct: people who completed every training enrollment / people "
+        "enrolled; people_past_due: people with an enrollment past due; phish_failed_pct: "
+        "phishing tests they failed / tests delivered to them.",
         """
         SELECT department, users,
                round(avg_phish_prone_percentage, 1) AS phish_prone_pct,
                round(avg_risk_score, 1) AS risk_score,
-               round(100 * training_completion_rate, 1) AS training_done_pct,
+               round(100 * user_completion_rate, 1) AS people_trained_pct,
+               users_past_due AS people_past_due,
                round(100 * phishing_failure_rate, 1) AS phish_failed_pct
         FROM {marts}.knowbe4__department_summary
         ORDER BY avg_phish_prone_percentage DESC NULLS LAST, department
@@ -51,7 +63,10 @@ QUESTIONS: list[tuple[str, str, str]] = [
         "knowbe4__department_summary",
     ),
     (
-        "Latest phishing tests (failed = clicked, replied, opened the attachment, ...)",
+        "Latest phishing tests",
+        "recipients: everyone the test was sent to, people who left since included; "
+        "delivered, failed (clicked, replied, opened the attachment, enabled macros, entered "
+        "data or scanned the QR code), reported: of them; the percentages are of delivered.",
         """
         SELECT strftime(started_at, '%Y-%m-%d') AS started, name, status, recipients,
                delivered, failed, reported,
@@ -65,7 +80,10 @@ QUESTIONS: list[tuple[str, str, str]] = [
         "knowbe4__phishing_tests",
     ),
     (
-        "Repeat clickers (2+ failures in tests of the last 365 days), worst first",
+        "Repeat clickers, worst first",
+        "Active users with 2+ failures in tests started in the 365 days up to the latest test "
+        "(a test exactly 365 days before it is outside); recent_failures: those failures; "
+        "failures, tests_delivered: all time.",
         """
         SELECT email, department, recent_failures, failures, tests_delivered,
                strftime(last_failure_at, '%Y-%m-%d') AS last_failure
@@ -77,19 +95,39 @@ QUESTIONS: list[tuple[str, str, str]] = [
         "knowbe4__user_phishing",
     ),
     (
-        "Training furthest behind (campaign x department, 5+ enrollments)",
+        "Phishing results of people who are not active users (not in the people above)",
+        "archived: people who left (users: how many); deleted: users the API no longer "
+        "lists, or rows without a user (not countable as people); tests_received etc.: their "
+        "recipient rows, which the tests above include.",
         """
-        SELECT campaign_name AS campaign, campaign_status AS status, department, enrolled,
-               completed, past_due, round(100 * completion_rate, 1) AS completion_pct
+        SELECT user_kind, users, tests_received, tests_delivered, failures, reports
+        FROM {marts}.knowbe4__former_user_phishing
+        ORDER BY user_kind
+        """,
+        "knowbe4__former_user_phishing",
+    ),
+    (
+        "Training furthest behind (campaign x department, 5+ people)",
+        "people: active users enrolled; done: of them, people who completed every module of "
+        "the campaign; past_due: people with a module past due; enrollments, "
+        "enrollments_done: the module enrollments behind those people (two per person in a "
+        "two-module campaign).",
+        """
+        SELECT campaign_name AS campaign, campaign_status AS status, department,
+               users_enrolled AS people, users_completed AS done,
+               users_past_due AS past_due,
+               round(100 * user_completion_rate, 1) AS done_pct,
+               enrollments, enrollments_completed AS enrollments_done
         FROM {marts}.knowbe4__training_compliance
-        WHERE enrolled >= 5
-        ORDER BY completion_rate, past_due DESC, campaign_name, department
+        WHERE users_enrolled >= 5
+        ORDER BY user_completion_rate, users_past_due DESC, campaign_name, department
         LIMIT 8
         """,
         "knowbe4__training_compliance",
     ),
     (
         "Account risk score: the latest points and their change",
+        "One point per day of the account's risk-score history (0-100, higher is riskier).",
         """
         SELECT strftime(score_date, '%Y-%m-%d') AS day, risk_score,
                round(risk_score_change, 3) AS change
@@ -101,14 +139,18 @@ QUESTIONS: list[tuple[str, str, str]] = [
         "knowbe4__risk_score_trend",
     ),
     (
-        "Users snapshot: the history the API does not keep, one version per change and run",
+        "Users snapshot: the history the API does not keep",
+        "A version per change of a user's Phish-prone %, risk score, status or department, "
+        "dated by when the tap read it (the loader's _sdc_extracted_at, UTC), not by when dbt "
+        "ran; users_changed_or_deleted: users with a closed version.",
         """
         SELECT count(DISTINCT user_id) AS users_seen,
                count(*) AS versions,
                count(*) FILTER (WHERE dbt_valid_to IS NULL) AS current_versions,
                count(DISTINCT user_id) FILTER (WHERE dbt_valid_to IS NOT NULL)
                    AS users_changed_or_deleted,
-               count(DISTINCT dbt_valid_from) AS snapshot_runs_with_changes
+               strftime(min(dbt_valid_from), '%Y-%m-%d %H:%M') AS first_read,
+               strftime(max(dbt_valid_from), '%Y-%m-%d %H:%M') AS latest_change_read
         FROM {snapshots}.knowbe4__users_snapshot
         """,
         "knowbe4__users_snapshot",
@@ -185,9 +227,10 @@ def main(argv: list[str]) -> int:
     rows += [(f"{marts}.{n}", c) for n, c in _counts(con, marts, _tables(con, marts))]
     rows += [(f"{snapshots}.{n}", c) for n, c in _counts(con, snapshots, _tables(con, snapshots))]
     print(table(["table", "rows"], rows))
-    for title, sql, needs in QUESTIONS:
+    for title, legend, sql, needs in QUESTIONS:
         print()
         print(title)
+        print(textwrap.fill(legend, width=96, initial_indent="  ", subsequent_indent="  "))
         if needs not in built:
             print(f"  (skipped: {needs} was not built; see the dbt log)")
             continue

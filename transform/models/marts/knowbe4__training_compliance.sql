@@ -1,13 +1,39 @@
-{#- One row per (training campaign, department of the enrolled user): enrollments, completed
-    (status Passed or Completed), past due. Enrollments of unknown or deleted users (user null,
-    or an id the users stream no longer has), and of users without a department, count under
-    department 'Unknown'. -#}
-with enrollments as (
-    select * from {{ ref('stg_knowbe4__training_enrollments') }}
+{#- One row per (training campaign, department) of the active users enrolled in it: people
+    (users_*) and enrollment rows (enrollments_*), counted apart because a campaign of two
+    modules gives each person two enrollments. Completed = status Passed or Completed; past
+    due = status Past Due. A user is done with a campaign when every one of their enrollments
+    in it is completed. Only active users count, as in knowbe4__department_summary: the
+    enrollments of archived users, of users the users stream no longer has and of rows
+    without a user are left out (they are in stg_knowbe4__training_enrollments). Active users
+    without a department are under 'Unknown'. -#}
+with users as (
+    select user_id, department from {{ ref('stg_knowbe4__users') }}
+    where is_active
 ),
 
-users as (
-    select user_id, department from {{ ref('stg_knowbe4__users') }}
+enrollments as (
+    select
+        enrollments.campaign_id,
+        enrollments.campaign_name,
+        enrollments.user_id,
+        enrollments.is_completed,
+        enrollments.is_past_due,
+        {{ knowbe4_department('users.department') }} as department
+    from {{ ref('stg_knowbe4__training_enrollments') }} as enrollments
+    inner join users on users.user_id = enrollments.user_id
+),
+
+per_user as (
+    select
+        campaign_id,
+        department,
+        user_id,
+        max(campaign_name) as campaign_name,
+        count(*) as enrollments,
+        sum(case when is_completed then 1 else 0 end) as enrollments_completed,
+        sum(case when is_past_due then 1 else 0 end) as enrollments_past_due
+    from enrollments
+    group by campaign_id, department, user_id
 ),
 
 campaigns as (
@@ -16,21 +42,34 @@ campaigns as (
 
 counted as (
     select
-        enrollments.campaign_id,
-        {{ knowbe4_department('users.department') }} as department,
-        max(coalesce(campaigns.campaign_name, enrollments.campaign_name)) as campaign_name,
-        max(campaigns.status) as campaign_status,
-        count(*) as enrolled,
-        count(distinct users.user_id) as users_enrolled,
-        sum(case when enrollments.is_completed then 1 else 0 end) as completed,
-        sum(case when enrollments.is_past_due then 1 else 0 end) as past_due
-    from enrollments
-    left join users on users.user_id = enrollments.user_id
-    left join campaigns on campaigns.campaign_id = enrollments.campaign_id
-    group by enrollments.campaign_id, {{ knowbe4_department('users.department') }}
+        per_user.campaign_id,
+        per_user.department,
+        max(per_user.campaign_name) as campaign_name,
+        count(*) as users_enrolled,
+        sum(case when per_user.enrollments_completed = per_user.enrollments then 1 else 0 end)
+            as users_completed,
+        sum(case when per_user.enrollments_past_due > 0 then 1 else 0 end) as users_past_due,
+        sum(per_user.enrollments) as enrollments,
+        sum(per_user.enrollments_completed) as enrollments_completed,
+        sum(per_user.enrollments_past_due) as enrollments_past_due
+    from per_user
+    group by per_user.campaign_id, per_user.department
 )
 
 select
-    *,
-    {{ knowbe4_safe_divide('completed', 'enrolled') }} as completion_rate
+    counted.campaign_id,
+    counted.department,
+    coalesce(campaigns.campaign_name, counted.campaign_name) as campaign_name,
+    campaigns.status as campaign_status,
+    counted.users_enrolled,
+    counted.users_completed,
+    counted.users_past_due,
+    {{ knowbe4_safe_divide('counted.users_completed', 'counted.users_enrolled') }}
+        as user_completion_rate,
+    counted.enrollments,
+    counted.enrollments_completed,
+    counted.enrollments_past_due,
+    {{ knowbe4_safe_divide('counted.enrollments_completed', 'counted.enrollments') }}
+        as enrollment_completion_rate
 from counted
+left join campaigns on campaigns.campaign_id = counted.campaign_id
