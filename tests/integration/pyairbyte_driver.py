@@ -1,0 +1,75 @@
+"""Drive ``source-knowbe4`` with PyAirbyte, as a notebook or script would.
+
+Runs inside ``.tools/pyairbyte`` (``scripts/pyairbyte_install.py``), not the project's
+virtualenv, and imports nothing of the tap:
+
+    python pyairbyte_driver.py EXECUTABLE RESULT_FD STEP [STEP ...]
+
+Each STEP is ``check:CONFIG.json`` or ``read:CONFIG.json``. ``check`` answers whether the
+check passed and PyAirbyte's failure reason; ``read`` selects every stream, reads into
+PyAirbyte's default DuckDB cache (under ``$AIRBYTE_CACHE_ROOT``) and answers the rows each
+stream's table holds and the streams whose state the cache keeps. Each answer is one JSON
+line on file descriptor RESULT_FD (PyAirbyte's own progress goes to stdout); before each
+further step the driver waits for a line on stdin, so the caller can look at the API between
+two reads. PyAirbyte is imported once for all steps (it takes seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import airbyte as ab
+from airbyte import exceptions as ab_exc
+
+
+def _source(executable: str, config_path: str) -> ab.Source:
+    return ab.get_source(
+        "source-knowbe4",
+        config=json.loads(Path(config_path).read_text()),
+        local_executable=executable,
+        install_if_missing=False,
+    )
+
+
+def read(executable: str, config_path: str) -> dict:
+    source = _source(executable, config_path)
+    source.select_all_streams()
+    cache = ab.get_default_cache()
+    result = source.read(cache=cache)
+    rows = {name: len(dataset) for name, dataset in result.streams.items()}
+    provider = cache.get_state_provider(source_name=source.name)
+    return {
+        "rows": rows,
+        "processed_records": result.processed_records,
+        "state_streams": sorted(provider.known_stream_names),
+        "cache": str(cache.db_path),
+    }
+
+
+def check(executable: str, config_path: str) -> dict:
+    source = _source(executable, config_path)
+    try:
+        source.check()
+    except ab_exc.AirbyteConnectorCheckFailedError as exc:
+        return {"ok": False, "failure_reason": (exc.context or {}).get("failure_reason")}
+    return {"ok": True, "failure_reason": None}
+
+
+def main() -> int:
+    executable, result_fd, *steps = sys.argv[1:]
+    with os.fdopen(int(result_fd), "w") as results:
+        for number, step in enumerate(steps):
+            if number:
+                sys.stdin.readline()  # the caller says when to go on
+            command, config_path = step.split(":", 1)
+            answer = {"read": read, "check": check}[command](executable, config_path)
+            results.write(json.dumps(answer) + "\n")
+            results.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
