@@ -30,17 +30,23 @@ Commands (``make settings`` runs the first, and regenerates the README's setting
     .venv/bin/python scripts/meltano_settings.py          # rewrite both
     .venv/bin/python scripts/meltano_settings.py --check  # exit 1 if either is stale
 
-Mapping from JSON Schema to Meltano setting kinds:
+Mapping from JSON Schema to Meltano setting kinds. Every documented form of every setting
+(the ``examples`` of its declaration in ``tap_knowbe4/settings.py``) must reach the tap
+through ``meltano config set`` and through ``TAP_KNOWBE4_*`` variables unchanged;
+``tests/integration/test_meltano_settings.py`` checks that with Meltano itself. What works
+in Meltano 4.4.1:
 
-- ``enum`` -> ``options``; a string with ``examples`` (e.g. ``region``) -> ``options`` too,
-  so Meltano UIs offer the values (the tap still accepts anything it documents);
+- ``enum`` -> ``options`` (``pagination``, ``group_members_source``: lower-case words);
+- any other string -> ``string``, examples or not: ``options`` would make Meltano refuse
+  what the tap documents (``region``: ``EU``, ``eu.knowbe4.com``, a console URL);
 - ``format: date-time`` / ``date`` -> ``date_iso8601``; integer -> ``integer``; boolean ->
-  ``boolean``; array -> ``array``; everything else -> ``string``;
-- number -> ``integer``, not ``decimal``: Meltano 4.4.1 turns a ``decimal`` setting given as a
-  string (environment variable, ``.env``, ``meltano config set``) into a ``Decimal`` and then
-  fails writing the tap's config ("Object of type Decimal is not JSON serializable"). As
-  ``integer``, ``TAP_KNOWBE4_REQUESTS_PER_SECOND=0`` works; a fraction can still be given as a
-  YAML number in ``meltano.yml`` (Meltano only casts strings);
+  ``boolean``; array -> ``array``;
+- number -> ``string``. Not ``decimal``: Meltano turns a ``decimal`` setting given as text
+  (an environment variable, ``.env``) into a ``Decimal`` and then fails writing the tap's
+  config ("Object of type Decimal is not JSON serializable"). Not ``integer``: ``meltano
+  config set tap-knowbe4 requests_per_second 0.5`` ends in a traceback (``int('0.5')``).
+  As ``string``, every form arrives: ``meltano config set`` stores ``'0.5'``, a YAML number
+  in ``meltano.yml`` stays a number, and the tap reads numbers given as text;
 - ``secret`` / ``writeOnly`` -> ``sensitive: true``;
 - an object whose sub-properties are all known (``faker_config``, ``batch_config``) becomes
   dotted settings (``faker_config.locale``); an open object (``stream_maps``) -> ``object``;
@@ -178,7 +184,7 @@ def _types(prop: dict[str, Any]) -> list[str]:
 
 def _kind(prop: dict[str, Any]) -> str:
     types = _types(prop)
-    if "enum" in prop or (types == ["string"] and prop.get("examples")):
+    if "enum" in prop:
         return "options"
     if prop.get("format") in {"date-time", "date"}:
         return "date_iso8601"
@@ -186,7 +192,7 @@ def _kind(prop: dict[str, Any]) -> str:
         return "array"
     if "object" in types:
         return "object"
-    for json_type, kind in (("boolean", "boolean"), ("integer", "integer"), ("number", "integer")):
+    for json_type, kind in (("boolean", "boolean"), ("integer", "integer"), ("number", "string")):
         if types == [json_type]:
             return kind
     return "string"
@@ -212,7 +218,7 @@ def _setting(name: str, prop: dict[str, Any], version: str) -> dict[str, Any]:
     if prop.get("secret") or prop.get("writeOnly"):
         setting["sensitive"] = True
     if setting["kind"] == "options":
-        values = prop.get("enum") or prop.get("examples") or []
+        values = prop.get("enum") or []
         setting["options"] = [{"label": str(v), "value": v} for v in values if v is not None]
     return setting
 

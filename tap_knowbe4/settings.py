@@ -1,12 +1,16 @@
 """The tap's settings, each declared once.
 
-Every setting is one field of :class:`Settings`: its type, default, title, description and
-how a raw value is checked are declared together by :func:`setting`. From those fields
-come the JSON schema the SDK validates and ``--about`` prints (:data:`CONFIG_SCHEMA`, which
-in turn feeds ``meltano.yml``, the Hub definition and the README table), the parsed
-settings the streams use (:meth:`Settings.from_config`), and the reading of settings given
-as text (environment variables, or a Meltano project that stored numbers as strings).
-Every bad value ends the run before any request, with one line naming the setting.
+Every setting is one field of :class:`Settings`: its name, its type (the field's
+annotation) and a :class:`Declaration` made by :func:`setting` with its title, description,
+default, bounds (``minimum``, ``maximum``), allowed values, secrecy and documented examples.
+Everything else derives from that one declaration, so nothing can disagree with it: the
+JSON schema the SDK validates and ``--about`` prints (:data:`CONFIG_SCHEMA`, which in turn
+feeds ``meltano.yml``, the Hub definition and the README table), the parser
+(:meth:`Declaration.parse`, used by :meth:`Settings.from_config`), and the reading of
+settings given as text (environment variables, or a Meltano project that stored numbers as
+strings). A ``check`` adds what a type and bounds cannot say (the region's aliases, a file
+that must exist). Every bad value ends the run before any request, with one line naming the
+setting.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from tap_knowbe4.regions import REGION_CODES, resolve_base_url, resolve_region
 MAX_PAGE_SIZE = 500
 PAGINATION_MODES = ("auto", "page", "cursor")
 MEMBER_SOURCES = ("users", "endpoint")
+#: Far more requests than any account is allowed in a day.
+MOST_REQUESTS = 10**9
 #: Header values must be visible ASCII: anything else cannot be sent, and would make
 #: ``requests`` print the whole header (key included) in its error.
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
@@ -43,57 +49,140 @@ def _version() -> str:
 
 DEFAULT_USER_AGENT = f"tap-knowbe4/{_version()}"
 
-Parser = t.Callable[[str, t.Any], t.Any]
+Check = t.Callable[[str, t.Any], t.Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Declaration:
+    """One setting, declared once; its JSON schema, its parser and its docs derive from it.
+
+    ``name`` and ``type`` come from the :class:`Settings` field that holds the declaration
+    (its name and its annotation: ``str``, ``int``, ``float``, ``bool`` or ``datetime``).
+    """
+
+    title: str
+    description: str
+    default: t.Any = None
+    #: Numbers: the smallest and largest value accepted (the JSON schema says the same).
+    minimum: float | None = None
+    maximum: float | None = None
+    #: Numbers: 0 turns the thing off; any other value must be at least this.
+    zero_or_at_least: float | None = None
+    required: bool = False
+    secret: bool = False
+    #: Text: the only values accepted (case-insensitive).
+    allowed: tuple[str, ...] = ()
+    #: Documented ways to write a value, as text (an environment variable, a
+    #: ``meltano config set``); each must parse (tests/test_settings.py) and reach the tap
+    #: through Meltano unchanged (tests/integration/test_meltano_settings.py).
+    examples: tuple[str, ...] = ()
+    #: What the type and bounds cannot say: a normalization or a further check of a value
+    #: that is present (the region's aliases, a file that must exist).
+    check: Check | None = None
+    name: str = ""
+    type: type = str
+
+    def parse(self, value: object) -> t.Any:
+        """The value read and checked, or :class:`ConfigError` with one line naming it."""
+        name = self.name
+        if isinstance(value, str):
+            value = value.strip()
+        if value is None or value == "":
+            if self.required:
+                msg = (
+                    f"{name} is missing or empty: set it to your {self.title} "
+                    f"(env TAP_KNOWBE4_{name.upper()})."
+                )
+                raise ConfigError(msg)
+            return self.default
+        try:
+            value = _READERS[self.type](self, value)
+        except ConfigError:
+            if self.secret:  # the message would show (part of) the value
+                msg = f"{name} must be text: the {self.title}."
+                raise ConfigError(msg) from None
+            raise
+        return self.check(name, value) if self.check is not None else value
+
+    def schema_type(self) -> th.JSONTypeHelper:
+        """The JSON schema type with the declared bounds."""
+        bounds = t.cast("dict[str, t.Any]", {"minimum": self.minimum, "maximum": self.maximum})
+        if self.type is int:
+            return th.IntegerType(**bounds)
+        if self.type is float:
+            return th.NumberType(**bounds)
+        if self.type is bool:
+            return th.BooleanType()
+        if self.type is dt.datetime:
+            return th.DateTimeType()
+        return th.StringType()
+
+    def schema_examples(self) -> list[t.Any]:
+        """The examples as JSON values of the setting's type (text stays as written)."""
+        if self.type not in (int, float, bool):
+            return list(self.examples)
+        values: list[t.Any] = []
+        for text in self.examples:
+            value = self.parse(text)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if value not in values:  # one type per setting: True == 1 cannot mix here
+                values.append(value)
+        return values
 
 
 def setting(
-    jsonschema_type: th.JSONTypeHelper | type[th.JSONTypeHelper],
     *,
     title: str,
     description: str,
-    parse: Parser,
     default: t.Any = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    zero_or_at_least: float | None = None,
     required: bool = False,
     secret: bool = False,
-    allowed: t.Sequence[str] | None = None,
-    examples: t.Sequence[t.Any] | None = None,
+    allowed: t.Sequence[str] = (),
+    examples: t.Sequence[str] = (),
+    check: Check | None = None,
 ) -> t.Any:
-    """Declare one setting: a dataclass field carrying everything about it."""
-    info = {
-        "type": jsonschema_type,
-        "title": title,
-        "description": description,
-        "parse": parse,
-        "default": default,
-        "required": required,
-        "secret": secret,
-        "allowed": allowed,
-        "examples": examples,
-    }
-    return dataclasses.field(default=default, metadata={"setting": info})
+    """Declare one setting: a dataclass field carrying its :class:`Declaration`."""
+    declaration = Declaration(
+        title=title,
+        description=description,
+        default=default,
+        minimum=minimum,
+        maximum=maximum,
+        zero_or_at_least=zero_or_at_least,
+        required=required,
+        secret=secret,
+        allowed=tuple(allowed),
+        examples=tuple(examples),
+        check=check,
+    )
+    return dataclasses.field(default=default, metadata={"setting": declaration})
 
 
-# -- value checks, shared by the declarations ------------------------------------------
+# -- reading a value of each type ------------------------------------------------------
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
-
-
-def _number(name: str, value: object, low: float, high: float) -> float:
+def _read_number(decl: Declaration, value: object) -> float:
+    name = decl.name
     if isinstance(value, str):
         value = _from_text(name, value, float)
     if not _is_number(value) or not math.isfinite(float(t.cast("float", value))):
         msg = f"{name} must be a number, got {_show(value)}."
         raise ConfigError(msg)
     number = float(t.cast("float", value))
-    if not low <= number <= high:
-        msg = f"{name} must be between {low:g} and {high:g}, got {number:g}."
+    _bounded(decl, number, f"{number:g}")
+    floor = decl.zero_or_at_least
+    if floor is not None and 0 < number < floor:
+        msg = f"{name} must be 0 (no limit) or at least {floor:g}, got {number:g}."
         raise ConfigError(msg)
     return number
 
 
-def _whole(name: str, value: object, low: int, high: int) -> int:
+def _read_whole(decl: Declaration, value: object) -> int:
+    name = decl.name
     if isinstance(value, str):
         value = _from_text(name, value, int)
     if isinstance(value, (float, decimal.Decimal)) and math.isfinite(value) and value == int(value):
@@ -101,10 +190,79 @@ def _whole(name: str, value: object, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         msg = f"{name} must be a whole number, got {_show(value)}."
         raise ConfigError(msg)
-    if not low <= value <= high:
-        msg = f"{name} must be between {low} and {high}, got {value}."
-        raise ConfigError(msg)
+    _bounded(decl, value, str(value))
     return value
+
+
+def _bounded(decl: Declaration, number: float, shown: str) -> None:
+    low = -math.inf if decl.minimum is None else decl.minimum
+    high = math.inf if decl.maximum is None else decl.maximum
+    if not low <= number <= high:
+        msg = f"{decl.name} must be {_range(decl)}, got {shown}."
+        raise ConfigError(msg)
+
+
+def _range(decl: Declaration) -> str:
+    if decl.minimum is not None and decl.maximum is not None:
+        return f"between {decl.minimum:g} and {decl.maximum:g}"
+    if decl.minimum is not None:
+        return f"at least {decl.minimum:g}"
+    return f"at most {decl.maximum:g}"
+
+
+def _read_flag(decl: Declaration, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    msg = f"{decl.name} must be true or false, got {_show(value)}."
+    raise ConfigError(msg)
+
+
+def _read_text(decl: Declaration, value: object) -> str:
+    if not isinstance(value, str):
+        msg = f"{decl.name} must be text, got {_show(value)}."
+        raise ConfigError(msg)
+    if decl.allowed:
+        if value.lower() not in decl.allowed:
+            msg = f"{decl.name} must be one of {', '.join(decl.allowed)}, got {_show(value)}."
+            raise ConfigError(msg)
+        return value.lower()
+    return value
+
+
+def _read_instant(decl: Declaration, value: object) -> dt.datetime:
+    bad = f"{decl.name} {_show(value)} is not a date; use ISO 8601 such as 2024-01-31."
+    try:
+        parsed = pendulum.parse(str(value))
+    except (ValueError, TypeError, OverflowError, pendulum.parsing.exceptions.ParserError):
+        raise ConfigError(bad) from None
+    if isinstance(parsed, dt.datetime):
+        result = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    elif isinstance(parsed, dt.date):
+        result = dt.datetime(parsed.year, parsed.month, parsed.day, tzinfo=dt.timezone.utc)
+    else:
+        raise ConfigError(bad)
+    try:
+        return dt.datetime.fromtimestamp(result.timestamp(), tz=dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):  # the calendar's edges have no UTC instant
+        raise ConfigError(bad) from None
+
+
+_READERS: dict[type, t.Callable[[Declaration, t.Any], t.Any]] = {
+    int: _read_whole,
+    float: _read_number,
+    bool: _read_flag,
+    str: _read_text,
+    dt.datetime: _read_instant,
+}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
 
 
 def _from_text(name: str, text: str, kind: type) -> t.Any:
@@ -124,83 +282,10 @@ def _show(value: object) -> str:
     return f"a {type(value).__name__} of {len(str(value))} characters"
 
 
-def number_between(low: float, high: float, default: float | None) -> Parser:
-    """A number in ``[low, high]`` (fractions allowed)."""
-
-    def parse(name: str, value: object) -> float | None:
-        if value is None or value == "":
-            return default
-        return _number(name, value, low, high)
-
-    return parse
+# -- checks beyond type and bounds -----------------------------------------------------
 
 
-def rate_limit(slowest: float, high: float, default: float) -> Parser:
-    """0 (no limit) or a rate in ``[slowest, high]``: a rate near 0 is a wait of ages."""
-
-    def parse(name: str, value: object) -> float | None:
-        if value is None or value == "":
-            return default
-        number = _number(name, value, 0, high)
-        if 0 < number < slowest:
-            msg = f"{name} must be 0 (no limit) or at least {slowest:g}, got {number:g}."
-            raise ConfigError(msg)
-        return number
-
-    return parse
-
-
-def whole_between(low: int, high: int, default: int | None) -> Parser:
-    """A whole number in ``[low, high]``; ``None`` keeps ``default``."""
-
-    def parse(name: str, value: object) -> int | None:
-        if value is None or value == "":
-            return default
-        return _whole(name, value, low, high)
-
-    return parse
-
-
-def flag(default: bool) -> Parser:
-    """A boolean (``true``/``false``, ``1``/``0``, ``yes``/``no`` as text)."""
-
-    def parse(name: str, value: object) -> bool:
-        if value is None or value == "":
-            return default
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "1", "yes", "on"):
-            return True
-        if text in ("false", "0", "no", "off"):
-            return False
-        msg = f"{name} must be true or false, got {_show(value)}."
-        raise ConfigError(msg)
-
-    return parse
-
-
-def choice(options: t.Sequence[str]) -> Parser:
-    """One of ``options`` (case-insensitive); the first is the default."""
-
-    def parse(name: str, value: object) -> str:
-        text = str(value if value not in (None, "") else options[0]).strip().lower()
-        if text not in options:
-            msg = f"{name} must be one of {', '.join(options)}, got {_show(value)}."
-            raise ConfigError(msg)
-        return text
-
-    return parse
-
-
-def _api_key(name: str, value: object) -> str:
-    key = value.strip() if isinstance(value, str) else ""
-    if not key:
-        msg = (
-            f"{name} is missing or empty: set it to your Reporting API token "
-            "(env TAP_KNOWBE4_API_KEY)."
-        )
-        raise ConfigError(msg)
+def _api_key(name: str, key: str) -> str:
     if not _HEADER_SAFE.fullmatch(key):
         msg = (
             f"{name} contains a space, a control character or a non-ASCII character, which "
@@ -210,60 +295,23 @@ def _api_key(name: str, value: object) -> str:
     return key
 
 
-def _region(name: str, value: object) -> str:  # noqa: ARG001 - every parser takes the name
-    return resolve_region(None if value in (None, "") else str(value))
+def _region(name: str, value: str) -> str:  # noqa: ARG001 - every check takes the name
+    return resolve_region(value)
 
 
-def _text(name: str, value: object) -> str | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        msg = f"{name} must be text, got {_show(value)}."
-        raise ConfigError(msg)
-    return value.strip()
-
-
-def _user_agent(name: str, value: object) -> str:
-    text = _text(name, value) or DEFAULT_USER_AGENT
+def _user_agent(name: str, text: str) -> str:
     if not re.fullmatch(r"[\x20-\x7e]{1,200}", text):
         msg = f"{name} must be up to 200 visible ASCII characters."
         raise ConfigError(msg)
     return text
 
 
-def _start_date(name: str, value: object) -> dt.datetime | None:
-    if value in (None, ""):
-        return None
-    bad = f"{name} {_show(value)} is not a date; use ISO 8601 such as 2024-01-31."
-    try:
-        parsed = pendulum.parse(str(value))
-    except (ValueError, TypeError, OverflowError, pendulum.parsing.exceptions.ParserError):
-        raise ConfigError(bad) from None
-    if isinstance(parsed, dt.datetime):
-        result = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-    elif isinstance(parsed, dt.date):
-        result = dt.datetime(parsed.year, parsed.month, parsed.day, tzinfo=dt.timezone.utc)
-    else:
-        raise ConfigError(bad)
-    try:
-        return dt.datetime.fromtimestamp(result.timestamp(), tz=dt.timezone.utc)
-    except (ValueError, OverflowError, OSError):  # the calendar's edges have no UTC instant
-        raise ConfigError(bad) from None
-
-
-def _ca_bundle(name: str, value: object) -> str | None:
-    text = _text(name, value)
-    if text is None:
-        return None
+def _ca_bundle(name: str, text: str) -> str:
     path = pathlib.Path(text).expanduser()
     if not path.is_file():
         msg = f"{name} {text!r} is not a readable file of PEM certificates."
         raise ConfigError(msg)
     return str(path)
-
-
-def _ledger_path(name: str, value: object) -> str | None:
-    return _text(name, value)
 
 
 # -- the settings ----------------------------------------------------------------------
@@ -274,7 +322,6 @@ class Settings:
     """The tap's settings, validated and normalized; each field declares one setting."""
 
     api_key: str = setting(
-        th.StringType,
         required=True,
         secret=True,
         title="Reporting API key",
@@ -282,11 +329,10 @@ class Settings:
             "KnowBe4 Reporting API token (console: Account Settings > Account Integrations > "
             "API > Reporting API). Never logged; whitespace around it is ignored."
         ),
-        parse=_api_key,
+        check=_api_key,
         default="",
     )
     region: str = setting(
-        th.StringType,
         default="us",
         title="Region",
         description=(
@@ -295,40 +341,38 @@ class Settings:
             "(training.knowbe4.com = us, eu.knowbe4.com = eu, ...). A key only works in its "
             "own region."
         ),
-        examples=list(REGION_CODES),
-        parse=_region,
+        examples=("us", "EU", "training.knowbe4.com", "https://eu.knowbe4.com/ui/dashboard"),
+        check=_region,
     )
     api_url: str | None = setting(
-        th.StringType,
         title="API base URL override",
         description=(
             "Base URL to use instead of the region's (a proxy, or the local sandbox such as "
             "http://127.0.0.1:8008): scheme, host and optional port and path only. Must be "
             "https unless the host is this machine (loopback)."
         ),
-        parse=_text,
+        examples=("http://127.0.0.1:8765", "https://eu.api.knowbe4.com"),
     )
     start_date: dt.datetime | None = setting(
-        th.DateTimeType,
         title="Start date",
         description=(
             "Earliest date to read where the API's dates bound what is read (risk-score "
             "histories; phishing tests and their recipients by started_at)."
         ),
-        parse=_start_date,
+        examples=("2024-01-31", "2024-01-01T00:00:00Z"),
     )
     page_size: int = setting(
-        th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
         default=MAX_PAGE_SIZE,
+        minimum=1,
+        maximum=MAX_PAGE_SIZE,
         title="Page size",
         description=(
             "Records per request (per_page), 1-500. 500 costs the fewest requests. A server "
             "that caps pages lower is detected and followed."
         ),
-        parse=whole_between(1, MAX_PAGE_SIZE, MAX_PAGE_SIZE),
+        examples=("500", "100"),
     )
     pagination: str = setting(
-        th.StringType,
         default="auto",
         allowed=PAGINATION_MODES,
         title="Pagination",
@@ -337,79 +381,87 @@ class Settings:
             "header, a data/pagination envelope or a Link header), else page by number. "
             "page: page numbers only. cursor: cursors only."
         ),
-        parse=choice(PAGINATION_MODES),
+        examples=PAGINATION_MODES,
     )
     requests_per_second: float = setting(
-        th.NumberType(minimum=0, maximum=1000),
         default=4,
+        minimum=0,
+        maximum=1000,
+        zero_or_at_least=0.01,
         title="Requests per second",
         description=(
             "Most requests sent in any one second, shared by all streams and retries; below 1 "
             "it is one request per 1/rate seconds (0.5: one every two seconds). The API allows "
             "4. 0 turns this limit off (for the local sandbox); otherwise at least 0.01."
         ),
-        parse=rate_limit(0.01, 1000, 4),
+        examples=("4", "0.5", "0"),
     )
     requests_per_minute: float = setting(
-        th.NumberType(minimum=0, maximum=60000),
         default=50,
+        minimum=0,
+        maximum=60000,
+        zero_or_at_least=1,
         title="Requests per minute",
         description=(
             "Most requests sent in any sixty seconds, shared by all streams and retries. The "
             "API allows 50. 0 turns this limit off; otherwise at least 1."
         ),
-        parse=rate_limit(1, 60000, 50),
+        examples=("50", "30", "0"),
     )
     max_retries: int = setting(
-        th.IntegerType(minimum=0, maximum=20),
         default=5,
+        minimum=0,
+        maximum=20,
         title="Retries per request",
         description=(
             "How often one request is retried after a 5xx, a timeout, a dropped connection or "
             "an unreadable body before the run stops (429s are waited out for "
             "quota_wait_seconds instead)."
         ),
-        parse=whole_between(0, 20, 5),
+        examples=("5", "0"),
     )
     max_retry_wait_seconds: float = setting(
-        th.NumberType(minimum=0, maximum=3600),
         default=300,
+        minimum=0,
+        maximum=3600,
         title="Longest wait before a retry",
         description=(
             "Longest single wait before a retry: backoff (1, 2, 4 ... s) stops growing here, "
             "and a 429 whose Retry-After asks for longer is the daily quota being used up, so "
             "the run stops cleanly instead of waiting."
         ),
-        parse=number_between(0, 3600, 300),
+        examples=("300", "2.5"),
     )
     quota_wait_seconds: float = setting(
-        th.NumberType(minimum=0, maximum=3600),
         default=120,
+        minimum=0,
+        maximum=3600,
         title="Time to wait out 429s",
         description=(
             "How long 429 answers may go on (while the tap paces itself within the API's "
             "limits) before the tap concludes the daily quota is spent and stops cleanly."
         ),
-        parse=number_between(0, 3600, 120),
+        examples=("120", "0"),
     )
     daily_request_limit: int | None = setting(
-        th.IntegerType(minimum=1),
+        minimum=1,
+        maximum=MOST_REQUESTS,
         title="Daily request limit",
         description=(
             "Requests allowed per 24 hours (the window starts at the first request). Default: "
             "2,000 + the account's number_of_seats, as the API allows. Counted in the state "
             "and in the shared budget ledger, so every run on the account knows what is left."
         ),
-        parse=whole_between(1, 10**9, None),
+        examples=("7000",),
     )
     max_requests_per_run: int | None = setting(
-        th.IntegerType(minimum=1),
+        minimum=1,
+        maximum=MOST_REQUESTS,
         title="Most requests per run",
         description="Stop cleanly after this many requests in one run (resumes next run).",
-        parse=whole_between(1, 10**9, None),
+        examples=("1000",),
     )
     fail_when_budget_exhausted: bool = setting(
-        th.BooleanType,
         default=False,
         title="Fail when the budget runs out",
         description=(
@@ -417,20 +469,20 @@ class Settings:
             "stops cleanly, writes state to resume from, and exits 0. Set true to exit "
             "non-zero instead."
         ),
-        parse=flag(False),
+        examples=("true", "false", "1", "0"),
     )
     request_timeout_seconds: float = setting(
-        th.NumberType(minimum=1, maximum=600),
         default=120,
+        minimum=1,
+        maximum=600,
         title="Request timeout",
         description=(
             "Seconds one request may take from sending to the last byte of the answer; a "
             "slower answer is abandoned and retried."
         ),
-        parse=number_between(1, 600, 120),
+        examples=("120", "30"),
     )
     group_members_source: str = setting(
-        th.StringType,
         default="users",
         allowed=MEMBER_SOURCES,
         title="Where group memberships come from",
@@ -439,10 +491,9 @@ class Settings:
             "request). endpoint: read /v1/groups/{id}/members, one request per group. "
             "Same columns either way."
         ),
-        parse=choice(MEMBER_SOURCES),
+        examples=MEMBER_SOURCES,
     )
     include_user_risk_score_history: bool = setting(
-        th.BooleanType,
         default=False,
         title="Read user risk-score histories",
         description=(
@@ -451,20 +502,20 @@ class Settings:
             "stream is skipped even when selected (Meltano's default selection is every "
             "stream), with one line saying so."
         ),
-        parse=flag(False),
+        examples=("true", "false", "1", "0"),
     )
     pst_lookback_days: int = setting(
-        th.IntegerType(minimum=0, maximum=3650),
         default=14,
+        minimum=0,
+        maximum=3650,
         title="Phishing test lookback (days)",
         description=(
             "Recipients of a phishing test are re-read while it is open, for this many days "
             "after it started, and whenever its counters change; settled tests cost nothing."
         ),
-        parse=whole_between(0, 3650, 14),
+        examples=("14", "0"),
     )
     emit_activate_version_messages: bool = setting(
-        th.BooleanType,
         default=False,
         title="Emit ACTIVATE_VERSION",
         description=(
@@ -472,20 +523,20 @@ class Settings:
             "so a version-aware target drops rows that disappeared upstream. A stream that "
             "stopped early, and the incremental streams, never send it."
         ),
-        parse=flag(False),
+        examples=("true", "false", "1", "0"),
     )
     progress_interval_seconds: float = setting(
-        th.NumberType(minimum=1, maximum=3600),
         default=30,
+        minimum=1,
+        maximum=3600,
         title="Progress log interval",
         description=(
             "Seconds between progress lines: records, requests done of those expected (from "
             "the previous run), % done, records per second, an ETA and the quota left."
         ),
-        parse=number_between(1, 3600, 30),
+        examples=("30", "5"),
     )
     budget_ledger: bool = setting(
-        th.BooleanType,
         default=True,
         title="Share the budget across runs",
         description=(
@@ -493,34 +544,32 @@ class Settings:
             "against the same account, so two jobs with different state IDs do not each "
             "assume the whole daily quota."
         ),
-        parse=flag(True),
+        examples=("true", "false", "1", "0"),
     )
     budget_ledger_path: str | None = setting(
-        th.StringType,
         title="Budget ledger file",
         description=(
             "Where the shared budget ledger lives (default: tap-knowbe4/budget-ledger.json "
             "under the user's cache directory, $XDG_CACHE_HOME or ~/.cache). Point containers "
             "of the same account at one shared path."
         ),
-        parse=_ledger_path,
+        examples=("/shared/tap-knowbe4/budget-ledger.json",),
     )
     ca_bundle: str | None = setting(
-        th.StringType,
         title="CA bundle",
         description=(
             "Path to a PEM file of certificate authorities to trust, for a corporate proxy "
             "that re-signs TLS. Certificates are always verified; there is no way to turn "
             "verification off."
         ),
-        parse=_ca_bundle,
+        check=_ca_bundle,
     )
     user_agent: str = setting(
-        th.StringType,
         default=DEFAULT_USER_AGENT,
         title="User-Agent",
         description="User-Agent header sent with every request.",
-        parse=_user_agent,
+        examples=("acme-data-platform/1.0",),
+        check=_user_agent,
     )
 
     # -- derived -----------------------------------------------------------------------
@@ -536,17 +585,14 @@ class Settings:
         return self.base_url.split("://", 1)[-1].split("/", 1)[0]
 
     @classmethod
-    def declared(cls) -> list[tuple[str, dict[str, t.Any]]]:
-        """Every setting's name and declaration, in order."""
-        return [(f.name, f.metadata["setting"]) for f in dataclasses.fields(cls)]
+    def declared(cls) -> list[tuple[str, Declaration]]:
+        """Every setting's name and declaration (with its name and type), in order."""
+        return list(_DECLARED.items())
 
     @classmethod
     def from_config(cls, config: t.Mapping[str, t.Any]) -> Settings:
         """Parse and check ``config``; raise :class:`ConfigError` with one clear line."""
-        values = {
-            name: info["parse"](name, config.get(name, info["default"]))
-            for name, info in cls.declared()
-        }
+        values = {name: decl.parse(config.get(name)) for name, decl in cls.declared()}
         settings = cls(**values)
         _ = settings.base_url  # checks api_url against the region rules
         return settings
@@ -557,23 +603,39 @@ class Settings:
         return cls.from_config({"api_key": "discovery-only"})
 
 
+def _declarations() -> dict[str, Declaration]:
+    """Each field's declaration, completed with the field's name and annotated type."""
+    hints = t.get_type_hints(Settings)
+    found = {}
+    for field in dataclasses.fields(Settings):
+        kinds = [k for k in t.get_args(hints[field.name]) or (hints[field.name],) if k is not None]
+        kinds = [k for k in kinds if k is not type(None)]
+        found[field.name] = dataclasses.replace(
+            field.metadata["setting"], name=field.name, type=kinds[0]
+        )
+    return found
+
+
+_DECLARED = _declarations()
+
+
 def config_schema() -> dict[str, t.Any]:
     """The settings as the JSON schema the SDK validates and ``--about`` prints."""
     properties = []
-    for name, info in Settings.declared():
+    for name, decl in Settings.declared():
         kwargs: dict[str, t.Any] = {
-            "required": info["required"],
-            "secret": info["secret"],
-            "title": info["title"],
-            "description": info["description"],
+            "required": decl.required,
+            "secret": decl.secret,
+            "title": decl.title,
+            "description": decl.description,
         }
-        if info["default"] is not None and not info["required"]:
-            kwargs["default"] = info["default"]
-        if info["allowed"]:
-            kwargs["allowed_values"] = list(info["allowed"])
-        if info["examples"]:
-            kwargs["examples"] = list(info["examples"])
-        properties.append(th.Property(name, info["type"], **kwargs))
+        if decl.default is not None and not decl.required:
+            kwargs["default"] = decl.default
+        if decl.allowed:
+            kwargs["allowed_values"] = list(decl.allowed)
+        if decl.examples:
+            kwargs["examples"] = decl.schema_examples()
+        properties.append(th.Property(name, decl.schema_type(), **kwargs))
     return th.PropertiesList(*properties).to_dict()
 
 
@@ -583,24 +645,20 @@ CONFIG_SCHEMA = config_schema()
 def normalize_text_values(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """Settings given as text (environment, Meltano strings) converted to their types.
 
-    Unknown names pass through unchanged (the SDK's own settings); a value that cannot be
-    read raises :class:`ConfigError` naming the setting, never echoing a secret.
+    Only numbers and booleans are converted (text settings stay as given, for the SDK's
+    schema check); unknown names pass through unchanged (the SDK's own settings). A value
+    that cannot be read raises :class:`ConfigError` naming the setting, never echoing a
+    secret.
     """
     result = dict(config)
-    kinds = dict(Settings.declared())
     for name, value in config.items():
-        info = kinds.get(name)
-        if info is None or not isinstance(value, str):
-            continue
-        schema = t.cast("dict", th.Property(name, info["type"]).to_dict()[name])
-        types = schema.get("type", [])
-        types = [types] if isinstance(types, str) else types
-        if not {"integer", "number", "boolean"} & set(types):
+        decl = _DECLARED.get(name)
+        if decl is None or not isinstance(value, str) or decl.type not in (int, float, bool):
             continue
         try:
-            result[name] = info["parse"](name, value)
+            result[name] = decl.parse(value)
         except ConfigError:
-            if info["secret"]:
+            if decl.secret:
                 msg = f"{name} has a value that cannot be read."
                 raise ConfigError(msg) from None
             raise
