@@ -52,7 +52,7 @@ def connection_specification() -> dict[str, t.Any]:
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "KnowBe4 Reporting API",
         "type": "object",
-        "required": [name for name, info in Settings.declared() if info["required"]],
+        "required": [name for name, decl in Settings.declared() if decl.required],
         "additionalProperties": True,
         "properties": properties,
     }
