@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tap_knowbe4.sandbox import NotFound, Organization
@@ -296,8 +294,7 @@ def test_same_seed_same_org_different_seed_differs() -> None:
     assert a.users() != c.users()
 
 
-def test_ten_thousand_users_build_quickly() -> None:
-    started = time.perf_counter()
+def test_ten_thousand_users_build() -> None:
+    """How fast is for ``bench/sandbox_throughput.py`` ("org build"): no wall-clock asserts."""
     org = Organization(users=10_000)
-    assert time.perf_counter() - started < 6.0
     assert org.summary()["users"] == 10_000
