@@ -53,6 +53,10 @@ class BudgetExhaustedError(KnowBe4Error):
     """The daily budget, the API's quota or the per-run cap is used up: a clean stop."""
 
 
+class BatchWriteError(KnowBe4Error):
+    """A stream's records could not be written to a BATCH file: the stream fails."""
+
+
 class StopRunError(Exception):
     """Raised inside a request when the run has been stopped; streams end quietly."""
 

@@ -12,6 +12,13 @@ From those outcomes, and nothing else, come the consequences: parent hooks that 
 bookmarks or mark a test settled run only for a parent read to the end; ACTIVATE_VERSION
 is sent only after a full-table stream was read completely in this run; the resume
 position (:class:`Resume`) records finished streams and parents; the summary reports it all.
+
+The end of a stream is a step of its own (:meth:`KnowBe4Stream._end`), taken after the
+SDK's ``sync`` wrote what the stream read, for the stream and its fan-out children at once.
+Nothing it allows happens before the records it covers were written: a parent's bookmark or
+settled mark waits for the BATCH file holding its children's records; ACTIVATE_VERSION and
+"done" follow the stream's last BATCH message; a BATCH file that cannot be written fails the
+stream and stops the run.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_knowbe4.client import KnowBe4HTTPStream
 from tap_knowbe4.errors import (
+    BatchWriteError,
     BudgetExhaustedError,
     EndpointForbiddenError,
     GaveUpError,
@@ -160,48 +168,81 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         """
         self._pending_version = version
 
-    # -- BATCH messages per stream, not per parent -------------------------------------
+    # -- BATCH files: per stream, not per parent; written before what they allow ---------
 
     @override
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> t.Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
-        """Batches of the stream, size-bounded; a child stream's span its parents.
+        """Gather the stream's records; write them whenever ``batch_size`` are pending.
 
         The SDK batches each ``sync(context)`` on its own: one file per parent record (a
-        thousand files for a thousand users). Records of a child stream are gathered
-        across parents instead, and written whenever ``batch_size`` records are pending
-        and when the stream ends (:meth:`_end`).
+        thousand files for a thousand users), and a stream's file only after its records
+        were all read, when ACTIVATE_VERSION and bookmarks had already been decided. Here
+        records of a stream are gathered (a child stream's across its parents) and written
+        by :meth:`_flush_batches`, BATCH message included, whenever ``batch_size`` records
+        are pending and when the stream ends (:meth:`_end`). Nothing is yielded to the SDK.
         """
-        if self.parent_stream_type is None:
-            yield from super().get_batches(batch_config, context)
-            return
-        pending = self.__dict__.setdefault("_pending_batch", [])
+        pending = self._pending_batch
         for record in self.records_without_messages(context):
             pending.append(record)
             if len(pending) >= batch_config.batch_size:
-                yield from self._batched(batch_config)
+                self._flush_batches()
+        yield from ()
 
-    def _batched(
-        self, batch_config: BatchConfig
-    ) -> t.Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
-        pending = self.__dict__.get("_pending_batch") or []
-        self.__dict__["_pending_batch"] = []
-        if pending:
+    @property
+    def _pending_batch(self) -> list[dict]:
+        """Records read but not yet written to a BATCH file."""
+        return self.__dict__.setdefault("_pending_records", [])
+
+    def _flush_batches(self) -> None:
+        """Write the pending records as BATCH files, then their BATCH message(s).
+
+        Every file is written before any message names it; an error writing one fails the
+        stream (:class:`~tap_knowbe4.errors.BatchWriteError`) before anything it would have
+        allowed. Then what was waiting for these records to be written happens.
+        """
+        batch_config = self.get_batch_config(self.config)
+        pending = self._pending_batch
+        if batch_config is not None and pending:
+            records = list(pending)
+            pending.clear()
             batcher = Batcher(
                 tap_name=self.tap_name, stream_name=self.name, batch_config=batch_config
             )
-            for manifest in batcher.get_batches(records=iter(pending)):
-                yield batch_config.encoding, manifest
+            try:
+                manifests = list(batcher.get_batches(records=iter(records)))
+            except OSError as exc:
+                self.__dict__.pop("_when_written", None)  # what waited for them never happens
+                self.report.end(Outcome.FAILED, "its BATCH file could not be written")
+                msg = (
+                    f"Stream '{self.name}': its records could not be written to a BATCH file "
+                    f"({type(exc).__name__}: {exc}); check batch_config's storage root. The "
+                    "stream is not marked done and the next run reads it again."
+                )
+                raise BatchWriteError(msg) from None
+            for manifest in manifests:
+                self.send_batch(batch_config.encoding, manifest)
+        self._release_written()
 
-    def _flush_batches(self) -> None:
-        """Write what a child stream has pending as its last BATCH message(s)."""
-        batch_config = self.get_batch_config(self.config)
-        if batch_config is None or not self.__dict__.get("_pending_batch"):
-            return
-        for encoding, manifest in self._batched(batch_config):
-            self.send_batch(encoding, manifest)
-        self.send_state()
+    def _once_written(self, commit: t.Callable[[], None]) -> None:
+        """Do ``commit`` (a bookmark, a settled test, a resume mark) once it is true.
+
+        That is once every record this stream emitted so far is written: at once, or after
+        the BATCH file that holds them.
+        """
+        if self._pending_batch:
+            self.__dict__.setdefault("_when_written", []).append(commit)
+        else:
+            commit()
+
+    def _release_written(self) -> None:
+        waiting = self.__dict__.pop("_when_written", [])
+        for commit in waiting:
+            commit()
+        if waiting or self.get_batch_config(self.config) is not None:
+            self.knowbe4_tap.publish_state()
+            self.send_state()  # a STATE after the BATCH it covers
 
     # -- logs that grow with parents go to DEBUG --------------------------------------
 
@@ -365,11 +406,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             report.end(Outcome.SKIPPED, "not started: the run had stopped")
             return
         outcome = yield from self._guarded(context)
-        report.end(outcome)
-        if outcome is Outcome.COMPLETE:
-            self.stream_complete()
-        self._end(outcome)
-        self.knowbe4_tap.publish_state(force=True)
+        report.end(outcome)  # what it allows happens when the stream ends (:meth:`_end`)
 
     def plan_listing(self) -> list[dict]:
         """The raw records of this stream's list, read under the error policy (``--plan``)."""
@@ -399,54 +436,100 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         outcome = yield from self._guarded(context)
         report.parent_ended(outcome)
         if outcome is Outcome.COMPLETE:
-            self.parent_complete(context)
-            self.resume.mark_parent_done(self.name, parent_id)
+            self._once_written(lambda: self._parent_done(context, parent_id))
         elif outcome in (Outcome.FAILED, Outcome.PARTIAL):
             self.resume.hold(self.name)
+
+    def _parent_done(self, context: Context, parent_id: int) -> None:
+        """Every record of this parent was read and written: its state may move."""
+        self.parent_complete(context)
+        self.resume.mark_parent_done(self.name, parent_id)
         self.knowbe4_tap.publish_state()
 
-    def _end(self, outcome: Outcome) -> None:
-        """The listing of this stream is over: settle it and every selected descendant.
+    # -- the end of a stream: a step of its own -----------------------------------------
 
-        A child is complete when every parent was listed and each of its own readings
-        ended well; when the parents' list itself did not end well, neither did the child.
+    @override
+    def sync_then_end(
+        self, sync: t.Callable[[Context | None], None], context: Context | None
+    ) -> None:
+        """Read and write the stream (the SDK's ``sync``), then end it.
+
+        A top-level stream ends with its selected descendants (:meth:`_end`), after the
+        SDK wrote everything it read, never in the tail of a generator that is drained or
+        not. Child streams are synced once per parent and end with their ancestor.
         """
+        if self.parent_stream_type is not None:
+            sync(context)
+            return
+        try:
+            sync(context)
+        except BaseException as exc:
+            self._end(cut_short=exc)
+            raise
+        self._end()
+
+    def _end(self, cut_short: BaseException | None = None) -> None:
+        """End this stream and every selected descendant: settle each from its outcome.
+
+        In order, for each: the records still pending are written (BATCH files and their
+        message; an error fails the stream and stops the run), its outcome is decided, then,
+        only for a complete stream whose every record was written, ACTIVATE_VERSION, its
+        bookmark and its "done" mark. A child is complete when every parent was listed and
+        each of its own readings ended well; when the parents' list did not end well, or the
+        stream was ``cut_short`` by an error while its records were written, neither did it.
+        """
+        own = self.report.outcome
         for stream in [self, *self._descendants()]:
             report = stream.report
             report.selected = stream.selected
+            if cut_short is not None:
+                stream.__dict__.pop("_when_written", None)
+                report.end(Outcome.PARTIAL, f"cut short by {type(cut_short).__name__}")
+            else:
+                try:
+                    stream._flush_batches()
+                except BatchWriteError as exc:
+                    self.run.stop(StopKind.ERROR, exc)
             if stream is not self:
-                stream._flush_batches()
                 stream._check_vanished(report)
-                if outcome is Outcome.COMPLETE:
+                if own is Outcome.COMPLETE:
                     report.end(Outcome.COMPLETE)
-                elif outcome is Outcome.SKIPPED:
+                elif own is Outcome.SKIPPED:
                     report.end(Outcome.SKIPPED, f"skipped with {self.name}")
                 else:
                     report.end(Outcome.PARTIAL, f"{self.name} was not read to its end")
             final = report.final
-            if final is Outcome.COMPLETE and stream.selected:
-                stream._activate(report)
+            if final is Outcome.COMPLETE:
+                stream.stream_complete()
+                if stream.selected:
+                    stream._activate(report)
             if final.done:
                 self.resume.mark_stream_done(stream.name)
-            self.run.logger.info(
-                "Stream '%s': %s, %d records, %d requests%s.",
-                stream.name,
-                final.value,
-                report.records,
-                report.requests,
-                f" ({report.reason})" if report.reason else "",
+            stream._log_end(report)
+        self.knowbe4_tap.publish_state(force=True)
+
+    def _log_end(self, report: StreamReport) -> None:
+        """One line per stream: its outcome, records and requests; then its anomalies."""
+        final = report.final
+        self.run.logger.info(
+            "Stream '%s': %s, %d records, %d requests%s.",
+            self.name,
+            final.value,
+            report.records,
+            report.requests,
+            f" ({report.reason})" if report.reason else "",
+        )
+        notable = {
+            text: n
+            for text, n in report.anomalies.items()
+            if "converted" not in text and "rewritten" not in text
+        }
+        if notable:
+            self.run.logger.warning(
+                "Stream '%s': %s.",
+                self.name,
+                "; ".join(f"{n:,} {text}" for text, n in sorted(notable.items())),
             )
-            notable = {
-                text: n
-                for text, n in report.anomalies.items()
-                if "converted" not in text and "rewritten" not in text
-            }
-            if notable:
-                self.run.logger.warning(
-                    "Stream '%s': %s.",
-                    stream.name,
-                    "; ".join(f"{n:,} {text}" for text, n in sorted(notable.items())),
-                )
 
     def _check_vanished(self, report: StreamReport) -> None:
         """Most parents answering 404 is not churn: the endpoint is not there (failed)."""

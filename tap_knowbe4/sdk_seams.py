@@ -23,6 +23,8 @@ The seams:
    needs the SDK's record loop without messages and its BATCH and STATE writers.
 5. :meth:`SeamedTap.sync_all` -- marked final by the SDK; extended (not replaced) so the
    run is settled once, after every stream (:meth:`SeamedTap.sync_and_settle`).
+   :meth:`SeamedStream.sync` likewise, so a stream ends as a step of its own after the SDK
+   wrote what it read (:meth:`SeamedStream.sync_then_end`), not in the tail of a generator.
 6. :func:`signals_taken_over` -- the SDK's constructor installs a SIGTERM/SIGINT handler
    that writes the state and exits 0 (an orchestrator would record a complete run); the
    tap replaces it with its own, with the signals held while the SDK's is in place.
@@ -153,6 +155,17 @@ class SeamedStream(RESTStream[_TToken]):
     def send_state(self) -> None:
         """4. Send the state as a STATE message, if anything changed since the last one."""
         self._write_state_message()
+
+    @override  # type: ignore[misc]  # final in the SDK: extended, not replaced
+    def sync(self, context: Context | None = None) -> None:
+        """5. Sync the stream (the SDK's ``sync``: records, BATCH files), then end it."""
+        self.sync_then_end(super().sync, context)
+
+    def sync_then_end(
+        self, sync: t.Callable[[Context | None], None], context: Context | None
+    ) -> None:
+        """Run ``sync`` (the SDK's sync of this stream) and end the stream (override)."""
+        sync(context)
 
 
 class SeamedTap(Tap):

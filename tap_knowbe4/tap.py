@@ -266,6 +266,9 @@ class TapKnowBe4(SeamedTap):
             sync_streams()
         except TerminationRequestedError as exc:
             run.stop(StopKind.SIGNAL, exc)
+        except KnowBe4Error as exc:  # says itself what failed (a BATCH file, say)
+            run.report.interrupted(exc)
+            run.stop(StopKind.ERROR, exc)
         except Exception as exc:
             cut = run.report.interrupted(exc)
             where = f" in stream '{cut[0]}'" if cut else ""

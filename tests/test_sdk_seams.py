@@ -115,6 +115,25 @@ def test_seam_4_a_child_stream_is_batched_across_parents(shared_sandbox, tmp_pat
     assert after["type"] == "STATE"  # 4: the SDK's STATE writer after the BATCH
 
 
+# -- 5: a stream ends after the SDK's sync of it ------------------------------------------
+
+
+def test_seam_5_a_stream_ends_after_the_sdk_wrote_its_batch(shared_sandbox, tmp_path):
+    """The end of a top-level stream (ACTIVATE_VERSION, "done") follows its BATCH message:
+    the SDK's ``sync`` wrote everything before ``sync_then_end`` ends it."""
+    batch = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{tmp_path}", "prefix": "batch-"},
+    }
+    config = tap_config(shared_sandbox, batch_config=batch, emit_activate_version_messages=True)
+    run = run_tap(config, streams=["groups"])
+    assert run.error is None, run.error
+    kinds = [m["type"] for m in run.messages if m.get("stream") == "groups"]
+    assert kinds == ["SCHEMA", "BATCH", "ACTIVATE_VERSION"]
+    done = run.messages[-1]["value"]["tap_knowbe4"]
+    assert done["interrupted"] is None  # the run finished: groups was marked done, then this
+
+
 # -- 6: the signals are the tap's ---------------------------------------------------------
 
 
