@@ -6,7 +6,8 @@ Rows: requests of a full sync against the theoretical minimum; requests of a sec
 unchanged sync as a share of the first; achieved request rate against the limits (429s
 counted); tap records/s against a raw ``requests`` + ``json.dumps`` floor measured in the
 same run; the tap's record cleaning against the SDK's type conformance; and the tap's peak
-memory at 100k and 1M recipients. Medians and ratios,
+memory at 100k and 1M recipients; the CPU of a full read through the Airbyte entry point
+against the Singer tap's. Medians and ratios,
 because the machines are shared and noisy.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import airbyte_cpu
 import conformance
 import incremental_savings
 import pacing_rate
@@ -85,6 +87,14 @@ def main() -> None:
             f"{conf['cleaner']:.1f} / {conf['root_only']:.1f} = "
             f"{conf['cleaner'] / conf['root_only']:.2f}",
             "≤ 1",
+        )
+    )
+    ab = airbyte_cpu.measure(200 if args.quick else 600, repeat=1 if args.quick else 3)
+    rows.append(
+        (
+            f"CPU of a full read, {ab['records']:,} records (Airbyte source / Singer tap)",
+            f"{ab['airbyte']:.2f} s / {ab['singer']:.2f} s = {ab['ratio']:.2f}",
+            "≤ 1.15",
         )
     )
     if not args.quick:

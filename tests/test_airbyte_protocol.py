@@ -173,3 +173,31 @@ def test_the_shared_parts_come_from_the_newest_state():
     back = airbyte_state.tap_state_from(stored, {"users", "groups"}, warn=pytest.fail)
     assert back is not None
     assert back["tap_knowbe4"]["budget"]["used"] == 9
+
+
+def test_a_stream_state_of_another_account_is_not_merged_into_this_one():
+    """The newest state says whose the state is; a stream's part written for another
+    account (another key or API address) is dropped with a warning: that stream is read
+    in full, never resumed from a stranger's position."""
+    ours = TapState(account="api.eu.knowbe4.com|aaaa", streams={"users": StreamState()})
+    theirs = TapState(
+        account="api.knowbe4.com|bbbb",
+        streams={"phishing_security_test_recipients": StreamState(settled={9: 1})},
+    )
+    stored = [
+        airbyte_state.state_message({"tap_knowbe4": ours.dump()}, "users", (5, 1), 0).state,
+        airbyte_state.state_message(
+            {"tap_knowbe4": theirs.dump()}, "phishing_security_test_recipients", (4, 9), 0
+        ).state,
+    ]
+    warnings: list[str] = []
+    back = airbyte_state.tap_state_from(
+        stored, {"users", "phishing_security_test_recipients"}, warn=warnings.append
+    )
+    assert back is not None
+    assert back["tap_knowbe4"]["account"] == "api.eu.knowbe4.com|aaaa"
+    assert back["tap_knowbe4"]["streams"] == {}
+    assert warnings == [
+        "the state of phishing_security_test_recipients is another account's or version's: "
+        "phishing_security_test_recipients is read in full"
+    ]

@@ -6,11 +6,17 @@ tests drive the tap, and checks its output against the sandbox's ground truth.
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tap_knowbe4.streams import endpoints
-from tests.airbyte_output import AirbyteRun, Source, configured_catalog
-from tests.cli import run_cli
+from tests.airbyte_output import AirbyteRun, Source, configured_catalog, write
+from tests.cli import clean_env, run_cli
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
 from tests.singer_output import ALL_STREAMS, PRIMARY_KEYS
@@ -196,3 +202,65 @@ def test_state_that_is_not_ours_is_ignored_with_a_warning(tmp_path):
         assert "GLOBAL state is not one this source writes" in warnings
         assert "not one this source wrote" in warnings
         assert "not a state message" in warnings
+
+
+def test_a_stream_the_key_may_not_read_is_incomplete_and_the_others_complete(tmp_path):
+    with sandbox(forbidden_prefixes=("/v1/training/policies",)) as sb:
+        source = Source(tmp_path, tap_config(sb))
+        run = source.read(configured_catalog(source.discover().catalog))
+        assert run.code == 1
+        statuses = run.final_statuses
+        assert statuses.pop("policies") == "INCOMPLETE"
+        assert set(statuses.values()) == {"COMPLETE"}
+        (error,) = run.errors
+        assert "policies" in error["message"]
+        assert_ground_truth(run, sb.org, [s for s in ALL_STREAMS if s != "policies"])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_a_stopped_read_says_so_and_the_next_read_resumes_without_loss(tmp_path, sig):
+    """The installed source, stopped in the middle of the recipients fan-out: a signal ends
+    it with INCOMPLETE streams, one error TRACE and 128 + signal; after SIGKILL the states
+    it wrote still let the next read finish with nothing lost."""
+    with sandbox(latency_ms=2) as sb:
+        source = Source(tmp_path, tap_config(sb))
+        catalog = configured_catalog(source.discover().catalog)
+        catalog_path = write(tmp_path / "stopped-catalog.json", catalog)
+        exe = Path(sys.executable).parent / "source-knowbe4"
+        proc = subprocess.Popen(
+            [str(exe), "read", "--config", source.config_path, "--catalog", catalog_path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=clean_env(),
+        )
+        lines: list[bytes] = []
+        recipients = 0
+        assert proc.stdout is not None
+        with proc.stdout:
+            for line in proc.stdout:
+                lines.append(line)
+                if b'"stream":"phishing_security_test_recipients","data"' in line:
+                    recipients += 1
+                    if recipients == 60:
+                        proc.send_signal(sig)
+                        if sig == signal.SIGKILL:
+                            break
+        proc.wait(timeout=60)
+        stopped = AirbyteRun(
+            proc.returncode, [json.loads(x) for x in lines], b"".join(lines).decode()
+        )
+        if sig == signal.SIGKILL:
+            assert stopped.code == -signal.SIGKILL
+        else:
+            assert stopped.code == 128 + sig
+            (error,) = stopped.errors
+            assert error["message"].startswith(f"Stopped by {signal.Signals(sig).name}")
+            assert error["failure_type"] == "transient_error"
+            assert stopped.final_statuses["phishing_security_test_recipients"] == "INCOMPLETE"
+            assert_protocol_order(stopped)
+        resumed = source.read(catalog, stopped.states)
+        assert resumed.code == 0, resumed.errors
+        for stream in ALL_STREAMS:
+            union = keyed(stream, stopped.records(stream))
+            union.update(keyed(stream, resumed.records(stream)))
+            assert union == keyed(stream, expected_records(sb.org, stream)), stream
