@@ -34,8 +34,9 @@ def _unescape(match: re.Match[bytes]) -> bytes:
 class Redactor:
     """Removes registered secrets, ``Bearer`` credentials and URL userinfo from text."""
 
-    def __init__(self) -> None:
-        """Start with no secrets; :meth:`add` registers them."""
+    def __init__(self, mask: str = MASK) -> None:
+        """Start with no secrets; :meth:`add` registers them; each is replaced by ``mask``."""
+        self.mask = mask
         self._secrets: list[str] = []
         self._forms: list[bytes] = []
         self._pattern: re.Pattern[str] | None = None
@@ -68,6 +69,19 @@ class Redactor:
                     else None
                 )
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The registered secrets."""
+        return tuple(self._secrets)
+
+    def reset(self, secrets: tuple[str, ...] = ()) -> None:
+        """Keep only ``secrets`` (a test that registered many values puts things back)."""
+        with self._lock:
+            self._secrets, self._forms = [], []
+            self._pattern = self._json_pattern = None
+        for secret in secrets:
+            self.add(secret)
+
     def found_in(self, data: bytes) -> bool:
         r"""True when a registered secret occurs in ``data`` (a response body, say).
 
@@ -90,7 +104,7 @@ class Redactor:
         if not text:
             return text
         if self._pattern is not None:
-            text = self._pattern.sub(MASK, text)
+            text = self._pattern.sub(self.mask, text)
         text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
         return _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
 
@@ -134,9 +148,17 @@ def _json_escaped(secret: str) -> bytes:
 
 #: The process-wide redactor (one tap per process; tests add their keys too).
 REDACTOR = Redactor()
+#: The text of settings that may not be printed: every value that is not one of its setting's
+#: allowed values (a key pasted into the wrong setting is one), see ``tap.py``.
+CONFIG_TEXT = Redactor(mask="[a setting's value]")
 
 
-def redact_record(record: logging.LogRecord, redactor: Redactor = REDACTOR) -> None:
+def scrub(text: str) -> str:
+    """``text`` without the key (:data:`REDACTOR`) or a setting's text (:data:`CONFIG_TEXT`)."""
+    return CONFIG_TEXT(REDACTOR(text))
+
+
+def redact_record(record: logging.LogRecord, redactor: t.Callable[[str], str] = scrub) -> None:
     """Replace ``record``'s message and traceback by their redacted text (formatted once)."""
     if record.msg != "METRIC: %s":  # structured logging reads the metric's Point itself
         try:
@@ -156,7 +178,7 @@ def redact_record(record: logging.LogRecord, redactor: Redactor = REDACTOR) -> N
 class RedactingFilter(logging.Filter):
     """A handler filter: what :func:`install` does, for records made before it ran."""
 
-    def __init__(self, redactor: Redactor = REDACTOR) -> None:
+    def __init__(self, redactor: t.Callable[[str], str] = scrub) -> None:
         """Filter with ``redactor``."""
         super().__init__()
         self.redactor = redactor
@@ -170,7 +192,9 @@ class RedactingFilter(logging.Filter):
 class _RedactingFactory:
     """A log record factory: every record, of any logger, is redacted as it is created."""
 
-    def __init__(self, make: t.Callable[..., logging.LogRecord], redactor: Redactor) -> None:
+    def __init__(
+        self, make: t.Callable[..., logging.LogRecord], redactor: t.Callable[[str], str]
+    ) -> None:
         self.make = make
         self.redactor = redactor
 
@@ -180,7 +204,7 @@ class _RedactingFactory:
         return record
 
 
-def install(redactor: Redactor = REDACTOR) -> None:
+def install(redactor: t.Callable[[str], str] = scrub) -> None:
     """Redact every log record of the process from now on (once; later calls do nothing).
 
     Records are redacted where they are created, so every path is covered: any logger, any

@@ -47,8 +47,9 @@ def resolve_region(value: str | None) -> str:
         if first in API_BASE_URLS:
             return first
     valid = ", ".join(REGION_CODES)
+    given = f"text of {len(value)} characters" if value else "nothing"  # never echoed
     msg = (
-        f"Unknown region {value!r}: use one of {valid}, or the console address you sign in "
+        f"Unknown region ({given}): use one of {valid}, or the console address you sign in "
         "at (training.knowbe4.com is us, eu.knowbe4.com is eu, ...)."
     )
     raise ConfigError(msg)

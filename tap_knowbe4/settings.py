@@ -173,10 +173,10 @@ def _read_number(decl: Declaration, value: object) -> float:
         msg = f"{name} must be a number, got {_show(value)}."
         raise ConfigError(msg)
     number = float(t.cast("float", value))
-    _bounded(decl, number, f"{number:g}")
+    _bounded(decl, number)
     floor = decl.zero_or_at_least
     if floor is not None and 0 < number < floor:
-        msg = f"{name} must be 0 (no limit) or at least {floor:g}, got {number:g}."
+        msg = f"{name} must be 0 (no limit) or at least {floor:g}, got a number below that."
         raise ConfigError(msg)
     return number
 
@@ -190,14 +190,15 @@ def _read_whole(decl: Declaration, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         msg = f"{name} must be a whole number, got {_show(value)}."
         raise ConfigError(msg)
-    _bounded(decl, value, str(value))
+    _bounded(decl, value)
     return value
 
 
-def _bounded(decl: Declaration, number: float, shown: str) -> None:
+def _bounded(decl: Declaration, number: float) -> None:
     low = -math.inf if decl.minimum is None else decl.minimum
     high = math.inf if decl.maximum is None else decl.maximum
-    if not low <= number <= high:
+    if not low <= number <= high:  # where it lies, not the number: no value is echoed
+        shown = f"a number {'below' if number < low else 'above'} that"
         msg = f"{decl.name} must be {_range(decl)}, got {shown}."
         raise ConfigError(msg)
 
@@ -235,7 +236,7 @@ def _read_text(decl: Declaration, value: object) -> str:
 
 
 def _read_instant(decl: Declaration, value: object) -> dt.datetime:
-    bad = f"{decl.name} {_show(value)} is not a date; use ISO 8601 such as 2024-01-31."
+    bad = f"{decl.name} ({_show(value)}) is not a date; use ISO 8601 such as 2024-01-31."
     try:
         parsed = pendulum.parse(str(value))
     except (ValueError, TypeError, OverflowError, pendulum.parsing.exceptions.ParserError):
@@ -275,11 +276,32 @@ def _from_text(name: str, text: str, kind: type) -> t.Any:
 
 
 def _show(value: object) -> str:
-    """A bad value for a message; long text is not echoed (it may be a misplaced key)."""
-    text = repr(value)
-    if len(text) <= 18:
-        return text
-    return f"a {type(value).__name__} of {len(str(value))} characters"
+    """A bad value for a message: described, never echoed.
+
+    It may be a key pasted into the wrong setting; only allowed values are ever printed.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"  # only settings that are not flags say this
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return "blank text"
+        number = _number_text(text)
+        if number is not None:
+            return f"{_show(number)} written as text"
+        return f"text of {len(value)} characters"
+    if _is_number(value):
+        number = float(t.cast("float", value))
+        return "a fraction" if math.isfinite(number) and number % 1 else "a number"
+    return {dict: "an object", list: "a list", type(None): "null"}.get(type(value), "a value")
+
+
+def _number_text(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 # -- checks beyond type and bounds -----------------------------------------------------
@@ -309,7 +331,7 @@ def _user_agent(name: str, text: str) -> str:
 def _ca_bundle(name: str, text: str) -> str:
     path = pathlib.Path(text).expanduser()
     if not path.is_file():
-        msg = f"{name} {text!r} is not a readable file of PEM certificates."
+        msg = f"{name} ({_show(text)}) is not the path of a readable file of PEM certificates."
         raise ConfigError(msg)
     return str(path)
 

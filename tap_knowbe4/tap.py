@@ -6,6 +6,8 @@ import functools
 import logging
 import os
 import pathlib
+import re
+import secrets
 import sys
 import typing as t
 
@@ -81,6 +83,7 @@ class TapKnowBe4(SeamedTap):
         if parse_env_config:
             config = {**(config or {}), **self.environment_config()}
         if isinstance(config, dict):
+            self._never_echo(config)
             key = config.get("api_key")
             _register_secret(key)
             if key is not None and not isinstance(key, str):
@@ -88,6 +91,8 @@ class TapKnowBe4(SeamedTap):
                 msg = "api_key must be text: the Reporting API token."
                 raise ConfigError(msg)
             config = normalize_text_values(config)
+            if validate_config:  # the tap's own settings first: its lines echo no value
+                Settings.from_config(config)
         self._raw_state: object = None
         if "state" in kwargs and not isinstance(kwargs["state"], (dict, type(None))):
             self._raw_state = kwargs.pop("state")  # TapState.load says what is wrong with it
@@ -132,12 +137,32 @@ class TapKnowBe4(SeamedTap):
         where = default_path() if path is None else pathlib.Path(path).expanduser()
         return BudgetLedger(where, account_id(settings.host, settings.api_key))
 
+    @classmethod
+    def _never_echo(cls, config: t.Mapping[str, t.Any]) -> None:
+        """Mask every text in ``config`` that is not an allowed value, wherever printed.
+
+        A key pasted into the wrong setting is then never echoed, by the tap, the SDK or a
+        library's exception text (``redact.CONFIG_TEXT``).
+        """
+        schema: dict[str, t.Any] = {"properties": dict(cls.config_jsonschema["properties"])}
+        cls.append_builtin_config(schema)
+        for name, value in config.items():
+            if name == "api_key":
+                continue
+            if not isinstance(name, str) or not _looks_like_a_setting(name):
+                redact.CONFIG_TEXT.add(str(name))
+            spec = schema["properties"].get(name, {})
+            for path, text in _texts(value):
+                if not _may_echo(name, spec, path, text):
+                    redact.CONFIG_TEXT.add(text)
+
     def _refuse_unknown_settings(self) -> None:
         known = set(self.config_jsonschema.get("properties", {}))
         unknown = sorted(set(self.config) - known)
         if unknown:
+            shown = [n if _looks_like_a_setting(n) else "(a long or odd name)" for n in unknown]
             msg = (
-                f"Unknown setting(s) {', '.join(unknown)}: check the spelling; "
+                f"Unknown setting(s) {', '.join(shown)}: check the spelling; "
                 "`tap-knowbe4 --about` lists the settings."
             )
             raise ConfigError(msg)
@@ -154,6 +179,12 @@ class TapKnowBe4(SeamedTap):
         ours = dict(Settings.declared())
         schema: dict[str, t.Any] = {"properties": {}}
         cls.append_builtin_config(schema)
+        raw = {
+            name: os.environ[prefix + name.upper()]
+            for name in schema["properties"].keys() | ours.keys()
+            if prefix + name.upper() in os.environ and name != "api_key"
+        }
+        cls._never_echo(raw)  # before anything can fail on them
         values: dict[str, t.Any] = {}
         for name, spec in schema["properties"].items():
             if name in ours:
@@ -432,7 +463,7 @@ class TapKnowBe4(SeamedTap):
                 f"Unexpected error {type(exc).__name__}: {exc} (run with "
                 "TAP_KNOWBE4_LOGLEVEL=DEBUG to see where it happened, and please report it)."
             )
-        return redact.REDACTOR(message), code
+        return redact.scrub(message), code
 
     @override
     @classmethod
@@ -533,6 +564,54 @@ def _read_catalog(file: t.IO[str]) -> dict:
         msg = f"the catalog file is not a Singer catalog: {problem}"
         raise ConfigError(msg)
     return catalog
+
+
+def _looks_like_a_setting(name: str) -> bool:
+    """A lower-case identifier of at most 40 characters (a name that may be printed)."""
+    return re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name) is not None
+
+
+def _texts(value: object, path: tuple[str, ...] = ()) -> t.Iterator[tuple[tuple[str, ...], str]]:
+    """Every text in a setting's value, with where it is (object keys count as text)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield path, str(key)
+            yield from _texts(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item, path)
+
+
+def _may_echo(name: str, spec: dict[str, t.Any], path: tuple[str, ...], text: str) -> bool:
+    """True when ``text`` at ``path`` of setting ``name`` is one of its allowed values.
+
+    Allowed: a value of an ``enum`` in the setting's schema; for the tap's own settings, a
+    value the setting's parser accepts when the parser refuses arbitrary text (a region, a
+    URL, a date, a number). Free text (``user_agent``, a path, a stream map's expression) is
+    never allowed: it may be anything, the key included.
+    """
+    node: t.Any = spec
+    for part in path:
+        properties = node.get("properties", {}) if isinstance(node, dict) else {}
+        node = properties.get(part) or (
+            node.get("additionalProperties") if isinstance(node, dict) else None
+        )
+    if isinstance(node, dict) and text in (node.get("enum") or ()):
+        return True
+    if path or name not in dict(Settings.declared()):
+        return False
+    probe = "kb4-probe-" + secrets.token_hex(16)
+    return _parses(name, text) and not _parses(name, probe)
+
+
+def _parses(name: str, text: str) -> bool:
+    try:
+        Settings.from_config({"api_key": "echo-probe", name: text})
+    except ConfigError:
+        return False
+    return True
 
 
 def _register_secret(value: object) -> None:

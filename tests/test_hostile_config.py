@@ -198,6 +198,27 @@ def test_a_malformed_or_implausible_state_is_repaired_or_ignored(tmp_path, state
     assert budget["used"] >= 0
 
 
+# -- 7 (issue 18): the key pasted into another setting is never echoed ------------------
+
+
+@pytest.mark.parametrize("setting", ["region", "pagination", "group_members_source", "ca_bundle"])
+@pytest.mark.parametrize("arrival", ["config file", "environment"])
+def test_the_key_pasted_into_a_text_setting_is_not_echoed(tmp_path, setting, arrival):
+    """``{"api_key": "eu", "region": "<token>"}``: the line names the setting, not the token."""
+    with _refusing_server() as server:
+        config = {"api_key": "eu", "api_url": server.url}
+        env = clean_env()
+        if arrival == "config file":
+            config[setting] = KEY
+        else:
+            env["TAP_KNOWBE4_" + setting.upper()] = KEY
+        result = run_cli(tmp_path, config, "--config", "ENV", env=env)
+        assert not server.requests
+    line = result.assert_one_clear_line(code=1)
+    assert setting in line
+    _no_secret(result.stdout, result.stderr)
+
+
 # -- 16: a signal stops the run; the state is written; the exit says so ------------------
 
 
