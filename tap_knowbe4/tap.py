@@ -80,6 +80,7 @@ class TapKnowBe4(SeamedTap):
         (:meth:`environment_config`).
         """
         quiet_libraries()
+        redact.CONFIG_TEXT.reset()  # the settings of this tap are the ones not to print
         if parse_env_config:
             config = {**(config or {}), **self.environment_config()}
         if isinstance(config, dict):
@@ -572,12 +573,16 @@ def _looks_like_a_setting(name: str) -> bool:
 
 
 def _texts(value: object, path: tuple[str, ...] = ()) -> t.Iterator[tuple[tuple[str, ...], str]]:
-    """Every text in a setting's value, with where it is (object keys count as text)."""
+    """Every text in a setting's value, with where it is.
+
+    Object keys count as text unless they read as names (a stream's, a field's).
+    """
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield path, str(key)
+            if not _looks_like_a_setting(str(key)):
+                yield path, str(key)
             yield from _texts(item, (*path, str(key)))
     elif isinstance(value, list):
         for item in value:
