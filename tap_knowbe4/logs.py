@@ -54,7 +54,6 @@ class DemoteLibraryNoise(DemoteByPrefix):
     prefixes = (
         "Failed to parse headers",
         "Connection pool is full",
-        SDK_LINES_DEMOTED["unsorted stream"],
         SDK_LINES_DEMOTED["environment"],
     )
 

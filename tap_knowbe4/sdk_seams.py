@@ -31,6 +31,12 @@ The seams:
 7. :data:`SDK_RETRIED` -- what the SDK's ``request_decorator`` retries, so that an error
    outside it is reported as "not retried".
 8. :data:`SDK_LINES_DEMOTED` -- SDK log lines the tap demotes to DEBUG by their text.
+9. :meth:`SeamedStream._increment_stream_state` and
+   :meth:`SeamedStream._write_starting_replication_value` -- a stream with a replication key
+   (the risk histories, incremental on ``date``: the catalog says so, for Meltano and
+   Airbyte) would have the SDK keep bookmarks of its own in the state, per record, that
+   nothing reads; the tap's state (:class:`tap_knowbe4.state.TapState`) is the one owner,
+   so the SDK keeps none (its ``bookmarks`` stay empty).
 """
 
 from __future__ import annotations
@@ -80,12 +86,11 @@ SDK_RETRIED: tuple[type[BaseException], ...] = (
 )
 
 #: 8. SDK lines the tap demotes to DEBUG, by their first words: the per-stream error line
-#: (the tap ends a stopped run with one line that says why); the warning that an unsorted
-#: stream's "progress is not resumable" (untrue of this tap: its own state resumes every
-#: fan-out); "Skipping parse of env var settings" (the tap reads them itself, and says so).
+#: (the tap ends a stopped run with one line that says why); "Skipping parse of env var
+#: settings" (the tap reads them itself, and says so). (The SDK's warning that an unsorted
+#: stream's "progress is not resumable" is not said at all since it keeps no bookmarks: 9.)
 SDK_LINES_DEMOTED: dict[str, str] = {
     "stream error": "An unhandled error occurred while syncing",
-    "unsorted stream": "Stream is assumed to be unsorted",
     "environment": "Skipping parse of env var settings",
 }
 
@@ -155,6 +160,21 @@ class SeamedStream(RESTStream[_TToken]):
     def send_state(self) -> None:
         """4. Send the state as a STATE message, if anything changed since the last one."""
         self._write_state_message()
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
+    ) -> None:
+        """9. The SDK's bookmark, advanced per record: not kept (the tap's state is)."""
+
+    @override
+    def _write_starting_replication_value(self, context: Context | None) -> None:
+        """9. The SDK's record of the value a stream starts from: not kept either."""
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        """9. No signpost (the SDK's cap on its own bookmarks; the tap keeps none)."""
+        return
 
     @override  # type: ignore[misc]  # final in the SDK: extended, not replaced
     def sync(self, context: Context | None = None) -> None:

@@ -228,17 +228,34 @@ def test_seam_8_the_sdk_s_stream_error_line_is_demoted(shared_sandbox, caplog):
     assert _levels(caplog, "stream error") == {logging.DEBUG}  # still said, at DEBUG only
 
 
-def test_seam_8_the_sdk_s_unsorted_stream_warning_is_demoted(shared_sandbox, caplog):
-    caplog.set_level(logging.DEBUG)
-    run = run_tap(tap_config(shared_sandbox), streams=["account_risk_score_history"])
-    assert run.error is None
-    assert _levels(caplog, "unsorted stream") == {logging.DEBUG}
-
-
 def test_seam_8_the_sdk_s_environment_line_is_demoted(caplog):
     caplog.set_level(logging.DEBUG)
     _tap()
     assert _levels(caplog, "environment") == {logging.DEBUG}
+
+
+# -- 9: the SDK keeps no bookmarks of its own ----------------------------------------------
+
+
+def test_seam_9_the_sdk_keeps_no_bookmarks_the_catalog_still_says_incremental(
+    shared_sandbox, caplog
+):
+    """The tap's state is the one owner: the SDK's ``bookmarks`` stay empty (they held a
+    replication key value per risk stream that nothing read), and the SDK no longer warns
+    that unsorted progress is not resumable. The catalog still says the risk histories are
+    incremental on ``date`` (Meltano and the Airbyte source read it)."""
+    caplog.set_level(logging.DEBUG)
+    streams = ["groups", "account_risk_score_history", "group_risk_score_history"]
+    run = run_tap(tap_config(shared_sandbox), streams=streams)
+    assert run.error is None
+    states = [m["value"] for m in run.messages if m["type"] == "STATE"]
+    assert all(not any(v.get("bookmarks", {}).values()) for v in states)
+    assert run.final_state["tap_knowbe4"]["streams"]["group_risk_score_history"]["dates"]
+    assert "Stream is assumed to be unsorted" not in caplog.text
+    catalog = {e["tap_stream_id"]: e for e in run.tap.catalog_dict["streams"]}
+    for name in streams[1:]:
+        assert catalog[name]["replication_method"] == "INCREMENTAL"
+        assert catalog[name]["replication_key"] == "date"
 
 
 # -- the seams stay in one file ------------------------------------------------------------
