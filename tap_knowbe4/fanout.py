@@ -131,6 +131,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     child_context_fields: t.ClassVar[dict[str, str]] = {}
     #: A boolean setting that must be true for the stream to be read (costly streams).
     opt_in: t.ClassVar[str | None] = None
+    #: Child streams that re-read only the parents that can have changed (never activated).
+    incremental_per_parent: t.ClassVar[bool] = False
 
     _pending_version: int | None = None
     _warned: frozenset[tuple[str, str]] = frozenset()
@@ -503,8 +505,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 stream.stream_complete()
                 if stream.selected:
                     stream._activate(report)
-            if final.done:
-                self.resume.mark_stream_done(stream.name)
+            if final.done and stream.selected:  # (a parent read only for its children
+                self.resume.mark_stream_done(stream.name)  # sent nothing: not done)
             stream._log_end(report)
         self.knowbe4_tap.publish_state(force=True)
 

@@ -14,7 +14,7 @@ import typing as t
 import click
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_knowbe4 import redact
+from tap_knowbe4 import overrides, redact
 from tap_knowbe4.catalog_check import catalog_problem
 from tap_knowbe4.errors import ConfigError, KnowBe4Error, TerminationRequestedError
 from tap_knowbe4.fanout import Resume
@@ -104,6 +104,7 @@ class TapKnowBe4(SeamedTap):
         self._settings: Settings | None = None
         if validate_config:
             self._refuse_unknown_settings()
+        overrides.settle(self.streams.values(), kwargs.get("catalog"))
         try:
             self._settings = Settings.from_config(self.config)
         except ConfigError:

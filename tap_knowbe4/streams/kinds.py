@@ -69,12 +69,17 @@ class RiskScoreHistoryStream(ListStream):
         return int(context[self.parent_key]) if (self.parent_key and context) else 0
 
     def _bookmark(self, context: Context | None) -> str | None:
-        """The owner's bookmark (computed once per owner)."""
+        """The owner's bookmark (computed once per owner); None when read as a full table.
+
+        A catalog may ask for ``FULL_TABLE`` (``overrides.py``): then every owner's whole
+        history is read and emitted, and the stream activated only after that.
+        """
         owner = self._owner_of(context)
         if owner != self._owner:
             self._owner, self._newest = owner, None
             dates = self.typed_state.stream(self.name).dates
-            self._since = dates.get(owner)
+            full = self.replication_method == "FULL_TABLE"
+            self._since = None if full else dates.get(owner)
         return self._since
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
@@ -235,6 +240,7 @@ class RecipientsStream(ListStream):
     """
 
     reshape = staticmethod(normalize.recipient)
+    incremental_per_parent = True
 
     @property
     def emit_activate_version_messages(self) -> bool:
