@@ -327,8 +327,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             )
             return Outcome.SKIPPED
         except ResourceGoneError:
-            report.note(f"parents that vanished before their {self.name} could be read")
-            return Outcome.SKIPPED
+            return self._gone(context)
         except BudgetExhaustedError as exc:
             run.stop(StopKind.BUDGET, exc)
             report.end(Outcome.PARTIAL, "the run stopped before its end")
@@ -368,6 +367,55 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 report.end(Outcome.FAILED, f"{paginator.broken}; records may be missing")
                 return Outcome.FAILED
         return Outcome.COMPLETE
+
+    def _gone(self, context: Context | None) -> Outcome:
+        """A child listing answered 404: skip the parent only if it is gone.
+
+        A 404 on ``/v1/groups/7/members`` is no proof that group 7 vanished (a proxy, a
+        server fault); ``/v1/groups/7`` answering 404 too is. Anything else there fails
+        this parent, to be read again, rather than load its children as "none".
+        """
+        report = self.report
+        answer = self._parent_answer(context)
+        if answer == 404:
+            report.note(f"parents that vanished before their {self.name} could be read")
+            return Outcome.SKIPPED
+        if answer is None:  # the run stopped before the question could be asked
+            return Outcome.PARTIAL
+        report.note(f"parents whose {self.name} answered 404 while they still exist")
+        self.logger.warning(
+            "Stream '%s': %s answered 404, but %s answered %s: the parent was not gone; "
+            "read again next run.",
+            self.name,
+            self.get_url(context),
+            self._parent_url(context),
+            answer,
+        )
+        return Outcome.FAILED
+
+    def _parent_url(self, context: Context | None) -> str:
+        key = "{" + str(self.parent_key) + "}"
+        path = self.path[: self.path.index(key) + len(key)]
+        return self.url_base + path.replace(key, str((context or {})[str(self.parent_key)]))
+
+    def _parent_answer(self, context: Context | None) -> int | str | None:
+        """The status of the parent by id (one request, paced and counted), or a word."""
+        try:
+            self.run.before_request(self.name)
+        except StopRunError:
+            return None
+        try:
+            response = self.requests_session.get(
+                self._parent_url(context),
+                headers={**self.http_headers, "User-Agent": self.user_agent},
+                auth=self.authenticator,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.exceptions.RequestException as exc:
+            return _cause(exc)
+        self.run.answered(response.status_code)
+        return response.status_code
 
     def _cursor_was_refused(self, exc: UnexpectedResponseError, records: int) -> bool:
         """True (once) when ``pagination: auto``'s first ``cursor=true`` was answered 400."""

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tests.conftest import sandbox, tap_config
+from tests.ground_truth import expected_records
 from tests.singer_output import check_singer, run_tap
 
 SECRET = "kb4-ZX81-distinctive-secret-7f3a9c"
@@ -99,7 +100,8 @@ def test_child_whose_parent_vanished_is_skipped(caplog):
     with sandbox(api_key=SECRET) as sb:
         groups = sb.org.groups()
         gone = groups[0]["id"]
-        sb.inject("404", path_prefix=f"/v1/groups/{gone}/members")
+        # its members answer 404, and so does the group itself: it vanished
+        sb.inject("404", path_prefix=f"/v1/groups/{gone}", count=2)
         config = tap_config(sb, group_members_source="endpoint")
         run = run_tap(config, streams=["groups", "group_members"])
         assert run.error is None
@@ -108,6 +110,29 @@ def test_child_whose_parent_vanished_is_skipped(caplog):
             g["id"] for g in groups[1:] if sb.org.group_members(g["id"])
         }
         assert "vanished" in caplog.text
+        assert sb.stats()["faults"]["injected"] == 2
+
+
+def test_a_404_on_children_of_a_parent_that_still_exists_fails_it_not_skips_it(caplog):
+    """SIM-2: a 404 on a group's members is no proof the group vanished; the group answering
+    200 by id says it did not. The parent fails (read again next run), the run exits 1,
+    rather than load its members as none and exit 0."""
+    streams = ["groups", "group_members"]
+    with sandbox() as sb:
+        kept = sb.org.groups()[0]["id"]
+        sb.inject("404", path_prefix=f"/v1/groups/{kept}/members")
+        config = tap_config(sb, group_members_source="endpoint")
+        first = run_tap(config, streams=streams)
+        assert "group_members" in str(first.error)
+        assert f"/v1/groups/{kept} answered 200" in caplog.text
+        second = run_tap(config, streams=streams, state=first.final_state)
+        expected = {
+            (m["group_id"], m["user_id"]) for m in expected_records(sb.org, "group_members")
+        }
+    assert second.error is None, second.error
+    got = {(m["group_id"], m["user_id"]) for m in first.records("group_members")}
+    got |= {(m["group_id"], m["user_id"]) for m in second.records("group_members")}
+    assert got == expected
 
 
 def test_discovery_and_about_need_no_config(tmp_path):

@@ -36,7 +36,8 @@ FAULTS = [
     ("dropped connection", "drop", LIST, 2, None, {}, "completes"),
     ("truncated JSON", "truncate", LIST, 1, None, {}, "completes"),
     ("slow beyond the timeout", "slow", LIST, 1, 3, {"request_timeout_seconds": 1}, "completes"),
-    ("404 child, parent vanished", "404", "/v1/groups/", 1, None, {}, "skips the parent"),
+    ("404 child, parent vanished", "404", "/v1/groups/", 2, None, {}, "skips the parent"),
+    ("404 child, parent still there", "404", "/v1/groups/", 1, None, {}, "fails it, resumes"),
     ("403 on one endpoint", "403", LIST, 99, None, {}, "skips the stream"),
     ("401 mid-run", "401", LIST, 1, None, {}, "stops, resumes"),
     ("5xx beyond every retry", "503", LIST, 99, None, {"max_retries": 2}, "stops, resumes"),
@@ -77,9 +78,9 @@ def test_fault(tmp_path, name, kind, prefix, count, retry_after, extra, outcome)
     with sandbox(api_key=SECRET) as sb:
         config = tap_config(sb, group_members_source="endpoint", max_retry_wait_seconds=2, **extra)
         gone = sb.org.groups()[0]["id"]
-        sb.inject(
-            kind, f"/v1/groups/{gone}/members" if kind == "404" else prefix, count, retry_after
-        )
+        # a 404 on the group's members, and with count 2 on the group itself: it vanished
+        at = f"/v1/groups/{gone}" if count == 2 else f"/v1/groups/{gone}/members"
+        sb.inject(kind, at if kind == "404" else prefix, count, retry_after)
         first = _run_cli(config, tmp_path)
         served = sb.stats()["faults"]["injected"]
         at_least = 1 if kind in ("401", "403", "404") else min(count, 2)  # 4xx is not retried
@@ -89,7 +90,7 @@ def test_fault(tmp_path, name, kind, prefix, count, retry_after, extra, outcome)
         states = [m["value"] for m in messages if m["type"] == "STATE"]
         texts = [first.stdout, first.stderr]
         resumed_ok = "-"
-        if outcome == "stops, resumes":
+        if outcome in ("stops, resumes", "fails it, resumes"):
             assert first.returncode == 1
             lines = error_lines(first.stderr)
             assert len(lines) == 1, first.stderr
