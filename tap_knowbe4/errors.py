@@ -69,3 +69,54 @@ class TerminationRequestedError(BaseException):
         super().__init__(f"{signal_name} received")
         self.signal_name = signal_name
         self.exit_code = exit_code
+        #: The one line the run ends with.
+        self.line = f"Stopped by {signal_name}: the state written lets the next run resume."
+
+
+#: Said of the state whenever the output failed: what the target got is what counts.
+_RESUME = "the next run resumes from the last STATE the target received"
+
+
+class OutputError(KnowBe4Error):
+    """The tap's output (stdout, which the target reads) could not be written; nothing more is.
+
+    The run stops, exit 1; the state the target acknowledged is the last it received.
+    """
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, *, sync: bool = True) -> OutputError:
+        """The one line for a failed write to stdout (a broken pipe, a full disk, ...).
+
+        ``sync``: Singer messages were being written (then the line says what the next run
+        resumes from), not ``--about`` or ``--discover``'s text.
+        """
+        if isinstance(exc, BrokenPipeError):
+            what = "The target stopped reading the tap's output (broken pipe; its own log says why)"
+        elif isinstance(exc, OSError):
+            why = exc.strerror or type(exc).__name__
+            what = f"Could not write the tap's output (stdout, read by the target): {why}"
+        else:  # a closed file
+            what = "The tap's output (stdout, read by the target) was closed"
+        error = cls(f"{what}. Nothing more was written; {_RESUME}." if sync else f"{what}.")
+        error.__cause__ = exc
+        return error
+
+    @classmethod
+    def closed(cls) -> OutputError:
+        """The line for a closed stdout: nothing the tap writes could reach a target."""
+        return cls(
+            "The tap's output (stdout) is closed: nothing could reach a target. Run the tap "
+            "with its output piped to a target (meltano run, or tap-knowbe4 | target-...)."
+        )
+
+
+class OutputStalledError(TerminationRequestedError):
+    """After SIGTERM/SIGINT, the target did not read the tap's output within the grace time."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        """Remember the signal that asked the tap to stop."""
+        super().__init__(signal_name, exit_code)
+        self.line = (
+            f"Stopped by {signal_name} while the target was not reading the tap's output: "
+            f"nothing more was written; {_RESUME}."
+        )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import pathlib
 import re
 import secrets
+import signal
 import sys
 import typing as t
 
@@ -16,7 +18,13 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_knowbe4 import overrides, redact
 from tap_knowbe4.catalog_check import catalog_problem
-from tap_knowbe4.errors import ConfigError, KnowBe4Error, TerminationRequestedError
+from tap_knowbe4.errors import (
+    ConfigError,
+    KnowBe4Error,
+    OutputError,
+    OutputStalledError,
+    TerminationRequestedError,
+)
 from tap_knowbe4.fanout import Resume
 from tap_knowbe4.ledger import BudgetLedger, account_id, default_path
 from tap_knowbe4.logs import quiet_libraries
@@ -29,7 +37,7 @@ from tap_knowbe4.sdk_seams import SeamedTap, environment_settings, override, sig
 from tap_knowbe4.settings import CONFIG_SCHEMA, Settings, normalize_text_values
 from tap_knowbe4.state import LastRun, StatePublisher, TapState, account_identity
 from tap_knowbe4.streams import stream_classes
-from tap_knowbe4.writer import BufferedRecordWriter
+from tap_knowbe4.writer import BufferedRecordWriter, discard_stdout, require_output
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -42,6 +50,19 @@ redact.install()
 
 class RunFailedError(KnowBe4Error):
     """The run ended but did not succeed (a stream failed, or stopped early)."""
+
+
+class PlanInterruptedError(TerminationRequestedError):
+    """A signal cut ``--plan`` short: no plan is printed."""
+
+    @classmethod
+    def by_signal(cls, signal: TerminationRequestedError) -> PlanInterruptedError:
+        """The plan stopped by ``signal``: the same exit code, its own line."""
+        error = cls(signal.signal_name, signal.exit_code)
+        error.line = (
+            f"Stopped by {signal.signal_name}: the plan is incomplete, nothing was printed."
+        )
+        return error
 
 
 class _StreamingError(KnowBe4Error):
@@ -265,13 +286,23 @@ class TapKnowBe4(SeamedTap):
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT stop the run; the state is written and the exit is non-zero.
 
-        (The SDK's own handler writes the state and exits 0, which an orchestrator would
+        The target gets about a second to read what is written from then on
+        (:meth:`BufferedRecordWriter.bound`); a second signal exits at once. (The SDK's own
+        handler writes the state and exits 0, which an orchestrator would
         take for a complete run; :func:`~tap_knowbe4.sdk_seams.signals_taken_over`.)
         """
+        writer = self.message_writer
+        if isinstance(writer, BufferedRecordWriter):  # the target may not be reading
+            writer.bound(signal.Signals(signum).name, 128 + signum)
         run = getattr(self, "run", None)
         if run is None:
             raise SystemExit(128 + signum)
-        run.handle_signal(signum, frame)
+        try:
+            run.handle_signal(signum, frame)
+        except SystemExit:  # a second signal: at once, without waiting on the target
+            if isinstance(writer, BufferedRecordWriter):
+                writer.abandon(TerminationRequestedError(signal.Signals(signum).name, 128 + signum))
+            raise
 
     # -- the run ----------------------------------------------------------------------
 
@@ -288,16 +319,14 @@ class TapKnowBe4(SeamedTap):
         """
         run = self.run
         if self.plan_only:
-            plan = self.make_plan()
-            run.budget.flush()
-            if run.report.stop_kind is StopKind.ERROR:
-                raise t.cast("BaseException", run.report.stop_reason)
-            sys.stdout.write(plan.render() + "\n")
+            self._plan()
             return
         run.progress.start()
         try:
             sync_streams()
         except TerminationRequestedError as exc:
+            if isinstance(exc, OutputStalledError):  # cut short while writing records
+                run.report.interrupted(exc)
             run.stop(StopKind.SIGNAL, exc)
         except KnowBe4Error as exc:  # says itself what failed (a BATCH file, say)
             run.report.interrupted(exc)
@@ -319,11 +348,43 @@ class TapKnowBe4(SeamedTap):
         finally:
             self._flush_output()
 
+    def _plan(self) -> None:
+        """``--plan``: print the plan, only when it is complete (an interrupted plan is none)."""
+        run = self.run
+        plan = self.make_plan()
+        run.budget.flush()
+        report = run.report
+        if report.stop_kind is StopKind.SIGNAL:
+            reason = t.cast("TerminationRequestedError", report.stop_reason)
+            raise PlanInterruptedError.by_signal(reason)
+        if report.stop_kind is not None:
+            why = str(report.stop_reason).rstrip(".")
+            msg = f"No plan: it could not be completed ({why}). Nothing was printed."
+            raise RunFailedError(msg)
+        self._write_output(plan.render() + "\n")
+
+    def _write_output(self, text: str) -> None:
+        writer = self.message_writer
+        if isinstance(writer, BufferedRecordWriter):
+            writer.write_text(text)
+        else:  # pragma: no cover - another writer class
+            sys.stdout.write(text)
+
     def _flush_output(self) -> None:
-        """Write the records the message writer still holds (``writer.py``)."""
-        flush = getattr(self.message_writer, "flush", None)
-        if flush is not None:
-            flush()
+        """Write the records the message writer still holds (``writer.py``).
+
+        When the output failed, the run ends with that failure (nothing it claims was sent).
+        """
+        writer = self.message_writer
+        if not isinstance(writer, BufferedRecordWriter):  # the Airbyte writer, say
+            flush = getattr(writer, "flush", None)
+            if flush is not None:
+                flush()
+            return
+        with contextlib.suppress(OutputError, OutputStalledError):
+            writer.flush()
+        if writer.abandoned is not None:
+            raise writer.abandoned
 
     def _settle(self) -> None:
         run = self.run
@@ -343,7 +404,8 @@ class TapKnowBe4(SeamedTap):
         )
         run.budget.flush()
         self.publish_state(force=True)
-        self.state_writer.write_state(self.state)
+        with contextlib.suppress(OutputError, OutputStalledError):  # _flush_output raises it
+            self.state_writer.write_state(self.state)
         self.logger.info(
             "Run summary:\n%s",
             summary_table(report),
@@ -408,6 +470,16 @@ class TapKnowBe4(SeamedTap):
             command.callback = cls._one_line_on_failure(command.callback)
         return command
 
+    @override
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:
+        """``--config``: the SDK reads the files; one that cannot be read is one line."""
+        try:
+            return super().cb_config(ctx, param, value)
+        except Exception as exc:  # whatever reading it raised: one line
+            msg = f"could not read the --config file ({type(exc).__name__}: {exc})"
+            raise ConfigError(msg) from None
+
     @classmethod
     def _one_line_on_failure(cls, callback: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         """``callback``, its failures logged as one line with a non-zero exit (:meth:`_fail`)."""
@@ -415,6 +487,8 @@ class TapKnowBe4(SeamedTap):
         @functools.wraps(callback)
         def guarded(*args: t.Any, **kwargs: t.Any) -> t.Any:
             try:
+                if _writes_output(*args):
+                    require_output()
                 return callback(*args, **kwargs)
             except (click.exceptions.Exit, click.ClickException, click.Abort):
                 raise  # click's own ends: --help, usage errors, ctx.exit()
@@ -428,8 +502,8 @@ class TapKnowBe4(SeamedTap):
         """Log ``exc`` as one line (a traceback only at DEBUG) and exit with its code."""
         debug = cls.logger.isEnabledFor(logging.DEBUG)
         message, code = cls.failure_line(exc, code)
-        if isinstance(exc, BrokenPipeError):
-            _discard_stdout()
+        if isinstance(exc, OSError | ValueError | OutputError):  # nothing more into it
+            discard_stdout()
         cls.logger.error(message, exc_info=debug)
         sys.exit(code)
 
@@ -446,20 +520,11 @@ class TapKnowBe4(SeamedTap):
         elif isinstance(exc, ConfigError):
             message = f"Invalid configuration: {exc}"
         elif isinstance(exc, TerminationRequestedError):
-            message = f"Stopped by {exc.signal_name}: the state written lets the next run resume."
-            code = exc.exit_code
+            message, code = exc.line, exc.exit_code
         elif isinstance(exc, KnowBe4Error):
             message = str(exc)
-        elif isinstance(exc, BrokenPipeError):
-            message = (
-                "The target stopped reading the tap's output (broken pipe; its own log says "
-                "why). The next run resumes from the last STATE the target received."
-            )
-        elif isinstance(exc, OSError | ValueError | TypeError):
-            message = (
-                "Could not read the --config, --state or --catalog file "
-                f"({type(exc).__name__}: {exc})."
-            )
+        elif isinstance(exc, OSError | ValueError):  # print() of --about, --discover...
+            message = str(OutputError.from_exception(exc, sync=False))
         else:  # pragma: no cover - a bug: say how to see the traceback
             message = (
                 f"Unexpected error {type(exc).__name__}: {exc} (run with "
@@ -484,6 +549,7 @@ class TapKnowBe4(SeamedTap):
         The SDK's ``Tap.invoke`` with two changes: the tap is built knowing ``--plan``, and
         a state or catalog file that is not what it should be is refused in one line.
         """
+        require_output()
         if about:
             cls.print_about(about_format)
             sys.exit(0)
@@ -498,12 +564,7 @@ class TapKnowBe4(SeamedTap):
                 plan_only=plan,
             )
             tap.sync_all()
-        except (
-            KnowBe4Error,
-            ConfigValidationError,
-            TerminationRequestedError,
-            BrokenPipeError,
-        ) as exc:
+        except (KnowBe4Error, ConfigValidationError, TerminationRequestedError) as exc:
             cls._fail(exc)
 
     @override
@@ -531,18 +592,22 @@ class TapKnowBe4(SeamedTap):
         ctx.exit()
 
 
-def _discard_stdout() -> None:
-    """Point stdout at /dev/null, so nothing at exit writes into a closed pipe again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+def _writes_output(*args: t.Any) -> bool:
+    """True for a callback call that will write to stdout (``--discover``, ``--test``)."""
+    if len(args) != 3 or not isinstance(args[1], click.Parameter):
+        return False
+    return args[1].name in ("discover", "test") and args[2] not in (None, False, "", "disabled")
 
 
 def _read_json(file: t.IO[str], what: str, kind: type) -> t.Any:
     """A JSON document from ``file``; an unreadable one is one clear line."""
     import json  # noqa: PLC0415
 
-    text = file.read()
+    try:
+        text = file.read()
+    except (OSError, ValueError) as exc:  # a directory, bytes that are not UTF-8...
+        msg = f"could not read the {what} file ({type(exc).__name__})"
+        raise ConfigError(msg) from None
     try:
         value = json.loads(text)
     except ValueError as exc:

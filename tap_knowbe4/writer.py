@@ -7,25 +7,44 @@ written when it is full, and before any other message (SCHEMA, STATE, ACTIVATE_V
 BATCH), which is written and flushed at once. So a STATE never reaches the target before the
 records it covers, and a killed run loses only records that no STATE claimed (the next run
 reads them again). What is left at exit is written by an ``atexit`` hook.
+
+The output is the target's: when it cannot be written (the target stopped reading, a full
+disk, stdout closed) the writer raises :class:`~tap_knowbe4.errors.OutputError` once and
+*abandons* the output: nothing is written to it again, not even at exit, so the last STATE
+the target received is the one the next run resumes from. After a signal
+(:meth:`BufferedRecordWriter.bound`) a write may take at most :data:`SIGNAL_GRACE_SECONDS`:
+a target that does not read does not hold the tap (:class:`~tap_knowbe4.errors.
+OutputStalledError`).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import os
+import signal
 import sys
+import threading
+import time
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import SingerMessageType
 
+from tap_knowbe4.errors import OutputError, OutputStalledError
 from tap_knowbe4.sdk_seams import override
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.singerlib import Message
 
 #: Bytes of records held before they are written.
 BLOCK_BYTES = 64 * 1024
+#: After SIGTERM/SIGINT, how long one write may wait for the target to read.
+SIGNAL_GRACE_SECONDS = 1.0
+#: The shortest wait a write gets after a signal, however late in the grace it starts.
+_LEAST_WAIT = 0.2
 
 
 class BufferedRecordWriter(MsgSpecWriter):
@@ -34,24 +53,135 @@ class BufferedRecordWriter(MsgSpecWriter):
     def __init__(self) -> None:
         """Start with an empty block; whatever is left in it at exit is written then."""
         self._block = bytearray()
+        #: Why the output was given up (then nothing is written to it again).
+        self.abandoned: BaseException | None = None
+        self._writing = False
+        self._deadline: float | None = None
+        self._signal: tuple[str, int] = ("SIGTERM", 143)
         atexit.register(self._flush_at_exit)
 
     @override
     def write_message(self, message: Message) -> None:
         """Add a RECORD to the block; write the block and any other message at once."""
+        if self.abandoned is not None:
+            return
         self._block += self.format_message(message)
         if message.type == SingerMessageType.RECORD and len(self._block) < BLOCK_BYTES:
             return
         self.flush()
 
     def flush(self) -> None:
-        """Write what the block holds and flush stdout (the block is emptied either way)."""
+        """Write what the block holds and flush stdout (the block is emptied either way).
+
+        Raises :class:`OutputError` (once) when the output cannot be written.
+        """
         block, self._block = self._block, bytearray()
-        if block:
-            sys.stdout.buffer.write(block)
-        sys.stdout.flush()
+        if self.abandoned is not None:
+            return
+        try:
+            out = sys.stdout
+            if out is None:
+                raise OutputError.closed()
+            with self._bounded_write():
+                if block:
+                    out.buffer.write(block)
+                out.flush()
+        except OutputStalledError as exc:
+            self.abandon(exc)
+            raise
+        except (OSError, ValueError) as exc:  # ValueError: a closed file
+            error = OutputError.from_exception(exc)
+            self.abandon(error)
+            raise error from None
+
+    def abandon(self, error: BaseException) -> None:
+        """Write nothing more to the output; at exit, flush what is pending into nothing."""
+        self.abandoned = error
+        self._block = bytearray()
+        discard_stdout()
+
+    # -- signals ---------------------------------------------------------------------
+
+    def bound(self, signal_name: str, exit_code: int) -> None:
+        """A signal arrived: from now on a write waits for the target at most about a second.
+
+        A write under way (the target not reading right now) gets
+        :data:`SIGNAL_GRACE_SECONDS` from now; then it is abandoned.
+        """
+        self._signal = (signal_name, exit_code)
+        if self._deadline is None:
+            self._deadline = time.monotonic() + SIGNAL_GRACE_SECONDS
+        if self._writing:
+            _alarm_in(SIGNAL_GRACE_SECONDS, self._on_alarm)
+
+    @contextlib.contextmanager
+    def _bounded_write(self) -> t.Iterator[None]:
+        armed = False
+        if self._deadline is not None:
+            armed = _alarm_in(max(self._deadline - time.monotonic(), _LEAST_WAIT), self._on_alarm)
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+            if armed:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if self._writing:  # blocked on a target that does not read: give up the output
+            raise OutputStalledError(*self._signal)
+
+    def write_text(self, text: str) -> None:
+        """Write ``text`` (a plan, say) after what is pending, under the same rules."""
+        if self.abandoned is None:
+            self._block += text.encode()
+            self.flush()
 
     def _flush_at_exit(self) -> None:
-        # A target that went away has been reported already; no traceback at exit for it.
-        with contextlib.suppress(OSError, ValueError):
+        # Reported already when it failed; nothing at exit, no traceback.
+        with contextlib.suppress(OutputError, OutputStalledError):
             self.flush()
+
+
+def _alarm_in(seconds: float, handler: t.Callable[[int, FrameType | None], None]) -> bool:
+    """SIGALRM to ``handler`` in ``seconds`` (main thread only); True when armed."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return True
+
+
+def discard_stdout() -> None:
+    """Point stdout's descriptor at /dev/null: nothing (at exit, say) writes to it again.
+
+    A stdout without a descriptor (a test's buffer) is left alone.
+    """
+    try:
+        fd = sys.stdout.fileno() if sys.stdout is not None else -1
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return
+    if fd < 0:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()  # what the buffers held goes nowhere now
+
+
+def require_output() -> None:
+    """Raise :class:`OutputError` when stdout is closed (before any request is sent)."""
+    out = sys.stdout
+    if out is None or out.closed:
+        raise OutputError.closed()
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError):  # no descriptor: a test's buffer
+        return
+    try:
+        os.fstat(fd)
+    except OSError:
+        raise OutputError.closed() from None

@@ -6,13 +6,14 @@ error is exactly one line without a traceback, and that the key never appears an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 
 import pytest
 
-from tests.cli import clean_env, run_cli, tap_command
+from tests.cli import CliRun, clean_env, run_cli, tap_command
 from tests.conftest import sandbox, tap_config
 from tests.hostile_server import HostileServer, json_answer
 from tests.singer_output import catalog_selecting, state_of
@@ -329,3 +330,34 @@ def test_plan_requests_are_counted_in_the_shared_budget(tmp_path):
     assert plan.returncode == 0, plan.stderr[-2000:]
     assert planned > 0
     assert sync.final_state["tap_knowbe4"]["budget"]["used"] == planned + 1
+
+
+# -- 6 (issue 18): an interrupted plan is no plan -------------------------------------------
+
+
+def test_a_plan_cut_short_by_a_signal_prints_nothing_and_fails(tmp_path):
+    with sandbox(api_key=KEY, latency_ms=200) as sb:
+        command = tap_command(tmp_path, tap_config(sb, budget_ledger=False))
+        with (tmp_path / "stderr").open("w") as log:
+            proc = subprocess.Popen(
+                [*command, "--plan"], stdout=subprocess.PIPE, stderr=log, env=clean_env()
+            )
+            while sb.stats()["requests"] < 2:  # the plan is being made
+                assert proc.poll() is None, "the plan ended before the signal"
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=0.05)
+            proc.send_signal(signal.SIGTERM)
+            stdout, _ = proc.communicate(timeout=60)
+    result = CliRun(proc.returncode, stdout.decode(), (tmp_path / "stderr").read_text())
+    line = result.assert_one_clear_line(code=128 + signal.SIGTERM)
+    assert "plan is incomplete" in line
+    assert result.stdout == ""  # no partial plan, no "the sync fits"
+
+
+def test_a_plan_the_run_cap_cuts_short_prints_nothing_and_fails(tmp_path):
+    with sandbox(api_key=KEY) as sb:
+        result = run_cli(tmp_path, tap_config(sb, max_requests_per_run=2), "--plan")
+    line = result.assert_one_clear_line(code=1)
+    assert "No plan" in line
+    assert "max_requests_per_run" in line
+    assert result.stdout == ""
