@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tap_knowbe4.streams import endpoints
-from tests.airbyte_output import AirbyteRun, Source, configured_catalog, write
+from tests.airbyte_output import AirbyteRun, Source, configured_catalog, run_source, write
 from tests.cli import clean_env, run_cli
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
@@ -174,7 +174,18 @@ def test_a_rejected_key_is_the_singer_line_in_check_and_read(tmp_path):
         assert error["message"] == line
         assert error["failure_type"] == "config_error"
         assert set(read.final_statuses.values()) == {"INCOMPLETE"}
-        for run in (checked, read):
+        debug = run_source(
+            "read",
+            "--debug",
+            "--config",
+            source.config_path,
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        )
+        assert debug.code == 1
+        assert debug.logs("DEBUG"), "--debug logs at DEBUG"
+        assert debug.errors[0]["stack_trace"]  # tracebacks at DEBUG, redacted like the log
+        for run in (checked, read, debug):
             assert config["api_key"] not in run.text
         good = Source(tmp_path, tap_config(sb)).check()
         assert good.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED"

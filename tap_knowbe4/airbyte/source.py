@@ -52,6 +52,8 @@ if t.TYPE_CHECKING:
     from tap_knowbe4.outcome import RunReport
 
 logger = logging.getLogger("source-knowbe4")
+#: The variable the SDK sets the tap's log level from (the Singer command reads it too).
+LOGLEVEL = "TAP_KNOWBE4_LOGLEVEL"
 
 #: What ends a command with one line (anything else is a bug, reported as one too).
 EXPECTED = (KnowBe4Error, ConfigValidationError, TerminationRequestedError, BrokenPipeError)
@@ -90,10 +92,15 @@ def run(argv: t.Sequence[str] | None = None, stdout: t.BinaryIO | None = None) -
     """Run one command; return the exit code. Every line on ``stdout`` is an Airbyte message."""
     output = Output(stdout if stdout is not None else sys.stdout.buffer)
     root = logging.getLogger()
-    handler = LogHandler(output)
+    level = _log_level(argv)
+    handler = LogHandler(output, level)
     saved = (root.level, root.handlers[:])
     root.handlers = [handler]  # stdout carries messages only; the log goes there as LOG
-    root.setLevel(_log_level(argv))
+    root.setLevel(level)
+    # the SDK sets its metrics logger from TAP_KNOWBE4_LOGLEVEL: --debug must reach it too
+    saved_env = os.environ.get(LOGLEVEL)
+    if level == logging.DEBUG:
+        os.environ[LOGLEVEL] = "DEBUG"
     logging.captureWarnings(capture=True)
     redact.install()
     try:
@@ -106,6 +113,10 @@ def run(argv: t.Sequence[str] | None = None, stdout: t.BinaryIO | None = None) -
             output.flush()
         root.handlers = saved[1]
         root.setLevel(saved[0])
+        if saved_env is None:
+            os.environ.pop(LOGLEVEL, None)
+        else:
+            os.environ[LOGLEVEL] = saved_env
         logging.captureWarnings(capture=False)
 
 
@@ -113,7 +124,7 @@ def _log_level(argv: t.Sequence[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if "--debug" in args:
         return logging.DEBUG
-    text = os.environ.get("TAP_KNOWBE4_LOGLEVEL") or os.environ.get("LOGLEVEL") or "INFO"
+    text = os.environ.get(LOGLEVEL) or os.environ.get("LOGLEVEL") or "INFO"
     level = logging.getLevelName(text.strip().upper())
     return level if isinstance(level, int) else logging.INFO
 
