@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install meltano-install lint test test-fast demo settings clean
+.PHONY: install meltano-install lint test test-fast simulate demo settings clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: lint
 # modules (about 20 s). `make test` is what CI and a pull request run.
 test-fast: $(STAMP)
 	$(BIN)/pytest -n 2 -q -m "not integration and not slow"
+
+# The simulation across runs (tests/simulation): seeds for SECONDS (default 600) from a random
+# first seed, or one SEED replayed exactly. By hand: /work/tools/heavy make simulate SECONDS=3600.
+SECONDS ?= 600
+simulate: $(STAMP)
+	$(BIN)/python -m tests.simulation $(if $(SEED),--seed $(SEED),--seconds $(SECONDS))
 
 # Sandbox (or the real API when TAP_KNOWBE4_API_KEY and TAP_KNOWBE4_REGION are set) ->
 # meltano run tap-knowbe4 target-duckdb -> a short report from output/knowbe4*.duckdb.

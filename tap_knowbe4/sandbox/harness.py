@@ -28,11 +28,12 @@ list templates page by cursor (``cursor_templates``, ``pages_by_cursor(path)``),
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from tap_knowbe4.sandbox.options import DEFAULT_PROFILE, split_options
+from tap_knowbe4.sandbox.options import DEFAULT_PROFILE, server_options, split_options
 from tap_knowbe4.sandbox.org import Organization
 from tap_knowbe4.sandbox.paging import PagingRules
 from tap_knowbe4.sandbox.server import SandboxApp, SandboxHTTPServer, make_server
@@ -143,3 +144,37 @@ class Sandbox:
     def clear_faults(self) -> None:
         """Drop every scheduled fault not yet consumed."""
         self.app.faults.clear()
+
+    def after_requests(self, count: int, action: Callable[[], object]) -> None:
+        """Call ``action()`` just before the ``count``-th API request from now is answered.
+
+        It runs in the thread serving that request, before faults, limits and the answer,
+        so ``advance`` there changes what that request (and every later one) sees. Drives
+        events that must happen at an exact point of a client's run (a clock move, a
+        signal to the client).
+        """
+        self.app.after_requests(count, action)
+
+    def reconfigure(
+        self,
+        org: Organization | None = None,
+        profile: str | None = None,
+        **options: Any,
+    ) -> None:
+        """Serve ``org`` (default: the current one) with new server options, same address.
+
+        ``options`` are server options (``api_key``, ``pagination``, ``retry_after``, ...)
+        over ``profile`` (default: this sandbox's profile); organization options are not
+        accepted (build another ``Organization`` and pass it). Counters, limit windows,
+        scheduled faults and pending ``after_requests`` actions start afresh. Connections
+        already open keep being served by the new configuration.
+        """
+        profile = self.profile if profile is None else profile
+        host, port = self.server_options.host, self.server_options.port
+        self.server_options = server_options(profile, host=host, port=port, **options)
+        self.profile = profile
+        if org is not None:
+            self.org = org
+        self.app = SandboxApp(self.org, self.server_options)
+        if self._server is not None:
+            self._server.app = self.app

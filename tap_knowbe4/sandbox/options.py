@@ -273,6 +273,18 @@ def _normalized(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def server_options(profile: str = DEFAULT_PROFILE, **kwargs: Any) -> ServerOptions:
+    """Server options of ``profile`` overridden by ``kwargs`` (server names only)."""
+    names = {f.name for f in fields(ServerOptions)}
+    unknown = set(kwargs) - names
+    if unknown:
+        raise TypeError(f"unknown server option(s): {', '.join(sorted(unknown))}")
+    merged = _normalized({**profile_values(profile), **kwargs})
+    server = ServerOptions(**{k: v for k, v in merged.items() if k in names})
+    server.validate()
+    return server
+
+
 def split_options(
     profile: str = DEFAULT_PROFILE, **kwargs: Any
 ) -> tuple[OrgOptions, ServerOptions]:
@@ -282,8 +294,6 @@ def split_options(
     unknown = set(kwargs) - org_names - server_names
     if unknown:
         raise TypeError(f"unknown sandbox option(s): {', '.join(sorted(unknown))}")
-    merged = _normalized({**profile_values(profile), **kwargs})
-    org = OrgOptions.build(profile, **{k: v for k, v in merged.items() if k in org_names})
-    server = ServerOptions(**{k: v for k, v in merged.items() if k in server_names})
-    server.validate()
+    org = OrgOptions.build(profile, **{k: v for k, v in kwargs.items() if k in org_names})
+    server = server_options(profile, **{k: v for k, v in kwargs.items() if k in server_names})
     return org, server

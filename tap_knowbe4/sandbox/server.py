@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,6 +108,8 @@ class SandboxApp:
         self._seq_lock = threading.Lock()
         self._api_seq = 0
         self._control_seq = 0
+        #: (API request number, action): actions run just before that request is answered.
+        self._actions: list[tuple[int, Callable[[], object]]] = []
         self._cache_lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], Listing] = OrderedDict()
         self._cache_items = 0
@@ -145,6 +148,19 @@ class SandboxApp:
                 return self._control_seq
             self._api_seq += 1
             return self._api_seq
+
+    def after_requests(self, count: int, action: Callable[[], object]) -> None:
+        """Run ``action`` before answering the ``count``-th API request from now."""
+        if int(count) < 1:
+            raise ValueError("count must be at least 1")
+        with self._seq_lock:
+            self._actions.append((self._api_seq + int(count), action))
+
+    def _due_actions(self, number: int) -> list[Callable[[], object]]:
+        with self._seq_lock:
+            due = [a for a in self._actions if a[0] <= number]
+            self._actions = [a for a in self._actions if a[0] > number]
+        return [action for _, action in sorted(due, key=lambda a: a[0])]
 
     def control(self, method: str, path: str, query: dict[str, str], body: bytes) -> Reply:
         """Answer ``/_sandbox/...``: stats, clock, reset, advance, faults."""
@@ -188,6 +204,8 @@ class SandboxApp:
         self, method: str, path: str, query: dict[str, str], headers: Any, number: int
     ) -> tuple[Reply, str]:
         """Run the API pipeline for one request; returns the reply and its endpoint template."""
+        for action in self._due_actions(number):
+            action()
         found = match(path.removesuffix(".json"))
         template = found[0].template if found else UNMATCHED
         fault = self.faults.take(path)

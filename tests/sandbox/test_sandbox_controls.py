@@ -1,0 +1,54 @@
+"""Controls a simulation needs: serve another account or options on the same port, and act
+at an exact request (``Sandbox.reconfigure``, ``Sandbox.after_requests``)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tap_knowbe4.sandbox import Organization, Sandbox
+
+
+def _get(sb: Sandbox, path: str, key: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {key or sb.api_key}"}
+    return requests.get(sb.base_url + path, headers=headers, timeout=10)
+
+
+def test_reconfigure_serves_another_account_and_key_on_the_same_port():
+    with Sandbox(users=10, seed=3, limits=False) as sb:
+        url, first = sb.base_url, _get(sb, "/v1/account").json()
+        other = Organization(seed=4, users=12)
+        sb.reconfigure(org=other, api_key="kb4-another-account-key")
+        assert sb.base_url == url
+        assert _get(sb, "/v1/account").status_code == 200
+        assert (
+            _get(sb, "/v1/account", key="kb4-sandbox-demo-key-0000000000000000").status_code == 401
+        )
+        assert _get(sb, "/v1/account").json() == other.account() != first
+        assert sb.stats()["requests"] == 3  # counters start afresh
+
+
+def test_reconfigure_changes_server_options_over_the_profile():
+    with Sandbox(users=10, seed=3, limits=False) as sb:
+        sb.reconfigure(retry_after=True)
+        sb.inject("429", retry_after=3)
+        assert _get(sb, "/v1/users").headers["Retry-After"] == "3"
+        with pytest.raises(TypeError, match="unknown server option"):
+            sb.reconfigure(users=5)
+
+
+def test_after_requests_acts_just_before_that_request_is_answered():
+    seen = []
+    with Sandbox(users=10, seed=3, limits=False) as sb:
+        before = sb.now
+        sb.after_requests(2, lambda: seen.append(sb.advance(days=1)))
+        _get(sb, "/v1/account")
+        assert not seen
+        answer = _get(sb, "/v1/account")
+        assert seen == [sb.now]
+        assert (sb.now - before).days == 1
+        assert answer.headers["Date"]  # answered after the move
+        _get(sb, "/v1/account")
+        assert len(seen) == 1  # once
+        with pytest.raises(ValueError, match="at least 1"):
+            sb.after_requests(0, lambda: None)

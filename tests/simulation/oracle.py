@@ -1,0 +1,387 @@
+"""The oracle: what must hold after every run, checked against the sandbox's truth.
+
+Definitions
+-----------
+
+**The truth** of an account at a clock: every stream's rows as the tests' ground truth
+(:mod:`tests.ground_truth`) derives them from the sandbox's organization at that clock, with
+the tap's documented conversions. The sandbox's clock moves only where the plan says: between
+runs, and at a drawn request of a run (``RunPlan.midrun``).
+
+**The scope** of a run (:class:`Scope`): what its settings and catalog ask for.
+
+* Selected streams: every stream of the catalog not deselected; ``user_risk_score_history``
+  only with ``include_user_risk_score_history`` (an opt-in stream is not read otherwise).
+  A deselected parent of a selected child is read for its children, not loaded.
+* ``start_date``: risk-history points dated before it, phishing tests started before it and
+  their recipients are out of scope. Within one pipeline the plan only moves ``start_date``
+  later (moving it earlier is documented to have no effect once state exists).
+* Stream maps (``plan.STREAM_MAPS``): a filtered-out row is out of scope; a dropped property
+  is not compared; an aliased stream is loaded under its alias; a map that raises fails its
+  stream (nothing of it is owed).
+* Flattening: only top-level scalar fields are compared (nested ones change shape).
+
+**Owed rows** after a run: the rows of the run's scope that existed upstream *throughout
+the sync cycle the run completed* — at every clock the cycle saw. A cycle starts with a run
+handed a state that records no interrupted sync, and goes on through every run resuming an
+interrupted one; a row that appeared after a list was read, or vanished before the cycle
+ended, is not owed. (Recipients of a test the tap settled in an earlier cycle are owed: they
+were loaded then, and the warehouse keeps them.)
+
+Invariants
+----------
+
+* **never** — after a run that exited 0 and whose output the target read to its end, every
+  owed row is in the warehouse: of every selected stream, or, when the run stopped on the
+  budget, of every stream the state records as finished. And at any time, an
+  ACTIVATE_VERSION never deletes a row that is in scope and existed upstream throughout the
+  run.
+* **eventually** — after clean runs (no fault, no signal, a normal target, the state
+  resumed, the clock still), the warehouse holds every owed row, the rows written by the
+  final clean cycle equal the truth, and the cycle completed within a number of runs that
+  the cap allows (``runner.clean_runs_allowed``).
+* **honest exit** — exit 0 only when every selected stream completed (the final STATE
+  records no interrupted sync), or the run stopped on the budget in the documented way
+  ("Stopped early: ..." in the log, an interrupted sync in the state, and not with
+  ``fail_when_budget_exhausted``). Any other exit is 1, or 143/130 after SIGTERM/SIGINT, and
+  comes with exactly one ERROR line and no traceback.
+* **no leak** — the key (as text, upper-cased, base64 or hex) is in no byte of stdout,
+  stderr, the states, the budget ledger or the BATCH files.
+* **bounded** — every run ends within ``tap_process.RUN_DEADLINE``, and within
+  ``tap_process.SIGNAL_BOUND`` of a signal.
+* **singer** — the output is Singer a target can apply (JSON lines, SCHEMA before RECORD,
+  keys present, BATCH files readable).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import pathlib
+import re
+import time
+import typing as t
+
+from tap_knowbe4.sandbox.times import parse_instant
+from tests.simulation.inputs import start_date
+from tests.simulation.plan import RISK_STREAMS, STREAMS
+
+if t.TYPE_CHECKING:
+    from tests.simulation.plan import RunPlan
+    from tests.simulation.tap_process import Exit
+    from tests.simulation.warehouse import Warehouse
+    from tests.simulation.world import Truth, World
+
+ERROR_LINE = re.compile(r"\| (ERROR|CRITICAL)\s*\|")
+STOPPED_EARLY = "Stopped early:"
+SIGNAL_CODES = {"SIGTERM": 143, "SIGINT": 130}
+
+
+@dataclasses.dataclass(frozen=True)
+class Violation:
+    """One broken invariant."""
+
+    invariant: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"[{self.invariant}] {self.detail}"
+
+
+@dataclasses.dataclass
+class Scope:
+    """What a run's settings and catalog ask for (see the module docstring)."""
+
+    streams: frozenset[str]
+    start: int | None
+    members_from: str
+    maps: str
+    flattening: int
+    fields_off: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, run: RunPlan, world_start: str) -> Scope:
+        """The scope of ``run``."""
+        config = run.config
+        streams = set(STREAMS) - set(run.catalog.get("deselect", ()))
+        if not config.get("user_risk"):
+            streams.discard("user_risk_score_history")
+        if config.get("maps") == "raises":
+            streams.discard("policies")
+        start = start_date(world_start, config.get("start_offset_days"))
+        return cls(
+            streams=frozenset(streams),
+            start=None if start is None else parse_instant(start),
+            members_from="endpoint" if config.get("members_endpoint") else "users",
+            maps=config.get("maps") or "",
+            flattening=int(config.get("flattening") or 0),
+            fields_off=dict(run.catalog.get("fields_off", {})),
+        )
+
+    def table(self, stream: str) -> str:
+        """The warehouse table ``stream`` loads into (its alias, with a stream map)."""
+        if self.maps == "alias-groups" and stream == "groups":
+            return "groups_renamed"
+        return stream
+
+    def stream_of(self, table: str) -> str:
+        """The stream a warehouse table holds."""
+        return "groups" if table == "groups_renamed" else table
+
+    def owed(self, truth: Truth, stream: str) -> dict[tuple, dict]:
+        """The rows of ``stream`` in this scope at one clock."""
+        rows = truth.rows[stream]
+        start = self.start
+        if stream in RISK_STREAMS and start is not None:
+            day = _day(start)
+            return {k: r for k, r in rows.items() if str(r.get("date")) >= day}
+        if stream == "phishing_security_tests" and start is not None:
+            return {k: r for k, r in rows.items() if _started_in(r.get("started_at"), start)}
+        if stream == "phishing_security_test_recipients":
+            tests = {
+                p for p, when in truth.psts.items() if start is None or _started_in(when, start)
+            }
+            return {k: r for k, r in rows.items() if k[0] in tests}
+        if stream == "users" and self.maps == "active-users":
+            return {k: r for k, r in rows.items() if r.get("status") == "active"}
+        return rows
+
+    def comparable(self, stream: str, row: dict) -> dict:
+        """The part of a truth row that the loaded row must equal."""
+        out = dict(row)
+        for name in self.fields_off.get(stream, ()):
+            out.pop(name, None)
+        if self.maps == "drop-comment" and stream == "users":
+            out.pop("comment", None)
+        if self.flattening:
+            out = {k: v for k, v in out.items() if not isinstance(v, (dict, list))}
+        return out
+
+
+def _day(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
+
+
+def _started_in(started_at: object, start: int) -> bool:
+    if not isinstance(started_at, str):
+        return True  # errored tests have no start: kept, as the tap keeps them
+    return parse_instant(started_at) >= start
+
+
+def owed_throughout(
+    world: World, tenant: str, clocks: t.Sequence[int], scope: Scope, stream: str
+) -> set[tuple]:
+    """Keys of ``stream`` in scope at every one of ``clocks``."""
+    owed: set[tuple] | None = None
+    for clock in sorted(set(clocks)):
+        keys = set(scope.owed(world.truth(tenant, clock, scope.members_from), stream))
+        owed = keys if owed is None else owed & keys
+    return owed or set()
+
+
+# -- the checks ---------------------------------------------------------------------------
+
+
+def check_bounded(exit_: Exit) -> list[Violation]:
+    """Every run ends within its bounds."""
+    return [Violation("bounded", exit_.killed)] if exit_.killed else []
+
+
+def key_forms(key: str) -> list[bytes]:
+    """The key as text, upper-cased, in base64 and in hex."""
+    raw = key.encode()
+    return [raw, raw.upper(), base64.b64encode(raw).rstrip(b"="), raw.hex().encode()]
+
+
+def check_no_leak(keys: t.Iterable[str], exit_: Exit, files: t.Iterable[pathlib.Path]) -> list:
+    """No byte of the output, the log, the ledger or a BATCH file holds a key."""
+    places: list[tuple[str, bytes]] = [("stdout", exit_.stdout), ("stderr", exit_.stderr.encode())]
+    for path in files:
+        if path.is_file():
+            places.append((str(path), path.read_bytes()))
+    found = []
+    for key in keys:
+        forms = key_forms(key)
+        for where, data in places:
+            if any(form in data for form in forms):
+                found.append(Violation("no-leak", f"the key of {key[:12]}... is in {where}"))
+    return found
+
+
+def error_lines(stderr: str) -> list[str]:
+    """Lines logged at ERROR or CRITICAL."""
+    return [line for line in stderr.splitlines() if ERROR_LINE.search(line)]
+
+
+def final_interrupted(exit_: Exit) -> tuple[bool, dict | None]:
+    """(was any STATE acknowledged, the interrupted record of the last one)."""
+    if not exit_.acked:
+        return False, None
+    own = exit_.acked[-1].get("tap_knowbe4")
+    return True, own.get("interrupted") if isinstance(own, dict) else None
+
+
+def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
+    """Exit 0 only when complete or cleanly stopped on the budget; else one line."""
+    if exit_.killed:
+        return []
+    found = []
+    stopped = STOPPED_EARLY in exit_.stderr
+    acked, interrupted = final_interrupted(exit_)
+    if exit_.code == 0:
+        if stopped and run.config.get("fail_on_budget"):
+            found.append(Violation("honest-exit", "exit 0 on the budget with fail_on_budget"))
+        if not stopped and interrupted is not None and exit_.read_to_end:
+            found.append(
+                Violation(
+                    "honest-exit",
+                    "exit 0 without a budget stop, but the final STATE records an "
+                    f"interrupted sync {interrupted}",
+                )
+            )
+        if stopped and acked and interrupted is None and exit_.read_to_end:
+            found.append(
+                Violation("honest-exit", "a budget stop whose final STATE records no position")
+            )
+        if exit_.signal_sent and interrupted is not None:
+            found.append(Violation("honest-exit", f"exit 0 after {exit_.signal_sent}"))
+        return found
+    lines = error_lines(exit_.stderr)
+    if "Traceback" in exit_.stderr:
+        found.append(Violation("honest-exit", f"exit {exit_.code} with a traceback"))
+    if len(lines) != 1:
+        shown = " / ".join(line.split("|")[-1].strip()[:160] for line in lines[:3])
+        found.append(
+            Violation("honest-exit", f"exit {exit_.code} with {len(lines)} ERROR lines: {shown}")
+        )
+    expected = {1}
+    if exit_.signal_sent:
+        expected.add(SIGNAL_CODES[exit_.signal_sent])
+    if exit_.code not in expected:
+        found.append(
+            Violation(
+                "honest-exit",
+                f"exit {exit_.code} (signal sent: {exit_.signal_sent}); expected one of "
+                f"{sorted(expected)}",
+            )
+        )
+    return found
+
+
+def check_singer(problems: list[str], exit_: Exit) -> list[Violation]:
+    """The output is Singer a target can apply."""
+    if exit_.killed:
+        return []
+    return [Violation("singer", p) for p in problems[:3]]
+
+
+def check_activations(
+    world: World,
+    tenant: str,
+    clocks: t.Sequence[int],
+    scope: Scope,
+    warehouse: Warehouse,
+    run_id: int,
+) -> list[Violation]:
+    """No ACTIVATE_VERSION of this run deleted a row that existed throughout it."""
+    found = []
+    for deletion in warehouse.deletions:
+        if deletion.run != run_id or not deletion.keys:
+            continue
+        stream = scope.stream_of(deletion.stream)
+        if stream not in STREAMS:
+            continue
+        alive = owed_throughout(world, tenant, clocks, scope, stream)
+        wrong = [k for k in deletion.keys if k in alive]
+        if wrong:
+            found.append(
+                Violation(
+                    "never",
+                    f"ACTIVATE_VERSION {deletion.version} of {deletion.stream} deleted "
+                    f"{len(wrong)} rows that exist upstream, e.g. {wrong[0]}",
+                )
+            )
+    return found
+
+
+def check_never(
+    world: World,
+    tenant: str,
+    cycle_clocks: t.Sequence[int],
+    scope: Scope,
+    warehouse: Warehouse,
+    exit_: Exit,
+) -> list[Violation]:
+    """After exit 0 (output read to its end), every owed row is in the warehouse."""
+    if exit_.code != 0 or exit_.killed or not exit_.read_to_end:
+        return []
+    streams = set(scope.streams)
+    if STOPPED_EARLY in exit_.stderr:
+        _, interrupted = final_interrupted(exit_)
+        done = set((interrupted or {}).get("streams_done") or ())
+        streams &= done
+    found = []
+    for stream in sorted(streams):
+        owed = owed_throughout(world, tenant, cycle_clocks, scope, stream)
+        missing = owed - warehouse.keys(scope.table(stream))
+        if missing:
+            example = min(missing, key=repr)
+            found.append(
+                Violation(
+                    "never",
+                    f"exit 0 but {len(missing)} of {len(owed)} rows of {stream} that exist "
+                    f"upstream are not in the warehouse, e.g. {example}",
+                )
+            )
+    return found
+
+
+def check_eventually(
+    world: World,
+    tenant: str,
+    clock: int,
+    scope: Scope,
+    warehouse: Warehouse,
+    clean_runs: t.Collection[int],
+) -> list[Violation]:
+    """After the clean phase: every owed row present; rows it wrote equal the truth."""
+    truth = world.truth(tenant, clock, scope.members_from)
+    found = []
+    for stream in sorted(scope.streams):
+        owed = scope.owed(truth, stream)
+        table = warehouse.rows(scope.table(stream))
+        missing = set(owed) - set(table)
+        if missing:
+            found.append(
+                Violation(
+                    "eventually",
+                    f"{len(missing)} of {len(owed)} rows of {stream} missing after the clean "
+                    f"runs, e.g. {min(missing, key=repr)}",
+                )
+            )
+        stale = []
+        for key, row in table.items():
+            if row.run not in clean_runs:
+                continue
+            expected = owed.get(key)
+            if expected is None:
+                if key not in truth.rows[stream]:
+                    stale.append((key, "a row that does not exist upstream"))
+                continue
+            want = scope.comparable(stream, expected)
+            if scope.flattening:  # a null object is flattened into its null leaves
+                want = {k: v for k, v in want.items() if k in row.record}
+            got = {k: row.record.get(k, "<absent>") for k in want}
+            if got != want:
+                diff = sorted(k for k in want if got[k] != want[k])
+                stale.append((key, f"fields {diff[:4]} differ"))
+        if stale:
+            key, why = stale[0]
+            found.append(
+                Violation(
+                    "eventually",
+                    f"{len(stale)} rows of {stream} written by the clean runs differ from the "
+                    f"truth, e.g. {key}: {why}",
+                )
+            )
+    return found

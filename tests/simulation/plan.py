@@ -1,0 +1,467 @@
+"""What a simulated sequence does, drawn from one seed before anything runs.
+
+A :class:`SequencePlan` is a pure function of its seed (:func:`draw_sequence`): the world
+(two accounts on one sandbox, their sizes, profiles and keys, the starting clock) and one
+:class:`RunPlan` per run. Each run plan is self-contained (the whole config and catalog in
+force, not a difference from the previous run) and JSON-able, so a failing sequence can be
+cut down to a few runs and pasted into a regression test (:meth:`SequencePlan.from_json`).
+
+Outcomes never feed back into the draws: replaying a seed replays the same plans; what the
+tap does with them is the part under test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import typing as t
+
+#: The sandbox clock starts in 2025, far behind the wall clock the tap reads (``utcnow``): the
+#: tap's wall-clock rules (a test is re-read while started within ``pst_lookback_days``; a
+#: risk bookmark younger than 150 days reads the six-month window) are then in one fixed
+#: regime whatever day a seed is replayed, so a replay is exact.
+EPOCH_DAYS = ("2025-01-15", "2025-02-20", "2025-03-10", "2025-04-05", "2025-05-01")
+
+#: Streams a catalog may deselect or override, and the risk streams (incremental).
+STREAMS = (
+    "account",
+    "account_risk_score_history",
+    "group_members",
+    "group_risk_score_history",
+    "groups",
+    "phishing_campaigns",
+    "phishing_security_test_recipients",
+    "phishing_security_tests",
+    "policies",
+    "store_purchases",
+    "training_campaigns",
+    "training_enrollments",
+    "user_risk_score_history",
+    "users",
+)
+RISK_STREAMS = ("account_risk_score_history", "group_risk_score_history", "user_risk_score_history")
+
+#: Stream maps the warehouse model can mirror (``truth.apply_maps``): name -> maps.
+STREAM_MAPS: dict[str, dict[str, t.Any]] = {
+    "drop-comment": {"users": {"comment": None}},
+    "hash-email": {"users": {"email_hash": "md5(record['email'])"}},
+    "alias-groups": {"groups": {"__alias__": "groups_renamed"}},
+    "active-users": {"users": {"__filter__": "record['status'] == 'active'"}},
+    "raises": {"policies": {"oops": "1/0"}},
+}
+
+#: Features not drawn while a defect they trigger is open (feature -> finding). A quarantined
+#: feature is still drawn (the seed's other draws stay the same) and then left out. The
+#: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
+QUARANTINE: dict[str, str] = {
+    "cap": "issue 18 defect 4 (a run cap smaller than a list never completes)",
+    "override": "issue 18 defect 3 (a replication-method override deletes history)",
+    "hang": "issue 18 defect 5 (SIGTERM while the target is not reading hangs)",
+    "404-child": "SIM-2 (a 404 on the children of a parent that still exists exits 0)",
+    "deselect-parents": "SIM-3 (a parent read only for its children is recorded as finished)",
+    "map-deselected": "SIM-4 (a stream map on a deselected stream: 'Unexpected error')",
+}
+#: Streams other streams fan out from (SIM-3).
+PARENTS = ("users", "groups", "phishing_security_tests")
+#: The quarantine in force (the campaign may empty it).
+quarantined: set[str] = set(QUARANTINE)
+
+FAULT_PATHS = (
+    None,
+    "/v1/users",
+    "/v1/groups",
+    "/v1/phishing/security_tests",
+    "/v1/training/enrollments",
+    "/v1/account",
+    "/v1/training",
+)
+
+
+@dataclasses.dataclass
+class TenantPlan:
+    """One KnowBe4 account of the world."""
+
+    name: str
+    seed: int
+    users: int
+    profile: str
+    key: str
+
+
+@dataclasses.dataclass
+class RunPlan:
+    """Everything one run draws. ``clean`` runs are the convergence phase's (no chaos)."""
+
+    pipeline: int
+    tenant: str
+    key: str
+    advance: int = 0
+    midrun: list[list[int]] = dataclasses.field(default_factory=list)
+    url: str = "ip"
+    server: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    org_quirks: list[str] = dataclasses.field(default_factory=list)
+    faults: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    config: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    catalog: dict[str, t.Any] = dataclasses.field(default_factory=dict)
+    state: dict[str, t.Any] = dataclasses.field(default_factory=lambda: {"op": "resume"})
+    signal: dict[str, t.Any] | None = None
+    target: dict[str, t.Any] = dataclasses.field(default_factory=lambda: {"kind": "normal"})
+    clean: bool = False
+
+    def describe(self) -> str:
+        """One short line: what is unusual about this run."""
+        parts = [f"p{self.pipeline}/{self.tenant}"]
+        if self.advance:
+            parts.append(f"+{self.advance / 3600:g}h")
+        if self.midrun:
+            parts.append("mid:" + ",".join(f"{n}+{s / 3600:g}h" for n, s in self.midrun))
+        if self.url != "ip":
+            parts.append(f"url={self.url}")
+        if self.server:
+            parts.append("server=" + ",".join(sorted(self.server)))
+        if self.org_quirks:
+            parts.append("quirks=" + ",".join(self.org_quirks))
+        for fault in self.faults:
+            parts.append(f"fault={fault['kind']}x{fault['count']}@{fault.get('path') or '*'}")
+        config = self.config
+        for name in ("page_size", "max_requests_per_run", "start_date", "pagination"):
+            if name in config:
+                parts.append(f"{name}={config[name]}")
+        for flag in (
+            "batch",
+            "flattening",
+            "maps",
+            "activate",
+            "members_endpoint",
+            "user_risk",
+            "fail_on_budget",
+        ):
+            if config.get(flag):
+                parts.append(flag if config[flag] is True else f"{flag}={config[flag]}")
+        if self.catalog.get("deselect"):
+            parts.append("deselect=" + ",".join(self.catalog["deselect"]))
+        if self.catalog.get("override"):
+            parts.append("override=" + ",".join(sorted(self.catalog["override"])))
+        if self.catalog.get("fields_off"):
+            parts.append("fields_off")
+        if self.state.get("op") != "resume":
+            parts.append("state=" + json.dumps(self.state, separators=(",", ":")))
+        if self.signal:
+            parts.append(f"{self.signal['name']}@{self.signal['at_request']}")
+        if self.target.get("kind") != "normal":
+            parts.append("target=" + json.dumps(self.target, separators=(",", ":")))
+        if self.clean:
+            parts.append("clean")
+        return " ".join(parts)
+
+
+@dataclasses.dataclass
+class SequencePlan:
+    """The world and the runs of one seed."""
+
+    seed: int
+    start: str
+    tenants: list[TenantPlan]
+    runs: list[RunPlan]
+
+    def tenant(self, name: str) -> TenantPlan:
+        """The tenant called ``name``."""
+        return next(x for x in self.tenants if x.name == name)
+
+    def to_json(self) -> str:
+        """The plan as JSON (one run per line, for regression files)."""
+        head = {
+            "seed": self.seed,
+            "start": self.start,
+            "tenants": [dataclasses.asdict(x) for x in self.tenants],
+        }
+        runs = ",\n".join(
+            "  " + json.dumps(dataclasses.asdict(r), sort_keys=True) for r in self.runs
+        )
+        return json.dumps(head)[:-1] + ', "runs": [\n' + runs + "\n]}"
+
+    @classmethod
+    def from_json(cls, text: str) -> SequencePlan:
+        """Read :meth:`to_json`'s output back."""
+        raw = json.loads(text)
+        return cls(
+            seed=raw["seed"],
+            start=raw["start"],
+            tenants=[TenantPlan(**x) for x in raw["tenants"]],
+            runs=[RunPlan(**r) for r in raw["runs"]],
+        )
+
+
+# -- drawing ------------------------------------------------------------------------------
+
+
+def _key(r: random.Random, name: str) -> str:
+    return f"kb4-sim-{name}-" + "".join(r.choice("0123456789abcdef") for _ in range(32))
+
+
+def draw_world(seed: int, r: random.Random) -> tuple[str, list[TenantPlan]]:
+    """The starting clock and the two accounts."""
+    day = r.choice(EPOCH_DAYS)
+    start = f"{day}T{r.randrange(6, 20):02d}:{r.randrange(60):02d}:00Z"
+    profiles = ("documented", "documented", "documented", "tidy", "hostile")
+    tenants = [
+        TenantPlan("a", seed * 7 + 1, r.randrange(8, 31), r.choice(profiles), _key(r, "a")),
+        TenantPlan("b", seed * 7 + 2, r.randrange(6, 16), r.choice(profiles), _key(r, "b")),
+    ]
+    return start, tenants
+
+
+def draw_config(r: random.Random, previous: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """A pipeline's settings: the previous ones with a few changed (or all new)."""
+    config = dict(previous or {})
+    fresh = previous is None
+    if fresh or r.random() < 0.3:
+        config["page_size"] = r.choice((3, 5, 10, 25, 100, 500))
+    if fresh or r.random() < 0.15:
+        config.pop("max_requests_per_run", None)
+        if r.random() < 0.35:
+            config["max_requests_per_run"] = r.choice((3, 5, 8, 13, 21, 34, 55))
+        if "cap" in quarantined:
+            config.pop("max_requests_per_run", None)
+    if fresh or r.random() < 0.1:
+        config["activate"] = r.random() < 0.65
+    if fresh or r.random() < 0.08:
+        config["batch"] = r.choice((False, False, False, "jsonl", "gzip", "unwritable"))
+        if "batch" in quarantined:
+            config["batch"] = False
+    if fresh or r.random() < 0.06:
+        config["flattening"] = r.choice((0, 0, 0, 1, 2))
+    if fresh or r.random() < 0.06:
+        config["maps"] = r.choice(("", "", "", *STREAM_MAPS))
+    if fresh or r.random() < 0.05:
+        config["members_endpoint"] = r.random() < 0.2
+    if fresh or r.random() < 0.05:
+        config["user_risk"] = r.random() < 0.3
+    if fresh or r.random() < 0.08:
+        config["pagination"] = r.choice(("auto", "auto", "auto", "auto", "page", "cursor"))
+    if fresh or r.random() < 0.1:
+        config["max_retries"] = r.choice((0, 1, 2, 3))
+    if fresh or r.random() < 0.05:
+        config["fail_on_budget"] = r.random() < 0.15
+    if fresh or r.random() < 0.05:
+        config["quota_wait_seconds"] = r.choice((0, 1, 2))
+        config["max_retry_wait_seconds"] = r.choice((0, 0.1, 0.1, 2))
+    if fresh or r.random() < 0.04:
+        config["daily_request_limit"] = r.choice((None, None, None, None, 60, 150))
+    # start_date only moves later within a pipeline (see oracle.py, "owed")
+    if (fresh or r.random() < 0.06) and r.random() < 0.3:
+        offset = r.randrange(30, 360)
+        current = config.get("start_offset_days")
+        if current is None or offset < current:
+            config["start_offset_days"] = offset
+    return config
+
+
+def draw_catalog(r: random.Random) -> dict[str, t.Any]:
+    """Meltano's default (everything selected) most of the time, else a few changes."""
+    catalog: dict[str, t.Any] = {}
+    if r.random() < 0.25:
+        catalog["deselect"] = sorted(r.sample(STREAMS, r.randrange(1, 6)))
+        if "deselect-parents" in quarantined:
+            catalog["deselect"] = [s for s in catalog["deselect"] if s not in PARENTS]
+    if r.random() < 0.05:
+        catalog["fields_off"] = {"users": ["comment", "job_title"]}
+    if r.random() < 0.08:
+        stream = r.choice((*RISK_STREAMS, "users", "groups"))
+        if stream in RISK_STREAMS:
+            catalog["override"] = {stream: {"replication-method": "FULL_TABLE"}}
+        else:
+            catalog["override"] = {
+                stream: {"replication-method": "INCREMENTAL", "replication-key": "id"}
+            }
+        if "override" in quarantined:
+            del catalog["override"]
+    return catalog
+
+
+def draw_faults(r: random.Random) -> list[dict[str, t.Any]]:
+    """Scheduled faults of one run (none most of the time)."""
+    if r.random() < 0.55:
+        return []
+    faults = []
+    for _ in range(r.randrange(1, 4)):
+        kind = r.choice(
+            ("500", "502", "503", "drop", "truncate", "429", "429", "404-child", "403", "401")
+        )
+        if kind == "404-child" and "404-child" in quarantined:
+            kind = "503"
+        fault: dict[str, t.Any] = {
+            "kind": kind,
+            "path": r.choice(FAULT_PATHS),
+            "count": r.choice((1, 1, 2, 3, 5)),
+        }
+        if kind == "429":
+            fault["retry_after"] = r.choice((None, None, 0, 1, 30))
+        if kind == "404-child":
+            fault["child"] = r.choice(("recipients", "group_risk", "members", "user_risk"))
+            fault["index"] = r.randrange(0, 50)
+            fault["path"] = None
+        faults.append(fault)
+    return faults
+
+
+def draw_server(r: random.Random) -> dict[str, t.Any]:
+    """Server behaviour that differs from the tenant's profile this run (usually none)."""
+    if r.random() < 0.8:
+        return {}
+    server: dict[str, t.Any] = {}
+    for _ in range(r.randrange(1, 3)):
+        choice = r.randrange(7)
+        if choice == 0:
+            server["cursor_style"] = r.choice(("header", "envelope"))
+        elif choice == 1:
+            server["cursor_scope"] = r.choice(("all", "enrollments"))
+        elif choice == 2:
+            server["per_page_caps"] = {
+                r.choice(("/v1/users", "/v1/groups", "/v1/training/enrollments")): r.choice(
+                    (2, 4, 10)
+                )
+            }
+        elif choice == 3:
+            server["unpaginated"] = ["/v1/users/{user_id}/risk_score_history"]
+        elif choice == 4:
+            server["retry_after"] = r.random() < 0.5
+        elif choice == 5:
+            server["quirks"] = [r.choice(("by-id-array", "bearer-colon"))]
+        else:
+            server["fault_rate"] = r.choice((0.02, 0.05))
+    return server
+
+
+def draw_state_op(r: random.Random) -> dict[str, t.Any]:
+    """Which state the run is given."""
+    roll = r.random()
+    if roll < 0.72:
+        return {"op": "resume"}
+    if roll < 0.78:
+        return {"op": "lose"}
+    if roll < 0.85:
+        return {"op": "older", "back": r.randrange(1, 5)}
+    if roll < 0.91:
+        return {
+            "op": "edit",
+            "edit": r.choice(
+                (
+                    "drop-interrupted",
+                    "drop-streams",
+                    "drop-budget",
+                    "earlier-bookmarks",
+                    "wrong-types",
+                )
+            ),
+        }
+    if roll < 0.95:
+        return {"op": "foreign"}
+    return {"op": "merge"}
+
+
+def draw_target(r: random.Random, signal: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """How the target reads this run."""
+    roll = r.random()
+    if signal is not None and roll < 0.25:
+        after = r.randrange(1, 40)
+        if "hang" not in quarantined:
+            return {"kind": "hang", "after": after}
+    if roll < 0.78:
+        return {"kind": "normal"}
+    if roll < 0.86:
+        return {"kind": "slow", "every": r.choice((20, 100)), "ms": r.choice((5, 20))}
+    if roll < 0.93:
+        return {"kind": "pause", "after": r.randrange(1, 200), "seconds": r.choice((0.5, 1.5))}
+    return {"kind": "close", "after": r.randrange(1, 300)}
+
+
+def draw_run(
+    r: random.Random,
+    pipeline: int,
+    tenant: TenantPlan,
+    key: str,
+    config: dict[str, t.Any],
+) -> RunPlan:
+    """One chaotic run of ``pipeline`` (reading ``tenant`` with ``key``)."""
+    plan = RunPlan(pipeline=pipeline, tenant=tenant.name, key=key, config=config)
+    roll = r.random()
+    if roll < 0.35:
+        plan.advance = r.randrange(1, 72) * 3600
+    elif roll < 0.45:
+        plan.advance = r.randrange(3, 21) * 86400
+    if r.random() < 0.15:
+        plan.midrun = [[r.randrange(1, 60), r.randrange(1, 96) * 3600]]
+    plan.url = r.choice(("ip",) * 12 + ("localhost", "slash"))
+    plan.server = draw_server(r)
+    if r.random() < 0.04:
+        plan.org_quirks = r.sample(
+            ("nested-content", "landing-page-hyphen", "risk-timestamp-dates"), r.randrange(1, 3)
+        )
+    plan.faults = draw_faults(r)
+    plan.catalog = draw_catalog(r)
+    maps = config.get("maps")
+    if maps and "map-deselected" in quarantined and plan.catalog.get("deselect"):
+        mapped = set(STREAM_MAPS[maps])
+        plan.catalog["deselect"] = [s for s in plan.catalog["deselect"] if s not in mapped]
+    plan.state = draw_state_op(r)
+    if r.random() < 0.1:
+        plan.signal = {
+            "name": r.choice(("SIGTERM", "SIGTERM", "SIGTERM", "SIGINT")),
+            "at_request": r.randrange(1, 80),
+        }
+    plan.target = draw_target(r, plan.signal)
+    return plan
+
+
+def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
+    """The world and the chaotic runs of ``seed`` (the convergence runs are added later)."""
+    r = random.Random(seed)
+    start, tenants = draw_world(seed, r)
+    n = chaos_runs if chaos_runs is not None else r.randrange(5, 14)
+    keys = {x.name: x.key for x in tenants}
+    reading = {0: "a", 1: "b"}
+    configs: dict[int, dict[str, t.Any] | None] = {0: None, 1: None}
+    runs = []
+    pipeline = 0
+    for _ in range(n):
+        if r.random() < 0.15:
+            pipeline = 1 - pipeline
+        if r.random() < 0.04:  # the same pipeline is pointed at the other account
+            reading[pipeline] = "b" if reading[pipeline] == "a" else "a"
+        tenant_name = reading[pipeline]
+        if r.random() < 0.03:  # the account's key is rotated
+            keys[tenant_name] = _key(r, tenant_name)
+        config = draw_config(r, configs[pipeline])
+        configs[pipeline] = config
+        tenant = next(x for x in tenants if x.name == tenant_name)
+        runs.append(draw_run(r, pipeline, tenant, keys[tenant_name], dict(config)))
+    return SequencePlan(seed=seed, start=start, tenants=tenants, runs=runs)
+
+
+def clean_run(last: RunPlan) -> RunPlan:
+    """A convergence run after ``last``: same pipeline, account, key and settings, no chaos.
+
+    Settings that cannot complete by design (a BATCH root that cannot be written, a stream
+    map that raises) are dropped: the convergence phase asks whether the tap gets there,
+    not whether a broken configuration stays broken.
+    """
+    config = dict(last.config)
+    if config.get("batch") == "unwritable":
+        config["batch"] = "jsonl"
+    if config.get("maps") == "raises":
+        config["maps"] = ""
+    if config.get("daily_request_limit"):
+        config["daily_request_limit"] = None
+    if config.get("pagination") == "cursor":  # only enrollments page by cursor (documented)
+        config["pagination"] = "auto"
+    return RunPlan(
+        pipeline=last.pipeline,
+        tenant=last.tenant,
+        key=last.key,
+        url=last.url,
+        config=config,
+        catalog={k: v for k, v in last.catalog.items() if k != "override"},
+        clean=True,
+    )

@@ -1,0 +1,337 @@
+"""Runs one seeded sequence: chaotic runs, then clean runs until the tap has converged.
+
+Two *pipelines* (each a Meltano project: a warehouse and a state store) read the world's
+two accounts; the plan says which pipeline runs, which account it reads (a pipeline may be
+pointed at the other account), and which state it is handed:
+
+* ``resume``: the last STATE the target acknowledged (what Meltano hands the next run);
+* ``lose``: none (``meltano state clear``);
+* ``older``: the state acknowledged ``back`` runs earlier;
+* ``edit``: the current state edited the way a person would (never in a way that claims
+  data was loaded when it was not);
+* ``foreign``: the other pipeline's current state (a reused Meltano state ID);
+* ``merge``: the current state, and afterwards the new state merged onto it the way
+  Meltano's ``--state-strategy merge`` does.
+
+After every run the oracle (:mod:`tests.simulation.oracle`) checks the invariants; the
+sequence stops at the first run that breaks one. After the chaotic runs, clean runs of the
+last pipeline follow until a sync cycle that began in the clean phase completes, and the
+warehouse is compared with the truth.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import math
+import pathlib
+import shutil
+import time
+import typing as t
+
+from tests.ground_truth import minimum_requests
+from tests.simulation import oracle
+from tests.simulation.inputs import catalog, tap_config
+from tests.simulation.plan import RISK_STREAMS, RunPlan, SequencePlan, clean_run, draw_sequence
+from tests.simulation.tap_process import TapProcess
+from tests.simulation.warehouse import Warehouse
+from tests.simulation.world import World
+
+if t.TYPE_CHECKING:
+    from tests.simulation.tap_process import Exit
+
+#: Longest clean phase, in runs, whatever the cap.
+MOST_CLEAN_RUNS = 60
+
+
+@dataclasses.dataclass
+class Saved:
+    """A state a pipeline holds, and the clocks of the interrupted cycle it continues."""
+
+    value: dict
+    cycle: list[int]
+    cycle_start: int
+
+
+@dataclasses.dataclass
+class Pipeline:
+    """A warehouse and the states its target acknowledged."""
+
+    warehouse: Warehouse = dataclasses.field(default_factory=Warehouse)
+    current: Saved | None = None
+    history: list[Saved] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """One run: its plan, how it ended, what the oracle found."""
+
+    index: int
+    plan: RunPlan
+    exit: Exit
+    violations: list[oracle.Violation]
+
+    def line(self, seed: int) -> str:
+        """One log line."""
+        mark = "FAIL " if self.violations else ""
+        return (
+            f"{mark}seed {seed} run {self.index}: exit {self.exit.code} "
+            f"{self.exit.seconds:.1f}s {self.plan.describe()}"
+        )
+
+
+@dataclasses.dataclass
+class SequenceResult:
+    """A whole sequence."""
+
+    plan: SequencePlan
+    runs: list[RunResult]
+    violations: list[tuple[int, oracle.Violation]]
+    workdir: pathlib.Path
+
+    @property
+    def failed(self) -> bool:
+        """True when an invariant broke."""
+        return bool(self.violations)
+
+
+def meltano_merge(src: dict, dest: dict) -> dict:
+    """Meltano's ``merge`` (``meltano.core.utils``): ``src`` onto ``dest`` at depth."""
+    for key, value in src.items():
+        if isinstance(value, dict):
+            node = dest.setdefault(key, {})
+            if isinstance(node, dict):
+                meltano_merge(value, node)
+            else:
+                dest[key] = copy.deepcopy(value)
+        else:
+            dest[key] = value
+    return dest
+
+
+def _interrupted(value: dict | None) -> object:
+    own = (value or {}).get("tap_knowbe4")
+    return own.get("interrupted") if isinstance(own, dict) else None
+
+
+def edited(value: dict, edit: str) -> dict:
+    """``value`` edited as a person would (see the module docstring)."""
+    out = copy.deepcopy(value)
+    own = out.get("tap_knowbe4")
+    if not isinstance(own, dict):
+        return out
+    if edit == "drop-interrupted":
+        own["interrupted"] = None
+    elif edit == "drop-streams":
+        own["streams"] = {}
+        out.pop("bookmarks", None)
+    elif edit == "drop-budget":
+        own.pop("budget", None)
+    elif edit == "earlier-bookmarks":
+        for name in RISK_STREAMS:
+            dates = (own.get("streams") or {}).get(name, {}).get("dates")
+            if isinstance(dates, dict):
+                moved = {}
+                for day, owners in dates.items():
+                    earlier = dt.date.fromisoformat(day) - dt.timedelta(days=28)
+                    moved[earlier.isoformat()] = owners
+                own["streams"][name]["dates"] = moved
+    elif edit == "wrong-types":
+        settled = (own.get("streams") or {}).get("phishing_security_test_recipients", {})
+        if isinstance(settled.get("settled"), dict):
+            settled["settled"] = {k: str(v) for k, v in settled["settled"].items()}
+        own["last_run"] = ["not", "an", "object"]
+    return out
+
+
+class Sequence:
+    """Runs a :class:`SequencePlan` in a world of its own."""
+
+    def __init__(
+        self,
+        plan: SequencePlan,
+        workdir: pathlib.Path,
+        log: t.Callable[[str], None] = print,
+        *,
+        converge: bool = True,
+    ) -> None:
+        """Prepare to run ``plan`` with its files under ``workdir``."""
+        self.plan = plan
+        self.workdir = workdir
+        self.log = log
+        self.converge = converge
+        self.pipelines = [Pipeline(), Pipeline()]
+        self.results: list[RunResult] = []
+        self.keys = {x.key for x in plan.tenants} | {r.key for r in plan.runs}
+
+    def run(self) -> SequenceResult:
+        """Run every chaotic run, then the clean phase; stop at the first violation."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir.mkdir(parents=True)
+        violations: list[tuple[int, oracle.Violation]] = []
+        with World(self.plan) as world:
+            for run in self.plan.runs:
+                result = self._one(world, run)
+                if result.violations:
+                    violations = [(result.index, v) for v in result.violations]
+                    break
+            if not violations and self.converge and self.plan.runs:
+                violations = self._clean_phase(world)
+        return SequenceResult(self.plan, self.results, violations, self.workdir)
+
+    # -- one run -------------------------------------------------------------------------
+
+    def _handed(self, run: RunPlan) -> Saved | None:
+        pipeline = self.pipelines[run.pipeline]
+        op = run.state.get("op", "resume")
+        if op == "lose":
+            pipeline.current = None
+            return None
+        if op == "older":
+            back = int(run.state.get("back", 1))
+            history = pipeline.history
+            return history[-1 - back] if len(history) > back else None
+        if op == "foreign":
+            return self.pipelines[1 - run.pipeline].current
+        if op == "edit" and pipeline.current is not None:
+            value = edited(pipeline.current.value, str(run.state.get("edit")))
+            return dataclasses.replace(pipeline.current, value=value)
+        return pipeline.current
+
+    def _one(self, world: World, run: RunPlan) -> RunResult:
+        index = len(self.results)
+        pipeline = self.pipelines[run.pipeline]
+        handed = self._handed(run)
+        run_dir = self.workdir / f"run-{index:03d}"
+        tap = TapProcess(run_dir, self.workdir / "cache")
+        hang = run.target.get("kind") == "hang"
+        world.prepare(run, on_signal=(lambda _name: None) if hang else tap.signal)
+        scope = oracle.Scope.of(run, self.plan.start)
+        warehouse = pipeline.warehouse
+        warehouse.begin_run(index)
+        problems = len(warehouse.problems)
+        config = tap_config(run, world.base_url, self.plan.start, run_dir)
+        exit_ = tap.run(
+            config,
+            catalog(run),
+            None if handed is None else handed.value,
+            warehouse,
+            run.target,
+            signal_name=run.signal["name"] if hang and run.signal else None,
+        )
+        clocks = list(world.run_clocks)
+        continues = handed is not None and _interrupted(handed.value) is not None
+        cycle = [*handed.cycle, *clocks] if continues and handed else clocks
+        cycle_start = handed.cycle_start if continues and handed else index
+        violations = [
+            *oracle.check_bounded(exit_),
+            *oracle.check_singer(warehouse.problems[problems:], exit_),
+            *oracle.check_no_leak(self.keys, exit_, self._files(run_dir)),
+            *oracle.check_honest_exit(run, exit_),
+            *oracle.check_activations(world, run.tenant, clocks, scope, warehouse, index),
+            *oracle.check_never(world, run.tenant, cycle, scope, warehouse, exit_),
+        ]
+        if exit_.acked:
+            value = copy.deepcopy(exit_.acked[-1])
+            if run.state.get("op") == "merge" and pipeline.current is not None:
+                value = meltano_merge(value, copy.deepcopy(pipeline.current.value))
+            saved = Saved(value, cycle, cycle_start)
+            pipeline.current = saved
+            pipeline.history.append(saved)
+        result = RunResult(index, run, exit_, violations)
+        self.results.append(result)
+        self.log(result.line(self.plan.seed))
+        for violation in violations:
+            self.log(f"    {violation}")
+        return result
+
+    def _files(self, run_dir: pathlib.Path) -> list[pathlib.Path]:
+        """Where a key could leak to on disk: the ledger, BATCH files, the state given."""
+        found = [run_dir / "state.json"]
+        for folder in ("cache", "batch"):
+            root = self.workdir / folder
+            if root.is_dir():
+                found += [p for p in root.rglob("*") if p.is_file()]
+        return found
+
+    # -- the clean phase -----------------------------------------------------------------
+
+    def clean_runs_allowed(self, world: World, run: RunPlan) -> int:
+        """Runs the clean phase may take: a few, plus what the cap needs for a whole sync."""
+        cap = run.config.get("max_requests_per_run")
+        if not cap:
+            return 4
+        scope = oracle.Scope.of(run, self.plan.start)
+        needed = minimum_requests(
+            world.sandbox,
+            sorted(scope.streams),
+            int(run.config.get("page_size", 500)),
+            cursor=run.config.get("pagination", "auto") != "page",
+            members_from=scope.members_from,
+        )
+        return min(MOST_CLEAN_RUNS, 4 + 2 * math.ceil(2 * needed / cap))
+
+    def _clean_phase(self, world: World) -> list[tuple[int, oracle.Violation]]:
+        last = self.plan.runs[-1]
+        template = clean_run(last)
+        first = len(self.results)
+        allowed = None
+        for _ in range(MOST_CLEAN_RUNS):
+            result = self._one(world, dataclasses.replace(template))
+            if allowed is None:
+                allowed = self.clean_runs_allowed(world, template)
+            if result.violations:
+                return [(result.index, v) for v in result.violations]
+            saved = self.pipelines[template.pipeline].current
+            complete = (
+                result.exit.code == 0
+                and oracle.STOPPED_EARLY not in result.exit.stderr
+                and saved is not None
+                and _interrupted(saved.value) is None
+                and saved.cycle_start >= first
+            )
+            if complete and saved is not None:
+                scope = oracle.Scope.of(template, self.plan.start)
+                cycle_runs = set(range(saved.cycle_start, result.index + 1))
+                found = oracle.check_eventually(
+                    world,
+                    template.tenant,
+                    world.clock,
+                    scope,
+                    self.pipelines[template.pipeline].warehouse,
+                    cycle_runs,
+                )
+                return [(result.index, v) for v in found]
+            if len(self.results) - first >= allowed:
+                break
+        last_result = self.results[-1]
+        lines = oracle.error_lines(last_result.exit.stderr)
+        why = lines[-1].split("|")[-1].strip() if lines else "no error line"
+        detail = (
+            f"no complete sync cycle after {len(self.results) - first} clean runs "
+            f"(cap {template.config.get('max_requests_per_run')}); last exit "
+            f"{last_result.exit.code}: {why[:200]}"
+        )
+        return [(last_result.index, oracle.Violation("eventually", detail))]
+
+
+def run_seed(
+    seed: int,
+    workdir: pathlib.Path,
+    log: t.Callable[[str], None] = print,
+    *,
+    keep: bool = False,
+    chaos_runs: int | None = None,
+) -> SequenceResult:
+    """Draw and run the sequence of ``seed``; its files are removed unless it failed."""
+    started = time.monotonic()
+    plan = draw_sequence(seed, chaos_runs)
+    result = Sequence(plan, workdir / f"seed-{seed}", log).run()
+    if not result.failed and not keep:
+        shutil.rmtree(result.workdir, ignore_errors=True)
+    log(
+        f"seed {seed}: {len(result.runs)} runs in {time.monotonic() - started:.0f}s, "
+        f"{'FAILED' if result.failed else 'ok'}"
+    )
+    return result

@@ -1,0 +1,167 @@
+"""A warehouse that applies Singer as a version-aware target does.
+
+The model, message by message, in the order the target reads them:
+
+* ``SCHEMA``: the stream's table now has these ``key_properties``.
+* ``RECORD``: upsert by primary key (the whole row is replaced); the row remembers the
+  ``version`` the message carried (``None`` when it carried none) and the run that wrote it.
+* ``BATCH``: every file of the manifest (``file://`` URLs; JSON lines, gzip or not) is read
+  and each record upserted like a ``RECORD`` without a version. A file that cannot be read
+  is a protocol violation (a real target fails on it).
+* ``ACTIVATE_VERSION``: hard delete of the stream's rows whose version is older than the
+  message's. Rows that carry no version (from BATCH files) are never deleted: that is what
+  the SDK's SQL targets do (``DELETE ... WHERE _sdc_table_version < :version``); every
+  deletion is kept in :attr:`Warehouse.deletions` for the oracle.
+* ``STATE``: acknowledged at once, since everything before it was applied.
+
+A stream map's ``__alias__`` needs nothing special: the target sees the alias as the stream.
+Anything that is not a Singer message (a line that is not JSON, a RECORD before its SCHEMA,
+a record without its key) is kept in :attr:`Warehouse.problems`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import typing as t
+from urllib.parse import urlsplit
+
+
+@dataclasses.dataclass
+class Row:
+    """One row: the record as loaded, the version it carried, the run that wrote it."""
+
+    record: dict
+    version: int | None
+    run: int
+
+
+@dataclasses.dataclass
+class Deletion:
+    """Rows an ACTIVATE_VERSION deleted."""
+
+    run: int
+    stream: str
+    version: int
+    keys: list[tuple]
+
+
+class Warehouse:
+    """Tables by stream name, keyed by primary key."""
+
+    def __init__(self) -> None:
+        """An empty warehouse."""
+        self.tables: dict[str, dict[tuple, Row]] = {}
+        self.key_properties: dict[str, tuple[str, ...]] = {}
+        self.deletions: list[Deletion] = []
+        self.problems: list[str] = []
+        self.run = 0
+        #: Streams activated in the current run.
+        self.activated: set[str] = set()
+        #: Files the BATCH messages named (the oracle searches them for the key).
+        self.batch_files: list[str] = []
+
+    def begin_run(self, run: int) -> None:
+        """Messages from now on belong to run ``run``."""
+        self.run = run
+        self.activated = set()
+
+    def apply_line(self, line: bytes) -> dict | None:
+        """Apply one line of the tap's output; the STATE value when it was a STATE."""
+        text = line.strip()
+        if not text:
+            return None
+        try:
+            message = json.loads(text)
+        except ValueError:
+            self.problems.append(f"not a JSON line: {text[:80]!r}")
+            return None
+        if not isinstance(message, dict):
+            self.problems.append(f"not a message: {text[:80]!r}")
+            return None
+        return self.apply(message)
+
+    def apply(self, message: dict) -> dict | None:
+        """Apply one Singer message; the STATE value when it was a STATE."""
+        kind = message.get("type")
+        stream = message.get("stream")
+        if kind == "SCHEMA":
+            self.key_properties[str(stream)] = tuple(message.get("key_properties") or ())
+            self.tables.setdefault(str(stream), {})
+        elif kind == "RECORD":
+            self._upsert(str(stream), message.get("record"), message.get("version"))
+        elif kind == "BATCH":
+            self._batch(str(stream), message)
+        elif kind == "ACTIVATE_VERSION":
+            self._activate(str(stream), message.get("version"))
+        elif kind == "STATE":
+            value = message.get("value")
+            if not isinstance(value, dict):
+                self.problems.append("a STATE whose value is not an object")
+                return None
+            return value
+        else:
+            self.problems.append(f"unknown message type {kind!r}")
+        return None
+
+    def _upsert(self, stream: str, record: object, version: object) -> None:
+        keys = self.key_properties.get(stream)
+        if keys is None:
+            self.problems.append(f"RECORD of {stream} before its SCHEMA")
+            return
+        if not isinstance(record, dict):
+            self.problems.append(f"RECORD of {stream} whose record is not an object")
+            return
+        if not keys or any(record.get(k) is None for k in keys):
+            self.problems.append(f"RECORD of {stream} without its key {keys}")
+            return
+        number = version if isinstance(version, int) and not isinstance(version, bool) else None
+        key = tuple(record[k] for k in keys)
+        self.tables.setdefault(stream, {})[key] = Row(record, number, self.run)
+
+    def _batch(self, stream: str, message: dict) -> None:
+        manifest = message.get("manifest")
+        if not isinstance(manifest, list):
+            self.problems.append(f"BATCH of {stream} without a manifest list")
+            return
+        for url in manifest:
+            path = urlsplit(str(url)).path
+            self.batch_files.append(path)
+            try:
+                with open(path, "rb") as raw:
+                    data = raw.read()
+                if data[:2] == b"\x1f\x8b":
+                    data = gzip.decompress(data)
+            except OSError as exc:
+                self.problems.append(f"BATCH file of {stream} cannot be read: {exc}")
+                continue
+            for line in data.splitlines():
+                if line.strip():
+                    self._upsert(stream, json.loads(line), None)
+
+    def _activate(self, stream: str, version: object) -> None:
+        if not isinstance(version, int) or isinstance(version, bool):
+            self.problems.append(f"ACTIVATE_VERSION of {stream} without a version")
+            return
+        table = self.tables.get(stream, {})
+        gone = [k for k, row in table.items() if row.version is not None and row.version < version]
+        for key in gone:
+            del table[key]
+        self.deletions.append(Deletion(self.run, stream, version, gone))
+        self.activated.add(stream)
+
+    def keys(self, stream: str) -> set[tuple]:
+        """Primary keys of the rows of ``stream``."""
+        return set(self.tables.get(stream, {}))
+
+    def rows(self, stream: str) -> dict[tuple, Row]:
+        """The rows of ``stream`` by key."""
+        return self.tables.get(stream, {})
+
+    def written_in(self, run: int) -> t.Iterator[tuple[str, tuple, Row]]:
+        """Every row last written by run ``run``."""
+        for stream, table in self.tables.items():
+            for key, row in table.items():
+                if row.run == run:
+                    yield stream, key, row

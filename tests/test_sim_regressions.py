@@ -1,0 +1,138 @@
+"""Every sequence the simulation found failing, cut down to the runs that matter.
+
+Each test replays a short :class:`~tests.simulation.plan.SequencePlan` (written out here,
+so it does not depend on how seeds are drawn) through the simulation's runner and asserts
+that the oracle finds nothing. ``SIM-n`` ids are the entries of the findings file
+(``/work/notes/sim-findings.md`` in the development workspace, and the CHANGELOG); a test of
+a defect not fixed yet is ``xfail(strict=True)`` naming it, so its fix turns it green.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+
+from tests.simulation.plan import STREAMS, SequencePlan
+from tests.simulation.runner import Sequence
+
+pytestmark = pytest.mark.slow  # real tap runs: `make test-fast` leaves this module out
+
+TENANTS = [
+    {"name": "a", "seed": 8, "users": 14, "profile": "documented", "key": "kb4-sim-a-" + "1" * 32},
+    {"name": "b", "seed": 9, "users": 8, "profile": "documented", "key": "kb4-sim-b-" + "2" * 32},
+]
+
+
+def open_defect(reason: str) -> pytest.MarkDecorator:
+    """A test of a defect not fixed yet: it must fail on the oracle's assertion."""
+    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
+
+
+def run(tenant: str = "a", pipeline: int = 0, **fields: t.Any) -> dict[str, t.Any]:
+    """One run plan: the defaults of ``RunPlan`` plus ``fields``."""
+    key = next(x["key"] for x in TENANTS if x["name"] == tenant)
+    return {"pipeline": pipeline, "tenant": tenant, "key": key, **fields}
+
+
+def replay(tmp_path, *runs: dict[str, t.Any], converge: bool = False) -> list[str]:
+    """Run ``runs`` in a fresh world; the violations the oracle found, as text."""
+    plan = SequencePlan.from_json(
+        json.dumps({"seed": 0, "start": "2025-03-10T10:00:00Z", "tenants": TENANTS, "runs": runs})
+    )
+    result = Sequence(plan, tmp_path / "sequence", converge=converge).run()
+    return [f"run {index}: {violation}" for index, violation in result.violations]
+
+
+# -- issue 18's defects, as the simulation found them ----------------------------------------
+
+
+def test_issue_18_1_the_state_of_another_account_is_not_applied(tmp_path):
+    """Pipeline 0 (account a) stops on an error; pipeline 1 (account b) is handed its state."""
+    stop = {"kind": "503", "path": "/v1/training/enrollments", "count": 5}
+    found = replay(
+        tmp_path,
+        run(config={"max_retries": 0}, faults=[stop]),
+        run("b", 1, state={"op": "foreign"}),
+    )
+    assert not found
+
+
+def test_issue_18_2_a_batch_that_cannot_be_written_does_not_finish_its_stream(tmp_path):
+    found = replay(
+        tmp_path,
+        run(config={"batch": "unwritable", "activate": True}),
+        run(config={"batch": "jsonl", "activate": True}),
+    )
+    assert not found
+
+
+@open_defect("issue 18 defect 3 (core): overrides delete history")
+def test_issue_18_3_a_full_table_override_never_deletes_older_points(tmp_path):
+    override = {"override": {"account_risk_score_history": {"replication-method": "FULL_TABLE"}}}
+    found = replay(
+        tmp_path,
+        run(config={"activate": True}, catalog=override),
+        run(advance=30 * 86400, config={"activate": True}, catalog=override),
+    )
+    assert not found
+
+
+@open_defect("issue 18 defect 4 (core): run caps never progress")
+def test_issue_18_4_a_small_cap_gets_there_in_clean_runs(tmp_path):
+    only_users = {"deselect": [s for s in STREAMS if s != "users"]}
+    found = replay(
+        tmp_path,
+        run(config={"page_size": 3, "max_requests_per_run": 4}, catalog=only_users),
+        converge=True,
+    )
+    assert not found
+
+
+@open_defect("issue 18 defect 5 (process): SIGTERM, stalled target")
+def test_issue_18_5_a_signal_ends_the_run_while_the_target_reads_nothing(tmp_path):
+    found = replay(
+        tmp_path,
+        run(
+            config={"page_size": 3, "user_risk": True},
+            signal={"name": "SIGTERM", "at_request": 1},
+            target={"kind": "hang", "after": 1},
+        ),
+    )
+    assert not found
+
+
+# -- what the simulation found beyond issue 18 -----------------------------------------------
+
+
+def test_sim_1_batch_files_hold_every_record_of_a_fan_out(tmp_path):
+    """Child records beyond the first BATCH file of one parent were dropped (exit 0)."""
+    found = replay(tmp_path, run(config={"batch": "jsonl", "page_size": 25}))
+    assert not found
+
+
+@open_defect("SIM-2 (core): a 404 taken for a vanished parent")
+def test_sim_2_a_404_on_the_children_of_a_listed_parent_is_not_success(tmp_path):
+    """The test still exists; its recipients answered 404 once; exit 0 lost its rows."""
+    not_found = {"kind": "404-child", "child": "recipients", "index": 0, "count": 1}
+    found = replay(tmp_path, run(faults=[not_found]))
+    assert not found
+
+
+@open_defect("SIM-3 (core): parents read for children marked done")
+def test_sim_3_a_parent_read_only_for_its_children_is_not_finished(tmp_path):
+    """Run 0 reads phishing tests only for their recipients (deselected) and stops later;
+    run 1 selects them and resumes: they were 'finished by the interrupted run', never
+    loaded, exit 0."""
+    stop = {"kind": "503", "path": "/v1/training/enrollments", "count": 5}
+    found = replay(
+        tmp_path,
+        run(
+            config={"max_retries": 0},
+            faults=[stop],
+            catalog={"deselect": ["phishing_security_tests"]},
+        ),
+        run(),
+    )
+    assert not found

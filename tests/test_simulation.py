@@ -1,0 +1,112 @@
+"""The simulation across runs, in CI: a few seeds, and the model it judges the tap by.
+
+The seeded sequences (``tests/simulation``) run the installed tap many times against the
+sandbox and check every invariant of ``tests/simulation/oracle.py`` after each run; here a
+fixed handful of short seeds runs in ``make test`` (tens of seconds over two workers), and
+``make simulate`` runs as many as time allows. The warehouse model and the plans are checked
+on their own first: a simulation is only as good as its model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.simulation import plan
+from tests.simulation.runner import Sequence, edited, meltano_merge
+from tests.simulation.warehouse import Warehouse
+
+#: Seeds CI runs (each a short sequence: five chaotic runs, then the clean phase).
+CI_SEEDS = (2, 9, 12)
+CI_CHAOS_RUNS = 5
+
+
+def _schema(stream: str = "users") -> dict:
+    return {"type": "SCHEMA", "stream": stream, "schema": {}, "key_properties": ["id"]}
+
+
+def _record(record_id: int, version: int | None = None, **fields) -> dict:
+    message: dict = {"type": "RECORD", "stream": "users", "record": {"id": record_id, **fields}}
+    if version is not None:
+        message["version"] = version
+    return message
+
+
+def test_the_warehouse_upserts_by_key_and_acknowledges_states():
+    warehouse = Warehouse()
+    warehouse.begin_run(0)
+    for message in (_schema(), _record(1, name="a"), _record(1, name="b"), _record(2)):
+        assert warehouse.apply(message) is None
+    assert warehouse.apply({"type": "STATE", "value": {"x": 1}}) == {"x": 1}
+    assert warehouse.rows("users")[(1,)].record == {"id": 1, "name": "b"}
+    assert warehouse.keys("users") == {(1,), (2,)}
+    assert not warehouse.problems
+
+
+def test_activate_version_deletes_older_versions_only_as_sql_targets_do():
+    warehouse = Warehouse()
+    warehouse.begin_run(0)
+    warehouse.apply(_schema())
+    warehouse.apply(_record(1, version=100))
+    warehouse.apply(_record(2))  # no version (a BATCH row, say): never deleted
+    warehouse.begin_run(1)
+    warehouse.apply(_record(3, version=200))
+    warehouse.apply({"type": "ACTIVATE_VERSION", "stream": "users", "version": 200})
+    assert warehouse.keys("users") == {(2,), (3,)}
+    (deletion,) = warehouse.deletions
+    assert (deletion.run, deletion.keys) == (1, [(1,)])
+
+
+def test_the_warehouse_names_what_a_target_could_not_apply(tmp_path):
+    warehouse = Warehouse()
+    warehouse.apply_line(b"not json\n")
+    warehouse.apply(_record(1))
+    warehouse.apply(_schema())
+    warehouse.apply({"type": "RECORD", "stream": "users", "record": {"name": "keyless"}})
+    missing = {"type": "BATCH", "stream": "users", "manifest": [f"file://{tmp_path}/gone"]}
+    warehouse.apply(missing)
+    assert len(warehouse.problems) == 4, warehouse.problems
+
+
+def test_batch_files_are_read_like_records(tmp_path):
+    path = tmp_path / "part.jsonl"
+    path.write_text('{"id": 7}\n{"id": 8}\n')
+    warehouse = Warehouse()
+    warehouse.apply(_schema())
+    warehouse.apply({"type": "BATCH", "stream": "users", "manifest": [f"file://{path}"]})
+    assert warehouse.keys("users") == {(7,), (8,)}
+    assert warehouse.rows("users")[(7,)].version is None
+
+
+def test_a_seed_draws_the_same_plan_every_time_and_the_plan_reads_back():
+    first = plan.draw_sequence(42)
+    assert first.to_json() == plan.draw_sequence(42).to_json()
+    assert plan.SequencePlan.from_json(first.to_json()) == first
+    assert plan.draw_sequence(43).to_json() != first.to_json()
+
+
+def test_meltano_merge_and_state_edits():
+    old = {"tap_knowbe4": {"streams": {"x": {"settled": {"1": 5}}}, "interrupted": None}}
+    new = {"tap_knowbe4": {"streams": {"x": {"settled": {"2": 6}}}, "interrupted": None}}
+    merged = meltano_merge(new, json.loads(json.dumps(old)))
+    assert merged["tap_knowbe4"]["streams"]["x"]["settled"] == {"1": 5, "2": 6}
+    state = {"tap_knowbe4": {"interrupted": {"streams_done": ["users"]}, "streams": {}}}
+    assert edited(state, "drop-interrupted")["tap_knowbe4"]["interrupted"] is None
+    assert state["tap_knowbe4"]["interrupted"] is not None  # the original is left alone
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", CI_SEEDS)
+def test_a_seeded_sequence_breaks_no_invariant(tmp_path, seed, capsys):
+    """Chaotic runs, then clean runs until the tap converged; the oracle finds nothing.
+
+    A failure prints the violation and the plan; ``python -m tests.simulation --seed <seed>
+    --chaos-runs 5`` replays it.
+    """
+    sequence = plan.draw_sequence(seed, chaos_runs=CI_CHAOS_RUNS)
+    result = Sequence(sequence, tmp_path / "sequence").run()
+    assert not result.violations, "\n".join(
+        [f"run {index}: {violation}" for index, violation in result.violations]
+        + ["plan:", sequence.to_json()]
+    )
