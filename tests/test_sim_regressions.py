@@ -68,7 +68,6 @@ def test_issue_18_2_a_batch_that_cannot_be_written_does_not_finish_its_stream(tm
     assert not found
 
 
-@open_defect("issue 18 defect 3 (core): overrides delete history")
 def test_issue_18_3_a_full_table_override_never_deletes_older_points(tmp_path):
     override = {"override": {"account_risk_score_history": {"replication-method": "FULL_TABLE"}}}
     found = replay(
@@ -120,7 +119,6 @@ def test_sim_2_a_404_on_the_children_of_a_listed_parent_is_not_success(tmp_path)
     assert not found
 
 
-@open_defect("SIM-3 (core): parents read for children marked done")
 def test_sim_3_a_parent_read_only_for_its_children_is_not_finished(tmp_path):
     """Run 0 reads phishing tests only for their recipients (deselected) and stops later;
     run 1 selects them and resumes: they were 'finished by the interrupted run', never

@@ -56,10 +56,8 @@ STREAM_MAPS: dict[str, dict[str, t.Any]] = {
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
 QUARANTINE: dict[str, str] = {
     "cap": "issue 18 defect 4 (a run cap smaller than a list never completes)",
-    "override": "issue 18 defect 3 (a replication-method override deletes history)",
     "hang": "issue 18 defect 5 (SIGTERM while the target is not reading hangs)",
     "404-child": "SIM-2 (a 404 on the children of a parent that still exists exits 0)",
-    "deselect-parents": "SIM-3 (a parent read only for its children is recorded as finished)",
     "map-deselected": "SIM-4 (a stream map on a deselected stream: 'Unexpected error')",
 }
 #: Streams other streams fan out from (SIM-3).
