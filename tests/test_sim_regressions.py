@@ -111,7 +111,6 @@ def test_sim_1_batch_files_hold_every_record_of_a_fan_out(tmp_path):
     assert not found
 
 
-@open_defect("SIM-2 (core): a 404 taken for a vanished parent")
 def test_sim_2_a_404_on_the_children_of_a_listed_parent_is_not_success(tmp_path):
     """The test still exists; its recipients answered 404 once; exit 0 lost its rows."""
     not_found = {"kind": "404-child", "child": "recipients", "index": 0, "count": 1}

@@ -57,7 +57,6 @@ STREAM_MAPS: dict[str, dict[str, t.Any]] = {
 QUARANTINE: dict[str, str] = {
     "cap": "issue 18 defect 4 (a run cap smaller than a list never completes)",
     "hang": "issue 18 defect 5 (SIGTERM while the target is not reading hangs)",
-    "404-child": "SIM-2 (a 404 on the children of a parent that still exists exits 0)",
     "map-deselected": "SIM-4 (a stream map on a deselected stream: 'Unexpected error')",
 }
 #: Streams other streams fan out from (SIM-3).
