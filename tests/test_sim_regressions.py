@@ -89,7 +89,6 @@ def test_issue_18_4_a_small_cap_gets_there_in_clean_runs(tmp_path):
     assert not found
 
 
-@open_defect("issue 18 defect 5 (process): SIGTERM, stalled target")
 def test_issue_18_5_a_signal_ends_the_run_while_the_target_reads_nothing(tmp_path):
     found = replay(
         tmp_path,

@@ -56,7 +56,6 @@ STREAM_MAPS: dict[str, dict[str, t.Any]] = {
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
 QUARANTINE: dict[str, str] = {
     "cap": "issue 18 defect 4 (a run cap smaller than a list never completes)",
-    "hang": "issue 18 defect 5 (SIGTERM while the target is not reading hangs)",
     "map-deselected": "SIM-4 (a stream map on a deselected stream: 'Unexpected error')",
 }
 #: Streams other streams fan out from (SIM-3).
