@@ -157,8 +157,11 @@ class TapKnowBe4(SeamedTap):
         if not settings.budget_ledger:
             return None
         path = settings.budget_ledger_path
-        where = default_path() if path is None else pathlib.Path(path).expanduser()
-        return BudgetLedger(where, account_id(settings.host, settings.api_key))
+        account = account_id(settings.host, settings.api_key)
+        if path is None:
+            return BudgetLedger(default_path(), account)
+        # a configured path is named by its setting (a setting's text is never printed)
+        return BudgetLedger(pathlib.Path(path).expanduser(), account, label="(budget_ledger_path)")
 
     @classmethod
     def _never_echo(cls, config: t.Mapping[str, t.Any]) -> None:
