@@ -84,7 +84,11 @@ class BufferedRecordWriter(MsgSpecWriter):
                 raise OutputError.closed()
             with self._bounded_write():
                 if block:
-                    out.buffer.write(block)
+                    binary = getattr(out, "buffer", None)
+                    if binary is not None:
+                        binary.write(block)
+                    else:  # a text-only stream (a test's StringIO)
+                        out.write(block.decode())
                 out.flush()
         except OutputStalledError as exc:
             self.abandon(exc)
