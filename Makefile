@@ -46,11 +46,12 @@ simulate: $(STAMP)
 demo:
 	$(PY) scripts/demo.py
 
-# Regenerate what is derived from `tap-knowbe4 --about`: meltano.yml's extractor settings and
-# the README's settings table.
+# Regenerate what is derived from the tap (`--about`, the endpoint table, the schemas):
+# meltano.yml's extractor and hub/tap-knowbe4.yml, the README's tables, the dbt sources.
 settings: $(STAMP)
 	$(BIN)/python scripts/meltano_settings.py
 	$(BIN)/python scripts/update_readme_settings.py
+	$(BIN)/python scripts/dbt_sources.py
 
 clean:
 	rm -rf $(VENV) .tools .meltano output

@@ -131,8 +131,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     child_context_fields: t.ClassVar[dict[str, str]] = {}
     #: A boolean setting that must be true for the stream to be read (costly streams).
     opt_in: t.ClassVar[str | None] = None
-    #: Child streams that re-read only the parents that can have changed (never activated).
-    incremental_per_parent: t.ClassVar[bool] = False
+    #: The stream keeps state that saves requests (the endpoint table's ``incremental``).
+    incremental: t.ClassVar[bool] = False
 
     _pending_version: int | None = None
     _warned: frozenset[tuple[str, str]] = frozenset()
@@ -590,6 +590,16 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 Outcome.FAILED,
                 f"{vanished} of {read} parents answered 404: the endpoint may not be available",
             )
+
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        """As the setting says, but never for an incremental stream.
+
+        A run of an incremental stream reads only part of it (the tests that can still
+        change, the newest risk points), so the rows of earlier runs must stay.
+        """
+        return not self.incremental and bool(self.config.get("emit_activate_version_messages"))
 
     def _activate(self, report: StreamReport) -> None:
         if not self.emit_activate_version_messages or not report.emitted_everything:

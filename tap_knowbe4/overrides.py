@@ -69,7 +69,7 @@ def settle(streams: t.Iterable[Stream], catalog: object) -> None:
                 f"replication key {asked_key!r}: it cannot be read incrementally (the API "
                 "filters it by nothing); remove the replication key",
             )
-        per_parent = getattr(stream, "incremental_per_parent", False)
+        per_parent = getattr(stream, "incremental", False)  # its own state, per parent
         if key is None and method == INCREMENTAL and not per_parent:
             _refuse(
                 stream.name,

@@ -21,6 +21,7 @@ ENROLLMENT_FLAGS = {
     "include_employee_number": "true",
 }
 FULL = {"full": "true"}
+RISK_INCREMENTS = "on `date`, per owner"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,32 +42,27 @@ class Endpoint:
     references: tuple[Reference, ...] = ()
     #: The reference says this endpoint may answer its whole list at once, ignoring paging.
     may_ignore_paging: bool = False
-    #: A boolean setting that must be true for the stream to be read (costly streams).
+    #: True when the stream keeps state that saves requests: later runs read or emit only
+    #: what changed, so it never sends ACTIVATE_VERSION (rows of earlier runs must stay).
+    incremental: bool = False
+    #: How an incremental stream decides what to read again, in words (README, contract).
+    increments: str = ""
+    #: A boolean setting that must be true for the stream to be read (costly streams); the
+    #: dbt source of such a stream can be switched off with a variable.
     opt_in: str | None = None
     #: What a run costs in requests, for the README (derived when empty).
     cost: str = ""
 
     @property
-    def incremental(self) -> bool:
-        """True when the stream keeps state that saves requests (no ACTIVATE_VERSION)."""
-        return self.kind in (kinds.RiskScoreHistoryStream, kinds.RecipientsStream)
-
-    @property
     def replication(self) -> str:
         """How the stream is replicated, in words."""
-        if self.kind is kinds.RiskScoreHistoryStream:
-            return "incremental on `date`, per owner"
-        if self.kind is kinds.RecipientsStream:
-            return "incremental per test"
-        return "full table"
+        return f"incremental {self.increments}" if self.incremental else "full table"
 
     @property
     def requests(self) -> str:
         """What a run costs in requests, in words."""
         if self.cost:
             return self.cost
-        if self.kind is kinds.AccountStream:
-            return "1"
         if self.parent is not None:
             owner = self.parent[0].removesuffix("s")
             text = f"1 per {owner} (more if a list is longer than a page)"
@@ -104,6 +100,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ("name",),
         "The KnowBe4 account: subscription, seats, admins, current risk score.",
         kind=kinds.AccountStream,
+        cost="1",
     ),
     Endpoint(
         "account_risk_score_history",
@@ -111,6 +108,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ("date",),
         "The account's risk score over time, one row per date.",
         kind=kinds.RiskScoreHistoryStream,
+        incremental=True,
+        increments=RISK_INCREMENTS,
         params=FULL,
     ),
     Endpoint(
@@ -136,6 +135,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ("group_id", "date"),
         "Each group's risk score over time.",
         kind=kinds.RiskScoreHistoryStream,
+        incremental=True,
+        increments=RISK_INCREMENTS,
         params=FULL,
         parent=("groups", "group_id", "id"),
     ),
@@ -146,6 +147,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Each user's risk score over time. One request per user: read only with "
         "include_user_risk_score_history.",
         kind=kinds.RiskScoreHistoryStream,
+        incremental=True,
+        increments=RISK_INCREMENTS,
         params=FULL,
         parent=("users", "user_id", "id"),
         may_ignore_paging=True,
@@ -174,6 +177,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ("pst_id", "recipient_id"),
         "Each recipient of each PST and what they did (opened, clicked, reported, ...).",
         kind=kinds.RecipientsStream,
+        incremental=True,
+        increments="per test",
         parent=("phishing_security_tests", "pst_id", "pst_id"),
         cost="first run: the pages of every test; later: only tests that can still change",
         references=(_user_ref("recipients"),),
@@ -248,6 +253,7 @@ def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[ty
             "references": endpoint.references,
             "may_ignore_paging": endpoint.may_ignore_paging,
             "opt_in": endpoint.opt_in,
+            "incremental": endpoint.incremental,
         }
         if endpoint.reshape is not None:
             attrs["reshape"] = staticmethod(endpoint.reshape)

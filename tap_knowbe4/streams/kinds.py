@@ -240,12 +240,6 @@ class RecipientsStream(ListStream):
     """
 
     reshape = staticmethod(normalize.recipient)
-    incremental_per_parent = True
-
-    @property
-    def emit_activate_version_messages(self) -> bool:
-        """Never: a run re-reads only some tests, so rows of the others must stay."""
-        return False
 
     def parent_unchanged(self, context: Context) -> bool:
         """True when the test is closed, old enough, and its counters did not move."""

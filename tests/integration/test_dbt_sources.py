@@ -1,7 +1,8 @@
 """The dbt project's generated sources are current, and every stream has a staging model.
 
-Fast (no database): the sources file is generated from the tap's JSON schemas by
-``scripts/dbt_sources.py``; a schema change without regenerating it fails here.
+Fast (no database): the sources file is generated from the tap's JSON schemas and endpoint
+table by ``scripts/dbt_sources.py`` (``make settings``); a change without regenerating it fails
+here.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ STAGING = ROOT / "transform" / "models" / "staging"
 def test_generated_sources_are_current() -> None:
     expected = dbt_sources.render(dbt_sources.load_schemas())
     assert dbt_sources.OUTPUT.read_text(encoding="utf-8") == expected, (
-        "transform/models/staging/_knowbe4__sources.yml is stale: "
-        "run `python3 scripts/dbt_sources.py`"
+        "transform/models/staging/_knowbe4__sources.yml is stale: run `make settings`"
     )
     assert dbt_sources.main(["--check"]) == 0
 
