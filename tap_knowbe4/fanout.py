@@ -456,6 +456,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             report.end(Outcome.SKIPPED, "not started: the run had stopped")
             return
         outcome = yield from self._guarded(context)
+        self.run.plan.listing_ended(self.name)
         report.end(outcome)  # what it allows happens when the stream ends (:meth:`_end`)
 
     def plan_listing(self) -> list[dict]:
@@ -642,7 +643,37 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         return 0 if self.parent_unchanged(context) else 1
 
     def observe_for_plan(self, records: list[dict]) -> None:
-        """Top-level streams: learn what prices the children (for ``--plan``)."""
+        """Top-level streams: learn from a page what prices the children (plans)."""
+
+    def price_children(self, records: list[dict]) -> tuple[int, dict[str, int]]:
+        """How many of ``records`` are parents, and what their selected children will cost."""
+        children = [c for c in self.child_streams if isinstance(c, KnowBe4Stream) and c.selected]
+        costs = dict.fromkeys((child.name for child in children), 0)
+        parents = 0
+        if children:
+            for record in records:
+                context = self.get_child_context(record, None)
+                if context is None:
+                    continue
+                parents += 1
+                for child in children:
+                    costs[child.name] += child.planned_requests(context, record)
+        return parents, costs
+
+    @override
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        """The page's records; this run's plan learns what their children will cost.
+
+        A page shorter than ``page_size`` is taken as the list's last (for the estimate
+        only: when a listing ends is decided by the paginator).
+        """
+        records = list(super().parse_response(response))
+        if self.parent_stream_type is None:
+            self.observe_for_plan(records)
+        parents, costs = self.price_children(records)
+        last = not self.paginated or len(records) < self.settings.page_size
+        self.run.plan.page_listed(self.name, parents, costs, last=last)
+        return records
 
     # -- children --------------------------------------------------------------------
 

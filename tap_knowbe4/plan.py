@@ -10,8 +10,9 @@ total, and whether it fits what is left of today's budget.
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing as t
+
+from tap_knowbe4.pagination import is_typical_cap
 
 if t.TYPE_CHECKING:
     from tap_knowbe4.fanout import KnowBe4Stream
@@ -60,8 +61,17 @@ class Plan:
 
 
 def pages(count: int, page_size: int) -> int:
-    """Requests to read ``count`` records (at least one)."""
-    return max(1, math.ceil(count / page_size))
+    """Requests to read ``count`` records by page number, as the paginator reads them.
+
+    The pages, the last one short (or empty: a list that fills its pages exactly ends with
+    an empty one), plus page 2 when a short first page has a size a server might cap
+    ``per_page`` at (the paginator asks, ``pagination.py``).
+    """
+    if count <= 0:
+        return 1
+    full = count // page_size
+    probe = full == 0 and is_typical_cap(count)
+    return full + 1 + probe
 
 
 def _children(stream: KnowBe4Stream) -> list[KnowBe4Stream]:
@@ -82,8 +92,7 @@ def build_plan(streams: t.Iterable[KnowBe4Stream], run: RunControl) -> Plan:
         before = run.report.stream(stream.name).requests
         records = list(stream.plan_listing())
         list_requests = run.report.stream(stream.name).requests - before
-        stream.observe_for_plan(records)
-        report = run.report.stream(stream.name)
+        report = run.report.stream(stream.name)  # pages were observed as they came
         if report.outcome is not None and not report.outcome.done:
             lines.append(PlanLine(stream.name, list_requests, report.reason or "not read"))
             if run.stopped:
@@ -91,15 +100,8 @@ def build_plan(streams: t.Iterable[KnowBe4Stream], run: RunControl) -> Plan:
             continue
         basis = f"{len(records)} records" if stream.selected else "lists the parents"
         lines.append(PlanLine(stream.name, list_requests, basis))
-        for child in children:
-            cost, parents = 0, 0
-            for record in records:
-                context = stream.get_child_context(record, None)
-                if context is None:
-                    continue
-                parents += 1
-                cost += child.planned_requests(context, record)
-            lines.append(PlanLine(child.name, cost, f"{parents} parents"))
+        parents, costs = stream.price_children(records)
+        lines.extend(PlanLine(c.name, costs[c.name], f"{parents} parents") for c in children)
     return Plan(
         lines=lines,
         planning_requests=run.total_requests - start,

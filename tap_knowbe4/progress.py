@@ -2,10 +2,14 @@
 
 :class:`ProgressLog` writes one line every ``progress_interval_seconds`` (30 by default)
 from a background thread, whatever the streams are doing (at 50 requests a minute, a line
-per request would be far apart): records so far, requests done of the expected total,
-% done, records per second, an ETA and the quota left. The expected total comes from the
-previous run's requests per stream (kept in the state), so the first run shows counts and
-rates only.
+per request would be far apart): records so far, requests done of those this run is
+expected to send, % done, records per second, an ETA and the quota left. The expected total
+is this run's own plan (:class:`~tap_knowbe4.run_plan.RunPlan`, refined as the parents of
+each fan-out are listed), so a first run has one too and an incremental run is not measured
+against the full run before it. The ETA divides the requests left by the rate the tap paces
+itself to (``requests_per_second``, ``requests_per_minute``), or by the rate seen so far
+when that is slower (a slow server, 429s) or when pacing is off: requests that go out in
+bursts of 50 a minute do not make it swing.
 
 :func:`summary_table` and :func:`summary_records` render the run report for people and for
 structured (JSON) logs.
@@ -14,7 +18,6 @@ structured (JSON) logs.
 from __future__ import annotations
 
 import threading
-import time
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -48,33 +51,37 @@ class ProgressLog:
         while not self._stop.wait(self.interval):
             self.run.logger.info("Progress: %s", self.line())
 
-    def expected_requests(self) -> int | None:
-        """Requests this run is expected to send, from the last run's figures (or None)."""
-        last = self.run.state.last_run
-        if last is None or not last.requests_by_stream:
-            return None
-        report = self.run.report.streams
-        expected = 0
-        for name, count in last.requests_by_stream.items():
-            done = report[name].requests if name in report else 0
-            expected += max(done, count)
-        return max(expected, self.run.total_requests)
+    def expected_requests(self) -> int:
+        """Requests this run is expected to send, from this run's plan so far."""
+        run = self.run
+        return run.plan.total(lambda name: run.report.stream(name).requests)
+
+    def requests_per_second(self) -> float | None:
+        """The rate the ETA assumes: the paced rate, or the rate seen when that is slower."""
+        run = self.run
+        settings = run.settings
+        limits = [settings.requests_per_second, settings.requests_per_minute / 60]
+        paced = min((limit for limit in limits if limit > 0), default=None)
+        done, elapsed = run.total_requests, run.elapsed
+        seen = done / elapsed if done and elapsed > 0 else None
+        if paced is None or seen is None:
+            return paced or seen
+        return min(paced, seen)
 
     def line(self) -> str:
         """One line: records, requests of expected, % done, records/s, ETA, quota left."""
         run = self.run
-        elapsed = max(time.monotonic() - run.started, 1e-6)
+        elapsed = max(run.elapsed, 1e-6)
         records, requests = run.total_records, run.total_requests
-        parts = [f"{records:,} records", f"{records / elapsed:,.0f} records/s"]
-        expected = self.expected_requests()
-        if expected:
-            share = min(1.0, requests / expected)
-            eta = elapsed / share - elapsed if share > 0 else None
-            parts.insert(1, f"{requests:,} of ~{expected:,} requests ({share:.0%})")
-            if eta is not None:
-                parts.append(f"ETA {_duration(eta)}")
-        else:
-            parts.insert(1, f"{requests:,} requests")
+        expected = max(self.expected_requests(), requests, 1)
+        parts = [
+            f"{records:,} records",
+            f"{requests:,} of ~{expected:,} requests ({requests / expected:.0%})",
+            f"{records / elapsed:,.0f} records/s",
+        ]
+        rate = self.requests_per_second()
+        if rate:
+            parts.append(f"ETA {_duration((expected - requests) / rate)}")
         parts.append(f"{run.budget.remaining_today:,} requests left in today's quota")
         return ", ".join(parts)
 

@@ -25,8 +25,8 @@ from tap_knowbe4.budget import RequestBudget
 from tap_knowbe4.errors import BudgetExhaustedError, StopRunError, TerminationRequestedError
 from tap_knowbe4.limits import RequestPacer
 from tap_knowbe4.outcome import RunReport, StopKind
-from tap_knowbe4.progress import ProgressLog
 from tap_knowbe4.references import ReferenceTracker
+from tap_knowbe4.run_plan import RunPlan
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -62,7 +62,9 @@ class RunControl:
             max_per_run=settings.max_requests_per_run,
             ledger=ledger,
         )
-        self.progress = ProgressLog(self, interval=settings.progress_interval_seconds)
+        last_run = state.last_run
+        #: What this run is expected to send (the progress line's total).
+        self.plan = RunPlan(last_run.requests_by_stream if last_run is not None else None)
         self.started = time.monotonic()
         #: Facts the request plan learns from the lists it reads.
         self.plan_hints: dict[str, int] = {}

@@ -553,8 +553,9 @@ class Settings:
         maximum=3600,
         title="Progress log interval",
         description=(
-            "Seconds between progress lines: records, requests done of those expected (from "
-            "the previous run), % done, records per second, an ETA and the quota left."
+            "Seconds between progress lines: records, requests done of those this run's plan "
+            "expects, % done, records per second, an ETA at the configured rate and the "
+            "quota left."
         ),
         examples=("30", "5"),
     )

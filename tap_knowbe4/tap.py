@@ -16,6 +16,7 @@ import typing as t
 import click
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_knowbe4 import about as _about  # noqa: F401 - registers the Markdown `--about`
 from tap_knowbe4 import overrides, redact
 from tap_knowbe4.catalog_check import catalog_problem
 from tap_knowbe4.errors import (
@@ -30,7 +31,7 @@ from tap_knowbe4.ledger import BudgetLedger, account_id, default_path
 from tap_knowbe4.logs import quiet_libraries
 from tap_knowbe4.outcome import Outcome, StopKind
 from tap_knowbe4.plan import Plan, build_plan
-from tap_knowbe4.progress import summary_records, summary_table
+from tap_knowbe4.progress import ProgressLog, summary_records, summary_table
 from tap_knowbe4.references import ReferenceTracker
 from tap_knowbe4.run import RunControl
 from tap_knowbe4.sdk_seams import SeamedTap, environment_settings, override, signals_taken_over
@@ -324,7 +325,18 @@ class TapKnowBe4(SeamedTap):
         if self.plan_only:
             self._plan()
             return
-        run.progress.start()
+        parents = {
+            child.name: stream.name
+            for stream in self.streams.values()
+            for child in stream.child_streams
+        }
+        run.plan.track(
+            (s.name, parents.get(s.name))
+            for s in self.streams.values()
+            if s.selected or s.has_selected_descendents
+        )
+        progress = ProgressLog(run, interval=run.settings.progress_interval_seconds)
+        progress.start()
         try:
             sync_streams()
         except TerminationRequestedError as exc:
@@ -345,7 +357,7 @@ class TapKnowBe4(SeamedTap):
             error.__cause__ = exc
             run.stop(StopKind.ERROR, error)
         finally:
-            run.progress.stop()
+            progress.stop()
         try:
             self._settle()
         finally:

@@ -65,3 +65,13 @@ def test_readme_streams_table_matches_the_endpoint_table() -> None:
 
     for endpoint in endpoints():
         assert f"| `{endpoint.name}` |" in section, endpoint.name
+
+
+def test_about_markdown_title_and_description_are_not_code(about_markdown: str) -> None:
+    """No header line is indented: four spaces would make Markdown show it as code."""
+    header = about_markdown.split("## Capabilities", 1)[0]
+    lines = header.splitlines()
+    assert lines[0] == "# `tap-knowbe4`"
+    assert not [line for line in lines if line.startswith("    ")], header
+    assert "Singer tap for the KnowBe4 Reporting API." in header
+    assert "Built with the [Meltano Singer SDK]" in header

@@ -45,6 +45,7 @@ class AccountStream(ListStream):
         seats = records[0].get("number_of_seats") if records else None
         if isinstance(seats, int) and not isinstance(seats, bool) and 0 <= seats <= 10**7:
             self.run.budget.seats = seats
+            self.run.plan.expect_records("users", seats)  # about one user per seat
 
 
 class RiskScoreHistoryStream(ListStream):
@@ -129,8 +130,9 @@ class RiskScoreHistoryStream(ListStream):
         return base and pages(points, self.settings.page_size)
 
     def observe_for_plan(self, records: list[dict]) -> None:
-        """Owners' histories are about as long as the account's."""
-        self.run.plan_hints["risk_history_points"] = len(records)
+        """Owners' histories are about as long as the account's (counted page by page)."""
+        hints = self.run.plan_hints
+        hints["risk_history_points"] = hints.get("risk_history_points", 0) + len(records)
 
 
 class GroupMembersStream(ListStream):
