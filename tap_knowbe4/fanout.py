@@ -595,12 +595,16 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     @property
     @override
     def emit_activate_version_messages(self) -> bool:
-        """As the setting says, but never for an incremental stream.
+        """As the setting says, but never for a stream incremental by its own state.
 
-        A run of an incremental stream reads only part of it (the tests that can still
-        change, the newest risk points), so the rows of earlier runs must stay.
+        An incremental stream's run reads only part of it, so the rows of earlier runs must
+        stay. One with a replication key (risk histories) is read in full only when the
+        catalog asks for ``FULL_TABLE``, and only then activated (:meth:`_activate`); one
+        that keeps its own state per parent (recipients: only the tests that can change are
+        read) never is.
         """
-        return not self.incremental and bool(self.config.get("emit_activate_version_messages"))
+        own_state = self.incremental and self.replication_key is None
+        return not own_state and bool(self.config.get("emit_activate_version_messages"))
 
     def _activate(self, report: StreamReport) -> None:
         if not self.emit_activate_version_messages or not report.emitted_everything:
