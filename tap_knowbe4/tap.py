@@ -14,7 +14,7 @@ import sys
 import typing as t
 
 import click
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, MappingError
 
 from tap_knowbe4 import about as _about  # noqa: F401 - registers the Markdown `--about`
 from tap_knowbe4 import overrides, redact
@@ -119,8 +119,13 @@ class TapKnowBe4(SeamedTap):
         self._raw_state: object = None
         if "state" in kwargs and not isinstance(kwargs["state"], (dict, type(None))):
             self._raw_state = kwargs.pop("state")  # TapState.load says what is wrong with it
-        with signals_taken_over(self.on_signal):
-            super().__init__(*args, config=config, validate_config=validate_config, **kwargs)
+        try:
+            with signals_taken_over(self.on_signal):
+                super().__init__(*args, config=config, validate_config=validate_config, **kwargs)
+        except MappingError as exc:  # the SDK read stream_maps: a setting, not a bug
+            hint = _unselected_map(exc, config or {}, kwargs.get("catalog"))
+            msg = f"stream_maps: {exc}{hint}"
+            raise ConfigError(msg) from None
         _register_secret(self.config.get("api_key"))
         self.plan_only = plan_only
         self._settings: Settings | None = None
@@ -605,6 +610,21 @@ class TapKnowBe4(SeamedTap):
         except (KnowBe4Error, ConfigValidationError) as exc:
             cls._fail(exc)
         ctx.exit()
+
+
+def _unselected_map(exc: Exception, config: t.Mapping[str, t.Any], catalog: object) -> str:
+    """A hint when the stream a failing map names is not selected in ``catalog``."""
+    maps = config.get("stream_maps")
+    if not isinstance(maps, dict) or not isinstance(catalog, dict):
+        return ""
+    for entry in catalog.get("streams") or []:
+        name = entry.get("tap_stream_id") if isinstance(entry, dict) else None
+        if name not in maps or f"'{name}'" not in str(exc):
+            continue
+        top = [m for m in entry.get("metadata") or [] if m.get("breadcrumb") == []]
+        if top and top[0].get("metadata", {}).get("selected") is False:
+            return f" ({name} is not selected in the catalog: remove its stream map, or select it)"
+    return ""
 
 
 def _writes_output(*args: t.Any) -> bool:

@@ -361,3 +361,26 @@ def test_a_plan_the_run_cap_cuts_short_prints_nothing_and_fails(tmp_path):
     assert "No plan" in line
     assert "max_requests_per_run" in line
     assert result.stdout == ""
+
+
+# -- SIM-4: a stream map the SDK refuses is a setting, not a bug ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("maps", "selected", "says"),
+    [
+        ({"users": {"__filter__": "True"}}, ["groups"], "users is not selected"),
+        ({"users": {"x": "1 +"}}, ["users"], "Failed to parse expression"),
+        ({"users": {"__key_properties__": ["nope"]}}, ["users"], "Invalid key properties"),
+    ],
+    ids=["map-of-an-unselected-stream", "unparsable-expression", "unknown-key-property"],
+)
+def test_a_stream_map_the_sdk_refuses_is_one_configuration_line(tmp_path, maps, selected, says):
+    with _refusing_server() as server:
+        config = {"api_key": KEY, "api_url": server.url, "stream_maps": maps}
+        result = run_cli(tmp_path, config, catalog=catalog_selecting(selected))
+        assert not server.requests
+    line = result.assert_one_clear_line(code=1)
+    assert "Invalid configuration: stream_maps: " in line
+    assert says in line
+    assert "please report" not in line
