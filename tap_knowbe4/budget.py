@@ -46,6 +46,7 @@ class RequestBudget:
         self.used_this_run = 0
         self._clock = clock
         self._probed = False
+        self._opened_window = False
         if ledger is not None:
             ledger.merge(state, force=True, adopt=True)
         self._roll(clock())
@@ -113,6 +114,7 @@ class RequestBudget:
         self._roll(now)
         if self.state.window_start is None:
             self.state.window_start = now
+            self._opened_window = True
         self.state.used += 1
         self.used_this_run += 1
         if self.verdict_holds:
@@ -120,6 +122,20 @@ class RequestBudget:
         if self.ledger is not None:
             self.ledger.pending += 1
             self.ledger.merge(self.state)
+
+    def refund(self) -> None:
+        """The request last counted never reached a server: it is not counted after all.
+
+        A window this run opened with it is closed again (the API's window starts at the
+        first request it receives).
+        """
+        self.state.used = max(0, self.state.used - 1)
+        self.used_this_run = max(0, self.used_this_run - 1)
+        if self.used_this_run == 0 and self._opened_window:
+            self.state.window_start = None
+            self._opened_window = False
+        if self.ledger is not None:
+            self.ledger.pending -= 1
 
     def answered(self) -> None:
         """A request was answered (not 429): a standing quota verdict no longer holds."""

@@ -30,6 +30,7 @@ from tap_knowbe4.errors import (
     ResourceGoneError,
     TLSVerificationError,
     UnexpectedResponseError,
+    UnreachableError,
 )
 from tap_knowbe4.logs import DemoteRetryChatter
 from tap_knowbe4.pagination import KnowBe4Paginator, PageToken
@@ -44,7 +45,7 @@ from tap_knowbe4.redact import REDACTOR
 from tap_knowbe4.regions import REGION_CODES
 from tap_knowbe4.retries import backoff_waits, parse_retry_after
 from tap_knowbe4.sdk_seams import SeamedStream, override
-from tap_knowbe4.transport import GuardedSession
+from tap_knowbe4.transport import GuardedSession, never_reached
 
 if t.TYPE_CHECKING:
     from backoff.types import Details
@@ -193,6 +194,7 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
                 try:
                     return func(*args, **kwargs)
                 except requests.exceptions.SSLError as exc:
+                    run.refund(name)  # no request goes out before TLS is set up
                     host = self.settings.host
                     msg = (
                         f"The TLS certificate of {host} could not be verified "
@@ -200,6 +202,13 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
                         "ca_bundle to its CA certificates."
                     )
                     raise TLSVerificationError(msg) from None
+                except requests.exceptions.ConnectionError as exc:
+                    if not never_reached(exc):
+                        raise
+                    run.refund(name)  # a connection that failed is not a request spent
+                    if run.connection_test:
+                        raise self._unreachable(exc) from None
+                    raise
                 except _Throttled as throttled:
                     run.sleep(run.on_throttled(name, throttled.path, throttled.retry_after))
 
@@ -258,12 +267,14 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
         return f"{self.name}: {self._describe(response)}"
 
     def _auth_error(self) -> AuthenticationError:
+        return AuthenticationError(rejected_key_message(self.settings))
+
+    def _unreachable(self, exc: BaseException) -> UnreachableError:
         settings = self.settings
-        return AuthenticationError(
-            f"The API key was rejected by {settings.host} (region '{settings.region}'). "
-            f"A Reporting API key only works in its own region ({', '.join(REGION_CODES)}): "
-            "check 'region' against the console address you sign in at, and that the token "
-            "is enabled."
+        where = "api_url" if settings.api_url else f"region '{settings.region}'"
+        return UnreachableError(
+            f"Could not connect to {settings.host} ({connection_failure(exc)}): check {where}, "
+            "the network and any proxy. No request reached the API."
         )
 
     @override
@@ -306,6 +317,30 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
         if self._paginator is None:
             return page.records
         return self._paginator.accept(page)
+
+
+def rejected_key_message(settings: Settings) -> str:
+    """The line for a rejected key, naming what chose the host: ``api_url`` or the region."""
+    if settings.api_url:
+        return (
+            f"The API key was rejected by {settings.host} (set by api_url): check that the token "
+            "is enabled and belongs to the account that address serves."
+        )
+    return (
+        f"The API key was rejected by {settings.host} (region '{settings.region}'). "
+        f"A Reporting API key only works in its own region ({', '.join(REGION_CODES)}): "
+        "check 'region' against the console address you sign in at, and that the token "
+        "is enabled."
+    )
+
+
+def connection_failure(exc: BaseException) -> str:
+    """A short name for a network failure (``ConnectionError: connection refused``)."""
+    text = str(exc).lower()
+    for hint in ("connection refused", "timed out", "name or service not known", "reset"):
+        if hint in text:
+            return f"{type(exc).__name__}: {hint}"
+    return type(exc).__name__
 
 
 class _Throttled(Exception):  # noqa: N818 - an answer, not an error

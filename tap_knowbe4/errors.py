@@ -45,6 +45,10 @@ class TLSVerificationError(KnowBe4Error):
     """The server's certificate could not be verified (never retried, never ignored)."""
 
 
+class UnreachableError(KnowBe4Error):
+    """No connection to the API could be made during a connection test (not retried)."""
+
+
 class GaveUpError(KnowBe4Error):
     """A request still failed after every retry; the state lets the next run resume."""
 

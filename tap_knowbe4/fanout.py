@@ -30,7 +30,7 @@ import requests
 from singer_sdk.batch import Batcher
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_knowbe4.client import KnowBe4HTTPStream
+from tap_knowbe4.client import KnowBe4HTTPStream, connection_failure
 from tap_knowbe4.errors import (
     BatchWriteError,
     BudgetExhaustedError,
@@ -413,7 +413,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
-            return _cause(exc)
+            return connection_failure(exc)
         self.run.answered(response.status_code)
         return response.status_code
 
@@ -438,16 +438,16 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             what = str(exc).removeprefix(f"{self.name}: ")
             why = "The API answered something this tap cannot read (a proxy, or an API change?)"
         else:
-            what = self._describe(response) if response is not None else _cause(exc)
+            reached = f"{connection_failure(exc)} from {self.settings.host}"
+            what = self._describe(response) if response is not None else reached
             why = "The API may be down or unreachable"
         if isinstance(exc, SDK_RETRIED):
             failing = f"still failing after {self.settings.max_retries} retries"
         else:  # requests' InvalidHeader, InvalidURL...: the SDK's retry does not take these
             failing = "failed (this error is not retried)"
             why = "The server's answer could not be read"
-        return GaveUpError(
-            f"{self.name}: {failing} ({what}). {why}; the state written lets the next run resume."
-        )
+        then = "" if self.run.connection_test else "; the state written lets the next run resume"
+        return GaveUpError(f"{self.name}: {failing} ({what}). {why}{then}.")
 
     def _read_stream(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         report = self.report
@@ -562,7 +562,10 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     def _log_end(self, report: StreamReport) -> None:
         """One line per stream: its outcome, records and requests; then its anomalies."""
         final = report.final
-        self.run.logger.info(
+        # a connection test ends with one line saying whether the API answered
+        level = logging.DEBUG if self.run.connection_test else logging.INFO
+        self.run.logger.log(
+            level,
             "Stream '%s': %s, %d records, %d requests%s.",
             self.name,
             final.value,
@@ -761,12 +764,3 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if self.name in self.run.references.targets:
             self.run.references.seen(self.name, cleaned, self.primary_keys)
         return cleaned
-
-
-def _cause(exc: BaseException) -> str:
-    """A short name for a network failure (``ConnectionError: connection refused``)."""
-    text = str(exc).lower()
-    for hint in ("connection refused", "timed out", "name or service not known", "reset"):
-        if hint in text:
-            return f"{type(exc).__name__}: {hint}"
-    return type(exc).__name__

@@ -86,3 +86,32 @@ class DemoteRetryChatter(DemoteByPrefix):
         )
         if per_parent:
             self.prefixes = (*self.prefixes, "Starting incremental sync")
+
+
+class ExplainedSkips(logging.Filter):
+    """Drops the SDK's "Skipping deselected stream" line for streams the tap explains itself.
+
+    An opt-in stream that is selected but not switched on is deselected by the tap, which
+    says so in its own line at the end of the run; the SDK's line would say a second, less
+    true thing (the user did select it).
+    """
+
+    SDK_LINE = "Skipping deselected stream '%s'."
+
+    def __init__(self) -> None:
+        """Explain nothing yet."""
+        super().__init__()
+        self.lines: frozenset[str] = frozenset()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the SDK's skip line of an explained stream (as it reads, formatted)."""
+        return not self.lines or record.getMessage() not in self.lines
+
+    @classmethod
+    def on(cls, logger: logging.Logger, streams: t.Iterable[str]) -> None:
+        """Explain ``streams`` on ``logger`` (one filter per logger, its streams replaced)."""
+        found = next((f for f in logger.filters if isinstance(f, cls)), None)
+        if found is None:
+            found = cls()
+            logger.addFilter(found)
+        found.lines = frozenset(cls.SDK_LINE % name for name in streams)

@@ -66,6 +66,8 @@ class RunControl:
         #: What this run is expected to send (the progress line's total).
         self.plan = RunPlan(last_run.requests_by_stream if last_run is not None else None)
         self.started = time.monotonic()
+        #: True in ``--test``: a connection that fails is not retried, and no run resumes.
+        self.connection_test = False
         #: Facts the request plan learns from the lists it reads.
         self.plan_hints: dict[str, int] = {}
         #: Dangling references, counted for the summary (the tap sets the streams').
@@ -133,6 +135,12 @@ class RunControl:
             raise StopRunError
         self.budget.count()
         self.report.stream(stream).requests += 1
+
+    def refund(self, stream: str) -> None:
+        """A request counted by :meth:`before_request` never reached a server."""
+        self.budget.refund()
+        report = self.report.stream(stream)
+        report.requests = max(0, report.requests - 1)
 
     def answered(self, status: int) -> None:
         """A response arrived; anything but a 429 ends a streak of them."""

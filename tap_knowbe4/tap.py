@@ -28,7 +28,7 @@ from tap_knowbe4.errors import (
 )
 from tap_knowbe4.fanout import Resume
 from tap_knowbe4.ledger import BudgetLedger, account_id, default_path
-from tap_knowbe4.logs import quiet_libraries
+from tap_knowbe4.logs import ExplainedSkips, quiet_libraries
 from tap_knowbe4.outcome import Outcome, StopKind
 from tap_knowbe4.plan import Plan, build_plan
 from tap_knowbe4.progress import ProgressLog, summary_records, summary_table
@@ -253,17 +253,28 @@ class TapKnowBe4(SeamedTap):
         self._publisher.publish(force=force)
 
     def _leave_out_unwanted_opt_ins(self, settings: Settings) -> None:
-        """Costly streams are read only when their setting says so, selected or not."""
+        """Costly streams are read only when their setting says so, selected or not.
+
+        Said once, at the end of a sync (:meth:`_say_what_was_left_out`), instead of the
+        SDK's "Skipping deselected stream": not in ``--discover``, ``--plan`` or a
+        connection test, where nothing is synced.
+        """
+        self._left_out: dict[str, str] = {}
         for stream in self.streams.values():
             opt_in = getattr(stream, "opt_in", None)
             if opt_in and stream.selected and not getattr(settings, opt_in):
                 stream.selected = False
-                self.logger.info(
-                    "Not reading %s although it is selected: set %s to true to read it "
-                    "(it costs one request per user per run).",
-                    stream.name,
-                    opt_in,
-                )
+                self._left_out[stream.name] = opt_in
+        ExplainedSkips.on(self.logger, self._left_out)
+
+    def _say_what_was_left_out(self) -> None:
+        for name, opt_in in sorted(self._left_out.items()):
+            self.logger.info(
+                "%s was not read: it is selected, but %s is false (set it to true to read it; "
+                "`--plan` shows what it costs).",
+                name,
+                opt_in,
+            )
 
     def _resume_interrupted_sync(self) -> None:
         """Streams an interrupted run finished emit nothing; their unfinished children go on."""
@@ -431,6 +442,7 @@ class TapKnowBe4(SeamedTap):
             summary_table(report),
             extra={"run_summary": summary_records(report)},
         )
+        self._say_what_was_left_out()
         code = report.exit_code(fail_on_budget=self.settings.fail_when_budget_exhausted)
         if report.stop_kind is StopKind.BUDGET:
             unfinished = sorted(
@@ -603,6 +615,7 @@ class TapKnowBe4(SeamedTap):
             if value == "schema":
                 tap.write_schemas()
             else:
+                tap.run.connection_test = True
                 tap.run_connection_test()
                 report = tap.run.report
                 if report.stop_kind is StopKind.ERROR:

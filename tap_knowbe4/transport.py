@@ -25,6 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from tap_knowbe4.errors import KnowBe4Error
 
@@ -39,6 +40,21 @@ class ResponseTooLargeError(KnowBe4Error):
 
 class ResponseDeadlineError(requests.exceptions.ReadTimeout):
     """The whole answer took longer than the request timeout (retried like a timeout)."""
+
+
+def never_reached(exc: BaseException) -> bool:
+    """True when ``exc`` says no request was sent: no connection could be made.
+
+    The host's name did not resolve, the connection was refused or unreachable, or it timed
+    out while connecting; or TLS could not be set up (no request goes out before it is).
+    Such a failure is not a request spent against the API's quota.
+    """
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError) or not exc.args:
+        return False
+    reason = getattr(exc.args[0], "reason", exc.args[0])  # urllib3's MaxRetryError wraps it
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 class _Watch:

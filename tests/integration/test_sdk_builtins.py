@@ -65,7 +65,9 @@ def test_user_risk_score_history_is_read_only_when_opted_in(
     proc = meltano("run", "tap-knowbe4", "target-jsonl", env=env)
     after = pipeline_sandbox.stats()["by_endpoint"].get(PER_USER, {})
     assert after == before  # selected, but not read: no per-user request
-    assert "include_user_risk_score_history to true" in proc.stderr
+    said = [line for line in proc.stderr.splitlines() if "user_risk_score_history" in line]
+    assert len([line for line in said if "was not read" in line]) == 1, said
+    assert not [line for line in said if "Skipping deselected stream" in line], said
 
 
 def test_stream_map_hashes_email_in_users(
