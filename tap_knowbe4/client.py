@@ -80,6 +80,9 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
     parent_key: t.ClassVar[str | None] = None
 
     _paginator: KnowBe4Paginator | None = None
+    #: The page :meth:`validate_response` read, with its response, for :meth:`parse_response`
+    #: (the SDK calls one right after the other; the body is decoded once).
+    _validated: tuple[requests.Response, Page] | None = None
 
     def __init__(self, tap: TapKnowBe4, *args: t.Any, **kwargs: t.Any) -> None:
         """Create the stream of ``tap``; its logger hands retry chatter down to DEBUG."""
@@ -308,12 +311,16 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
         except InvalidBodyError as exc:
             msg = f"{self.response_error_message(response)}, but {exc}"
             raise InvalidResponseError(msg, response) from None
-        response.__dict__["_tap_knowbe4_page"] = page
+        self._validated = (response, page)
 
     @override
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """The page's records, minus those this listing already had."""
-        page: Page = response.__dict__["_tap_knowbe4_page"]
+        validated, self._validated = self._validated, None
+        if validated is None or validated[0] is not response:  # pragma: no cover - SDK order
+            msg = f"{self.name}: a response was parsed before it was validated"
+            raise RuntimeError(msg)
+        page = validated[1]
         if self._paginator is None:
             return page.records
         return self._paginator.accept(page)

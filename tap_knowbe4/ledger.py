@@ -116,6 +116,13 @@ class BudgetLedger:
         self.clear_verdict = False
         self._last_flush = 0.0
         self.broken = False
+        #: How long to wait for the lock (None: :data:`LOCK_SECONDS`); see :meth:`hurry`.
+        self.lock_seconds: float | None = None
+
+    def hurry(self, seconds: float) -> None:
+        """Wait at most ``seconds`` for the lock from now on (the run was asked to stop)."""
+        current = LOCK_SECONDS if self.lock_seconds is None else self.lock_seconds
+        self.lock_seconds = min(current, seconds)
 
     # -- the file --------------------------------------------------------------------
 
@@ -129,7 +136,7 @@ class BudgetLedger:
         real = self.real_path
         real.parent.mkdir(parents=True, exist_ok=True)
         with open(real.with_suffix(".lock"), "a+") as lock:  # the name every version locks
-            _lock(lock)
+            _lock(lock, LOCK_SECONDS if self.lock_seconds is None else self.lock_seconds)
             try:
                 read = _read(real, account)
                 yield read
@@ -333,17 +340,17 @@ def _replace(real: pathlib.Path, document: dict[str, t.Any]) -> None:
             tmp.unlink()
 
 
-def _lock(file: t.IO[str]) -> None:
-    """Take the exclusive lock, waiting at most :data:`LOCK_SECONDS`."""
+def _lock(file: t.IO[str], seconds: float) -> None:
+    """Take the exclusive lock, waiting at most ``seconds``."""
     if fcntl is None:  # pragma: no cover
         return
-    deadline = time.monotonic() + LOCK_SECONDS
+    deadline = time.monotonic() + seconds
     while True:
         try:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                msg = f"the lock was held for more than {LOCK_SECONDS:g} s"
+                msg = f"the lock was held for more than {seconds:g} s"
                 raise LedgerBusyError(msg) from None
             time.sleep(0.05)
         else:

@@ -36,6 +36,10 @@ if t.TYPE_CHECKING:
     from tap_knowbe4.state import TapState
 
 
+#: After a signal, how long the shared ledger's lock is waited for (then the state counts).
+SIGNAL_LOCK_SECONDS = 0.5
+
+
 class RunControl:
     """One per tap process: the shared pacer, budget, report, and the stop switch."""
 
@@ -115,6 +119,8 @@ class RunControl:
         error = TerminationRequestedError(name, code)
         self._signals += 1
         self.stop(StopKind.SIGNAL, error)
+        if self.budget.ledger is not None:  # another run's lock must not hold the exit
+            self.budget.ledger.hurry(SIGNAL_LOCK_SECONDS)
         if self._signals > 1:
             raise SystemExit(code)
         if self._interruptible:

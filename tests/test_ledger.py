@@ -9,17 +9,21 @@ The first tests drive the ledger itself on real files; the last ones the install
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
+import signal
 import stat
 
 import pytest
 
 from tap_knowbe4.budget import RequestBudget
 from tap_knowbe4.ledger import MARK, BudgetLedger, account_id
+from tap_knowbe4.run import SIGNAL_LOCK_SECONDS
 from tap_knowbe4.settings import Settings
 from tap_knowbe4.state import BudgetState, iso, utcnow
+from tap_knowbe4.tap import TapKnowBe4
 from tests.cli import clean_env, run_cli
 from tests.conftest import sandbox, tap_config
 from tests.singer_output import catalog_selecting
@@ -253,3 +257,15 @@ def test_another_tool_s_file_at_the_ledger_path_is_untouched_by_a_run(tmp_path):
     assert path.read_text() == content
     assert "is left untouched" in run.stderr
     assert str(path) not in run.stderr  # a path from the config is named by its setting
+
+
+def test_after_a_signal_another_run_s_lock_does_not_hold_the_exit(tmp_path, caplog):
+    """The ledger's lock is waited for 10 s normally; after SIGTERM only briefly (then the
+    run counts in its state), so a stuck pipeline holding the lock cannot delay the stop."""
+    path = tmp_path / "ledger.json"
+    tap = TapKnowBe4(config={"api_key": "some-key", "budget_ledger_path": str(path)})
+    tap.on_signal(signal.SIGTERM, None)
+    with open(path.with_suffix(".lock"), "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        tap.run.budget.flush()
+    assert f"the lock was held for more than {SIGNAL_LOCK_SECONDS:g} s" in caplog.text
