@@ -89,6 +89,8 @@ def tap_config(
         config["flattening_max_depth"] = drawn["flattening"]
     if drawn.get("maps"):
         config["stream_maps"] = copy.deepcopy(STREAM_MAPS[drawn["maps"]])
+    if run.misplaced_key:
+        config[run.misplaced_key] = run.key
     return config
 
 

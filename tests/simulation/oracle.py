@@ -193,12 +193,18 @@ def key_forms(key: str) -> list[bytes]:
     return [raw, raw.upper(), base64.b64encode(raw).rstrip(b"="), raw.hex().encode()]
 
 
-def check_no_leak(keys: t.Iterable[str], exit_: Exit, files: t.Iterable[pathlib.Path]) -> list:
-    """No byte of the output, the log, the ledger or a BATCH file holds a key."""
+def check_no_leak(
+    keys: t.Iterable[str],
+    exit_: Exit,
+    files: t.Iterable[pathlib.Path],
+    names: t.Iterable[pathlib.Path] = (),
+) -> list[Violation]:
+    """No byte of the output, the log, the ledger or a BATCH file holds a key, nor a name."""
     places: list[tuple[str, bytes]] = [("stdout", exit_.stdout), ("stderr", exit_.stderr.encode())]
     for path in files:
         if path.is_file():
             places.append((str(path), path.read_bytes()))
+    places += [(f"the file name {path}", str(path).encode()) for path in names]
     found = []
     for key in keys:
         forms = key_forms(key)
@@ -223,9 +229,16 @@ def final_interrupted(exit_: Exit) -> tuple[bool, dict | None]:
 
 def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
     """Exit 0 only when complete or cleanly stopped on the budget; else one line."""
-    if exit_.killed:
+    if exit_.killed or (exit_.signal_sent == "SIGKILL" and exit_.code == -9):
         return []
     found = []
+    if run.mode == "plan":
+        if exit_.code == 0 and exit_.signal_sent:
+            return [Violation("honest-exit", f"--plan exited 0 after {exit_.signal_sent}")]
+        if exit_.code == 0 and not exit_.stdout.strip():
+            return [Violation("honest-exit", "--plan exited 0 without printing a plan")]
+        if exit_.code == 0:
+            return []
     stopped = STOPPED_EARLY in exit_.stderr
     acked, interrupted = final_interrupted(exit_)
     if exit_.code == 0:
@@ -255,7 +268,7 @@ def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
             Violation("honest-exit", f"exit {exit_.code} with {len(lines)} ERROR lines: {shown}")
         )
     expected = {1}
-    if exit_.signal_sent:
+    if exit_.signal_sent in SIGNAL_CODES:
         expected.add(SIGNAL_CODES[exit_.signal_sent])
     if exit_.code not in expected:
         found.append(

@@ -42,6 +42,21 @@ STREAMS = (
 )
 RISK_STREAMS = ("account_risk_score_history", "group_risk_score_history", "user_risk_score_history")
 
+#: Settings a key may be pasted into by mistake (issue 18 defect 7 and its siblings).
+MISPLACED_KEY_SETTINGS = (
+    "region",
+    "pagination",
+    "group_members_source",
+    "ca_bundle",
+    "start_date",
+    "page_size",
+    "api_url",
+    "user_agent",
+    "budget_ledger_path",
+)
+#: What may happen to the shared budget ledger between runs (issue 18 defect 9).
+LEDGER_OPS = ("truncate", "garbage", "foreign", "symlink", "remove")
+
 #: Stream maps the warehouse model can mirror (``truth.apply_maps``): name -> maps.
 STREAM_MAPS: dict[str, dict[str, t.Any]] = {
     "drop-comment": {"users": {"comment": None}},
@@ -57,6 +72,7 @@ STREAM_MAPS: dict[str, dict[str, t.Any]] = {
 QUARANTINE: dict[str, str] = {
     "cap": "issue 18 defect 4 (a run cap smaller than a list never completes)",
     "map-deselected": "SIM-4 (a stream map on a deselected stream: 'Unexpected error')",
+    "key-in-ledger-path": "SIM-5 (the key pasted into budget_ledger_path names a file)",
 }
 #: Streams other streams fan out from (SIM-3).
 PARENTS = ("users", "groups", "phishing_security_tests")
@@ -104,6 +120,12 @@ class RunPlan:
     signal: dict[str, t.Any] | None = None
     target: dict[str, t.Any] = dataclasses.field(default_factory=lambda: {"kind": "normal"})
     clean: bool = False
+    #: ``sync``, or ``plan`` for ``--plan`` (text on stdout, no state).
+    mode: str = "sync"
+    #: A setting the key is pasted into instead of ``api_key`` (the key stays there too).
+    misplaced_key: str = ""
+    #: What happens to the shared budget ledger file before the run (see ``runner``).
+    ledger: str = ""
 
     def describe(self) -> str:
         """One short line: what is unusual about this run."""
@@ -147,6 +169,12 @@ class RunPlan:
             parts.append(f"{self.signal['name']}@{self.signal['at_request']}")
         if self.target.get("kind") != "normal":
             parts.append("target=" + json.dumps(self.target, separators=(",", ":")))
+        if self.mode != "sync":
+            parts.append(f"--{self.mode}")
+        if self.misplaced_key:
+            parts.append(f"key-in={self.misplaced_key}")
+        if self.ledger:
+            parts.append(f"ledger={self.ledger}")
         if self.clean:
             parts.append("clean")
         return " ".join(parts)
@@ -362,7 +390,7 @@ def draw_target(r: random.Random, signal: dict[str, t.Any] | None) -> dict[str, 
     roll = r.random()
     if signal is not None and roll < 0.25:
         after = r.randrange(1, 40)
-        if "hang" not in quarantined:
+        if "hang" not in quarantined and signal["name"] != "SIGKILL":
             return {"kind": "hang", "after": after}
     if roll < 0.78:
         return {"kind": "normal"}
@@ -370,7 +398,9 @@ def draw_target(r: random.Random, signal: dict[str, t.Any] | None) -> dict[str, 
         return {"kind": "slow", "every": r.choice((20, 100)), "ms": r.choice((5, 20))}
     if roll < 0.93:
         return {"kind": "pause", "after": r.randrange(1, 200), "seconds": r.choice((0.5, 1.5))}
-    return {"kind": "close", "after": r.randrange(1, 300)}
+    if roll < 0.98:
+        return {"kind": "close", "after": r.randrange(1, 300)}
+    return {"kind": "full-disk"}
 
 
 def draw_run(
@@ -404,10 +434,19 @@ def draw_run(
     plan.state = draw_state_op(r)
     if r.random() < 0.1:
         plan.signal = {
-            "name": r.choice(("SIGTERM", "SIGTERM", "SIGTERM", "SIGINT")),
+            "name": r.choice(("SIGTERM", "SIGTERM", "SIGTERM", "SIGINT", "SIGKILL")),
             "at_request": r.randrange(1, 80),
         }
     plan.target = draw_target(r, plan.signal)
+    if r.random() < 0.03:
+        plan.mode = "plan"
+        plan.target = {"kind": "normal"}
+    if r.random() < 0.03:
+        plan.misplaced_key = r.choice(MISPLACED_KEY_SETTINGS)
+        if plan.misplaced_key == "budget_ledger_path" and "key-in-ledger-path" in quarantined:
+            plan.misplaced_key = "region"
+    if r.random() < 0.04:
+        plan.ledger = r.choice(LEDGER_OPS)
     return plan
 
 

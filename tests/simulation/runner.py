@@ -145,6 +145,33 @@ def edited(value: dict, edit: str) -> dict:
     return out
 
 
+def touch_ledger(cache: pathlib.Path, op: str) -> None:
+    """Do ``op`` to the shared budget ledger, as another tool or a person might.
+
+    ``truncate`` cuts it in half, ``garbage`` replaces it with text, ``foreign`` with
+    another tool's JSON, ``symlink`` moves it to a shared folder and links it back,
+    ``remove`` deletes it. Nothing happens when there is no ledger yet.
+    """
+    path = cache / "tap-knowbe4" / "budget-ledger.json"
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if op == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif op == "garbage":
+        path.write_text("this is not a ledger\n")
+    elif op == "foreign":
+        path.write_text('{"tool": "another", "entries": [1, 2, 3]}\n')
+    elif op == "symlink" and not path.is_symlink():
+        shared = cache / "shared-volume"
+        shared.mkdir(exist_ok=True)
+        target = shared / "ledger.json"
+        path.replace(target)
+        path.symlink_to(target)
+    elif op == "remove":
+        path.unlink()
+
+
 class Sequence:
     """Runs a :class:`SequencePlan` in a world of its own."""
 
@@ -206,6 +233,9 @@ class Sequence:
         run_dir = self.workdir / f"run-{index:03d}"
         tap = TapProcess(run_dir, self.workdir / "cache")
         hang = run.target.get("kind") == "hang"
+        plan_only = run.mode == "plan"
+        if run.ledger:
+            touch_ledger(self.workdir / "cache", run.ledger)
         world.prepare(run, on_signal=(lambda _name: None) if hang else tap.signal)
         scope = oracle.Scope.of(run, self.plan.start)
         warehouse = pipeline.warehouse
@@ -217,8 +247,9 @@ class Sequence:
             catalog(run),
             None if handed is None else handed.value,
             warehouse,
-            run.target,
+            {"kind": "text"} if plan_only else run.target,
             signal_name=run.signal["name"] if hang and run.signal else None,
+            plan_only=plan_only,
         )
         clocks = list(world.run_clocks)
         continues = handed is not None and _interrupted(handed.value) is not None
@@ -227,11 +258,14 @@ class Sequence:
         violations = [
             *oracle.check_bounded(exit_),
             *oracle.check_singer(warehouse.problems[problems:], exit_),
-            *oracle.check_no_leak(self.keys, exit_, self._files(run_dir)),
+            *oracle.check_no_leak(self.keys, exit_, self._files(run_dir), self.workdir.rglob("*")),
             *oracle.check_honest_exit(run, exit_),
-            *oracle.check_activations(world, run.tenant, clocks, scope, warehouse, index),
-            *oracle.check_never(world, run.tenant, cycle, scope, warehouse, exit_),
         ]
+        if not plan_only:
+            violations += [
+                *oracle.check_activations(world, run.tenant, clocks, scope, warehouse, index),
+                *oracle.check_never(world, run.tenant, cycle, scope, warehouse, exit_),
+            ]
         if exit_.acked:
             value = copy.deepcopy(exit_.acked[-1])
             if run.state.get("op") == "merge" and pipeline.current is not None:

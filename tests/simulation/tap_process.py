@@ -13,7 +13,9 @@ for a loaded machine). A run past its bound is killed (SIGKILL) and reported.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+import os
 import pathlib
 import signal
 import subprocess
@@ -81,10 +83,12 @@ class TapProcess:
         warehouse: Warehouse,
         target: dict[str, t.Any],
         signal_name: str | None = None,
+        *,
+        plan_only: bool = False,
     ) -> Exit:
         """Run the tap to its end (or its bound) with the target reading its output."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        command = [str(TAP)]
+        command = [str(TAP), *(["--plan"] if plan_only else [])]
         for name, value in (("config", config), ("catalog", catalog), ("state", state)):
             if value is None:
                 continue
@@ -94,25 +98,30 @@ class TapProcess:
         env = clean_env(XDG_CACHE_HOME=str(self.cache_dir))
         stderr_path = self.run_dir / "stderr.txt"
         started = time.monotonic()
-        with stderr_path.open("wb") as stderr:
+        full_disk = target.get("kind") == "full-disk"
+        with (
+            stderr_path.open("wb") as stderr,
+            open(os.devnull if not full_disk else "/dev/full", "wb") as full,
+        ):
             proc = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
+                stdout=full if full_disk else subprocess.PIPE,
                 stderr=stderr,
                 env=env,
+                cwd=self.run_dir,
             )
             with self._lock:
                 self._proc = proc
-            assert proc.stdout is not None
-            reader = Target(t.cast("t.BinaryIO", proc.stdout), warehouse, target)
+            pipe = io.BytesIO() if proc.stdout is None else proc.stdout
+            reader = Target(t.cast("t.BinaryIO", pipe), warehouse, target)
             reader.start()
             hang = signal_name if target.get("kind") == "hang" else None
             killed = self._wait(proc, started, reader, hang)
         reader.join(timeout=SIGNAL_BOUND)
         leftover = reader.drain() if not reader.is_alive() else b""
         if not reader.is_alive():
-            proc.stdout.close()
+            pipe.close()
         with self._lock:
             self._proc = None
         ended = time.monotonic()

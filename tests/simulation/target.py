@@ -7,7 +7,10 @@ Behaviours (``RunPlan.target``):
 * ``pause``: after ``after`` lines stops reading for ``seconds``, then goes on;
 * ``hang``: after ``after`` lines stops reading for good (only drawn with a signal: the tap
   must still end within its bound while its stdout is full);
-* ``close``: after ``after`` lines closes its end of the pipe (the tap sees a broken pipe).
+* ``close``: after ``after`` lines closes its end of the pipe (the tap sees a broken pipe);
+* ``text``: keeps what it reads without applying it (``--plan`` prints text, not Singer).
+
+(``full-disk``, stdout on ``/dev/full``, has no reader: ``tap_process`` handles it.)
 
 Every STATE the target applies is acknowledged (everything before it was applied), as
 Meltano stores the states a target emits. The bytes read are kept for the leak check.
@@ -47,6 +50,8 @@ class Target(threading.Thread):
             for line in self.pipe:
                 self.output += line
                 self.lines += 1
+                if kind == "text":
+                    continue
                 state = self.warehouse.apply_line(line)
                 if state is not None:
                     self.acked.append(state)
