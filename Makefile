@@ -37,9 +37,11 @@ test-fast: $(STAMP)
 
 # The simulation across runs (tests/simulation): seeds for SECONDS (default 600) from a random
 # first seed, or one SEED replayed exactly. By hand: /work/tools/heavy make simulate SECONDS=3600.
+# JOBS sequences run at once (default 2: one per core).
 SECONDS ?= 600
+JOBS ?= 2
 simulate: $(STAMP)
-	$(BIN)/python -m tests.simulation $(if $(SEED),--seed $(SEED),--seconds $(SECONDS))
+	$(BIN)/python -m tests.simulation $(if $(SEED),--seed $(SEED),--seconds $(SECONDS) --jobs $(JOBS))
 
 # Sandbox (or the real API when TAP_KNOWBE4_API_KEY and TAP_KNOWBE4_REGION are set) ->
 # meltano run tap-knowbe4 target-duckdb -> a short report from output/knowbe4*.duckdb.

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m tests.simulation --seconds 3600           # seeds from a random first one
+    python -m tests.simulation --seconds 3600 --jobs 2  # seeds from a random first one
     python -m tests.simulation --seed 1234              # replay one seed exactly (verbose)
     python -m tests.simulation --first-seed 1 --seconds 30 --runs 40
 
@@ -14,7 +14,9 @@ seed with the invariant it broke. Exit 1 when any seed failed.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
+import itertools
 import os
 import pathlib
 import random
@@ -25,9 +27,24 @@ import time
 import typing as t
 
 from tests.simulation import plan
-from tests.simulation.runner import SequenceResult, run_seed
+from tests.simulation.runner import run_seed
 
 SEQUENCE_LINE = re.compile(r"seed \d+: ")
+
+
+@dataclasses.dataclass
+class SeedSummary:
+    """What a campaign keeps of one sequence."""
+
+    seed: int
+    runs: int
+    violations: list[tuple[int, str]]
+    workdir: pathlib.Path
+
+    @property
+    def failed(self) -> bool:
+        """True when an invariant broke."""
+        return bool(self.violations)
 
 
 @dataclasses.dataclass
@@ -37,7 +54,7 @@ class CampaignResult:
     sequences: int = 0
     runs: int = 0
     seconds: float = 0.0
-    failures: list[SequenceResult] = dataclasses.field(default_factory=list)
+    failures: list[SeedSummary] = dataclasses.field(default_factory=list)
 
     @property
     def runs_per_minute(self) -> float:
@@ -53,10 +70,31 @@ class CampaignResult:
         for failure in self.failures:
             index, violation = failure.violations[0]
             lines.append(
-                f"  seed {failure.plan.seed} (run {index}): {violation}  "
-                f"-> make simulate SEED={failure.plan.seed}"
+                f"  seed {failure.seed} (run {index}): {violation}  "
+                f"-> make simulate SEED={failure.seed}"
             )
         return "\n".join(lines)
+
+
+def one_seed(
+    seed: int,
+    workdir: pathlib.Path,
+    verbose: bool,
+    chaos_runs: int | None,
+    quarantine: frozenset[str],
+) -> SeedSummary:
+    """Run one seed (in a worker process); its lines go to stdout as they come."""
+    plan.quarantined.clear()
+    plan.quarantined.update(quarantine)
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    sequence = run_seed(
+        seed, workdir, log if verbose else _failures_only(log), chaos_runs=chaos_runs
+    )
+    violations = [(index, str(v)) for index, v in sequence.violations]
+    return SeedSummary(seed, len(sequence.runs), violations, sequence.workdir)
 
 
 def campaign(
@@ -67,24 +105,41 @@ def campaign(
     workdir: pathlib.Path,
     log: t.Callable[[str], None] = print,
     verbose: bool = False,
-    stop_on_failure: bool = False,
     chaos_runs: int | None = None,
+    jobs: int = 1,
 ) -> CampaignResult:
-    """Run seeds ``first_seed``, ``first_seed + 1``, ... while the budget lasts."""
+    """Run seeds ``first_seed``, ``first_seed + 1``, ... while the budget lasts.
+
+    ``jobs`` sequences run at once, each in a process of its own (its own sandbox, port,
+    pipelines and directories); a sequence started before the budget ran out is finished.
+    """
     result = CampaignResult()
     started = time.monotonic()
-    seed = first_seed
-    quiet: t.Callable[[str], None] = log if verbose else _failures_only(log)
-    while time.monotonic() - started < seconds and (max_runs is None or result.runs < max_runs):
-        sequence = run_seed(seed, workdir, quiet, chaos_runs=chaos_runs)
-        result.sequences += 1
-        result.runs += len(sequence.runs)
-        if sequence.failed:
-            result.failures.append(sequence)
-            log(f"seed {seed} FAILED; its runs are in {sequence.workdir}")
-            if stop_on_failure:
+    seeds = itertools.count(first_seed)
+    quarantine = frozenset(plan.quarantined)
+
+    def budget_left() -> bool:
+        within = time.monotonic() - started < seconds
+        return within and (max_runs is None or result.runs < max_runs)
+
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        running: set[concurrent.futures.Future[SeedSummary]] = set()
+        while True:
+            while budget_left() and len(running) < jobs:
+                args = (next(seeds), workdir, verbose, chaos_runs, quarantine)
+                running.add(pool.submit(one_seed, *args))
+            if not running:
                 break
-        seed += 1
+            done, running = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in done:
+                summary = future.result()
+                result.sequences += 1
+                result.runs += summary.runs
+                if summary.failed:
+                    result.failures.append(summary)
+                    log(f"seed {summary.seed} FAILED; its runs are in {summary.workdir}")
     result.seconds = time.monotonic() - started
     return result
 
@@ -111,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=pathlib.Path, help="where runs keep their files")
     parser.add_argument("--verbose", action="store_true", help="one line per run")
+    parser.add_argument("--jobs", type=int, default=1, help="sequences run at once")
     parser.add_argument(
         "--everything",
         action="store_true",
@@ -142,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         log=log,
         verbose=args.verbose,
         chaos_runs=args.chaos_runs,
+        jobs=args.jobs,
     )
     log(result.summary())
     return 1 if result.failures else 0

@@ -282,10 +282,20 @@ def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
 
 
 def check_singer(problems: list[str], exit_: Exit) -> list[Violation]:
-    """The output is Singer a target can apply."""
+    """The output is Singer a target can apply; every STATE has the tap's documented shape.
+
+    (The oracle reads ``tap_knowbe4.interrupted``: a change of that shape must fail here,
+    not make the oracle blind.)
+    """
     if exit_.killed:
         return []
-    return [Violation("singer", p) for p in problems[:3]]
+    found = [Violation("singer", p) for p in problems[:3]]
+    for state in exit_.acked:
+        own = state.get("tap_knowbe4")
+        if not isinstance(own, dict) or "interrupted" not in own:
+            found.append(Violation("singer", f"a STATE without tap_knowbe4.interrupted: {state}"))
+            break
+    return found
 
 
 def check_activations(
