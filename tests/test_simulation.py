@@ -9,12 +9,14 @@ on their own first: a simulation is only as good as its model.
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 
-from tests.simulation import plan
+from tests.simulation import oracle, plan
 from tests.simulation.runner import Sequence, edited, meltano_merge
+from tests.simulation.tap_process import Exit
 from tests.simulation.warehouse import Warehouse
 
 #: Seeds CI runs (each a short sequence: five chaotic runs, then the clean phase).
@@ -94,6 +96,42 @@ def test_meltano_merge_and_state_edits():
     state = {"tap_knowbe4": {"interrupted": {"streams_done": ["users"]}, "streams": {}}}
     assert edited(state, "drop-interrupted")["tap_knowbe4"]["interrupted"] is None
     assert state["tap_knowbe4"]["interrupted"] is not None  # the original is left alone
+
+
+def _exit(code: int, stderr: str = "", acked: list | None = None, **extra) -> Exit:
+    fields = {"stdout": b"", "read_to_end": True, "seconds": 1.0, **extra}
+    return Exit(code=code, stderr=stderr, acked=acked or [], **fields)
+
+
+ERROR = "2026-12-03 10:00:00,000 | ERROR    | tap-knowbe4 | {}\n"
+INTERRUPTED = {"tap_knowbe4": {"interrupted": {"streams_done": ["users"]}}}
+COMPLETE = {"tap_knowbe4": {"interrupted": None}}
+
+
+def test_the_oracle_judges_exits():
+    run = plan.RunPlan(pipeline=0, tenant="a", key="k")
+    honest = oracle.check_honest_exit
+    assert not honest(run, _exit(0, acked=[COMPLETE]))
+    assert honest(run, _exit(0, acked=[INTERRUPTED]))  # exit 0, yet unfinished
+    stopped = "... | WARNING | tap-knowbe4 | Stopped early: the daily request budget ..."
+    assert not honest(run, _exit(0, stopped, acked=[INTERRUPTED]))
+    assert not honest(run, _exit(1, ERROR.format("why")))
+    assert honest(run, _exit(1, ""))  # no line saying why
+    assert honest(run, _exit(1, ERROR.format("a") + ERROR.format("b")))
+    assert honest(run, _exit(1, ERROR.format("x") + "Traceback (most recent call last):"))
+    assert honest(run, _exit(143, ERROR.format("x")))  # no signal was sent
+    assert not honest(run, _exit(143, ERROR.format("x"), signal_sent="SIGTERM"))
+    assert honest(run, _exit(0, acked=[INTERRUPTED], signal_sent="SIGTERM"))
+
+
+def test_the_oracle_finds_a_key_in_any_encoding(tmp_path):
+    key = "kb4-secret-0123456789"
+    ledger = tmp_path / "ledger.json"
+    ledger.write_bytes(base64.b64encode(key.encode()))
+    assert oracle.check_no_leak([key], _exit(0), [ledger])
+    assert oracle.check_no_leak([key], _exit(0, stdout=key.upper().encode()), [])
+    assert oracle.check_no_leak([key], _exit(0), [], [tmp_path / key])
+    assert not oracle.check_no_leak([key], _exit(0, stdout=b"[redacted]"), [ledger.parent])
 
 
 @pytest.mark.slow
