@@ -322,6 +322,8 @@ def draw_faults(r: random.Random) -> list[dict[str, t.Any]]:
         }
         if kind == "429":
             fault["retry_after"] = r.choice((None, None, 0, 1, 30))
+        if kind == "503" and r.random() < 0.1:  # an answer slower than the request timeout
+            fault.update(kind="slow", retry_after=1.5, count=1)
         if kind == "404-child":
             fault["child"] = r.choice(("recipients", "group_risk", "members", "user_risk"))
             fault["index"] = r.randrange(0, 50)
