@@ -275,3 +275,25 @@ def test_a_stopped_read_says_so_and_the_next_read_resumes_without_loss(tmp_path,
             union = keyed(stream, stopped.records(stream))
             union.update(keyed(stream, resumed.records(stream)))
             assert union == keyed(stream, expected_records(sb.org, stream)), stream
+
+
+def test_the_shared_budget_ledger_counts_reads_of_another_connection(tmp_path):
+    """Two Airbyte connections on one account keep separate states, but the budget ledger
+    they share on this machine knows what the first spent: the second stops at the daily
+    limit, INCOMPLETE, instead of spending the quota twice."""
+    streams = ["users", "groups", "training_enrollments"]
+    with sandbox() as sb:
+        first = Source(tmp_path, tap_config(sb))
+        catalog = configured_catalog(first.discover().catalog, streams)
+        assert first.read(catalog).code == 0
+        spent = sb.stats()["requests"]
+        sb.reset()
+        second_dir = tmp_path / "second"
+        second_dir.mkdir()
+        second = Source(second_dir, tap_config(sb, daily_request_limit=spent + 2))
+        run = second.read(catalog)  # no state: a new connection
+        assert run.code == 1
+        assert sb.stats()["requests"] == 2
+        (error,) = run.errors
+        assert error["failure_type"] == "transient_error"
+        assert "INCOMPLETE" in run.final_statuses.values()
