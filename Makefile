@@ -26,8 +26,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # Lint, then every test under tests/ (the integration tests run Meltano into DuckDB and into
-# a throwaway PostgreSQL cluster).
-test: lint
+# a throwaway PostgreSQL cluster). Plugins are installed first, once, not by a test worker.
+test: lint meltano-install
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The quick loop while editing: unit and sandbox tests, no Meltano, no PostgreSQL, no slow

@@ -18,18 +18,27 @@ installed editable (``pip_url: -e .``), so code changes need no reinstall.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools" / "meltano"
 MELTANO = TOOLS / "bin" / "meltano"
 MELTANO_REQUIREMENTS = ("meltano==4.4.1", "uv>=0.5")
 STAMPS = ROOT / ".meltano" / ".install-stamps"
+#: Held while installing: two installers at once (two pytest workers, a demo beside the tests)
+#: would build the same virtualenv together and one of them fail half-way.
+LOCK = ROOT / ".meltano" / ".install.lock"
 #: Local packages that pip_urls in meltano.yml install (non-editable, so changes need a reinstall).
 LOCAL_PACKAGES = ROOT / "scripts" / "target_duckdb_fix"
 
@@ -106,8 +115,29 @@ def _is_current(name: str, fingerprint: str) -> bool:
     return exe.exists() and stamp.exists() and stamp.read_text() == fingerprint
 
 
+@contextlib.contextmanager
+def _installing() -> Iterator[None]:
+    """Hold the install lock: one installer at a time on this project, the others wait."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def install(plugins: list[str] | None = None, python: str = sys.executable) -> list[str]:
-    """Install the given plugins (default: all) that are missing or stale; return those."""
+    """Install the given plugins (default: all) that are missing or stale; return those.
+
+    Safe to call from several processes at once: they take turns (``LOCK``), and each skips
+    what the one before it installed.
+    """
+    with _installing():
+        return _install(plugins, python)
+
+
+def _install(plugins: list[str] | None, python: str) -> list[str]:
     meltano = ensure_tools(python)
     names = list(plugins or PLUGINS)
     unknown = [n for n in names if n not in PLUGINS]
@@ -143,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tools-only", action="store_true", help="only create .tools/meltano")
     args = parser.parse_args(argv)
     if args.tools_only:
-        ensure_tools()
+        with _installing():
+            ensure_tools()
     else:
         install(args.plugins or None)
     return 0
