@@ -160,8 +160,13 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
             "page" if self.cursor_refused and mode == "auto" else mode,
             key_of=self.listing_key,
             may_ignore_paging=self.may_ignore_paging,
+            start=self.listing_start(),
         )
         return self._paginator
+
+    def listing_start(self) -> PageToken | None:
+        """Where the listing starts when not at its beginning (a resumed list)."""
+        return None
 
     def listing_key(self, record: dict) -> t.Hashable:
         """A record's identity within one listing (its keys other than the parent's)."""

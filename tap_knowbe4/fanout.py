@@ -10,8 +10,9 @@ policy and ends with an :class:`~tap_knowbe4.outcome.Outcome`:
 
 From those outcomes, and nothing else, come the consequences: parent hooks that advance
 bookmarks or mark a test settled run only for a parent read to the end; ACTIVATE_VERSION
-is sent only after a full-table stream was read completely in this run; the resume
-position (:class:`Resume`) records finished streams and parents; the summary reports it all.
+is sent only after a full-table stream was read completely; the resume position
+(:class:`~tap_knowbe4.resume.Resume`) records finished streams, parents and list positions;
+the summary reports it all.
 
 The end of a stream is a step of its own (:meth:`KnowBe4Stream._end`), taken after the
 SDK's ``sync`` wrote what the stream read, for the stream and its fan-out children at once.
@@ -45,79 +46,20 @@ from tap_knowbe4.errors import (
 )
 from tap_knowbe4.logs import DebugLogger
 from tap_knowbe4.outcome import Outcome, StopKind, StreamReport
+from tap_knowbe4.pagination import PageToken
 from tap_knowbe4.records import RecordCleaner
+from tap_knowbe4.redact import REDACTOR
 from tap_knowbe4.references import Reference
+from tap_knowbe4.resume import ListTrail, beyond, comparable_key
 from tap_knowbe4.sdk_seams import SDK_RETRIED, override
-from tap_knowbe4.state import Interrupted, TapState
+from tap_knowbe4.state import ListPosition, TapState
 
 if t.TYPE_CHECKING:
     from singer_sdk import metrics
     from singer_sdk.helpers.types import Context
 
+    from tap_knowbe4.resume import Resume
     from tap_knowbe4.sdk_seams import BaseBatchFileEncoding, BatchConfig
-
-
-class Resume:
-    """Where an interrupted sync stopped, and where this one is (kept in the state).
-
-    Parents are listed in ascending id order, so "done" is one number per child stream:
-    every parent up to that id. If a server ever lists parents out of order, the position
-    of that fan-out is dropped and it is read again rather than anything missed.
-    """
-
-    def __init__(self, state: TapState) -> None:
-        """Start from the interrupted sync in ``state``, if any."""
-        previous = state.interrupted
-        self.resumed = previous is not None and bool(previous.streams_done or previous.parents_done)
-        self.streams_before = set(previous.streams_done) if previous else set()
-        self.parents_before = dict(previous.parents_done) if previous else {}
-        state.interrupted = Interrupted(set(self.streams_before), dict(self.parents_before))
-        self._state = state
-        self._last_seen: dict[str, int] = {}
-        self._unordered: set[str] = set()
-        self._held: set[str] = set()
-
-    @property
-    def _now(self) -> Interrupted:
-        if self._state.interrupted is None:
-            self._state.interrupted = Interrupted()
-        return self._state.interrupted
-
-    def stream_done_before(self, name: str) -> bool:
-        """True when the interrupted sync finished ``name``."""
-        return name in self.streams_before
-
-    def parent_done_before(self, child: str, parent_id: int) -> bool:
-        """True when the interrupted sync finished ``child`` for ``parent_id``."""
-        last = self._last_seen.get(child)
-        if last is not None and parent_id <= last:
-            self._unordered.add(child)
-            self._now.parents_done.pop(child, None)
-        self._last_seen[child] = parent_id
-        done = self.parents_before.get(child)
-        return done is not None and parent_id <= done and child not in self._unordered
-
-    def mark_parent_done(self, child: str, parent_id: int) -> None:
-        """``child`` is done for ``parent_id`` and every parent before it."""
-        if child not in self._unordered and child not in self._held:
-            self._now.parents_done[child] = parent_id
-
-    def hold(self, child: str) -> None:
-        """A parent of ``child`` was not read to its end: the position stops before it.
-
-        "Done" means every parent up to the position, so no later parent may move it past
-        the unfinished one; the next run reads from there again.
-        """
-        self._held.add(child)
-
-    def mark_stream_done(self, name: str) -> None:
-        """``name`` finished (its fan-out position is no longer needed)."""
-        self._now.streams_done.add(name)
-        self._now.parents_done.pop(name, None)
-
-    def finish(self) -> None:
-        """The sync was not interrupted: the next run starts afresh."""
-        self._state.interrupted = None
 
 
 class KnowBe4Stream(KnowBe4HTTPStream):
@@ -170,6 +112,87 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         """
         self._pending_version = version
 
+    @override
+    def table_version(self, version: int) -> int:
+        """The version of the read an interrupted run began, when this run continues it."""
+        carried = self.resume.version_before(self.name)
+        if carried is None or carried > version:
+            return version
+        self.report.continued = True
+        return carried
+
+    # -- lists read across runs ------------------------------------------------------------
+
+    @override
+    def listing_start(self) -> PageToken | None:
+        """The page an interrupted run stopped at, when this list may resume there."""
+        self._resumed_at = None
+        if self.parent_stream_type is not None or self._restarted:
+            return None
+        position = self.resume.list_before(self.name)
+        if position is None or not self._fits(position):
+            return None
+        self._resumed_at = position
+        self.report.resumed_list = True
+        return PageToken(page=position.page, cursor=position.cursor, per_page=position.per_page)
+
+    _resumed_at: ListPosition | None = None
+    _output_failed = False
+    _restarted = False
+    _restarts = 0
+    _trail: ListTrail | None = None
+
+    def _fits(self, position: ListPosition) -> bool:
+        """True when ``position`` was taken from this very list (same query, same pages)."""
+        mode = self.settings.pagination
+        return (
+            position.page_size == self.settings.page_size
+            and position.params == self._list_params()
+            and not (position.cursor is not None and (mode == "page" or self.cursor_refused))
+            and not (position.page is not None and mode == "cursor")
+        )
+
+    def _list_params(self) -> tuple[tuple[str, str], ...]:
+        """The query that defines the list (paging aside)."""
+        params = self.get_url_params(None, None)
+        return tuple(
+            sorted(
+                (str(k), str(v))
+                for k, v in params.items()
+                if k not in ("page", "per_page", "cursor")
+            )
+        )
+
+    def _restart(self, context: Context | None, why: str) -> t.Generator[dict, None, Outcome]:
+        """Read the list again from its first page: the position kept was not proven."""
+        self.logger.warning(
+            "Stream '%s': %s; read from its first page again (nothing is skipped).",
+            self.name,
+            why,
+        )
+        self._restarted = True
+        self._restarts = self.resume.restart_list(self.name)
+        self.report.resumed_list = False
+        return (yield from self._read_under_policy(context))
+
+    def _position(self, through: tuple) -> ListPosition | None:
+        """A position for this list that counts every record up to key ``through`` read."""
+        trail = self._trail
+        token = trail.page_holding(through) if trail is not None else None
+        if trail is None or token is None or not trail.ordered:
+            return None
+        if token.cursor is not None and REDACTOR.found_in(token.cursor.encode()):
+            return None  # a cursor naming the key is never kept
+        return ListPosition(
+            page=None if token.cursor is not None else token.page,
+            cursor=token.cursor,
+            per_page=token.per_page or self.settings.page_size,
+            page_size=self.settings.page_size,
+            params=self._list_params(),
+            after=through,
+            restarts=self._restarts,
+        )
+
     # -- BATCH files: per stream, not per parent; written before what they allow ---------
 
     @override
@@ -215,6 +238,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             try:
                 manifests = list(batcher.get_batches(records=iter(records)))
             except OSError as exc:
+                self._output_failed = True
                 self.__dict__.pop("_when_written", None)  # what waited for them never happens
                 self.report.end(Outcome.FAILED, "its BATCH file could not be written")
                 msg = (
@@ -307,11 +331,20 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         limit = self.ABORT_AT_RECORD_COUNT
         count = 0
         self._listing_keys: set[tuple] = set()  # primary keys sent by this listing
+        trail = self._trail = ListTrail() if self.parent_stream_type is None else None
         try:
             for record in self.read_listing(context):
                 if limit is not None and count >= limit:
                     report.end(Outcome.PARTIAL, f"stopped at the record limit ({limit})")
                     return Outcome.PARTIAL
+                if trail is not None and self._paginator is not None:
+                    key = comparable_key(self.listing_key(record))  # type: ignore[arg-type]
+                    resumed = self._resumed_at
+                    unproven = key is None or beyond(key, resumed.after) if resumed else False
+                    if not count and unproven:
+                        why = "the list changed since the interrupted run (its page begins later)"
+                        return (yield from self._restart(context, why))
+                    trail.see(self._paginator.current_value, key)
                 count += 1
                 yield record
         except (StopRunError, TerminationRequestedError):
@@ -333,6 +366,9 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             report.end(Outcome.PARTIAL, "the run stopped before its end")
             return Outcome.PARTIAL
         except UnexpectedResponseError as exc:
+            if self._resumed_at is not None and not count:
+                why = f"the server refused the position kept (HTTP {exc.status})"
+                return (yield from self._restart(context, why))
             if self._cursor_was_refused(exc, count):
                 self.logger.warning(
                     "Stream '%s': the server refused the cursor parameter (HTTP 400); "
@@ -366,6 +402,9 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 )
                 report.end(Outcome.FAILED, f"{paginator.broken}; records may be missing")
                 return Outcome.FAILED
+        if self._resumed_at is not None and not count:
+            why = "the page the interrupted run stopped at is empty now"
+            return (yield from self._restart(context, why))
         return Outcome.COMPLETE
 
     def _gone(self, context: Context | None) -> Outcome:
@@ -530,6 +569,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         stream was ``cut_short`` by an error while its records were written, neither did it.
         """
         own = self.report.outcome
+        written = cut_short is None
         for stream in [self, *self._descendants()]:
             report = stream.report
             report.selected = stream.selected
@@ -541,6 +581,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                     stream._flush_batches()
                 except BatchWriteError as exc:
                     self.run.stop(StopKind.ERROR, exc)
+            written = written and not self._output_failed
             if stream is not self:
                 stream._check_vanished(report)
                 if own is Outcome.COMPLETE:
@@ -557,7 +598,52 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             if final.done and stream.selected:  # (a parent read only for its children
                 self.resume.mark_stream_done(stream.name)  # sent nothing: not done)
             stream._log_end(report)
+        self._keep_positions(written=written)
         self.knowbe4_tap.publish_state(force=True)
+
+    def _keep_positions(self, *, written: bool) -> None:
+        """What the next run continues from: table versions, and where this list stopped.
+
+        A full-table stream not finished keeps its table version while its read is clean
+        (:attr:`StreamReport.clean_so_far`). The list keeps the page holding the last record
+        counted as read: its own last record when the list was cut short, and for each
+        child stream not finished, the last parent it is done for. Nothing moves when the
+        records were not all written (``written`` false).
+        """
+        tree = [self, *self._descendants()]
+        for stream in tree:
+            report = stream.report
+            if report.final.done:
+                continue
+            version = stream._pending_version if stream._versioned() else None
+            started = report.outcome is not None or bool(report.parents)
+            clean = written and started and report.clean_so_far and not stream._output_failed
+            self.resume.keep_version(stream.name, version if clean else None)
+        trail = self._trail
+        if not written or trail is None or not trail.pages:
+            return  # this run read none of the list: the position it had stands
+        bounds: list[tuple | None] = []
+        if self.report.outcome is not Outcome.COMPLETE:
+            bounds.append(trail.last)
+        for child in tree[1:]:
+            if child.parent_stream_type is type(self) and not child.report.final.done:
+                done = self.resume.parents_done(child.name)
+                bounds.append(None if done is None else (done,))
+        if not bounds or None in bounds:
+            self.resume.keep_list(self.name, None)  # finished, or nothing of it is done
+            return
+        through = min(t.cast("list[tuple]", bounds))
+        if not trail.ordered:
+            self.report.note("records out of key order: after a stop the list is read again")
+        self.resume.keep_list(self.name, self._position(through))
+
+    def _versioned(self) -> bool:
+        """True when the stream's rows carry a table version that ACTIVATE_VERSION ends."""
+        return (
+            self.selected
+            and self.emit_activate_version_messages
+            and self.replication_method == "FULL_TABLE"
+        )
 
     def _log_end(self, report: StreamReport) -> None:
         """One line per stream: its outcome, records and requests; then its anomalies."""
@@ -610,9 +696,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         return not own_state and bool(self.config.get("emit_activate_version_messages"))
 
     def _activate(self, report: StreamReport) -> None:
-        if not self.emit_activate_version_messages or not report.emitted_everything:
-            return
-        if self.replication_method != "FULL_TABLE":
+        if not self._versioned() or not report.emitted_everything:
             return
         version = self._pending_version or self.knowbe4_tap.initialized_at // 1000
         self.send_activate_version(version)

@@ -5,7 +5,8 @@ Every stream of a run ends with one :class:`Outcome`, and every parent of a fan-
 at the end is derived from these facts alone:
 
 * ACTIVATE_VERSION only for a full-table stream that is ``complete`` with every record
-  re-sent in this run (:attr:`StreamReport.emitted_everything`);
+  sent in its read, which may span runs under one table version
+  (:attr:`StreamReport.emitted_everything`);
 * a bookmark or a "settled" mark only for a parent that is ``complete``;
 * the exit code from the worst outcome (:meth:`RunReport.exit_code`);
 * the run summary from all of them.
@@ -77,6 +78,11 @@ class StreamReport:
     dropped: int = 0
     #: Finished by the interrupted run this one resumes: none of its records are sent now.
     carried: bool = False
+    #: Its list was read from where an interrupted run stopped, not from its first page.
+    resumed_list: bool = False
+    #: This run continues a read an interrupted run began: its rows carry that read's
+    #: table version, so rows the earlier runs sent count as sent in this read.
+    continued: bool = False
     #: True once ACTIVATE_VERSION was sent for this stream.
     activated: bool = False
     #: True when the API key may not read the stream (HTTP 403).
@@ -105,16 +111,39 @@ class StreamReport:
         return worst(own, *unfinished)
 
     @property
-    def emitted_everything(self) -> bool:
-        """Complete, and every record of the stream was sent in this run.
+    def clean_so_far(self) -> bool:
+        """Every record of the read (which may span runs) was sent, or will be when it ends.
 
-        A parent whose children were not re-read (unchanged, vanished, or finished by an
-        interrupted run), a record dropped because its key could not be read, or a stream
-        the interrupted run finished means some rows were not sent in this run: a
-        version-aware target must not delete them, and references to them cannot be checked.
+        A parent whose children were not re-read (unchanged, vanished), a record dropped
+        because its key could not be read, or rows an earlier run sent under another table
+        version (a resumed list or fan-out that does not continue its read) mean some rows
+        are not part of the read: a version-aware target must not delete them.
+        """
+        tainted = sum(
+            n for o, n in self.parents.items() if o in (Outcome.UNCHANGED, Outcome.SKIPPED)
+        )
+        tainted += self.dropped
+        if not self.continued:
+            tainted += self.parents_resumed + self.resumed_list
+        return not tainted
+
+    @property
+    def emitted_everything(self) -> bool:
+        """Complete, and every record of the stream was sent in its read (:attr:`clean_so_far`).
+
+        A stream the interrupted run finished sends nothing now: references to its records
+        cannot be checked and there is nothing to activate.
+        """
+        return self.final is Outcome.COMPLETE and self.clean_so_far and not self.carried
+
+    @property
+    def sent_whole_in_this_run(self) -> bool:
+        """Complete, and every record of the stream was sent by this very run.
+
+        Then every id it has was seen, and references to it can be checked.
         """
         not_sent = sum(n for o, n in self.parents.items() if o is not Outcome.COMPLETE)
-        not_sent += self.parents_resumed + self.dropped
+        not_sent += self.parents_resumed + self.resumed_list + self.dropped
         return self.final is Outcome.COMPLETE and not not_sent and not self.carried
 
     def as_dict(self) -> dict[str, t.Any]:

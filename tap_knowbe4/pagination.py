@@ -89,14 +89,18 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         *,
         key_of: t.Callable[[dict], t.Hashable] | None = None,
         may_ignore_paging: bool = False,
+        start: PageToken | None = None,
     ) -> None:
         """Start at page 1, or at ``cursor=true`` in ``auto``/``cursor`` mode.
 
         ``key_of`` reads a record's identity within the listing (for repeats);
-        ``may_ignore_paging`` marks endpoints documented to answer everything at once.
+        ``may_ignore_paging`` marks endpoints documented to answer everything at once;
+        ``start`` resumes a list an earlier run stopped reading (``resume.py``).
         """
-        start = PageToken(page=1) if mode == "page" else PageToken(cursor="true")
-        super().__init__(dataclasses.replace(start, per_page=page_size))
+        first = PageToken(page=1) if mode == "page" else PageToken(cursor="true")
+        super().__init__(start or dataclasses.replace(first, per_page=page_size))
+        #: True when the listing starts where an earlier run stopped, not at its beginning.
+        self.resumed = start is not None
         self.page_size = page_size
         self.mode = mode
         self.key_of = key_of
@@ -193,7 +197,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         if self.speaks_cursor:
             # The server speaks cursors: follow them; an empty or absent cursor ends it.
             if not page.next_cursor or page.next_cursor == current.cursor:
-                if self._pages == 1 and count >= asked and count:
+                if self._pages == 1 and count >= asked and count and not self.resumed:
                     # a full first page said to be the last: page 2 confirms it
                     self.speaks_cursor, self._end_claimed = False, True
                     return PageToken(page=2, per_page=asked)

@@ -77,7 +77,7 @@ class ReferenceTracker:
             report.stream(stream).note(f"{ref.records} without a {ref.noun}", count)
         for (stream, ref), named in self._named.items():
             target = report.streams.get(ref.target)
-            if target is None or not target.selected or not target.emitted_everything:
+            if target is None or not target.selected or not target.sent_whole_in_this_run:
                 continue
             known = self._ids[ref.target]
             missing = sum(n for value, n in named.items() if value not in known)

@@ -18,6 +18,9 @@ The seams:
    when a stream *starts*; the tap holds it (:meth:`SeamedStream.hold_activate_version`)
    and sends it itself (:meth:`SeamedStream.send_activate_version`) once the stream is
    complete, since a version-aware target deletes every row not re-sent after it.
+   The version records carry is :meth:`SeamedStream.table_version`: a read that spans
+   runs keeps the version it began with, so the ACTIVATE_VERSION that ends it keeps the
+   rows the earlier runs sent.
 4. :meth:`SeamedStream.records_without_messages`, :meth:`SeamedStream.send_batch`,
    :meth:`SeamedStream.send_state` -- a child stream's BATCH files span its parents, which
    needs the SDK's record loop without messages and its BATCH and STATE writers.
@@ -139,8 +142,17 @@ class SeamedStream(RESTStream[_TToken]):
 
     @override
     def _write_activate_version_message(self, full_table_version: int) -> None:
-        """3. The SDK wants ACTIVATE_VERSION out now, as the stream starts: held instead."""
-        self.hold_activate_version(full_table_version)
+        """3. The SDK wants ACTIVATE_VERSION out now, as the stream starts: held instead.
+
+        The stream's records carry :meth:`table_version` (the SDK's: when this run started).
+        """
+        version = self.table_version(full_table_version)
+        self._stream_version = version
+        self.hold_activate_version(version)
+
+    def table_version(self, version: int) -> int:
+        """3. The version this sync's records carry (override: a read that spans runs)."""
+        return version
 
     def hold_activate_version(self, version: int) -> None:
         """3. The SDK's ACTIVATE_VERSION for ``version``, held (override to keep it)."""

@@ -216,23 +216,119 @@ class BudgetState:
         return state
 
 
+#: The most a stored page number, page size or cursor may be (larger is not a position).
+MOST_PLAUSIBLE_PAGE = 10_000_000
+MOST_PLAUSIBLE_CURSOR = 1_000
+#: Table versions are the start of a run in seconds: none before this (2020-01-01).
+EARLIEST_VERSION = 1_577_836_800
+
+
+@dataclasses.dataclass(frozen=True)
+class ListPosition:
+    """Where the reading of a list stopped, and the evidence to resume it.
+
+    ``page`` or ``cursor`` (with ``per_page``) asks for the page that held ``after``, the
+    key of the last record that counts as read; ``page_size`` and ``params`` are the
+    settings and query the list was read with (another value is another list). A list is
+    resumed at that page only when the page still begins at or before ``after``, so no
+    record can have moved to a page before it (``fanout.py``).
+    """
+
+    page: int | None
+    cursor: str | None
+    per_page: int
+    page_size: int
+    params: tuple[tuple[str, str], ...]
+    after: tuple[int | str, ...]
+    #: Runs in a row that had to read the list from its first page again (it changed, or
+    #: the server refused the position): a list that never settles is reported.
+    restarts: int = 0
+
+    def dump(self) -> dict[str, t.Any]:
+        """JSON-able form."""
+        return {
+            "page": self.page,
+            "cursor": self.cursor,
+            "per_page": self.per_page,
+            "page_size": self.page_size,
+            "params": dict(self.params),
+            "after": list(self.after),
+            "restarts": self.restarts,
+        }
+
+    @classmethod
+    def load(cls, raw: object) -> ListPosition | None:
+        """Read a dumped position; None when anything in it is implausible."""
+        if not isinstance(raw, dict):
+            return None
+        page, cursor = raw.get("page"), raw.get("cursor")
+        per_page, page_size = raw.get("per_page"), raw.get("page_size")
+        params, after = raw.get("params"), raw.get("after")
+        if (page is None) == (cursor is None):
+            return None
+        if page is not None and not _whole(page, 1, MOST_PLAUSIBLE_PAGE):
+            return None
+        if cursor is not None and not (
+            isinstance(cursor, str) and 0 < len(cursor) <= MOST_PLAUSIBLE_CURSOR
+        ):
+            return None
+        if not (_whole(per_page, 1, MOST_PLAUSIBLE_PAGE) and _whole(page_size, 1, 10_000)):
+            return None
+        if not isinstance(params, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(k) + len(v) < 200
+            for k, v in params.items()
+        ):
+            return None
+        if not (
+            isinstance(after, list)
+            and 0 < len(after) <= 4
+            and all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in after)
+            and all(len(str(v)) <= 100 for v in after)
+        ):
+            return None
+        restarts = raw.get("restarts", 0)
+        if not _whole(restarts, 0, 1_000):
+            return None
+        return cls(
+            page,
+            cursor,
+            t.cast("int", per_page),
+            t.cast("int", page_size),
+            tuple(sorted(params.items())),
+            tuple(after),
+            restarts,
+        )
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 @dataclasses.dataclass
 class Interrupted:
-    """Where an interrupted sync stopped: finished streams and fan-out positions."""
+    """Where an interrupted sync stopped: finished streams, fan-out and list positions."""
 
     streams_done: set[str] = dataclasses.field(default_factory=set)
     #: Child stream -> every parent up to this id is done.
     parents_done: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Stream -> where the reading of its list stopped (full tables and fan-out parents).
+    lists: dict[str, ListPosition] = dataclasses.field(default_factory=dict)
+    #: Full-table stream -> the table version its rows carry in a read spanning runs.
+    versions: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def dump(self) -> dict[str, t.Any]:
         """JSON-able form."""
         return {
             "streams_done": sorted(self.streams_done),
             "parents_done": dict(sorted(self.parents_done.items())),
+            "lists": {name: p.dump() for name, p in sorted(self.lists.items())},
+            "versions": dict(sorted(self.versions.items())),
         }
 
     @classmethod
-    def load(cls, raw: object, warn: t.Callable[[str], None]) -> Interrupted | None:
+    def load(
+        cls, raw: object, warn: t.Callable[[str], None], now: dt.datetime | None = None
+    ) -> Interrupted | None:
         """Read and check a dumped position (None when there is none)."""
         if raw is None:
             return None
@@ -250,7 +346,23 @@ class Interrupted:
                 clean[str(key)] = value
             else:
                 warn(f"parents_done for {key!r} is not an id: that fan-out restarts")
-        return cls(set(done), clean)
+        lists: dict[str, ListPosition] = {}
+        raw_lists = raw.get("lists") or {}
+        for key, value in (raw_lists if isinstance(raw_lists, dict) else {}).items():
+            position = ListPosition.load(value)
+            if position is None:
+                warn(f"the list position of {str(key)[:60]!r} is implausible: that list restarts")
+            else:
+                lists[str(key)] = position
+        latest = ((now or utcnow()) + CLOCK_SLACK).timestamp()
+        versions: dict[str, int] = {}
+        raw_versions = raw.get("versions") or {}
+        for key, value in (raw_versions if isinstance(raw_versions, dict) else {}).items():
+            if _whole(value, EARLIEST_VERSION, int(latest)):
+                versions[str(key)] = t.cast("int", value)
+            else:
+                warn(f"the table version of {str(key)[:60]!r} is implausible: not continued")
+        return cls(set(done), clean, lists, versions)
 
 
 @dataclasses.dataclass
@@ -436,7 +548,7 @@ class TapState:
         return cls(
             account=account,
             budget=BudgetState.load(raw.get("budget"), now, say),
-            interrupted=Interrupted.load(raw.get("interrupted"), say),
+            interrupted=Interrupted.load(raw.get("interrupted"), say, now),
             streams={
                 str(name): StreamState.load(value, now, say, str(name))
                 for name, value in streams_raw.items()

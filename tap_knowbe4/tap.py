@@ -26,13 +26,13 @@ from tap_knowbe4.errors import (
     OutputStalledError,
     TerminationRequestedError,
 )
-from tap_knowbe4.fanout import Resume
 from tap_knowbe4.ledger import BudgetLedger, account_id, default_path
 from tap_knowbe4.logs import ExplainedSkips, quiet_libraries
 from tap_knowbe4.outcome import Outcome, StopKind
 from tap_knowbe4.plan import Plan, build_plan
 from tap_knowbe4.progress import ProgressLog, summary_records, summary_table
 from tap_knowbe4.references import ReferenceTracker
+from tap_knowbe4.resume import RESTARTS_REPORTED, Resume
 from tap_knowbe4.run import RunControl
 from tap_knowbe4.sdk_seams import SeamedTap, environment_settings, override, signals_taken_over
 from tap_knowbe4.settings import CONFIG_SCHEMA, Settings, normalize_text_values
@@ -445,18 +445,41 @@ class TapKnowBe4(SeamedTap):
         self._say_what_was_left_out()
         code = report.exit_code(fail_on_budget=self.settings.fail_when_budget_exhausted)
         if report.stop_kind is StopKind.BUDGET:
-            unfinished = sorted(
-                n for n, r in report.streams.items() if r.selected and not r.final.done
-            )
-            # A per-run cap is lifted by the next run; only a daily limit has a reset time.
-            resets = None if run.budget.run_cap_reached else run.budget.resets_at
-            self.logger.warning(
-                "Stopped early: %s. Not finished: %s. The state records where each stream "
-                "stopped; the next run continues from there%s.",
-                report.stop_reason,
-                ", ".join(unfinished) or "none",
-                f" (the daily window resets at {resets:%Y-%m-%d %H:%M} UTC)" if resets else "",
-            )
+            unfinished = [
+                f"{n} ({self._continues(n)})"
+                for n, r in sorted(report.streams.items())
+                if r.selected and not r.final.done
+            ]
+            unsettled = self.resume.unsettled_lists()
+            cap = run.budget.max_per_run
+            if run.budget.run_cap_reached and not self.resume.progressed():
+                report.stop_kind = StopKind.ERROR
+                report.stop_reason = RunFailedError(
+                    f"max_requests_per_run ({cap}) is too small for this sync to make "
+                    "progress: the run stopped before it finished anything earlier runs had not "
+                    f"(not finished: {', '.join(unfinished)}). Raise max_requests_per_run; the "
+                    "state is as the previous run left it."
+                )
+                code = 1
+            elif run.budget.run_cap_reached and unsettled:
+                report.stop_kind = StopKind.ERROR
+                report.stop_reason = RunFailedError(
+                    f"{', '.join(unsettled)} had to be read from the first page again in "
+                    f"{RESTARTS_REPORTED} runs in a row (the list changed between runs, or the "
+                    f"server refused the position kept) and max_requests_per_run ({cap}) stops "
+                    "it before its end: it may never finish. Raise max_requests_per_run."
+                )
+                code = 1
+            else:
+                # A per-run cap is lifted by the next run; only a daily limit has a reset time.
+                resets = None if run.budget.run_cap_reached else run.budget.resets_at
+                self.logger.warning(
+                    "Stopped early: %s. Not finished: %s. The state records these positions; "
+                    "the next run continues from them%s.",
+                    report.stop_reason,
+                    ", ".join(unfinished) or "none",
+                    f" (the daily window resets at {resets:%Y-%m-%d %H:%M} UTC)" if resets else "",
+                )
         if code == 0:
             return
         if report.stop_kind is StopKind.SIGNAL:
@@ -470,6 +493,19 @@ class TapKnowBe4(SeamedTap):
         )
         msg = f"The run did not complete: {'; '.join(failed)}. The state lets the next run resume."
         raise RunFailedError(msg)
+
+    def _continues(self, name: str) -> str:
+        """Where the next run continues stream ``name``, in words (from the state)."""
+        interrupted = self.typed_state.interrupted
+        position = interrupted.lists.get(name) if interrupted else None
+        if position is not None and position.cursor not in (None, "true"):
+            return "continues at the cursor it stopped at"
+        if position is not None:
+            return f"continues at page {position.page or 1}"
+        parent = interrupted.parents_done.get(name) if interrupted else None
+        if parent is not None:
+            return f"continues after parent {parent}"
+        return "read again from its start"
 
     # -- the command line --------------------------------------------------------------
 

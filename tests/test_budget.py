@@ -4,8 +4,8 @@ import datetime as dt
 import json
 
 from tap_knowbe4.budget import RequestBudget
-from tap_knowbe4.fanout import Resume
 from tap_knowbe4.ledger import BudgetLedger, account_id
+from tap_knowbe4.resume import Resume
 from tap_knowbe4.state import BudgetState, TapState
 
 T0 = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.timezone.utc)

@@ -108,7 +108,9 @@ def test_a_parent_whose_children_failed_is_not_settled(fault):
     assert target in read_again
 
 
-def test_a_resumed_fan_out_is_not_activated():
+def test_a_resumed_fan_out_is_activated_under_the_version_its_read_began_with():
+    """A fan-out read across two runs keeps the table version of the first: every row of
+    both runs carries it, so the ACTIVATE_VERSION that ends the read deletes none of them."""
     with sandbox(latency_ms=0) as sb:
         config = tap_config(
             sb, emit_activate_version_messages=True, group_members_source="endpoint"
@@ -117,8 +119,21 @@ def test_a_resumed_fan_out_is_not_activated():
         assert first.final_state["tap_knowbe4"]["interrupted"]["parents_done"]
         second = run_tap(config, streams=["groups", "group_members"], state=first.final_state)
     assert second.error is None
-    assert "group_members" not in activated(second)  # rows of earlier groups were not re-sent
     assert "group_members" not in activated(first)
+    (version,) = [
+        m["version"]
+        for m in second.messages
+        if m["type"] == "ACTIVATE_VERSION" and m["stream"] == "group_members"
+    ]
+    rows = [
+        m
+        for m in first.messages + second.messages
+        if m["type"] == "RECORD" and m["stream"] == "group_members"
+    ]
+    assert {m["version"] for m in rows} == {version}
+    assert {(m["record"]["group_id"], m["record"]["user_id"]) for m in rows} == {
+        (r["group_id"], r["user_id"]) for r in expected_records(sb.org, "group_members", "endpoint")
+    }
 
 
 def test_batch_messages_are_per_stream_not_per_parent(tmp_path):

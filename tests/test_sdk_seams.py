@@ -26,7 +26,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 import tap_knowbe4
 from tap_knowbe4 import sdk_seams
 from tap_knowbe4.tap import TapKnowBe4
-from tests.conftest import tap_config
+from tests.conftest import sandbox, tap_config
 from tests.singer_output import ALL_STREAMS, run_tap
 
 PACKAGE = pathlib.Path(tap_knowbe4.__file__).parent
@@ -89,6 +89,19 @@ def test_seams_2_3_5_schema_once_activation_last_summary_at_the_end(shared_sandb
         assert versions == {run.tap.initialized_at // 1000}  # 3: the SDK's version
     assert run.messages[-1]["type"] == "STATE"  # 5: settled after the SDK's loop
     assert caplog.text.rindex("Run summary") > caplog.text.rindex("Stream 'users':")
+
+
+def test_seam_3_records_carry_the_table_version_their_read_began_with():
+    """A read that spans runs: the second run's records carry the first run's version (the
+    SDK's ``_stream_version``), and so does its ACTIVATE_VERSION."""
+    with sandbox(users=45) as sb:  # users in 5 pages
+        config = tap_config(sb, page_size=10, emit_activate_version_messages=True)
+        first = run_tap({**config, "max_requests_per_run": 4}, streams=["users"])
+        second = run_tap(config, streams=["users"], state=first.final_state)
+    assert second.error is None, second.error
+    version = first.tap.initialized_at // 1000
+    versions = {m.get("version") for r in (first, second) for m in r.messages if "version" in m}
+    assert versions == {version}
 
 
 # -- 4: a child stream's BATCH files span its parents ------------------------------------

@@ -9,7 +9,9 @@ account, last run), stamped with when it was written::
     {"tap_state": {"tap_knowbe4": {"version": .., "budget": {..}, "last_run": {..},
                                    "streams": {"<this stream>": {..}},
                                    "interrupted": {"streams_done": ["<this stream>"],
-                                                   "parents_done": {"<this stream>": 9123}}}},
+                                                   "parents_done": {"<this stream>": 9123},
+                                                   "lists": {"<this stream>": {..}},
+                                                   "versions": {"<this stream>": 1796..}}}},
      "checkpoint": [<run start, ms>, <sequence>]}
 
 Read back (:func:`tap_state_from`), the shared parts come from the newest stream state and
@@ -62,6 +64,10 @@ def stream_part(tap_state: t.Mapping[str, t.Any] | None, name: str) -> dict[str,
     parents = _dict(interrupted.get("parents_done"))
     if name in parents:
         part["parents_done"] = parents[name]
+    for container, key in (("lists", "list"), ("versions", "version")):
+        entries = _dict(interrupted.get(container))
+        if name in entries:
+            part[key] = entries[name]
     return part
 
 
@@ -71,8 +77,12 @@ def _assemble(shared: dict[str, t.Any], parts: dict[str, dict[str, t.Any]]) -> d
     own["streams"] = {n: p["stream"] for n, p in parts.items() if "stream" in p}
     done = sorted(n for n, p in parts.items() if p.get("done"))
     parents = {n: p["parents_done"] for n, p in parts.items() if "parents_done" in p}
+    lists = {n: p["list"] for n, p in parts.items() if "list" in p}
+    versions = {n: p["version"] for n, p in parts.items() if "version" in p}
     own["interrupted"] = (
-        {"streams_done": done, "parents_done": parents} if done or parents else None
+        {"streams_done": done, "parents_done": parents, "lists": lists, "versions": versions}
+        if done or parents or lists or versions
+        else None
     )
     return {STATE_KEY: own}
 

@@ -1,0 +1,226 @@
+"""Where an interrupted sync stopped, and where this one is (kept in the state).
+
+An interrupted sync (a budget or a cap, a signal, an error) leaves four kinds of position,
+each kept only with the evidence that makes it safe to skip what it covers:
+
+* **finished streams**: read to their end, every record written;
+* **fan-out positions**: parents are listed in ascending id order, so "done" is one number
+  per child stream, every parent up to that id (a parent not read to its end holds it; a
+  server listing parents out of order drops it);
+* **list positions** (:class:`~tap_knowbe4.state.ListPosition`): the page of a full-table
+  list, or of a fan-out's parents, that held the last record counted as read. The next run
+  asks for that page again and goes on only if it still begins at or before that record:
+  the list is in ascending key order, so nothing after it can have moved to an earlier
+  page. Otherwise that list is read from its first page again;
+* **table versions**: the version the rows of a full-table stream carry while its read
+  spans runs, so that the ACTIVATE_VERSION sent when it completes keeps every row sent
+  under it in the earlier runs.
+
+Every cap makes progress with these: a run that stops on ``max_requests_per_run`` having
+moved none of them forward fails (:meth:`Resume.progressed`), rather than promise that the
+next run continues.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_knowbe4.state import Interrupted, ListPosition
+
+#: Runs in a row a list may have to restart, unfinished, before the run fails saying so.
+RESTARTS_REPORTED = 3
+
+if t.TYPE_CHECKING:
+    from tap_knowbe4.pagination import PageToken
+    from tap_knowbe4.state import TapState
+
+
+class Resume:
+    """The interrupted sync this run continues, and the position it leaves (see above)."""
+
+    def __init__(self, state: TapState) -> None:
+        """Start from the interrupted sync in ``state``, if any."""
+        previous = state.interrupted or Interrupted()
+        self.resumed = bool(previous.streams_done or previous.parents_done or previous.lists)
+        self.streams_before = set(previous.streams_done)
+        self.parents_before = dict(previous.parents_done)
+        self.lists_before = dict(previous.lists)
+        self.versions_before = dict(previous.versions)
+        state.interrupted = Interrupted(
+            set(self.streams_before),
+            dict(self.parents_before),
+            dict(self.lists_before),
+            dict(self.versions_before),
+        )
+        self._state = state
+        self._last_seen: dict[str, int] = {}
+        self._unordered: set[str] = set()
+        self._held: set[str] = set()
+
+    @property
+    def _now(self) -> Interrupted:
+        if self._state.interrupted is None:
+            self._state.interrupted = Interrupted()
+        return self._state.interrupted
+
+    # -- finished streams ----------------------------------------------------------------
+
+    def stream_done_before(self, name: str) -> bool:
+        """True when the interrupted sync finished ``name``."""
+        return name in self.streams_before
+
+    def mark_stream_done(self, name: str) -> None:
+        """``name`` finished: its fan-out position and table version are no longer needed."""
+        self._now.streams_done.add(name)
+        self._now.parents_done.pop(name, None)
+        self._now.versions.pop(name, None)
+
+    # -- fan-out positions -----------------------------------------------------------------
+
+    def parent_done_before(self, child: str, parent_id: int) -> bool:
+        """True when the interrupted sync finished ``child`` for ``parent_id``."""
+        last = self._last_seen.get(child)
+        if last is not None and parent_id <= last:
+            self._unordered.add(child)
+            self._now.parents_done.pop(child, None)
+        self._last_seen[child] = parent_id
+        done = self.parents_before.get(child)
+        return done is not None and parent_id <= done and child not in self._unordered
+
+    def mark_parent_done(self, child: str, parent_id: int) -> None:
+        """``child`` is done for ``parent_id`` and every parent before it."""
+        if child not in self._unordered and child not in self._held:
+            self._now.parents_done[child] = parent_id
+
+    def hold(self, child: str) -> None:
+        """A parent of ``child`` was not read to its end: the position stops before it.
+
+        "Done" means every parent up to the position, so no later parent may move it past
+        the unfinished one; the next run reads from there again.
+        """
+        self._held.add(child)
+
+    def parents_done(self, child: str) -> int | None:
+        """Every parent of ``child`` up to this id is done (None: none is known to be)."""
+        return self._now.parents_done.get(child)
+
+    # -- list positions and table versions -------------------------------------------------
+
+    def list_before(self, name: str) -> ListPosition | None:
+        """Where the interrupted sync stopped reading the list of ``name``."""
+        return self.lists_before.get(name)
+
+    def keep_list(self, name: str, position: ListPosition | None) -> None:
+        """The list of ``name`` resumes at ``position`` (None: from its first page)."""
+        if position is None:
+            self._now.lists.pop(name, None)
+        else:
+            self._now.lists[name] = position
+
+    def restart_list(self, name: str) -> int:
+        """The list of ``name`` is read from its first page again; the restarts in a row.
+
+        Its position counts no more: progress is measured from the start.
+        """
+        before = self.lists_before.pop(name, None)
+        self._now.lists.pop(name, None)
+        return (before.restarts if before else 0) + 1
+
+    def version_before(self, name: str) -> int | None:
+        """The table version of the read of ``name`` the interrupted sync began."""
+        return self.versions_before.get(name)
+
+    def keep_version(self, name: str, version: int | None) -> None:
+        """Rows of ``name`` sent so far carry ``version`` (None: the read cannot continue it)."""
+        if version is None:
+            self._now.versions.pop(name, None)
+        else:
+            self._now.versions[name] = version
+
+    # -- the end of the run ------------------------------------------------------------------
+
+    def progressed(self) -> bool:
+        """True when this run moved a position forward.
+
+        That is: a stream finished, a fan-out went past a parent, or a list past a record
+        it had not reached before.
+        """
+        now = self._now
+        if now.streams_done - self.streams_before:
+            return True
+        for child, done in now.parents_done.items():
+            if done > self.parents_before.get(child, -1):
+                return True
+        for name, position in now.lists.items():
+            before = self.lists_before.get(name)
+            if before is None or beyond(position.after, before.after):
+                return True
+        return False
+
+    def unsettled_lists(self, runs: int = RESTARTS_REPORTED) -> list[str]:
+        """Lists read from their first page again in ``runs`` runs in a row, unfinished."""
+        return sorted(n for n, p in self._now.lists.items() if p.restarts >= runs)
+
+    def finish(self) -> None:
+        """The sync was not interrupted: the next run starts afresh."""
+        self._state.interrupted = None
+
+
+def beyond(after: tuple, before: tuple) -> bool:
+    """True when key ``after`` comes after ``before`` (False when they cannot be compared)."""
+    try:
+        return after > before
+    except TypeError:
+        return False
+
+
+def comparable_key(values: t.Iterable[object]) -> tuple | None:
+    """A record's key as the list orders it: integers (ids as text too) or text.
+
+    None when a part is neither (such a list keeps no position).
+    """
+    key: list[int | str] = []
+    for value in values:
+        if isinstance(value, bool) or value is None:
+            return None
+        if isinstance(value, int):
+            key.append(value)
+        elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
+            key.append(int(value))
+        elif isinstance(value, str):
+            key.append(value)
+        else:
+            return None
+    return tuple(key) if key else None
+
+
+class ListTrail:
+    """The pages one reading of a top-level list went through, and whether it was ordered.
+
+    ``pages`` holds each page's token with the key of its first record; a position is the
+    last page that begins at or before a key (:meth:`page_holding`).
+    """
+
+    def __init__(self) -> None:
+        """An empty trail."""
+        self.pages: list[tuple[PageToken, tuple]] = []
+        self.last: tuple | None = None
+        self.ordered = True
+
+    def see(self, token: PageToken, key: tuple | None) -> None:
+        """A record with ``key`` came from the page asked for with ``token``."""
+        if key is None or (self.last is not None and not beyond(key, self.last)):
+            self.ordered = False
+        if key is None:
+            return
+        if not self.pages or self.pages[-1][0] != token:
+            self.pages.append((token, key))
+        self.last = key
+
+    def page_holding(self, key: tuple) -> PageToken | None:
+        """The last page read that begins at or before ``key`` (None: none did)."""
+        found = None
+        for token, first in self.pages:
+            if not beyond(first, key):
+                found = token
+        return found

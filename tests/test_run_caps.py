@@ -1,0 +1,300 @@
+"""Every run cap makes progress, and says only what the state keeps (issue 18, defect 4).
+
+``max_requests_per_run`` smaller than a list used to re-read the same first pages every run
+and exit 0 saying "the next run continues from there". Now a list keeps where it stopped
+(page or cursor, with the key of the last record read), fan-out parents too, and a
+full-table stream keeps its table version, so the ACTIVATE_VERSION that ends a read
+spanning runs deletes none of the rows the earlier runs sent. Each check below runs the tap
+over real HTTP until it completes, loading its output into a version-aware warehouse model.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+
+from tests.cli import run_cli
+from tests.conftest import sandbox, tap_config
+from tests.ground_truth import expected_records
+from tests.hostile_server import HostileServer, hostile_config, json_answer, users
+from tests.singer_output import PRIMARY_KEYS, catalog_selecting, run_tap, state_of
+
+USER_RISK = "/v1/users/{user_id}/risk_score_history"
+
+
+class Warehouse:
+    """A version-aware target: upserts by key; ACTIVATE_VERSION deletes rows of other versions."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[tuple, int | None]] = {}
+
+    def load(self, messages: t.Iterable[dict]) -> None:
+        for message in messages:
+            stream = str(message.get("stream"))
+            if message["type"] == "RECORD":
+                key = tuple(message["record"][k] for k in PRIMARY_KEYS[stream])
+                self.tables.setdefault(stream, {})[key] = message.get("version")
+            elif message["type"] == "ACTIVATE_VERSION":
+                table = self.tables.setdefault(stream, {})
+                version = message["version"]
+                self.tables[stream] = {k: v for k, v in table.items() if v == version}
+
+    def keys(self, stream: str) -> set[tuple]:
+        return set(self.tables.get(stream, {}))
+
+
+def _truth(sb, stream: str) -> set[tuple]:
+    return {tuple(r[k] for k in PRIMARY_KEYS[stream]) for r in expected_records(sb.org, stream)}
+
+
+def sync_until_complete(config: dict, streams: t.Sequence[str], most: int = 12):
+    """Run the tap from each run's state until one completes; the runs and the warehouse."""
+    warehouse, runs = Warehouse(), []
+    state: dict | None = None
+    for _ in range(most):
+        run = run_tap(config, streams=streams, state=state)
+        assert run.error is None, run.error
+        warehouse.load(run.messages)
+        runs.append(run)
+        state = run.final_state
+        if state["tap_knowbe4"]["interrupted"] is None:
+            return runs, warehouse
+    pytest.fail(f"not complete after {most} runs: {runs[-1].final_state}")
+
+
+def test_a_cap_smaller_than_a_list_completes_over_runs_and_deletes_nothing():
+    """Defect 4 as reported: users in 5 pages, a cap of 4: every run read pages 1-4 again."""
+    with sandbox(users=45) as sb:  # 5 pages of 10
+        config = tap_config(
+            sb, page_size=10, max_requests_per_run=4, emit_activate_version_messages=True
+        )
+        runs, warehouse = sync_until_complete(config, ["users"])
+        truth = _truth(sb, "users")
+    assert len(runs) == 2  # pages 1-4, then page 4 again (the proof) and page 5
+    assert warehouse.keys("users") == truth
+    activations = [m for r in runs for m in r.messages if m["type"] == "ACTIVATE_VERSION"]
+    assert len(activations) == 1
+    assert activations[0]["version"] == runs[0].tap.initialized_at // 1000
+
+
+def test_fan_out_parents_keep_their_position_and_children_their_version():
+    """users (2 pages) fan out to risk histories and memberships; a cap of 4 lets each run
+    read a few users' children. The parents' list resumes at the page of the last parent
+    done; memberships (full table) are activated under the version of the first run."""
+    streams = ["users", "group_members", "user_risk_score_history"]
+    with sandbox(users=25, unpaginated=(USER_RISK,)) as sb:
+        config = tap_config(
+            sb, page_size=10, max_requests_per_run=4, emit_activate_version_messages=True
+        )
+        runs, warehouse = sync_until_complete(config, streams, most=15)
+        truth = {s: _truth(sb, s) for s in streams}
+    assert len(runs) <= 13  # 25 users, 2 or 3 a run (beside the page read again)
+    for stream in streams:
+        assert warehouse.keys(stream) == truth[stream], stream
+    activated = {m["stream"] for m in runs[-1].messages if m["type"] == "ACTIVATE_VERSION"}
+    assert "group_members" in activated  # its rows of every run carry the first run's version
+    requests = sum(r.tap.run.total_requests for r in runs)
+    assert requests <= 25 + 3 + 2 * (len(runs) - 1)  # children once; a page again per run
+
+
+def test_a_cursor_list_resumes_at_its_cursor():
+    """Enrollments page by cursor: the cursor of the page that held the last record."""
+    with sandbox(users=15) as sb:
+        config = tap_config(
+            sb, page_size=10, max_requests_per_run=3, emit_activate_version_messages=True
+        )
+        runs, warehouse = sync_until_complete(config, ["training_enrollments"])
+        truth = _truth(sb, "training_enrollments")
+    assert len(runs) >= 3
+    positions = [r.final_state["tap_knowbe4"]["interrupted"] for r in runs[:-1]]
+    assert all(p["lists"]["training_enrollments"]["cursor"] for p in positions)
+    assert warehouse.keys("training_enrollments") == truth
+
+
+def test_an_incremental_history_longer_than_the_cap_completes():
+    """The account's risk history in 7 pages and a cap of 3: its bookmark moves only when
+    the read completes, and no point is missed."""
+    stream = "account_risk_score_history"
+    with sandbox() as sb:
+        config = tap_config(sb, max_requests_per_run=3)
+        runs, warehouse = sync_until_complete(config, [stream])
+        truth = _truth(sb, stream)
+    assert len(runs) >= 3
+    assert warehouse.keys(stream) == truth
+    assert all(stream not in r.final_state["tap_knowbe4"]["streams"] for r in runs[:-1])
+
+
+def test_the_stop_line_says_where_each_stream_continues(tmp_path):
+    with sandbox(users=45) as sb:
+        config = tap_config(sb, page_size=10, max_requests_per_run=4, budget_ledger=False)
+        result = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Not finished: users (continues at page 4)" in result.stderr
+    position = result.final_state["tap_knowbe4"]["interrupted"]["lists"]["users"]
+    assert position["page"] == 4
+
+
+# -- the position is proof, or the list is read from its first page ------------------------
+
+
+class ChangingList:
+    """``/v1/users`` by page number (or by cursor), whose rows the test changes between runs."""
+
+    def __init__(self, ids: t.Iterable[int], *, cursors: bool = False) -> None:
+        self.ids = sorted(ids)
+        self.cursors = cursors
+        self.refuse_old_cursors = False
+        self.issued: set[str] = set()
+
+    def __call__(self, request):
+        if request.path != "/v1/users":
+            return json_answer([])
+        size = int(request.query.get("per_page", 500))
+        cursor = request.query.get("cursor")
+        if self.cursors and cursor not in (None, "true", "0"):
+            if self.refuse_old_cursors and cursor not in self.issued:
+                return json_answer({"message": "invalid cursor"}, status=400)
+            rows = [i for i in self.ids if i > int(cursor)][:size]
+        elif self.cursors:
+            rows = self.ids[:size]
+        else:
+            page = int(request.query.get("page", 1))
+            rows = self.ids[(page - 1) * size : page * size]
+        if not self.cursors:
+            return json_answer(users(rows))
+        after = str(rows[-1]) if len(rows) == size else ""
+        self.issued.add(after)
+        return json_answer({"data": users(rows), "pagination": {"next_cursor": after}})
+
+
+def test_a_list_that_moved_under_its_position_is_read_from_the_start(caplog):
+    """Fifteen users before the position were deleted: the page kept now begins after the
+    last user read, so users that moved to earlier pages would be skipped (and deleted by
+    the ACTIVATE_VERSION that ends the read). Without proof, the list is read again."""
+    data = ChangingList(range(1, 51))
+    with HostileServer(data) as server:
+        config = hostile_config(
+            server,
+            page_size=10,
+            pagination="page",
+            max_requests_per_run=3,
+            emit_activate_version_messages=True,
+        )
+        first = run_tap(config, streams=["users"])
+        assert first.final_state["tap_knowbe4"]["interrupted"]["lists"]["users"]["page"] == 3
+        data.ids = [i for i in data.ids if i > 15]
+        warehouse = Warehouse()
+        warehouse.load(first.messages)
+        state = first.final_state
+        for _ in range(6):
+            run = run_tap(config, streams=["users"], state=state)
+            assert run.error is None, run.error
+            warehouse.load(run.messages)
+            state = run.final_state
+            if state["tap_knowbe4"]["interrupted"] is None:
+                break
+    # every user that exists is there (rows deleted during the read stay until a read
+    # that begins after them: this one began before)
+    assert {(i,) for i in data.ids} <= warehouse.keys("users")
+    assert state["tap_knowbe4"]["interrupted"] is None
+    assert "read from its first page again" in caplog.text
+
+
+def test_a_cursor_the_server_no_longer_accepts_restarts_the_list(caplog):
+    data = ChangingList(range(1, 31), cursors=True)
+    with HostileServer(data) as server:
+        config = hostile_config(server, page_size=10, max_requests_per_run=2)
+        first = run_tap(config, streams=["users"])
+        assert first.final_state["tap_knowbe4"]["interrupted"]["lists"]["users"]["cursor"]
+        data.refuse_old_cursors = True
+        data.issued.clear()
+        second = run_tap(config, streams=["users"], state=first.final_state)
+    assert second.error is None, second.error
+    assert "refused the position kept (HTTP 400)" in caplog.text
+    assert {r["id"] for r in second.records("users")} >= set(range(1, 11))
+
+
+# -- where progress is impossible, the run says so ----------------------------------------------
+
+
+def test_a_cap_too_small_to_progress_fails_in_one_line(tmp_path):
+    """A cap of 1 reads page 1; the next run re-reads it to prove nothing moved, and can do
+    nothing more: exit 1 in one line, not exit 0 with a promise."""
+    with sandbox(users=45) as sb:
+        config = tap_config(sb, page_size=10, max_requests_per_run=1, budget_ledger=False)
+        catalog = catalog_selecting(["users"])
+        first = run_cli(tmp_path, config, catalog=catalog)
+        assert first.returncode == 0, first.stderr[-2000:]
+        second = run_cli(tmp_path, config, catalog=catalog, state=first.final_state)
+    line = second.assert_one_clear_line(code=1)
+    assert "max_requests_per_run (1) is too small" in line
+    assert "continues from them" not in second.stderr
+    assert (
+        second.final_state["tap_knowbe4"]["interrupted"]
+        == first.final_state["tap_knowbe4"]["interrupted"]
+    )
+
+
+def test_a_child_listing_longer_than_the_cap_fails_in_one_line(tmp_path):
+    """One user's risk history takes more pages than the cap allows: no run can finish it."""
+    with sandbox(users=12) as sb:
+        config = tap_config(sb, page_size=10, max_requests_per_run=4, budget_ledger=False)
+        result = run_cli(
+            tmp_path, config, catalog=catalog_selecting(["users", "user_risk_score_history"])
+        )
+    line = result.assert_one_clear_line(code=1)
+    assert "is too small for this sync to make progress" in line
+    assert "user_risk_score_history" in line
+
+
+def test_a_list_that_changes_every_run_is_reported_not_promised(caplog):
+    """Every run finds the list moved under its position and restarts; with a cap it can
+    never finish. After three runs in a row the run fails saying so."""
+    data = ChangingList(range(1, 61))
+    with HostileServer(data) as server:
+        config = hostile_config(server, page_size=5, pagination="page", max_requests_per_run=4)
+        state, errors = None, []
+        for _ in range(5):
+            run = run_tap(config, streams=["users"], state=state)
+            errors.append(run.error)
+            state = run.final_state
+            data.ids = [i for i in data.ids if i > min(data.ids) + 9]  # 10 deleted at the front
+    assert errors[0] is None
+    assert any("may never finish" in str(e) for e in errors if e is not None)
+
+
+# -- a position is only for the very list it was taken from -------------------------------------
+
+
+def test_a_position_taken_with_another_page_size_is_not_used():
+    with sandbox(users=45) as sb:
+        capped = tap_config(sb, page_size=10, max_requests_per_run=3)
+        first = run_tap(capped, streams=["users"])
+        second = run_tap(tap_config(sb, page_size=25), streams=["users"], state=first.final_state)
+        truth = _truth(sb, "users")
+    assert {(r["id"],) for r in second.records("users")} == truth  # all of it, from page 1
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"page": -3, "cursor": None, "per_page": 10, "page_size": 10, "params": {}, "after": [5]},
+        {"page": 2, "cursor": "x", "per_page": 10, "page_size": 10, "params": {}, "after": [5]},
+        {"page": 2, "cursor": None, "per_page": 10, "page_size": 10, "params": {}, "after": []},
+        {"page": 2, "cursor": None, "per_page": 10, "page_size": 10, "params": [], "after": [5]},
+        "page 2",
+    ],
+    ids=["negative-page", "page-and-cursor", "no-key", "params-not-object", "text"],
+)
+def test_an_implausible_position_is_ignored_with_a_warning(position, caplog):
+    with sandbox(users=45) as sb:
+        config = tap_config(sb, page_size=10)
+        interrupted = {"streams_done": [], "parents_done": {}, "lists": {"users": position}}
+        state = state_of(config, interrupted=interrupted)
+        run = run_tap(config, streams=["users"], state=json.loads(json.dumps(state)))
+        truth = _truth(sb, "users")
+    assert run.error is None, run.error
+    assert {(r["id"],) for r in run.records("users")} == truth
+    assert "the list position of 'users' is implausible" in caplog.text
