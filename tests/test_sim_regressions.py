@@ -78,7 +78,6 @@ def test_issue_18_3_a_full_table_override_never_deletes_older_points(tmp_path):
     assert not found
 
 
-@open_defect("issue 18 defect 4 (core): run caps never progress")
 def test_issue_18_4_a_small_cap_gets_there_in_clean_runs(tmp_path):
     only_users = {"deselect": [s for s in STREAMS if s != "users"]}
     found = replay(

@@ -70,7 +70,6 @@ STREAM_MAPS: dict[str, dict[str, t.Any]] = {
 #: feature is still drawn (the seed's other draws stay the same) and then left out. The
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
 QUARANTINE: dict[str, str] = {
-    "cap": "issue 18 defect 4 (a run cap smaller than a list never completes)",
     "map-deselected": "SIM-4 (a stream map on a deselected stream: 'Unexpected error')",
     "key-in-ledger-path": "SIM-5 (the key pasted into budget_ledger_path names a file)",
 }
