@@ -79,6 +79,7 @@ def test_a_cap_smaller_than_a_list_completes_over_runs_and_deletes_nothing():
     assert activations[0]["version"] == runs[0].tap.initialized_at // 1000
 
 
+@pytest.mark.slow  # several runs or a subprocess: `make test`
 def test_fan_out_parents_keep_their_position_and_children_their_version():
     """users (2 pages) fan out to risk histories and memberships; a cap of 4 lets each run
     read a few users' children. The parents' list resumes at the page of the last parent
@@ -126,6 +127,7 @@ def test_an_incremental_history_longer_than_the_cap_completes():
     assert all(stream not in r.final_state["tap_knowbe4"]["streams"] for r in runs[:-1])
 
 
+@pytest.mark.slow  # several runs or a subprocess: `make test`
 def test_the_stop_line_says_where_each_stream_continues(tmp_path):
     with sandbox(users=45) as sb:
         config = tap_config(sb, page_size=10, max_requests_per_run=4, budget_ledger=False)
@@ -169,6 +171,7 @@ class ChangingList:
         return json_answer({"data": users(rows), "pagination": {"next_cursor": after}})
 
 
+@pytest.mark.slow  # several runs or a subprocess: `make test`
 def test_a_list_that_moved_under_its_position_is_read_from_the_start(caplog):
     """Fifteen users before the position were deleted: the page kept now begins after the
     last user read, so users that moved to earlier pages would be skipped (and deleted by
@@ -202,6 +205,7 @@ def test_a_list_that_moved_under_its_position_is_read_from_the_start(caplog):
     assert "read from its first page again" in caplog.text
 
 
+@pytest.mark.slow  # several runs or a subprocess: `make test`
 def test_a_cursor_the_server_no_longer_accepts_restarts_the_list(caplog):
     data = ChangingList(range(1, 31), cursors=True)
     with HostileServer(data) as server:
@@ -219,6 +223,7 @@ def test_a_cursor_the_server_no_longer_accepts_restarts_the_list(caplog):
 # -- where progress is impossible, the run says so ----------------------------------------------
 
 
+@pytest.mark.slow  # several runs or a subprocess: `make test`
 def test_a_cap_too_small_to_progress_fails_in_one_line(tmp_path):
     """A cap of 1 reads page 1; the next run re-reads it to prove nothing moved, and can do
     nothing more: exit 1 in one line, not exit 0 with a promise."""
@@ -237,6 +242,7 @@ def test_a_cap_too_small_to_progress_fails_in_one_line(tmp_path):
     )
 
 
+@pytest.mark.slow  # several runs or a subprocess: `make test`
 def test_a_child_listing_longer_than_the_cap_fails_in_one_line(tmp_path):
     """One user's risk history takes more pages than the cap allows: no run can finish it."""
     with sandbox(users=12) as sb:
@@ -249,6 +255,7 @@ def test_a_child_listing_longer_than_the_cap_fails_in_one_line(tmp_path):
     assert "user_risk_score_history" in line
 
 
+@pytest.mark.slow  # several runs or a subprocess: `make test`
 def test_a_list_that_changes_every_run_is_reported_not_promised(caplog):
     """Every run finds the list moved under its position and restarts; with a cap it can
     never finish. After three runs in a row the run fails saying so."""
