@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install meltano-install lint test test-fast simulate demo settings clean
+.PHONY: install meltano-install lint test test-fast simulate demo settings dist clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,7 +31,7 @@ test: lint meltano-install
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The quick loop while editing: unit and sandbox tests, no Meltano, no PostgreSQL, no slow
-# modules (about 20 s). `make test` is what CI and a pull request run.
+# modules. `make test` is what CI and a pull request run.
 test-fast: $(STAMP)
 	$(BIN)/pytest -n 2 -q -m "not integration and not slow"
 
@@ -54,6 +54,13 @@ settings: $(STAMP)
 	$(BIN)/python scripts/meltano_settings.py
 	$(BIN)/python scripts/update_readme_settings.py
 	$(BIN)/python scripts/dbt_sources.py
+
+# The tap's wheel and sdist, the target-duckdb wrapper's wheel, and Meltano definitions that
+# install them (dist/tap-knowbe4.yml, dist/loaders/*.yml): README "Add it to your Meltano
+# project". DIST=elsewhere writes them there.
+DIST ?= dist
+dist: $(STAMP)
+	$(BIN)/python scripts/dist.py --outdir $(DIST)
 
 clean:
 	rm -rf $(VENV) .tools .meltano output

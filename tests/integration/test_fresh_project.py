@@ -1,20 +1,22 @@
-"""README "Add it to your Meltano project", run as written in a new ``meltano init`` project.
+"""README "Add it to your Meltano project", followed as written from an empty directory.
 
-The test reads the section's ``sh`` blocks from README.md and runs every ``meltano`` command in
-them, in order, in a fresh project in a temporary directory, against the sandbox. It changes
-only what cannot work offline or against the sandbox, each change checked to apply once:
+The test reads the section's ``sh`` blocks from README.md and runs every command in them, in
+order, in a temporary directory, against the sandbox. It changes only what cannot work here,
+each change checked to apply exactly once:
 
-- ``--from-ref <raw GitHub URL>`` -> a copy of ``hub/tap-knowbe4.yml`` whose ``pip_url`` is
-  this checkout (the same definition, the tap installed from the working tree);
-- ``meltano add --plugin-type loader target-jsonl`` (a Meltano Hub lookup) -> the same loader
-  from a custom definition (``--from-ref``, taken from this repo's meltano.yml);
+- ``git clone <repository>``: not run, the checkout under test is the clone;
+- ``make -C tap-knowbe4 dist``: ``make -C <checkout> dist DIST=<temporary>/dist``, so the
+  checkout's own ``dist/`` is left alone, and ``export KB4_DIST=...`` points at that directory;
 - ``$KNOWBE4_API_KEY`` is the sandbox's key; ``api_url`` and the pacing limits (off) come from
   the environment, as a user would point the tap at a proxy.
 
-Checks along the way: Meltano stores typed settings (a boolean, integers, an object), the
-secret goes to ``.env``, the default selection leaves out ``user_risk_score_history`` (no
-per-user request reaches the sandbox), ``meltano config test`` passes, ``meltano run`` loads
-every default stream with the stream map and flattening applied, and the opt-in works.
+Everything else runs as printed: ``meltano init``, the tap and the loader added from the
+definitions ``make dist`` wrote (installing the tap's wheel and a tested loader, no Hub), the
+settings, ``meltano config test``, ``meltano run``. Checks along the way: Meltano stores typed
+settings (a boolean, integers, an object), the secret goes to ``.env``, the default selection
+leaves out ``user_risk_score_history`` (no per-user request reaches the sandbox), ``meltano
+run`` loads every default stream with the stream map and flattening applied, and the opt-in
+works.
 """
 
 from __future__ import annotations
@@ -33,12 +35,10 @@ import yaml
 
 from tests.integration.checks import DEFAULT_STREAMS
 from tests.integration.conftest import ROOT, meltano_install
-from tests.project_scripts import load_script
 
 #: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
 
-meltano_settings = load_script("meltano_settings")
 
 SECTION = "## Add it to your Meltano project"
 #: The per-user endpoint that the default selection must never reach.
@@ -46,14 +46,14 @@ PER_USER = "/v1/users/{user_id}/risk_score_history"
 
 
 def readme_blocks() -> list[list[list[str]]]:
-    """The ``meltano`` commands of each ``sh`` block of the README section, as argv lists."""
+    """The commands of each ``sh`` block of the README section, as argv lists."""
     readme = (ROOT / "README.md").read_text()
     section = readme.split(SECTION, 1)[1].split("\n## ", 1)[0]
     blocks = []
     for block in re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL):
         text = block.replace("\\\n", " ")
         commands = [shlex.split(line, comments=True) for line in text.splitlines()]
-        blocks.append([argv for argv in commands if argv and argv[0] == "meltano"])
+        blocks.append([argv for argv in commands if argv])
     return blocks
 
 
@@ -84,18 +84,35 @@ class FreshProject:
             )
         return proc.stdout + proc.stderr
 
-    def readme_command(self, argv: list[str], hub_copy: Path, loader_def: Path) -> str:
-        """Run one README command, with the offline substitutions described above."""
-        args = [_expand(arg, self.env) for arg in argv[1:]]
-        if "--from-ref" in args:
-            at = args.index("--from-ref") + 1
-            assert args[at] == meltano_settings.hub_raw_url(meltano_settings.load_project())
-            args[at] = str(hub_copy)
-            self.used.append("hub-url")
-        elif args[:3] == ["add", "--plugin-type", "loader"]:
-            args += ["--from-ref", str(loader_def)]
-            self.used.append("loader")
-        return self.run(*args)
+    def readme_command(self, argv: list[str]) -> str:
+        """Run one README command (a ``meltano`` one, or one of the first block's)."""
+        if argv[0] == "export":  # KB4_DIST="$PWD/tap-knowbe4/dist": where make dist wrote
+            name, _, value = argv[1].partition("=")
+            assert (name, value) == ("KB4_DIST", "$PWD/tap-knowbe4/dist"), argv
+            self.env[name] = str(self.tmp / "dist")
+            self.used.append("export")
+            return ""
+        args = [_expand(arg, self.env) for arg in argv]
+        if args[:2] == ["git", "clone"]:
+            self.used.append("clone")
+            return ""
+        if args[:2] == ["make", "-C"] and args[3:] == ["dist"]:
+            self.used.append("dist")
+            dist = self.tmp / "dist"
+            subprocess.run(
+                ["make", "-s", "-C", str(ROOT), "dist", f"DIST={dist}"],
+                env=self.env,
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
+            return ""
+        assert args[0] == "meltano", args
+        if args[1] == "init":
+            assert args[3:] == ["&&", "cd", args[2]], args
+            assert args[2] == self.dir.name
+            return self.run("init", args[2], "--no_usage_stats", cwd=self.tmp)
+        return self.run(*args[1:])
 
     def extractor(self) -> dict[str, t.Any]:
         project = yaml.safe_load((self.dir / "meltano.yml").read_text())
@@ -105,20 +122,6 @@ class FreshProject:
 def _expand(arg: str, env: dict[str, str]) -> str:
     """What the shell makes of ``$NAME`` / ``${NAME}`` in a double-quoted argument."""
     return re.sub(r"\$\{?(\w+)\}?", lambda m: env[m.group(1)], arg)
-
-
-def _definitions(tmp: Path) -> tuple[Path, Path]:
-    """hub/tap-knowbe4.yml installing this checkout; target-jsonl as a custom definition."""
-    hub = yaml.safe_load(meltano_settings.HUB_YML.read_text())
-    hub["pip_url"] = str(ROOT)
-    hub_copy = tmp / "tap-knowbe4.yml"
-    hub_copy.write_text(yaml.safe_dump(hub, sort_keys=False))
-    repo_project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    loader = next(p for p in repo_project["plugins"]["loaders"] if p["name"] == "target-jsonl")
-    loader = {k: v for k, v in loader.items() if k != "config"}
-    loader_def = tmp / "target-jsonl.yml"
-    loader_def.write_text(yaml.safe_dump({**loader, "variant": "andyh1203"}, sort_keys=False))
-    return hub_copy, loader_def
 
 
 def _selection(project: FreshProject) -> dict[str, set[str]]:
@@ -147,17 +150,14 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
 
     tmp_path = tmp_project_dir
     blocks = readme_blocks()
-    assert len(blocks) == 4, "expected: add/configure/select, typed settings, run, opt in"
-    add_block, typed_block, run_block, opt_in_block = blocks
-    hub_copy, loader_def = _definitions(tmp_path)
-    out_dir = tmp_path / "jsonl"
-    out_dir.mkdir()
+    assert len(blocks) == 5, "expected: get it, add/configure/select, typed settings, run, opt in"
+    get_block, add_block, typed_block, run_block, opt_in_block = blocks
 
     with Sandbox(users=40, seed=1, limits=False) as sb:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("TAP_KNOWBE4", "TARGET_", "MELTANO_", "KNOWBE4_"))
+            if not k.startswith(("TAP_KNOWBE4", "TARGET_", "MELTANO_", "KNOWBE4_", "KB4_"))
         }
         env.update(
             {
@@ -165,21 +165,33 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
                 "NO_COLOR": "1",
                 # Speed only: install plugins with the uv next to Meltano in .tools/meltano.
                 "MELTANO_VENV_BACKEND": "uv",
+                "PATH": f"{meltano_install.ensure_tools().parent}{os.pathsep}{env['PATH']}",
                 "KNOWBE4_API_KEY": sb.api_key,
                 "TAP_KNOWBE4_API_URL": sb.base_url,
                 "TAP_KNOWBE4_REQUESTS_PER_SECOND": "0",
                 "TAP_KNOWBE4_REQUESTS_PER_MINUTE": "0",
-                "TARGET_JSONL_DESTINATION_PATH": str(out_dir),
             }
         )
         project = FreshProject(tmp_path, env)
-        project.run("init", project.dir.name, "--no_usage_stats", cwd=tmp_path)
 
-        # 1. Add from the Hub definition, set the key and region, select.
+        # 0. Get the tap: make dist, and a new project.
+        for argv in get_block:
+            project.readme_command(argv)
+        dist = tmp_path / "dist"
+        assert sorted(p.name for p in (dist / "loaders").glob("*.yml")) == [
+            "target-csv.yml",
+            "target-duckdb.yml",
+            "target-jsonl.yml",
+            "target-postgres.yml",
+        ]
+        assert (project.dir / "meltano.yml").is_file()
+
+        # 1. Add from the definition make dist wrote, set the key and region, select.
         for argv in add_block:
-            project.readme_command(argv, hub_copy, loader_def)
+            project.readme_command(argv)
             if argv[1:4] == ["add", "--plugin-type", "extractor"]:
                 added = project.extractor()
+                assert added["pip_url"].endswith(".whl"), added["pip_url"]  # not the Hub
                 kinds = {s["name"]: s.get("kind") for s in added["settings"]}
                 assert kinds["page_size"] == "integer"
                 assert kinds["flattening_enabled"] == "boolean"
@@ -193,7 +205,7 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
 
         # 2. Typed settings: stored as a boolean, integers and an object, not strings.
         for argv in typed_block:
-            project.readme_command(argv, hub_copy, loader_def)
+            project.readme_command(argv)
         config = project.extractor()["config"]
         assert config["page_size"] == 500
         assert type(config["page_size"]) is int
@@ -206,12 +218,13 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
         assert "selected" in selection.pop("user_risk_score_history")
         assert set(selection) == set(DEFAULT_STREAMS)
 
-        # 3. config test, add a loader, run.
-        outputs = [project.readme_command(argv, hub_copy, loader_def) for argv in run_block]
+        # 3. config test, add a loader (a tested one, from dist/), run.
+        outputs = [project.readme_command(argv) for argv in run_block]
         assert "Plugin configuration is valid" in outputs[0]
         stats = sb.stats()
         assert PER_USER not in stats["by_endpoint"], stats["by_endpoint"]
 
+        out_dir = project.dir / "output" / "jsonl"  # the definition's default, as README says
         for stream in DEFAULT_STREAMS:
             assert _records(out_dir, stream), f"no records for {stream}"
         assert not _records(out_dir, "user_risk_score_history")
@@ -225,10 +238,10 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
 
         # 4. Opting in to the per-user history: the next run reads it.
         for argv in opt_in_block:
-            project.readme_command(argv, hub_copy, loader_def)
+            project.readme_command(argv)
         assert project.extractor()["config"]["include_user_risk_score_history"] is True
-        project.readme_command(run_block[-1], hub_copy, loader_def)
+        project.readme_command(run_block[-1])
         assert PER_USER in sb.stats()["by_endpoint"]
         assert _records(out_dir, "user_risk_score_history")
 
-    assert project.used == ["hub-url", "loader"]
+    assert project.used == ["clone", "dist", "export"]
