@@ -394,6 +394,13 @@ class TapKnowBe4(SeamedTap):
             raise RunFailedError(msg)
         self._write_output(plan.render() + "\n")
 
+    @override
+    def run_discovery(self) -> str:
+        """``--discover``: the catalog, written like every other output (``writer.py``)."""
+        text = self.catalog_json_text
+        self._write_output(text + "\n")
+        return text
+
     def _write_output(self, text: str) -> None:
         writer = self.message_writer
         if isinstance(writer, BufferedRecordWriter):

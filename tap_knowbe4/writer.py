@@ -33,6 +33,7 @@ from singer_sdk.singerlib import SingerMessageType
 
 from tap_knowbe4.errors import OutputError, OutputStalledError
 from tap_knowbe4.sdk_seams import override
+from tap_knowbe4.whole_writes import flush_whole, write_whole
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -83,13 +84,12 @@ class BufferedRecordWriter(MsgSpecWriter):
             if out is None:
                 raise OutputError.closed()
             with self._bounded_write():
-                if block:
-                    binary = getattr(out, "buffer", None)
-                    if binary is not None:
-                        binary.write(block)
-                    else:  # a text-only stream (a test's StringIO)
-                        out.write(block.decode())
-                out.flush()
+                binary = getattr(out, "buffer", None)
+                if binary is None:  # a text-only stream (a test's StringIO)
+                    out.write(block.decode())
+                else:  # every byte, or a failure (``whole_writes.py``)
+                    write_whole(binary, block)
+                flush_whole(out)
         except OutputStalledError as exc:
             self.abandon(exc)
             raise

@@ -16,6 +16,7 @@ import typing as t
 
 from tap_knowbe4 import redact
 from tap_knowbe4.airbyte.protocol import dump_line, models
+from tap_knowbe4.whole_writes import flush_whole, write_whole
 
 #: Bytes of records held before they are written.
 BLOCK_BYTES = 64 * 1024
@@ -64,9 +65,8 @@ class Output:
 
     def _write(self) -> None:
         block, self._block = self._block, bytearray()
-        if block:
-            self.stream.write(block)
-        self.stream.flush()
+        write_whole(self.stream, block)  # every byte, or a failure (``whole_writes.py``)
+        flush_whole(self.stream)
 
     # -- the message kinds the source sends besides records and states -----------------
 
