@@ -113,6 +113,7 @@ class TapKnowBe4(SeamedTap):
                 # the SDK's schema error would print the value
                 msg = "api_key must be text: the Reporting API token."
                 raise ConfigError(msg)
+            _refuse_the_key_elsewhere(config)
             config = normalize_text_values(config)
             if validate_config:  # the tap's own settings first: its lines echo no value
                 Settings.from_config(config)
@@ -222,11 +223,14 @@ class TapKnowBe4(SeamedTap):
             if name in ours:
                 continue
             try:  # loads .env into the environment first, so it precedes reading ours
-                values.update(environment_settings({"properties": {name: spec}}, prefix))
+                read = environment_settings({"properties": {name: spec}}, prefix)
+                if name in read and "boolean" in spec.get("type", ()):
+                    _refuse_a_non_flag(os.environ[prefix + name.upper()])
             except Exception:  # whatever the SDK's parser raised: one line
                 variable = prefix + name.upper()
                 msg = f"{variable} holds a value the SDK cannot read as {name}"
                 raise ConfigError(msg) from None
+            values.update(read)
         _register_secret(os.environ.get(prefix + "API_KEY"))
         values.update(
             {
@@ -727,6 +731,48 @@ def _read_catalog(file: t.IO[str]) -> dict:
 def _looks_like_a_setting(name: str) -> bool:
     """A lower-case identifier of at most 40 characters (a name that may be printed)."""
     return re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name) is not None
+
+
+#: The words the SDK reads a flag variable from; anything else it takes for false, silently.
+_FLAG_WORDS = frozenset({"true", "1", "yes", "on", "false", "0", "no", "off", ""})
+
+
+def _refuse_a_non_flag(text: str) -> None:
+    """Raise for a flag variable that is no flag (``TAP_KNOWBE4_FLATTENING_ENABLED=tru``)."""
+    if text.strip().lower() not in _FLAG_WORDS:
+        raise ValueError
+
+
+#: A key shorter than this is refused only where a setting is exactly it (a real key is
+#: hundreds of characters; a short test key could be part of a path by chance).
+_KEY_INSIDE_FROM = 8
+
+
+def _refuse_the_key_elsewhere(config: t.Mapping[str, t.Any]) -> None:
+    """Refuse a setting other than ``api_key`` whose text is, or holds, the key.
+
+    Masking keeps it out of the log (:meth:`TapKnowBe4._never_echo`), but a setting's value
+    goes further: ``budget_ledger_path`` and ``batch_config``'s root name files and
+    directories, ``user_agent`` is sent with every request, a stream map writes text into
+    the records. Refused in one line naming the setting, never the value.
+    """
+    key = config.get("api_key")
+    key = key.strip() if isinstance(key, str) else ""
+    if not key:
+        return
+    for name, value in config.items():
+        if name == "api_key":
+            continue
+        for path, text in _texts(value):
+            found = text.strip()
+            if found == key or (len(key) >= _KEY_INSIDE_FROM and key in found):
+                where = ".".join(p for p in (str(name), *path) if _looks_like_a_setting(p))
+                msg = (
+                    f"{where or 'a setting'} holds the api_key (pasted into the wrong "
+                    "setting?): the key goes in api_key only; a path, a user agent or a "
+                    "stream map would carry it into file names, request headers or records."
+                )
+                raise ConfigError(msg)
 
 
 def _texts(value: object, path: tuple[str, ...] = ()) -> t.Iterator[tuple[tuple[str, ...], str]]:

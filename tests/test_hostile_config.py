@@ -111,6 +111,8 @@ def test_api_urls_that_could_send_the_key_elsewhere_are_refused(tmp_path, url):
         ({"TAP_KNOWBE4_REQUESTS_PER_SECOND": "fast"}, "requests_per_second"),
         ({"TAP_KNOWBE4_FAIL_WHEN_BUDGET_EXHAUSTED": "maybe"}, "fail_when_budget_exhausted"),
         ({"TAP_KNOWBE4_FLATTENING_MAX_DEPTH": "deep"}, "TAP_KNOWBE4"),
+        # the SDK reads any word but true/1/yes/on as false, silently
+        ({"TAP_KNOWBE4_FLATTENING_ENABLED": "tru"}, "TAP_KNOWBE4_FLATTENING_ENABLED"),
     ],
 )
 def test_bad_settings_from_the_environment_are_one_line(tmp_path, env, mentions):
@@ -218,6 +220,52 @@ def test_the_key_pasted_into_a_text_setting_is_not_echoed(tmp_path, setting, arr
     line = result.assert_one_clear_line(code=1)
     assert setting in line
     _no_secret(result.stdout, result.stderr)
+
+
+#: Settings whose text leaves the log (SIM-5): file names, a request header, record values.
+#: ``{key}`` stands for the key.
+KEY_CARRIERS = {
+    "ledger-file": ("budget_ledger_path", "{key}"),
+    "ledger-dir": ("budget_ledger_path", "ledgers/{key}/count.json"),
+    "user-agent": ("user_agent", "{key}"),
+    "batch-root": (
+        "batch_config",
+        {"encoding": {"format": "jsonl"}, "storage": {"root": "file://batches/{key}"}},
+    ),
+    "stream-map": ("stream_maps", {"users": {"email": "'{key}'"}}),
+}
+
+
+@pytest.mark.parametrize("case", list(KEY_CARRIERS))
+def test_the_key_pasted_into_a_setting_that_leaves_the_log_is_refused(tmp_path, case):
+    """SIM-5: ``budget_ledger_path: <key>`` was accepted: the run exited 0 and left
+    ``./<key>`` and ``./<key>.lock`` in the working directory (masking keeps it out of the
+    log, not out of a file listing, a request header or a record)."""
+    setting, value = KEY_CARRIERS[case]
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    with sandbox(api_key=KEY) as sb:
+        config = tap_config(sb)
+        config[setting] = json.loads(json.dumps(value).replace("{key}", KEY))
+        command = tap_command(tmp_path, config, catalog=catalog_selecting(["users"]))
+        ended = subprocess.run(
+            command,
+            check=False,
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            cwd=workdir,
+            timeout=120,
+        )
+        requests = sb.stats()["requests"]
+    result = CliRun(ended.returncode, ended.stdout, ended.stderr)
+    line = result.assert_one_clear_line(code=1)
+    assert setting in line
+    assert "api_key" in line
+    assert requests == 0
+    _no_secret(result.stdout, result.stderr)
+    named = [p for p in tmp_path.rglob("*") if KEY[:8] in p.name]
+    assert not named, named
 
 
 # -- 16: a signal stops the run; the state is written; the exit says so ------------------

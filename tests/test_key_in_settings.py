@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import typing as t
 
 import pytest
@@ -62,9 +63,11 @@ def _values(name: str, token: str) -> list[object]:
     return [token, *nested, *([[token]] if "array" in kinds else [])]
 
 
-def _build(name: str, value: object, arrival: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def _build(
+    name: str, value: object, arrival: str, monkeypatch: pytest.MonkeyPatch, key: str = "eu"
+) -> str:
     """Build the tap as the CLI would; the failure line, or "" when it was built."""
-    config: dict[str, object] = {"api_key": "eu", "budget_ledger": False}
+    config: dict[str, object] = {"api_key": key, "budget_ledger": False}
     env = False
     if arrival == "config":
         config[name] = value
@@ -100,6 +103,25 @@ def test_a_token_in_any_setting_is_never_echoed(name, arrival, token, monkeypatc
         if not line:  # built: whatever prints the value later (a library's exception
             # text, a warning) masks it too
             assert core not in redact.scrub(f"boom: {value!r} / {value}")
+
+
+@pytest.mark.parametrize("arrival", ARRIVALS)
+@pytest.mark.parametrize("name", SETTINGS)
+@settings(
+    max_examples=1, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(token=TOKENS)
+def test_the_key_itself_in_any_other_setting_is_refused(name, arrival, token, monkeypatch):
+    """SIM-5's class: masked in the log is not enough where a value names a file, travels in
+    a header or lands in a record; the key in any other setting, alone or inside its text,
+    is refused in one line naming the setting."""
+    core = token.strip()
+    for value in [*_values(name, token), f"/var/cache/{core}/ledger"]:
+        line = _build(name, value, arrival, monkeypatch, key=token)
+        assert line, (name, arrival, value)
+        assert core not in line
+        if arrival != "environment":  # a variable may be unreadable as its type first
+            assert re.search(rf"\b{name}(\.\w+)* holds the api_key", line), line
 
 
 @pytest.mark.parametrize(

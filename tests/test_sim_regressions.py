@@ -133,7 +133,6 @@ def test_sim_3_a_parent_read_only_for_its_children_is_not_finished(tmp_path):
     assert not found
 
 
-@open_defect("SIM-5 (process): the key pasted into budget_ledger_path names a file")
 def test_sim_5_a_key_pasted_into_a_path_setting_names_no_file(tmp_path):
     """The ledger (and its lock) were created in the working directory under the key's name."""
     found = replay(tmp_path, run(misplaced_key="budget_ledger_path"))

@@ -71,7 +71,6 @@ STREAM_MAPS: dict[str, dict[str, t.Any]] = {
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
 QUARANTINE: dict[str, str] = {
     "map-deselected": "SIM-4 (a stream map on a deselected stream: 'Unexpected error')",
-    "key-in-ledger-path": "SIM-5 (the key pasted into budget_ledger_path names a file)",
 }
 #: Streams other streams fan out from (SIM-3).
 PARENTS = ("users", "groups", "phishing_security_tests")
