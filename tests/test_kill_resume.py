@@ -33,6 +33,7 @@ def _kill_when(sb, tmp_path, should_kill) -> tuple[list[dict], int]:
                 break
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the sync ended before the kill point"
+    sb.wait_closed()  # the request it died in is counted here, not in the next run's count
     return messages, sb.stats()["requests"]
 
 
@@ -53,18 +54,23 @@ def _in_risk_history(messages: list[dict]) -> bool:
 
 
 @pytest.mark.parametrize(
-    "kill_point",
-    [_in_fanout, _in_big_stream, _in_risk_history],
+    ("kill_point", "parent_list"),
+    [
+        (_in_fanout, "/v1/phishing/security_tests"),
+        (_in_big_stream, None),
+        (_in_risk_history, "/v1/users"),
+    ],
     ids=["recipients-fanout", "big-list", "user-risk-fanout"],
 )
-def test_sigkill_then_resume_from_last_state_loses_nothing(tmp_path, kill_point):
+def test_sigkill_then_resume_from_last_state_loses_nothing(tmp_path, kill_point, parent_list):
     with sandbox(latency_ms=2) as sb:
         killed, killed_requests = _kill_when(sb, tmp_path, kill_point)
         states = [m["value"] for m in killed if m["type"] == "STATE"]
         assert states, "no STATE before the kill"
         sb.reset()
         resumed = run_tap(tap_config(sb), state=states[-1])
-        resumed_requests = sb.stats()["requests"]
+        resumed_stats = sb.stats()
+        resumed_requests = resumed_stats["requests"]
         assert resumed.error is None
         check_singer(resumed)
         for stream in ALL_STREAMS:
@@ -78,11 +84,16 @@ def test_sigkill_then_resume_from_last_state_loses_nothing(tmp_path, kill_point)
         full = sb.stats()["requests"]
         # Requests the killed run sent after its last STATE reached the reader are lost work
         # however fast the reader is (the output is buffered): what the state covers is the
-        # count it carries, not the server's count at the kill.
+        # count it carries, not the server's count at the kill. Every count here is exact
+        # (the killed run's last request is counted before the reset), so the bound does not
+        # depend on timing: of what the state covers, the restart repeats only the pages of
+        # the fan-out's parent list it reads again to reach its position (a kill inside a
+        # list keeps no list position), and nothing when the kill was in a top-level list.
         covered = states[-1]["tap_knowbe4"]["budget"]["used"]
         repeated = covered + resumed_requests - full
+        parent_pages = sum(resumed_stats["by_endpoint"].get(parent_list, {}).values())
         print(
             f"killed after {killed_requests} of {full} requests, {covered} covered by the last "
-            f"STATE; restart repeated {repeated}"
+            f"STATE; restart repeated {repeated} (parent list pages read again: {parent_pages})"
         )
-        assert repeated <= 10  # the in-flight partition (and the parent list it needs)
+        assert 0 <= repeated <= parent_pages

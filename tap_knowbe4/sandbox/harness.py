@@ -123,6 +123,16 @@ class Sandbox:
         """Same document as ``GET /_sandbox/stats``."""
         return self.app.stats_document()
 
+    def wait_closed(self, timeout: float = 30.0) -> None:
+        """Wait until every client has closed its connection, so its requests are counted.
+
+        A client killed mid-request leaves that request to be answered (and counted) by a
+        server thread after it died; call this before :meth:`stats` or :meth:`reset` to count
+        it where it belongs. Raises ``TimeoutError`` when connections stay open.
+        """
+        if self._server is not None and not self._server.wait_closed(timeout):
+            raise TimeoutError(f"client connections still open after {timeout:g} s")
+
     def reset(self) -> None:
         """Same as ``POST /_sandbox/reset``: clear counters, limit windows and quota."""
         self.app.reset()

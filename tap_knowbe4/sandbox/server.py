@@ -492,7 +492,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
         self.app = app
         self._connections: set[socket.socket] = set()
-        self._conn_lock = threading.Lock()
+        self._conn_lock = threading.Condition()
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -505,7 +505,16 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         """Forget and close a finished connection."""
         with self._conn_lock:
             self._connections.discard(request)
+            self._conn_lock.notify_all()
         super().shutdown_request(request)
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait until every client connection is closed (each request on it counted).
+
+        False when some are still open after ``timeout`` seconds.
+        """
+        with self._conn_lock:
+            return self._conn_lock.wait_for(lambda: not self._connections, timeout)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Client went away mid-exchange (or similar): log at debug level instead of stderr."""

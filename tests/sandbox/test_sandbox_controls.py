@@ -3,6 +3,8 @@ at an exact request (``Sandbox.reconfigure``, ``Sandbox.after_requests``)."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import requests
 
@@ -52,3 +54,21 @@ def test_after_requests_acts_just_before_that_request_is_answered():
         assert len(seen) == 1  # once
         with pytest.raises(ValueError, match="at least 1"):
             sb.after_requests(0, lambda: None)
+
+
+def test_wait_closed_counts_the_request_of_a_client_that_died_in_it():
+    """A client gone mid-request (a killed tap) is still answered and counted by a server
+    thread afterwards; ``wait_closed`` returns once that happened, so a count read or reset
+    after it belongs to the right run."""
+    with Sandbox(users=10, seed=3, limits=False, latency_ms=50) as sb:
+        host, port = sb.base_url.removeprefix("http://").rsplit(":", 1)
+        with requests.Session() as alive:
+            alive.headers["Authorization"] = f"Bearer {sb.api_key}"
+            assert alive.get(sb.base_url + "/v1/account", timeout=10).status_code == 200
+            with pytest.raises(TimeoutError, match="still open"):
+                sb.wait_closed(timeout=0.05)  # a keep-alive connection stays open
+        request = f"GET /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {sb.api_key}\r\n\r\n"
+        with socket.create_connection((host, int(port)), timeout=10) as dying:
+            dying.sendall(request.encode())
+        sb.wait_closed()
+        assert sb.stats()["requests"] == 2
