@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from tap_knowbe4.sandbox.drift import QUIRKS as DRIFT_QUIRKS
+from tap_knowbe4.sandbox.paging import CURSOR_STYLES
 from tap_knowbe4.sandbox.routes import ROUTES
 
 DEMO_API_KEY = "kb4-sandbox-demo-key-0000000000000000"
@@ -31,6 +33,7 @@ QUIRKS = {
     "trial-account": "account without subscription_level / subscription_end_date / seats",
     "by-id-array": "by-id endpoints answer a one-element array instead of an object",
     "bearer-colon": "also accept `Authorization: Bearer: <key>`",
+    **DRIFT_QUIRKS,
 }
 
 LIST_TEMPLATES = frozenset(r.template for r in ROUTES if r.is_list)
@@ -47,6 +50,7 @@ _DOCUMENTED: dict[str, Any] = {
     "broken_refs": True,
     "odd_values": True,
     "coherent_numbers": True,
+    "pagination": "both",
     "cursor_scope": "enrollments",
     "cursor_style": "envelope",
     "retry_after": False,
@@ -65,6 +69,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "broken_refs": False,
         "odd_values": False,
         "coherent_numbers": False,
+        "pagination": "both",
         "cursor_scope": "all",
         "cursor_style": "header",
         "retry_after": True,
@@ -83,6 +88,16 @@ PROFILES: dict[str, dict[str, Any]] = {
         "unpaginated": (USER_RISK,),
         "invalid_token_200": True,
         "quirks": ("nested-content", "landing-page-hyphen", "risk-timestamp-dates", "by-id-array"),
+    },
+    # The API as it drifts (issue 19): cursor-only lists that ignore `page`, the cursor in a
+    # header, a Link or one of three envelopes (a different one per list), older and newer
+    # fields, one key listed again with other content.
+    "drift": {
+        **_DOCUMENTED,
+        "pagination": "cursor",
+        "cursor_scope": "all",
+        "cursor_style": "varied",
+        "quirks": ("legacy-names", "legacy-fields", "new-fields", "repeated-keys"),
     },
 }
 
@@ -216,8 +231,8 @@ class ServerOptions:
         """Raise ``ValueError`` for an impossible combination."""
         if self.pagination not in ("both", "page", "cursor"):
             raise ValueError("pagination must be one of both, page, cursor")
-        if self.cursor_style not in ("header", "envelope"):
-            raise ValueError("cursor_style must be header or envelope")
+        if self.cursor_style not in (*CURSOR_STYLES, "varied"):
+            raise ValueError(f"cursor_style must be one of {', '.join(CURSOR_STYLES)}, varied")
         if self.cursor_scope not in ("all", "enrollments"):
             raise ValueError("cursor_scope must be all or enrollments")
         if self.date_header not in ("clock", "wall"):

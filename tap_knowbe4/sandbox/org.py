@@ -17,12 +17,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from tap_knowbe4.sandbox import drift
 from tap_knowbe4.sandbox.context import Context
 from tap_knowbe4.sandbox.options import OrgOptions
 from tap_knowbe4.sandbox.people import People, UserRec
 from tap_knowbe4.sandbox.phishing import CampaignRec, Phishing, PstRec
 from tap_knowbe4.sandbox.rand import SALT_ACCOUNT, rng
 from tap_knowbe4.sandbox.risk import KIND_ACCOUNT, KIND_GROUP, KIND_USER, RiskModel
+from tap_knowbe4.sandbox.routes import ROUTES
 from tap_knowbe4.sandbox.times import DAY, date_str, to_datetime
 from tap_knowbe4.sandbox.training import Training
 
@@ -39,6 +41,18 @@ def _locked(method: Callable[..., T]) -> Callable[..., T]:
     def wrapper(self: Organization, *args: Any, **kwargs: Any) -> T:
         with self._lock:
             return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _drifted(method: Callable[..., T]) -> Callable[..., T]:
+    """An endpoint method whose answer passes the drift quirks (``sandbox.drift``)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Organization, *args: Any, **kwargs: Any) -> T:
+        answer = method(self, *args, **kwargs)
+        quirks = self.ctx.quirks
+        return drift.apply(method.__name__, answer, quirks) if drift.active(quirks) else answer
 
     return wrapper
 
@@ -471,3 +485,7 @@ class Organization:
             "enrollments": len(self.training.visible_enrollments(now)),
             "number_of_seats": self.number_of_seats,
         }
+
+
+for _route in ROUTES:  # every endpoint's answer passes the drift quirks
+    setattr(Organization, _route.method, _drifted(getattr(Organization, _route.method)))

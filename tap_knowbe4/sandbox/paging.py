@@ -2,13 +2,15 @@
 
 Page mode: ``page`` (1-based, default 1) and ``per_page`` (default 100, clamped to 1..500, and to
 the endpoint's cap if it has one); a page past the end is ``[]``. Cursor mode: ``cursor=true``
-(or ``0``) starts, and the next cursor is the ordering key of the last item returned, given while
-more items follow. Unpaginated endpoints answer every item to every request.
+(or ``0``) starts, and the next cursor is the ordering key of the last item returned (its
+position, ``@<n>``, where a key is listed twice), given while more items follow. Unpaginated
+endpoints answer every item to every request.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +23,9 @@ MAX_PER_PAGE = 500
 CURSOR_STARTS = ("", "true", "0")
 TRAINING_CAMPAIGNS = "/v1/training/campaigns"
 TRAINING_CAMPAIGN_CAP = 10
+#: Where the next cursor can be named (see ``PagingRules``), and the styles that name the end.
+CURSOR_STYLES = ("header", "envelope", "metadata", "link", "links")
+ENVELOPE_STYLES = ("envelope", "metadata", "links")
 
 
 class BadCursorError(ValueError):
@@ -60,23 +65,45 @@ def parse_paging(query: dict[str, str], pagination: str, cap: int = MAX_PER_PAGE
     return PageRequest(False, _positive(query.get("page"), 1), per_page, None)
 
 
-def window(keys: list[Any], req: PageRequest) -> tuple[int, int, str | None]:
-    """(start, end, next_cursor) of the requested page over items ordered by ``keys``."""
+def window(
+    keys: list[Any], req: PageRequest, *, ordered: bool = True
+) -> tuple[int, int, str | None]:
+    """(start, end, next_cursor) of the requested page over items ordered by ``keys``.
+
+    The cursor is the key of the last item returned; where one key is listed more than once
+    (``ordered`` false: the keys do not strictly increase) it is the position instead,
+    ``@<n>``, so no repeated row is skipped.
+    """
     if not req.cursor_mode:
         start = (req.page - 1) * req.per_page
         return start, start + req.per_page, None
     start = 0
     if req.cursor is not None:
-        after: Any = req.cursor
-        if keys and isinstance(keys[0], int):
-            try:
-                after = int(req.cursor)
-            except ValueError as exc:
-                raise BadCursorError(f"Invalid cursor: {req.cursor}") from exc
-        start = bisect.bisect_right(keys, after)
+        if req.cursor.startswith("@"):
+            position = req.cursor[1:]
+            if not position.isdigit():
+                raise BadCursorError(f"Invalid cursor: {req.cursor}")
+            start = min(int(position), len(keys))
+        else:
+            after: Any = req.cursor
+            if keys and isinstance(keys[0], int):
+                try:
+                    after = int(req.cursor)
+                except ValueError as exc:
+                    raise BadCursorError(f"Invalid cursor: {req.cursor}") from exc
+            start = bisect.bisect_right(keys, after)
     end = min(start + req.per_page, len(keys))
-    next_cursor = str(keys[end - 1]) if end < len(keys) and end > start else None
-    return start, end, next_cursor
+    if end >= len(keys) or end <= start:
+        return start, end, None
+    return start, end, str(keys[end - 1]) if ordered else f"@{end}"
+
+
+def strictly_increasing(keys: list[Any]) -> bool:
+    """True when every key is larger than the one before (cursors may be keys)."""
+    try:
+        return all(a < b for a, b in itertools.pairwise(keys))
+    except TypeError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,9 @@ class PagingRules:
       ``/v1/training/campaigns`` is also capped at 10 unless ``exclude_percentages=true``.
     * ``unpaginated``: templates whose every request answers the whole list (``page``,
       ``per_page`` and ``cursor`` ignored; page 2 repeats page 1).
+    * ``cursor_style``: where the next cursor is named (``header``, ``envelope``,
+      ``metadata``, ``link``, ``links``, or ``varied``: one of them per list template,
+      :meth:`style`); :meth:`says_end` is True where the last page says so explicitly.
 
     ``min_requests(template, rows, per_page, cursor=...)`` is the fewest requests a client that
     knows these rules needs to read ``rows`` records; ``template`` may also be a concrete path.
@@ -102,6 +132,17 @@ class PagingRules:
     cursor_templates: frozenset[str]
     caps: Mapping[str, int] = field(default_factory=dict)
     unpaginated: frozenset[str] = frozenset()
+
+    def style(self, path: str) -> str:
+        """Where the next cursor of this list is named (``varied`` resolved per template)."""
+        if self.cursor_style != "varied":
+            return self.cursor_style
+        templates = sorted(self.list_templates)
+        return CURSOR_STYLES[templates.index(self.template(path)) % len(CURSOR_STYLES)]
+
+    def says_end(self, path: str) -> bool:
+        """True when the last cursor page says so (an envelope's null), not by silence."""
+        return self.style(path) in ENVELOPE_STYLES
 
     def template(self, path: str) -> str:
         """The list template of ``path`` (a template or a concrete ``/v1/...`` path)."""

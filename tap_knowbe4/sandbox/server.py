@@ -6,11 +6,14 @@ second, per minute) → authentication → 406 for non-JSON formats → 405 for 
 unknown ids) → paging (see ``PagingRules``). ``/_sandbox/...`` requests are never counted,
 limited or authenticated.
 
-Cursor paging answers either a bare array with an ``X-Next-Cursor`` header while more items follow
-(``cursor_style="header"``) or the envelope seen in production (NY Senate's client),
-``{"data": [...], "pagination": {"per_page": n, "next_cursor": "<id>" | null}}``, whose last
-page has ``next_cursor: null``; a cursor request that finds no rows (an empty list, or a cursor
-at the end) answers a bare ``[]`` in that style, the other stop signal that client checks.
+Cursor paging answers, by ``cursor_style`` (``varied``: one style per list template):
+``header``, a bare array with an ``X-Next-Cursor`` header while more items follow; ``envelope``,
+the envelope seen in production (NY Senate's client), ``{"data": [...], "pagination":
+{"per_page": n, "next_cursor": "<id>" | null}}``, whose last page has ``next_cursor: null`` (a
+cursor request that finds no rows answers a bare ``[]`` in that style, the other stop signal
+that client checks); ``metadata``, ``{"data": [...], "_metadata": {"next_cursor": ...}}``;
+``link``, a bare array with ``Link: <path?cursor=...>; rel="next"`` while more follow; ``links``,
+``{"items": [...], "links": {"next": "<path?cursor=...>" | null}}``.
 The ``Date`` header is the sandbox clock (``date_header="clock"``) or the wall clock.
 """
 
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tap_knowbe4.sandbox.faults import Faults, ScheduledFault
 from tap_knowbe4.sandbox.limits import TOO_MANY, RateLimiter
@@ -42,6 +45,7 @@ from tap_knowbe4.sandbox.paging import (
     PageRequest,
     PagingRules,
     parse_paging,
+    strictly_increasing,
     window,
 )
 from tap_knowbe4.sandbox.rand import SALT_REQUEST_ID, mix
@@ -84,6 +88,8 @@ class Listing:
 
     keys: list[Any]
     items: list[bytes]
+    #: False when a key is listed more than once (cursors are positions then).
+    ordered: bool = True
 
 
 class SandboxApp:
@@ -336,7 +342,8 @@ class SandboxApp:
                 return Reply(200, b"[" + b",".join(listing.items) + b"]")
             cap = rules.cap(template, exclude_percentages=bool(kwargs.get("exclude_percentages")))
             mode = self.options.pagination if template in rules.cursor_templates else "page"
-            return self._page(listing, parse_paging(query, mode, cap))
+            style = rules.style(template)
+            return self._page(listing, parse_paging(query, mode, cap), style, template)
         except NotFound as exc:
             return Reply.message(404, str(exc))
         except BadCursorError as exc:
@@ -355,7 +362,8 @@ class SandboxApp:
                 return hit
         records = getattr(self.org, route.method)(*args, **kwargs)
         field_name = str(route.key)
-        listing = Listing([r[field_name] for r in records], [dumps(r) for r in records])
+        keys = [r[field_name] if field_name in r else r.get("id") for r in records]  # legacy id
+        listing = Listing(keys, [dumps(r) for r in records], strictly_increasing(keys))
         with self._cache_lock:
             if self._cache_version == version and key not in self._cache:
                 self._cache[key] = listing
@@ -365,18 +373,28 @@ class SandboxApp:
                     self._cache_items -= len(old.items)
         return listing
 
-    def _page(self, listing: Listing, req: PageRequest) -> Reply:
-        start, end, next_cursor = window(listing.keys, req)
-        rows = b",".join(listing.items[start:end])
+    def _page(self, listing: Listing, req: PageRequest, style: str, path: str) -> Reply:
+        start, end, next_cursor = window(listing.keys, req, ordered=listing.ordered)
+        rows = b"[" + b",".join(listing.items[start:end]) + b"]"
         if not req.cursor_mode:
-            return Reply(200, b"[" + rows + b"]")
-        if self.options.cursor_style == "envelope":
+            return Reply(200, rows)
+        link = f"{path}?{urlencode({'cursor': next_cursor, 'per_page': req.per_page})}"
+        if style == "envelope":
             if start >= end:
                 return Reply(200, b"[]")
             tail = dumps({"per_page": req.per_page, "next_cursor": next_cursor})
-            return Reply(200, b'{"data":[' + rows + b'],"pagination":' + tail + b"}")
+            return Reply(200, b'{"data":' + rows + b',"pagination":' + tail + b"}")
+        if style == "metadata":
+            tail = dumps({"next_cursor": next_cursor})
+            return Reply(200, b'{"data":' + rows + b',"_metadata":' + tail + b"}")
+        if style == "links":
+            tail = dumps({"next": link if next_cursor else None})
+            return Reply(200, b'{"items":' + rows + b',"links":' + tail + b"}")
+        if style == "link":
+            headers = [("Link", f'<{link}>; rel="next"')] if next_cursor else []
+            return Reply(200, rows, headers=headers)
         headers = [("X-Next-Cursor", next_cursor)] if next_cursor else []
-        return Reply(200, b"[" + rows + b"]", headers=headers)
+        return Reply(200, rows, headers=headers)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -96,14 +96,21 @@ def assert_consistent(org: Organization) -> None:
         assert c["completion_percentage"] == expected
 
 
+def _counted(profile: str) -> dict:
+    """The profile, but keys listed once: a key listed twice is a quirk of the answer (the
+    ``repeated-keys`` drift), not of the organization whose numbers are checked here."""
+    quirks = PROFILES[profile].get("quirks", ())
+    return {"profile": profile, "quirks": tuple(q for q in quirks if q != "repeated-keys")}
+
+
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_numbers_agree_at_start(profile: str) -> None:
-    assert_consistent(Organization(users=150, seed=11, profile=profile))
+    assert_consistent(Organization(users=150, seed=11, **_counted(profile)))
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_numbers_agree_after_advancing(profile: str) -> None:
-    org = Organization(users=90, seed=5, profile=profile)
+    org = Organization(users=90, seed=5, **_counted(profile))
     for _ in range(3):
         org.advance(days=4.5)
         assert_consistent(org)

@@ -7,12 +7,14 @@ unpaginated endpoints); it must read exactly the ground truth in exactly
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import typing as t
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -27,6 +29,11 @@ from tap_knowbe4.sandbox.options import (
 )
 
 ORG: dict[str, t.Any] = {"users": 60, "seed": 13, "limits": False}
+
+
+def _cursor_of(link: str | None) -> str | None:
+    """The ``cursor`` parameter of a next link (None at the end)."""
+    return parse_qs(urlsplit(link).query)["cursor"][0] if link else None
 
 
 def read_all(
@@ -55,11 +62,24 @@ def read_all(
             calls += 1
             assert resp.status_code == 200, resp.text
             body = resp.json()
-            if rules.cursor_style == "envelope" and isinstance(body, dict):
+            style = rules.style(path)
+            if style == "envelope" and isinstance(body, dict):
                 assert set(body) == {"data", "pagination"}
                 assert body["pagination"]["per_page"] == size
                 rows += body["data"]
                 token = body["pagination"]["next_cursor"]
+            elif style == "metadata":
+                assert set(body) == {"data", "_metadata"}
+                rows += body["data"]
+                token = body["_metadata"]["next_cursor"]
+            elif style == "links":
+                assert set(body) == {"items", "links"}
+                rows += body["items"]
+                token = _cursor_of(body["links"]["next"])
+            elif style == "link":
+                rows += body
+                found = re.search(r"<([^>]*)>", resp.headers.get("Link", ""))
+                token = _cursor_of(found.group(1) if found else None)
             else:  # a bare array: header style, or the envelope style's empty answer
                 rows += body
                 token = resp.headers.get("X-Next-Cursor") or None
@@ -161,6 +181,13 @@ def test_profile_table() -> None:
     assert min(hostile["per_page_caps"].values()) < 500
     assert hostile["unpaginated"] == ("/v1/users/{user_id}/risk_score_history",)
     assert hostile["lockout_seconds"] == 300
+    drift = PROFILES["drift"]
+    assert (drift["pagination"], drift["cursor_scope"], drift["cursor_style"]) == (
+        "cursor",
+        "all",
+        "varied",
+    )
+    assert set(drift["quirks"]) == {"legacy-names", "legacy-fields", "new-fields", "repeated-keys"}
     tidy = PROFILES["tidy"]
     assert (tidy["cursor_scope"], tidy["cursor_style"], tidy["retry_after"]) == (
         "all",
@@ -201,12 +228,13 @@ def test_paging_rules_per_profile() -> None:
     for profile in PROFILES:
         rules = Sandbox(profile=profile, users=5).paging
         assert rules.list_templates == LIST_TEMPLATES
-        if profile == "tidy":
+        if profile in ("tidy", "drift"):
             assert rules.cursor_templates == LIST_TEMPLATES
         else:
             assert rules.cursor_templates == {enrollments}
         assert rules.min_requests(enrollments, 1000, 500, cursor=True) == 2
-        assert rules.min_requests(enrollments, 1000, 500, cursor=False) == 3
+        cursor_only = profile == "drift"  # `page` ignored: cursors without asking
+        assert rules.min_requests(enrollments, 1000, 500, cursor=False) == (2 if cursor_only else 3)
         assert rules.min_requests(enrollments, 0, 500, cursor=True) == 1
         assert rules.min_requests("/v1/training/campaigns", 25, exclude_percentages=False) == 3
     hostile = Sandbox(profile="hostile", users=5).paging
