@@ -34,13 +34,7 @@ from tap_knowbe4.errors import (
 )
 from tap_knowbe4.logs import DemoteRetryChatter
 from tap_knowbe4.pagination import KnowBe4Paginator, PageToken
-from tap_knowbe4.payload import (
-    InvalidBodyError,
-    Page,
-    decoded_body,
-    read_page,
-    says_invalid_token,
-)
+from tap_knowbe4.payload import InvalidBodyError, Page, TokenRejectedError, read_page
 from tap_knowbe4.redact import REDACTOR
 from tap_knowbe4.regions import REGION_CODES
 from tap_knowbe4.retries import backoff_waits, parse_retry_after
@@ -168,20 +162,23 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
         """Where the listing starts when not at its beginning (a resumed list)."""
         return None
 
+    @property
+    def listing_fields(self) -> tuple[str, ...]:
+        """The fields that identify a record within one listing (its keys but the parent's)."""
+        return tuple(k for k in self.primary_keys if k != self.parent_key)
+
     def listing_key(self, record: dict) -> t.Hashable:
-        """A record's identity within one listing (its keys other than the parent's)."""
-        return tuple(record.get(k) for k in self.primary_keys if k != self.parent_key)
+        """A record's identity within one listing."""
+        return tuple(record.get(k) for k in self.listing_fields)
 
     @override
     def get_url_params(
         self, context: Context | None, next_page_token: PageToken | None
     ) -> dict[str, t.Any]:
-        """The endpoint's fixed parameters plus the page or cursor and ``per_page``."""
+        """The endpoint's fixed parameters plus what selects the page (the paginator's)."""
         params: dict[str, t.Any] = dict(self.params)
-        if self.paginated:
-            params["per_page"] = self.settings.page_size
-            if next_page_token is not None:
-                params.update(next_page_token.as_params())
+        if self.paginated and next_page_token is not None:
+            params.update(next_page_token.as_params())
         return params
 
     @override
@@ -310,9 +307,9 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
             error.status = status
             raise error
         try:
-            if says_invalid_token(decoded_body(response)):
-                raise self._auth_error()
-            page = read_page(response, is_list=self.paginated)
+            page = read_page(response, is_list=self.paginated, key_fields=self.listing_fields)
+        except TokenRejectedError:
+            raise self._auth_error() from None
         except InvalidBodyError as exc:
             msg = f"{self.response_error_message(response)}, but {exc}"
             raise InvalidResponseError(msg, response) from None
@@ -320,7 +317,7 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
 
     @override
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        """The page's records, minus those this listing already had."""
+        """The records of the page :meth:`validate_response` read (the paginator sees it)."""
         validated, self._validated = self._validated, None
         if validated is None or validated[0] is not response:  # pragma: no cover - SDK order
             msg = f"{self.name}: a response was parsed before it was validated"

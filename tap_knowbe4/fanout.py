@@ -50,6 +50,7 @@ from tap_knowbe4.pagination import PageToken
 from tap_knowbe4.records import RecordCleaner
 from tap_knowbe4.redact import REDACTOR
 from tap_knowbe4.references import Reference
+from tap_knowbe4.repeats import ListingRepeats, describe_key
 from tap_knowbe4.resume import ListTrail, beyond, comparable_key
 from tap_knowbe4.sdk_seams import SDK_RETRIED, override
 from tap_knowbe4.state import ListPosition, TapState
@@ -76,6 +77,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     #: The stream keeps state that saves requests (the endpoint table's ``incremental``).
     incremental: t.ClassVar[bool] = False
 
+    _repeats: ListingRepeats | None = None
+    _named_repeats = 0
     _pending_version: int | None = None
     _warned: frozenset[tuple[str, str]] = frozenset()
 
@@ -330,7 +333,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         run, report = self.run, self.report
         limit = self.ABORT_AT_RECORD_COUNT
         count = 0
-        self._listing_keys: set[tuple] = set()  # primary keys sent by this listing
+        self._repeats = ListingRepeats()  # what this listing sent, by primary key
         trail = self._trail = ListTrail() if self.parent_stream_type is None else None
         try:
             for record in self.read_listing(context):
@@ -388,12 +391,11 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             retried = isinstance(exc, SDK_RETRIED)
             report.end(Outcome.FAILED, "retries exhausted" if retried else type(exc).__name__)
             return Outcome.FAILED
+        self._report_repeats(self._repeats)
         paginator = self._paginator
         if paginator is not None:
             for note in paginator.notes:
                 report.note(note)
-            if paginator.repeated_records:
-                report.note("records a page repeated: not sent twice", paginator.repeated_records)
             if paginator.broken:
                 self.logger.warning(
                     "Stream '%s': %s; stopped paging, records may be missing.",
@@ -455,6 +457,23 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             return connection_failure(exc)
         self.run.answered(response.status_code)
         return response.status_code
+
+    def _report_repeats(self, repeats: ListingRepeats) -> None:
+        """Count exact repeats; count and name (the first few) keys sent with other content."""
+        report = self.report
+        if repeats.exact:
+            report.note("records sent again unchanged in one listing: loaded once", repeats.exact)
+        if repeats.changed:
+            report.note(
+                "records whose key came again with other content: all loaded, the last "
+                "listed is the row a target keeps",
+                sum(repeats.changed.values()),
+            )
+        for key, times in repeats.changed.items():
+            if self._named_repeats >= MOST_NAMED_REPEATS:
+                break
+            self._named_repeats += 1
+            report.note(f"{describe_key(self.primary_keys, key)}: {times + 1} versions", 1)
 
     def _cursor_was_refused(self, exc: UnexpectedResponseError, records: int) -> bool:
         """True (once) when ``pagination: auto``'s first ``cursor=true`` was answered 400."""
@@ -823,9 +842,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Rename legacy fields, add the parent id, reshape, clean, count references."""
         for old, new in self.renames.items():
-            if old in row:
-                value = row.pop(old)
-                row.setdefault(new, value)
+            if old in row and new not in row:  # both sent: the old one is kept as unknown
+                row[new] = row.pop(old)
         if self.parent_key and context:
             row[self.parent_key] = context[self.parent_key]
         record = self.normalize(row, context)
@@ -835,16 +853,18 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if cleaned is None:
             self.report.dropped += 1
             return None
-        key = tuple(cleaned.get(k) for k in self.primary_keys)
-        seen = self.__dict__.get("_listing_keys")
-        if seen is not None:
-            if key in seen:  # the same record twice in one listing (100 and "100" alike)
-                self.report.note("records sent twice by the server: loaded once")
+        repeats = self._repeats
+        if repeats is not None:  # the same key twice in one listing: exact repeats dropped
+            key = tuple(cleaned.get(k) for k in self.primary_keys)
+            if not repeats.admit(key, cleaned):
                 return None
-            seen.add(key)
         self.report.records += 1
         if self.references:
             self.run.references.observe(self.name, self.references, cleaned)
         if self.name in self.run.references.targets:
             self.run.references.seen(self.name, cleaned, self.primary_keys)
         return cleaned
+
+
+#: How many keys sent with other content a stream names in the summary.
+MOST_NAMED_REPEATS = 5

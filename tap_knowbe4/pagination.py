@@ -1,42 +1,64 @@
-"""Page-number and cursor pagination for KnowBe4 list endpoints, defended against servers.
+"""Paging through one KnowBe4 listing, ending it only on positive evidence.
 
-The Reporting API pages with ``page``/``per_page`` and is moving to cursors (reference §2).
-One paginator per listing handles both:
+The Reporting API pages with ``page``/``per_page`` and is moving to cursors (reference §2.3);
+where the next cursor comes back is undocumented. One paginator per listing reads whatever
+the server sends (:class:`tap_knowbe4.payload.Page` says what an answer named) and either
+reads the list whole or fails it: **a listing ends only where one of these says so**, and
+:attr:`KnowBe4Paginator.ended_by` records which one did.
 
-* ``page`` mode stops on a short page, so only a list whose size is an exact multiple of
-  the page size costs a trailing empty request;
-* ``cursor`` mode follows the next cursor (envelope, ``X-Next-Cursor`` or ``Link``) until
-  the server says there is none;
-* ``auto`` asks for a cursor first and pages by number when the answer carries none.
+=====================================  ============================================================
+Where the tap concludes "end of list"  The evidence
+=====================================  ============================================================
+an explicit end marker                 ``X-Next-Cursor`` present and empty; an envelope member
+                                       naming the next page that is null, empty or false;
+                                       ``has_more: false``; ``is_last_page: true``
+an empty page                          no records (unless it names a next cursor: followed, at
+                                       most three empty pages in a row)
+a short page                           fewer records than a full page (what was asked, or the
+                                       size the server showed it pages by); a first page of a
+                                       round size (a multiple of 10 or 25) below the asked size
+                                       may be a server's cap: page 2 at that size is asked
+                                       first, and the list goes on at the server's size
+a cursor that stopped                  a page reached by following a cursor that names none:
+                                       the place that named every earlier page names no more
+the probe of a silent full page        page 1 full and naming nothing, page 2 the same records
+                                       (the server ignores ``page``): the first request is sent
+                                       again with ``per_page`` one lower; if that answer names a
+                                       next cursor, the server names one whenever more follow,
+                                       so its silence on the full page meant the end
+one answer, where documented           endpoints the reference documents as answering everything
+                                       at once (user risk histories): more rows than a page, or
+                                       the probe above answering more rows than asked (the
+                                       server ignores ``page`` and ``per_page``)
+=====================================  ============================================================
 
-What a server may do wrong, and what the paginator does about it:
+Nothing else ends a list. A full page that names no next page is followed by page 2
+(``auto`` and ``page`` modes); when nothing gives the rest (page 2 repeats page 1 and the probe
+finds no cursor, a page of records all sent before, cursors in a circle, a link or
+``has_more: true`` naming a next page the tap cannot ask for) the listing **fails**: the stream
+is not complete (no ACTIVATE_VERSION, nothing settled, exit non-zero) and :attr:`broken` is one
+line naming the endpoint and the answer's shape.
 
-* **more rows than ``per_page``**: where the reference says the endpoint may answer its
-  whole list at once (user risk histories), that page is the list (no second request);
-  elsewhere page 2 is asked for once: the same rows again mean the whole list, new rows
-  mean pages of the server's own size, read on until a short one;
-* **a full first page whose cursor says it is the last**: page 2 is asked for once (a
-  server that does not really page by cursor would otherwise lose the rest);
-* **a short first page of a typical cap size** (a multiple of 10 or 25): the server may cap
-  ``per_page``; one probe of page 2 with that size tells, and paging continues at the
-  server's size;
-* **cursors that repeat** (A → B → A) or **a page whose every record was seen before** (a
-  server ignoring ``page``): paging stops, the repeated records are not emitted, and the
-  listing counts as failed (records may be missing), except when page 2 merely repeats a
-  page 1 that came from an endpoint documented to answer everything at once, or that a
-  cursor said was the last: then page 1 was the whole list;
-* **an empty page that still names a next cursor**: followed, up to three in a row.
+Requests: exactly the pages when a cursor or an explicit end is given; one more (the empty or
+short page) when a list is an exact multiple of the page size and ends by page number; the
+probe costs one request, only when page 1 is full, names nothing, and page 2 repeats it.
+Endpoints documented as unpaginated get the fewest parameters that give the whole answer
+whichever reading of the documentation holds: their own and ``per_page`` (no ``page``, no
+``cursor``, no probe for a cap). A peer sends ``full=true`` alone; where the endpoint does page,
+that answers the API's default 100 rows and costs a request per 100, while ``per_page`` is
+ignored where it does not.
+
+Records are never dropped here: the same record sent twice is the reading policy's business
+(:class:`tap_knowbe4.repeats.ListingRepeats`); this module only uses the records' keys as
+evidence (a page whose records were all sent before).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing as t
-from urllib.parse import urlparse
 
 from singer_sdk.pagination import BaseAPIPaginator
-
-from tap_knowbe4.errors import UnexpectedResponseError
 
 if t.TYPE_CHECKING:
     import requests
@@ -59,9 +81,18 @@ def _comparable(value: t.Any) -> t.Hashable:
     return str(value).strip() if value is not None else None
 
 
+def _comparable_key(key: t.Hashable) -> t.Hashable:
+    if isinstance(key, tuple):
+        return tuple(_comparable(v) for v in key)
+    return _comparable(key)
+
+
 @dataclasses.dataclass(frozen=True)
 class PageToken:
-    """Where the next request starts: a page number or a cursor, and the page size."""
+    """Where the next request starts: a page number or a cursor, and the page size.
+
+    Fields that are None are not sent.
+    """
 
     page: int | None = None
     cursor: str | None = None
@@ -74,13 +105,13 @@ class PageToken:
             params["per_page"] = self.per_page
         if self.cursor is not None:
             params["cursor"] = self.cursor
-        else:
+        elif self.page is not None:
             params["page"] = self.page
         return params
 
 
 class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
-    """Paginator for one KnowBe4 listing (page numbers and cursors)."""
+    """Paginator for one KnowBe4 listing (page numbers and cursors; see the module)."""
 
     def __init__(
         self,
@@ -91,150 +122,269 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         may_ignore_paging: bool = False,
         start: PageToken | None = None,
     ) -> None:
-        """Start at page 1, or at ``cursor=true`` in ``auto``/``cursor`` mode.
+        """Start at page 1 (``page`` mode), ``cursor=true`` (``auto``, ``cursor``), or bare.
 
-        ``key_of`` reads a record's identity within the listing (for repeats);
-        ``may_ignore_paging`` marks endpoints documented to answer everything at once;
-        ``start`` resumes a list an earlier run stopped reading (``resume.py``).
+        ``key_of`` reads a record's identity within the listing (for repeated pages);
+        ``may_ignore_paging`` marks endpoints documented to answer everything at once: their
+        first request carries ``per_page`` only (no ``page``, no ``cursor``). ``start``
+        resumes a list an earlier run stopped reading (``resume.py``): at a cursor the listing
+        goes on following cursors, at a page number by number, with the page size it had.
         """
-        first = PageToken(page=1) if mode == "page" else PageToken(cursor="true")
-        super().__init__(start or dataclasses.replace(first, per_page=page_size))
-        #: True when the listing starts where an earlier run stopped, not at its beginning.
-        self.resumed = start is not None
+        if start is not None:
+            first = start
+        elif may_ignore_paging and mode != "cursor":
+            first = PageToken(per_page=page_size)
+        elif mode == "page":
+            first = PageToken(page=1, per_page=page_size)
+        else:
+            first = PageToken(cursor="true", per_page=page_size)
+        super().__init__(first)
+        size = first.per_page or page_size
         self.page_size = page_size
         self.mode = mode
         self.key_of = key_of
         self.may_ignore_paging = may_ignore_paging
-        self.speaks_cursor = False
-        #: Why paging stopped early (records may be missing), or "" when it did not.
+        #: Records a full page holds (asked, the API's default, or the server's own size).
+        self.size = size
+        #: Why the listing failed (records may be missing), or "" when it did not.
         self.broken = ""
+        #: The evidence that ended the listing (see the module docstring).
+        self.ended_by = ""
         #: What was noticed along the way (for the run summary).
         self.notes: list[str] = []
-        #: Records dropped because an earlier page of this listing already had them.
-        self.repeated_records = 0
+        self._phase = "first"  # first, number, cap, cursor, probe
+        if start is not None and start.cursor not in (None, "true"):
+            self._phase = "cursor"  # a cursor the interrupted run was following
+        elif start is not None and (start.page or 1) > 1:
+            self._phase = "number"
         self._stop = False
         self._cursors: set[str] = set()
         self._seen: set[t.Hashable] = set()
-        self._pages = 0
         self._first_keys: list[t.Hashable] | None = None
+        self._first: Page | None = None
+        self._repeats_first = False
+        self._all_seen = False
+        self._page_ignored = False
         self._end_claimed = False
-        self._oversized = False
-        self._server_size = 0
         self._empty_cursor_pages = 0
-        self._probing_cap: int | None = None
         self._last_page: Page | None = None
+
+    @property
+    def speaks_cursor(self) -> bool:
+        """True once the listing follows a cursor the server named."""
+        return self._phase == "cursor"
 
     # -- records --------------------------------------------------------------------
 
     def accept(self, page: Page) -> list[dict]:
-        """The records of ``page`` not seen before in this listing; detects repeats."""
-        self._pages += 1
+        """Observe ``page`` (its keys, its cursor); return its records, all of them."""
         self._last_page = page
-        records = page.records
-        if page.next_cursor:
+        if page.single:
+            self.notes.append("an object where a list belongs: read as one record")
+        if page.next_cursor and self.mode != "page":  # cursors followed must not repeat
             if page.next_cursor in self._cursors or page.next_cursor == "true":
-                self._fail("the server's cursors went in a circle")
+                self._fail(page, "its cursors went in a circle")
             self._cursors.add(page.next_cursor)
-        if self.key_of is None or not records:
-            return records
-        keys = [_comparable_key(self.key_of(r)) for r in records]
+        self._repeats_first = self._all_seen = False
+        if self.key_of is None or not page.records:
+            return page.records
+        keys = [_comparable_key(self.key_of(r)) for r in page.records]
         if self._first_keys is None:
-            self._first_keys = keys
-        fresh = []
-        for key in keys:  # repeats within the page count too
-            fresh.append(key not in self._seen)
-            self._seen.add(key)
-        if not any(fresh):
-            whole = self.may_ignore_paging or self._end_claimed or self._oversized
-            if self._pages == 2 and keys == self._first_keys and whole:
-                # page 2 repeats page 1: the server ignores `page`, and page 1 was the list
-                # (it was short, or the endpoint is documented to answer everything at once)
-                self.notes.append("the endpoint ignores paging: its first page was the list")
-                self._stop = True
-            else:
-                self._fail("the server sent a page whose records were all sent before")
-            self.repeated_records += len(records)
-            return []
-        if all(fresh):
-            return records
-        self.repeated_records += fresh.count(False)
-        return [r for r, new in zip(records, fresh, strict=True) if new]
-
-    def _fail(self, why: str) -> None:
-        self.broken = why
-        self._stop = True
+            self._first_keys, self._first = keys, page
+        elif self._phase != "probe" and all(key in self._seen for key in keys):
+            self._all_seen = True
+            self._repeats_first = keys == self._first_keys
+        self._seen.update(keys)
+        return page.records
 
     # -- the SDK's paginator protocol -------------------------------------------------
 
     def has_more(self, response: requests.Response) -> bool:
-        """False once a repeat (or a whole-list answer) ended this listing."""
+        """False once the listing ended or failed."""
         return not self._stop
 
     def continue_if_empty(self, response: requests.Response) -> bool:
         """An empty page ends the listing, unless a cursor says more follows (a few times)."""
         page = self._last_page
-        if page is None or not page.next_cursor or self.current_value.cursor is None:
+        if self._phase == "probe" and page is not None:
+            self._fail(page, "asked again for one record fewer, it answered none")
+            return False
+        if page is None or not page.next_cursor or self.mode == "page":
+            self._end("an empty page")
             return False
         self._empty_cursor_pages += 1
         if self._empty_cursor_pages > MAX_EMPTY_CURSOR_PAGES:
-            self._fail("the server's cursor led through empty pages without end")
+            self._fail(page, "its cursor led through empty pages without end")
             return False
-        self.speaks_cursor = True
+        self._phase = "cursor"
         return True
 
     def get_next(self, response: requests.Response) -> PageToken | None:
-        """The token of the next page, or None when this was the last one."""
-        current = self.current_value
+        """The token of the next page, or None when the listing ended or failed."""
         page = self._last_page
-        if page is None:  # pragma: no cover - accept() always runs first
+        if page is None or self._stop:  # pragma: no cover - accept() always runs first
             return None
-        count = len(page.records)
-        if count:
+        if page.records:
             self._empty_cursor_pages = 0
-        if page.next_cursor is not None and current.cursor is not None:
-            self.speaks_cursor = True
-        asked = current.per_page or self.page_size
-        if self.speaks_cursor:
-            # The server speaks cursors: follow them; an empty or absent cursor ends it.
-            if not page.next_cursor or page.next_cursor == current.cursor:
-                if self._pages == 1 and count >= asked and count and not self.resumed:
-                    # a full first page said to be the last: page 2 confirms it
-                    self.speaks_cursor, self._end_claimed = False, True
-                    return PageToken(page=2, per_page=asked)
-                return None
-            return PageToken(cursor=page.next_cursor, per_page=current.per_page)
-        if self._server_size:  # the server pages by its own size
-            asked = self._server_size
-        if count > asked:
-            if self.may_ignore_paging or self._oversized:
-                self.notes.append("the endpoint ignores per_page: one answer held the list")
-                return None
-            # more than asked, where the API is not known to answer everything at once:
-            # page 2 (asked for once) tells a whole list from pages of the server's own size
-            self._oversized = True
-            self._server_size = count
-            return PageToken(page=(current.page or 1) + 1, per_page=current.per_page)
-        number = current.page or 1
-        if self._end_claimed and number == 2:
-            self.notes.append("a cursor said the list ended, but page 2 held more")
-        if self._probing_cap is not None:  # the probe found a page 2: the server caps
-            self.notes.append(f"the server caps per_page at {self._probing_cap}")
-            self._probing_cap = None
-        elif number == 1 and count < asked and is_typical_cap(count):
-            self._probing_cap = count
-            return PageToken(page=2, per_page=count)
-        if count < asked:
-            return None
+        if self._phase == "probe":
+            return self._after_probe(page)
+        if self._all_seen and len(page.records) >= self.size:
+            return self._repeated(page)  # (a short one ends the list like any short page)
+        if page.next_cursor and self.mode != "page":
+            self._phase = "cursor"
+            return PageToken(cursor=page.next_cursor, per_page=self.current_value.per_page)
+        if page.next_page is not None and self.mode != "cursor":
+            return self._named_page(page)
+        if page.next_cursor == "" or page.more is False:
+            return self._end_said(page)
+        if page.more:
+            return self._more_unnamed(page)
+        return self._silent(page)
+
+    # -- what each kind of answer leads to ----------------------------------------------
+
+    def _end_said(self, page: Page) -> PageToken | None:
+        """The answer says the list ended.
+
+        On a full page not reached by a cursor, page 2 confirms it (a proxy or a page-number
+        server may add an empty ``X-Next-Cursor`` to every page): the same records again, or
+        none, and the list ended.
+        """
+        if self._phase == "cursor" or self.mode == "cursor" or len(page.records) < self.size:
+            return self._end("an explicit end marker")
+        if self._end_claimed:
+            self.notes.append("an explicit end on a full page was not the end: page 2 held more")
+        self._end_claimed = True
+        return self._by_number()
+
+    def _silent(self, page: Page) -> PageToken | None:
+        """The answer names nothing: the count and what came before decide."""
+        count = len(page.records)
+        if self._phase == "cursor":
+            return self._end("a cursor that stopped")
+        if count > self.size:
+            return self._oversized(page, count)
+        if count < self.size:
+            return self._short(count)
         if self.mode == "cursor":
-            msg = (
-                f"pagination is 'cursor' but {urlparse(response.url).path} returned a full page "
-                "without a next cursor; set pagination to 'auto' to page by number instead."
+            return self._probe(page)
+        if self._phase == "cap":
+            self.notes.append(f"the server caps per_page at {self.size}")
+        return self._by_number()
+
+    def _short(self, count: int) -> PageToken | None:
+        asked = self.current_value.per_page
+        if (
+            self._phase == "first"
+            and self.mode != "cursor"
+            and not self.may_ignore_paging  # documented not to page: no cap to find
+            and asked is not None
+            and count < asked
+            and is_typical_cap(count)
+        ):
+            # a round short first page may be a server's per_page cap: page 2 at that size
+            self._phase, self.size = "cap", count
+            return PageToken(page=2, per_page=count)
+        if self._phase == "cap":
+            self.notes.append(f"the server caps per_page at {self.size}")
+        return self._end("a short page")
+
+    def _oversized(self, page: Page, count: int) -> PageToken | None:
+        """More rows than a page holds: the server does not page by the size asked."""
+        if self.may_ignore_paging:
+            self.notes.append("one answer held the list (documented: the endpoint ignores paging)")
+            return self._end("one answer, where documented")
+        if self.mode == "cursor":
+            self._fail(page, f"answered {count} records for {self.size} and named no next cursor")
+            return None
+        if self._phase == "first":
+            self.notes.append("the server pages by its own size")
+        self.size = count  # page 2 tells pages of the server's own size from a whole list
+        return self._by_number()
+
+    def _by_number(self) -> PageToken:
+        current = self.current_value
+        self._phase = "number"
+        return PageToken(page=(current.page or 1) + 1, per_page=current.per_page)
+
+    def _named_page(self, page: Page) -> PageToken | None:
+        current = self.current_value
+        expected = (current.page or 1) + 1 if current.cursor is None else 2
+        if page.next_page != expected:
+            self._fail(page, f"named page {page.next_page} where page {expected} comes next")
+            return None
+        self._phase = "number"
+        return PageToken(page=expected, per_page=current.per_page)
+
+    def _more_unnamed(self, page: Page) -> PageToken | None:
+        """The answer says more follows but names no next page the tap can ask for."""
+        if self.mode == "cursor" or self._phase == "cursor":
+            self._fail(page, "says more records follow but names no cursor the tap can send")
+            return None
+        return self._by_number()
+
+    def _repeated(self, page: Page) -> PageToken | None:
+        """Every record of this page was sent before."""
+        if self._repeats_first and self._phase in ("number", "cap"):
+            # page 2 repeats page 1: the server ignores `page`
+            first = self._first or page
+            if self._end_claimed:  # and page 1 said it was the last
+                return self._end("an explicit end marker (page 2 repeated page 1)")
+            if self.mode == "page":
+                self._fail(first, "ignores `page` (page 2 repeated page 1)")
+                return None
+            self._page_ignored = True
+            return self._probe(first)
+        self._fail(page, "sent a page whose records were all sent before")
+        return None
+
+    def _probe(self, page: Page) -> PageToken | None:
+        """Ask for the first page again with ``per_page`` one lower (see the module)."""
+        if self.size < 2:
+            self._fail(page, "named no next page, and a page of one record cannot be probed")
+            return None
+        self._phase = "probe"
+        return PageToken(cursor="true", per_page=self.size - 1)
+
+    def _after_probe(self, page: Page) -> PageToken | None:
+        first = self._first or page
+        asked = self.size - 1
+        if page.next_cursor:
+            self.notes.append(
+                "a full page naming no next page was the whole list "
+                "(asked for one record fewer, the server named a next cursor)"
             )
-            raise UnexpectedResponseError(msg)
-        return PageToken(page=number + 1, per_page=current.per_page or asked)
+            return self._end("the probe of a silent full page")
+        if len(page.records) > asked:
+            if self.may_ignore_paging:
+                self.notes.append(
+                    "one answer held the list (documented: the endpoint ignores paging)"
+                )
+                return self._end("one answer, where documented")
+            self._fail(first, "ignores `page` and `per_page` and names no next page")
+            return None
+        ignored = "ignores `page` (page 2 repeated page 1) and " if self._page_ignored else ""
+        self._fail(
+            first,
+            f"{ignored}names no next cursor the tap can read, even asked for one record fewer",
+        )
+        return None
 
+    # -- endings -----------------------------------------------------------------------
 
-def _comparable_key(key: t.Hashable) -> t.Hashable:
-    if isinstance(key, tuple):
-        return tuple(_comparable(v) for v in key)
-    return _comparable(key)
+    def _end(self, evidence: str) -> PageToken | None:
+        """The listing ended on ``evidence``: no next page."""
+        self.ended_by = evidence
+        self._stop = True
+        return None
+
+    def _fail(self, page: Page, why: str) -> None:
+        if self.broken:
+            return
+        where = f"GET {page.path}" if page.path else "the server"
+        count = len(page.records)
+        self.broken = (
+            f"{where} answered {count} record{'s' if count != 1 else ''} ({page.shape}) "
+            f"and {why}: the rest of the list cannot be read"
+        )
+        self._stop = True

@@ -1,14 +1,36 @@
 """Reading KnowBe4 answers: the one gate every body passes before it becomes records.
 
-A body is decoded once per response (cached on it), then checked against the shape the
-endpoint must have: a list endpoint answers a JSON array or the cursor envelope
-``{"data": [...], "pagination": {...}}``; a single-object endpoint answers an object (or a
-one-element array, as some docs samples show). Anything else, an empty body, ``null``, a
-scalar, an object where a list belongs, an array holding something other than records, an
-envelope whose ``pagination`` is not an object, is an :class:`InvalidBodyError`: the
-request is retried, then the stream fails clearly instead of ending the listing early,
-dropping records or inventing one. Strings with lone surrogates (which no UTF-8 writer can encode)
-are repaired with U+FFFD, and the API key, should a server echo it, is masked.
+A body is decoded once, checked against the shape its endpoint answers, and read for what it
+says about the next page (:class:`Page`). What :mod:`tap_knowbe4.pagination` then concludes
+from a page is documented there; this module only reports what the answer *says*.
+
+**List endpoints** answer a JSON array, or an *envelope*: an object whose ``data`` member (or
+``items``, ``results``, ``records``, ``value``) holds the records. Where the next page is named:
+
+* in an envelope, any member whose name says *next*, at the top or inside an object member
+  (``pagination.next_cursor``, ``_metadata.next_cursor``, ``meta.next_page``, ``links.next``,
+  ``nextPageToken``, ``next: {"href": ...}``): a cursor, a page number, or a link whose
+  ``cursor`` (or ``page``) parameter is taken; the link itself is never requested. Such a
+  member that is null, empty or false is an **explicit end**, as are ``has_more: false`` and
+  ``is_last_page: true``. A link naming neither parameter is a next page the tap cannot ask
+  for (:attr:`Page.more`);
+* otherwise the headers: ``X-Next-Cursor`` (present and empty: explicit end) and
+  ``Link: <...>; rel="next"`` (its ``cursor`` or ``page`` parameter);
+* an answer that names nothing is **silent** about the next page.
+
+An object holding every key field of the stream where a list belongs (the documentation shows
+some lists that way) is read as a list of that one record. A member of a known envelope's
+paging part (``pagination``, ``_metadata``, ``meta``, ``links``, ``paging``) that is not an
+object makes the answer unreadable.
+
+**Single-object endpoints** answer an object (or a one-element array, as docs samples show).
+
+Anything else (an empty body, ``null``, a scalar, an object where a list belongs, an array
+holding something other than records) raises :class:`InvalidBodyError`: the request is retried,
+then the stream fails clearly instead of ending the listing early, dropping records or inventing
+one. ``{"message": "Invalid Token"}`` raises :class:`TokenRejectedError`. Strings with lone
+surrogates (which no UTF-8 writer can encode) are repaired with U+FFFD, and the API key, should a
+server echo it, is masked.
 """
 
 from __future__ import annotations
@@ -23,29 +45,67 @@ from tap_knowbe4.redact import REDACTOR
 if t.TYPE_CHECKING:
     import requests
 
-_CACHE_ATTR = "_tap_knowbe4_body"
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _CURSOR_OK = re.compile(r"[\x21-\x7e]{1,512}")
+_WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORDS = re.compile(r"[a-z0-9]+")
 #: More objects than any page holds (500 records of a few nested objects each): a body
 #: with more is refused before it is decoded into millions of dictionaries.
 MOST_OBJECTS = 100_000
+#: Envelope members that may hold the records (the first one present that is an array).
+RECORD_MEMBERS = ("data", "items", "results", "records", "value")
+#: The paging parts of known envelopes: when present they must be objects.
+PAGING_MEMBERS = ("pagination", "_metadata", "meta", "links", "paging")
+#: How deep inside an envelope a member naming the next page is looked for.
+_DEPTH = 3
 
 
 class InvalidBodyError(ValueError):
     """The body is not JSON, or not the shape this endpoint answers."""
 
 
+class TokenRejectedError(Exception):
+    """The body is ``{"message": "Invalid Token"}`` (some servers send it with a 200)."""
+
+
 @t.final
 class Page:
-    """One decoded answer: its records, what it says about the next page, and oddities."""
+    """One decoded answer: its records and what it says about the next page.
 
-    __slots__ = ("next_cursor", "records")
+    ``next_cursor`` is None (silent), ``""`` (an explicit end) or a cursor; ``next_page`` a
+    page number the answer named; ``more`` True when it says more follows without naming a
+    next page the tap can ask for (False: it says the list ended); ``shape`` describes the
+    answer and where the tap looked, for messages; ``path`` is the path it answered.
+    """
 
-    def __init__(self, records: list[dict], next_cursor: str | None) -> None:
-        """A page of ``records``; ``next_cursor`` is None (not said), "" (end) or a cursor."""
+    __slots__ = ("more", "next_cursor", "next_page", "path", "records", "shape", "single")
+
+    def __init__(
+        self,
+        records: list[dict],
+        next_cursor: str | None = None,
+        *,
+        next_page: int | None = None,
+        more: bool | None = None,
+        shape: str = "a JSON array",
+        path: str = "",
+        single: bool = False,
+    ) -> None:
+        """An answer holding ``records``."""
         self.records = records
         self.next_cursor = next_cursor
+        self.next_page = next_page
+        self.more = more
+        self.shape = shape
+        self.path = path
+        #: True for one object read where a list belongs.
+        self.single = single
+
+    @property
+    def silent(self) -> bool:
+        """True when the answer names no next page and no end."""
+        return self.next_cursor is None and self.next_page is None and self.more is None
 
 
 def _walk_strings(value: t.Any, change: t.Callable[[str], str]) -> t.Any:
@@ -81,11 +141,8 @@ def _repair_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def decoded_body(response: requests.Response) -> t.Any:
-    """The JSON body, decoded once per response; :class:`InvalidBodyError` if it is not JSON."""
-    cached = response.__dict__.get(_CACHE_ATTR, _CACHE_ATTR)
-    if cached is not _CACHE_ATTR:
-        return cached
+def decode_body(response: requests.Response) -> t.Any:
+    """The JSON body; :class:`InvalidBodyError` if it is not JSON (or absurdly large)."""
     content = response.content
     if not content or not content.strip():
         msg = "the body is empty"
@@ -102,7 +159,6 @@ def decoded_body(response: requests.Response) -> t.Any:
         body = _walk_strings(body, _repair_surrogates)
     if REDACTOR.found_in(content):  # a server echoing the key must not put it into records
         body = _walk_strings(body, REDACTOR)
-    response.__dict__[_CACHE_ATTR] = body
     return body
 
 
@@ -124,29 +180,164 @@ def _objects(items: list) -> list[dict]:
     return items
 
 
-def read_page(response: requests.Response, *, is_list: bool) -> Page:
-    """Check the body's shape for this endpoint and return its records and next cursor."""
-    body = decoded_body(response)
+def read_page(
+    response: requests.Response, *, is_list: bool, key_fields: t.Sequence[str] = ()
+) -> Page:
+    """Check the answer's shape for this endpoint; its records and what it says next.
+
+    ``key_fields`` are the fields that identify a record of the stream (an object holding
+    them all is one record where a list belongs).
+    """
+    body = decode_body(response)
+    if says_invalid_token(body):
+        raise TokenRejectedError
+    path = urlsplit(response.url or "").path
     if not is_list:
         if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
             body = body[0]
         if not isinstance(body, dict) or not body:
             msg = f"expected one JSON object, got {_kind(body)}"
             raise InvalidBodyError(msg)
-        return Page([body], None)
+        return Page([body], path=path, shape="one object")
     if isinstance(body, list):
-        return Page(_objects(body), _header_cursor(response))
-    if isinstance(body, dict) and isinstance(body.get("data"), list):
-        pagination = body.get("pagination", {})
-        if pagination is None:
-            pagination = {}
-        if not isinstance(pagination, dict):
-            msg = f"the envelope's pagination is {_kind(pagination)}, not an object"
-            raise InvalidBodyError(msg)
-        cursor = pagination.get("next_cursor")
-        return Page(_objects(body["data"]), _cursor_text(cursor))
+        cursor, number, more, where = _header_next(response)
+        return Page(
+            _objects(body),
+            cursor,
+            next_page=number,
+            more=more,
+            shape=f"a JSON array, {where}",
+            path=path,
+        )
+    if isinstance(body, dict):
+        member = next((m for m in RECORD_MEMBERS if isinstance(body.get(m), list)), None)
+        if member is not None:
+            return _envelope_page(response, body, member, path)
+        if key_fields and all(body.get(k) is not None for k in key_fields):
+            cursor, number, more, where = _header_next(response)
+            shape = f"one object where a list belongs, {where}"
+            return Page(
+                [body], cursor, next_page=number, more=more, shape=shape, path=path, single=True
+            )
     msg = f"expected a JSON array of records, got {_kind(body)}"
     raise InvalidBodyError(msg)
+
+
+def _envelope_page(response: requests.Response, body: dict, member: str, path: str) -> Page:
+    for name in PAGING_MEMBERS:
+        value = body.get(name)
+        if value is not None and not isinstance(value, dict):
+            msg = f"the envelope's {name} is {_kind(value)}, not an object"
+            raise InvalidBodyError(msg)
+    found = _Next()
+    found.search(body, skip=member)
+    members = ", ".join(list(body)[:6]) + (", ..." if len(body) > 6 else "")
+    if found.said:
+        where = f"the next page named by {found.where}"
+        cursor, number, more = found.result()
+    else:
+        cursor, number, more, where = _header_next(response)
+        where = f"no member naming a next page, {where}"
+    return Page(
+        _objects(body[member]),
+        cursor,
+        next_page=number,
+        more=more,
+        shape=f"an object {{{members}}}, {where}",
+        path=path,
+    )
+
+
+def _words(name: str) -> list[str]:
+    return _WORDS.findall(_WORD_BREAK.sub("_", name).lower())
+
+
+class _Next:
+    """What an envelope's members say about the next page (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.cursors: list[tuple[int, str]] = []  # (rank: lower wins, cursor)
+        self.pages: list[int] = []
+        self.end = False
+        self.more: bool | None = None
+        self.places: list[str] = []
+
+    @property
+    def said(self) -> bool:
+        return bool(self.cursors or self.pages or self.end or self.more is not None)
+
+    @property
+    def where(self) -> str:
+        return ", ".join(self.places[:3])
+
+    def result(self) -> tuple[str | None, int | None, bool | None]:
+        """(cursor, page number, more) as a :class:`Page` holds them."""
+        if self.cursors:
+            return min(self.cursors, key=lambda c: c[0])[1], None, None
+        if self.pages:
+            return None, self.pages[0], None
+        if self.end or self.more is False:
+            return "", None, None
+        return None, None, self.more
+
+    def search(self, node: dict, *, skip: str = "", prefix: str = "", depth: int = 0) -> None:
+        for name, value in node.items():
+            if not isinstance(name, str) or name == skip:
+                continue
+            place = f"{prefix}{name}"
+            words = _words(name)
+            if "next" in words:
+                self._next_member(place, words, value)
+            elif words in (["has", "more"], ["has", "next"], ["has", "next", "page"], ["more"]):
+                if isinstance(value, bool):
+                    self._flag(place, more=value)
+            elif words in (["is", "last", "page"], ["is", "last"]):
+                if isinstance(value, bool):
+                    self._flag(place, more=not value)
+            elif isinstance(value, dict) and depth + 1 < _DEPTH:
+                self.search(value, prefix=f"{place}.", depth=depth + 1)
+
+    def _flag(self, place: str, *, more: bool) -> None:
+        self.places.append(place)
+        if more:
+            self.more = True
+        elif self.more is None:
+            self.more = False
+
+    def _next_member(self, place: str, words: list[str], value: t.Any) -> None:
+        self.places.append(place)
+        if value is None or value is False or value == "":
+            self.end = True
+            return
+        if value is True:
+            self.more = True
+            return
+        named_cursor = "cursor" in words or "token" in words
+        if isinstance(value, dict):  # next: {"cursor": ...} or links.next: {"href": ...}
+            for inner, item in value.items():
+                inner_words = [*words, *_words(str(inner))]
+                if item not in (None, "") and not isinstance(item, (dict, list)):
+                    self._next_member(place, inner_words, item)
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            return  # a list or a number that is not whole: says nothing usable
+        text = str(value).strip()
+        if "page" in words and not named_cursor and text.isdigit() and text.isascii():
+            self.pages.append(int(text))
+        elif isinstance(value, str) and ("://" in text or text.startswith(("/", "?"))):
+            self.link(text)
+        else:
+            self.cursors.append((0 if named_cursor else 2, _cursor_text(value)))
+
+    def link(self, link: str) -> None:
+        """Read a next link: its ``cursor`` (or ``page``) parameter; it is never requested."""
+        query = parse_qs(urlsplit(link).query)
+        if query.get("cursor"):
+            self.cursors.append((1, _cursor_text(query["cursor"][0])))
+        elif query.get("page") and query["page"][0].isdigit() and query["page"][0].isascii():
+            self.pages.append(int(query["page"][0]))
+        else:
+            self.more = True  # a next link the tap cannot ask for (no cursor, no page)
 
 
 def _kind(value: object) -> str:
@@ -160,7 +351,7 @@ def _kind(value: object) -> str:
 
 
 def _cursor_text(value: object) -> str:
-    """An envelope's next cursor as text ("" = no next page)."""
+    """A next cursor as text ("" = no next page)."""
     if value is None or value is False or value == "":
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -173,20 +364,23 @@ def _cursor_text(value: object) -> str:
     return text
 
 
-def _header_cursor(response: requests.Response) -> str | None:
-    """The next cursor from ``X-Next-Cursor`` or a ``Link: rel=next`` header.
+def _header_next(
+    response: requests.Response,
+) -> tuple[str | None, int | None, bool | None, str]:
+    """(cursor, page number, more, where) from ``X-Next-Cursor`` or ``Link: rel=next``.
 
-    None when the response says nothing about cursors, ``""`` when it says there is no
-    next page. A cursor inside a Link URL is percent-decoded once (it is part of a URL);
-    a header cursor is an opaque token and is sent back as it came.
+    The cursor is None when the headers say nothing, ``""`` when ``X-Next-Cursor`` is
+    present and empty. A cursor inside a Link URL is percent-decoded once (it is part of a
+    URL); a header cursor is an opaque token and is sent back as it came.
     """
     if "X-Next-Cursor" in response.headers:
-        return _cursor_text(response.headers["X-Next-Cursor"])
+        text = _cursor_text(response.headers["X-Next-Cursor"])
+        return text, None, None, "X-Next-Cursor" if text else "an empty X-Next-Cursor"
     link = response.headers.get("Link")
-    if not link:
-        return None
-    match = _LINK_NEXT.search(link)
-    if match is None:
-        return None  # other relations only: says nothing about a next page
-    values = parse_qs(urlsplit(match.group(1)).query).get("cursor")
-    return _cursor_text(values[0]) if values else None
+    match = _LINK_NEXT.search(link) if link else None
+    if match is None:  # no Link, or other relations only: says nothing about a next page
+        return None, None, None, "no X-Next-Cursor or Link: rel=next header"
+    found = _Next()
+    found.link(match.group(1))
+    cursor, number, more = found.result()
+    return cursor, number, more, 'Link: rel="next"'

@@ -8,9 +8,17 @@ every record (nested objects and arrays included):
   as text (``"9007199254740993"`` stays exact), ``employee_number`` sent as a number where
   text is declared, ``"true"``/``"false"`` for booleans, timestamps without a zone;
 * values that cannot mean anything of the declared type (``"abc"`` for a count,
-  ``Infinity``, a date-time that does not parse, an object where text belongs) become null;
-* fields the schema does not know, at any depth, are dropped;
+  ``Infinity``, a date-time that does not parse, an object where text belongs) become null in
+  their column, and are kept as sent in ``_extra_fields``;
+* fields the schema does not know, at any depth, are kept in ``_extra_fields``;
 * a record whose primary key cannot be read is dropped.
+
+**Nothing the server sent is lost**: ``_extra_fields`` (:data:`EXTRA_FIELDS`, a JSON object
+column of every stream, absent when empty) maps the path of each value the schema could not
+hold to the value as sent: ``drift_note``, ``user.drift_badge``, ``psts[2].new_counter``,
+``phish_prone_percentage`` (for ``"N/A"``). One column instead of a SCHEMA change per new field:
+it survives flattening (as JSON text), strict targets (target-csv), a value whose type changes
+between records, and a catalog a user saved; the warehouse reads it with its JSON functions.
 
 Each kind of problem is named once per stream in a warning and counted for the run summary;
 nothing is dropped silently. With flattening on, a null nested object becomes an object of
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 import re
 import typing as t
@@ -47,8 +56,37 @@ def _real_day(text: str) -> bool:
 
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
 
+#: The column of every stream that keeps, by path, the values its schema could not hold.
+EXTRA_FIELDS = "_extra_fields"
+#: Its declaration in every stream's schema.
+EXTRA_FIELDS_SCHEMA = {
+    "type": ["object", "null"],
+    "description": (
+        "What the API sent that the schema could not hold, by path: fields this version of "
+        "the tap does not know (at any depth) and values a column's type could not read "
+        "(loaded as null there). Absent when empty."
+    ),
+}
+
 Check = t.Callable[[t.Any], t.Any]
 Report = t.Callable[[str, str], None]
+
+
+#: Values kept in ``_extra_fields`` nested deeper than this are kept as their JSON text: the
+#: SDK and targets walk records recursively.
+MOST_KEPT_DEPTH = 16
+
+
+def _deeper_than(value: t.Any, limit: int) -> bool:
+    """True when ``value`` nests objects or arrays more than ``limit`` levels (no recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 class _InvalidError(Exception):
@@ -150,11 +188,15 @@ class RecordCleaner:
         self.key_fields = tuple(key_fields)
         self._report = report or _ignore
         self._expand = expand_null_objects
+        self._extras: dict[str, t.Any] | None = None
         self._root = self._object_checker(schema, "", 0)
 
     def clean(self, record: dict) -> dict | None:
         """``record`` made to fit the schema, or None when its key cannot be read."""
+        self._extras = None
         cleaned = self._root(record)
+        if self._extras is not None:
+            cleaned[EXTRA_FIELDS] = self._extras
         for name in self.key_fields:
             if cleaned.get(name) is None:
                 self._report("dropped: its primary key could not be read", name)
@@ -181,9 +223,18 @@ class RecordCleaner:
             return self._string_checker(path, node.get("format"))
         return lambda value: value
 
+    def _keep(self, path: str, value: t.Any) -> None:
+        """Keep ``value`` in ``_extra_fields`` under ``path`` (as JSON text when too deep)."""
+        if self._extras is None:
+            self._extras = {}
+        if isinstance(value, dict | list) and _deeper_than(value, MOST_KEPT_DEPTH):
+            value = json.dumps(value)  # what reads records recursively must not overflow
+        self._extras[path] = value
+
     def _problem(self, path: str, value: t.Any, wanted: str) -> None:
         got = "null" if value is None else type(value).__name__
-        self._report(f"{got} where {wanted} belongs: loaded as null", path)
+        self._report(f"{got} where {wanted} belongs: loaded as null, kept in {EXTRA_FIELDS}", path)
+        self._keep(path, value)
 
     def _simple(
         self,
@@ -246,7 +297,10 @@ class RecordCleaner:
                 try:
                     fixed = fix(value)  # type: ignore[misc]
                 except _InvalidError:
-                    self._report(f"text that is not a {fmt}: loaded as null", path)
+                    self._report(
+                        f"text that is not a {fmt}: loaded as null, kept in {EXTRA_FIELDS}", path
+                    )
+                    self._keep(path, value)
                     return None
                 self._report(f"{fmt} rewritten to ISO 8601", path)
                 return fixed
@@ -265,7 +319,8 @@ class RecordCleaner:
 
     def _array_checker(self, node: dict, path: str, depth: int) -> Check:
         items = node.get("items")
-        item_check = self._checker(items, f"{path}[]", depth + 1) if items else None
+        item_path = f"{path}[]"
+        item_check = self._checker(items, item_path, depth + 1) if items else None
         keep_nulls = items is None or "null" in _types(items)
 
         def check(value: t.Any) -> t.Any:
@@ -276,21 +331,32 @@ class RecordCleaner:
                 return None
             if item_check is None:
                 return value
-            cleaned = [item_check(v) for v in value]
+            cleaned = []
+            for index, item in enumerate(value):
+                before = len(self._extras) if self._extras is not None else 0
+                cleaned.append(item_check(item))
+                if self._extras is not None and len(self._extras) > before:
+                    self._number(self._extras, before, item_path, f"{path}[{index}]")
             if keep_nulls:
                 return cleaned
-            kept = [v for v in cleaned if v is not None]
-            if len(kept) != len(cleaned):
-                self._report("array items that could not be read: dropped", path)
-            return kept
+            present = [v for v in cleaned if v is not None]
+            if len(present) != len(cleaned):
+                self._report(f"array items that could not be read: kept in {EXTRA_FIELDS}", path)
+            return present
 
         return check
+
+    @staticmethod
+    def _number(extras: dict[str, t.Any], since: int, item_path: str, indexed: str) -> None:
+        """File the extras found inside one array item under its index (``psts[2].x``)."""
+        for extra in list(extras)[since:]:
+            extras[indexed + extra[len(item_path) :]] = extras.pop(extra)
 
     def _object_checker(self, node: dict, path: str, depth: int) -> Check:
         props: dict[str, Check] = {}
         for name, child in (node.get("properties") or {}).items():
             props[name] = self._checker(child, f"{path}.{name}" if path else name, depth + 1)
-        known = frozenset(props)
+        known = frozenset(props) - ({EXTRA_FIELDS} if depth == 0 else set())
         expand = depth > 0 and depth <= self._expand
         nulls = dict.fromkeys(props) if expand else None
 
@@ -304,9 +370,12 @@ class RecordCleaner:
                 return None
             unknown = value.keys() - known
             if unknown:
-                for name in unknown:
-                    shown = name if name.isprintable() else ascii(name)
-                    self._report("unknown field: not loaded", f"{path}.{shown}" if path else shown)
+                for name in value:  # in the order sent
+                    if name in unknown:
+                        where = f"{path}.{name}" if path else str(name)
+                        shown = where if where.isprintable() else ascii(where)
+                        self._report(f"unknown field: kept in {EXTRA_FIELDS}", shown)
+                        self._keep(where, value[name])
             return {name: props[name](v) for name, v in value.items() if name in known}
 
         return check

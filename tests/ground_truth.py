@@ -19,6 +19,7 @@ import typing as t
 
 from tap_knowbe4.pagination import is_typical_cap
 from tap_knowbe4.sandbox import Organization
+from tap_knowbe4.sandbox.drift import NEW_FIELDS, NEW_STUB_FIELD
 from tap_knowbe4.sandbox.routes import keyword_args, match
 from tap_knowbe4.streams import ENROLLMENT_FLAGS as ENROLLMENT_PARAMS
 from tap_knowbe4.streams import Endpoint, endpoints
@@ -47,11 +48,23 @@ def endpoint_table(members_from: str = "users") -> dict[str, Endpoint]:
     return {e.name: e for e in endpoints(members_from)}
 
 
+#: Quirks that change the data itself (the others only change shapes or names, which the tap
+#: maps back to today's: the canonical organization lacks those).
+DATA_QUIRKS = ("legacy-fields", "new-fields", "repeated-keys")
+#: Documented renames of fields that are not today's API (README, "What it extracts").
+LOADED_AS = {
+    "phishing_security_test_recipients": {"vulnerable-plugins_at": "vulnerable_plugins_at"}
+}
+#: The column holding what the schema does not know (README, "A field the tap did not know").
+EXTRA_FIELDS = "_extra_fields"
+
+
 def canonical(org: Organization) -> Organization:
     """The same organization, at the same clock, without the docs' legacy shapes."""
-    if not org.options.quirks:
+    kept = tuple(q for q in org.options.quirks if q in DATA_QUIRKS)
+    if kept == tuple(org.options.quirks):
         return org
-    plain = Organization(dataclasses.replace(org.options, quirks=()))
+    plain = Organization(dataclasses.replace(org.options, quirks=kept))
     plain.advance(seconds=org.now_epoch - plain.now_epoch)
     return plain
 
@@ -65,7 +78,9 @@ def _route_rows(org: Organization, endpoint: Endpoint, *args: int) -> list[dict]
 
 
 def _as_loaded(stream: str, row: dict) -> dict:
-    """The documented conversions: ``employee_number`` is text."""
+    """The documented conversions: ``employee_number`` is text, the renames of
+    :data:`LOADED_AS`, and the fields the sandbox made up (no client knows them) kept in
+    :data:`EXTRA_FIELDS` by path."""
     row = dict(row)
     if stream == "users" and isinstance(row.get("employee_number"), int):
         row["employee_number"] = str(row["employee_number"])
@@ -73,7 +88,30 @@ def _as_loaded(stream: str, row: dict) -> dict:
         stub = row["user"]
         if isinstance(stub.get("employee_number"), int):
             row["user"] = {**stub, "employee_number": str(stub["employee_number"])}
+    for old, new in LOADED_AS.get(stream, {}).items():
+        if old in row:
+            row[new] = row.pop(old)
+    extras = {name: row.pop(name) for name in NEW_FIELDS if name in row}
+    stub = row.get("user")
+    if isinstance(stub, dict) and NEW_STUB_FIELD[0] in stub:
+        row["user"] = {k: v for k, v in stub.items() if k != NEW_STUB_FIELD[0]}
+        extras[f"user.{NEW_STUB_FIELD[0]}"] = stub[NEW_STUB_FIELD[0]]
+    if extras:
+        row[EXTRA_FIELDS] = extras
     return row
+
+
+def _without_exact_repeats(stream: str, rows: list[dict]) -> list[dict]:
+    """A key listed again is loaded again, unless it is an exact repeat (README)."""
+    keys = endpoint_table()[stream].primary_keys
+    versions: dict[tuple, list[dict]] = {}
+    kept = []
+    for row in rows:
+        seen = versions.setdefault(tuple(row.get(k) for k in keys), [])
+        if row not in seen:
+            seen.append(row)
+            kept.append(row)
+    return kept
 
 
 def parents_of(org: Organization, endpoint: Endpoint, table: dict[str, Endpoint]) -> list[int]:
@@ -116,31 +154,64 @@ def expected_records(org: Organization, stream: str, members_from: str = "users"
     """The records ``stream`` must emit for the organization as it is now."""
     table = endpoint_table(members_from)
     plain = canonical(org)
-    return [_as_loaded(stream, row) for row in _rows(plain, table[stream], table)]
+    rows = [_as_loaded(stream, row) for row in _rows(plain, table[stream], table)]
+    return _without_exact_repeats(stream, rows)
 
 
-def listing_requests(sb: Sandbox, path: str, rows: int, page_size: int, *, cursor: bool) -> int:
+def _documented_unpaginated(sb: Sandbox, path: str) -> bool:
+    """True when the tap's endpoint table says the endpoint answers everything at once."""
+    template = sb.paging.template(path)
+    return any(e.may_ignore_paging and e.path == template for e in endpoints())
+
+
+def listing_requests(
+    sb: Sandbox, path: str, rows: int, page_size: int, *, cursor: bool, cursor_only: bool = False
+) -> int:
     """Requests the tap's protocol needs to read one listing of ``rows`` records.
 
-    The sandbox's minimum (``sb.paging.min_requests``) plus the tap's one documented extra:
-    a short first page whose size is a typical server cap (a multiple of 10 or 25) is
-    probed once (page 2), to notice a server that caps ``per_page``. An endpoint that
-    ignores paging answers everything at once; when that is exactly one full page (or a
-    probe-sized short one), the tap asks for page 2 and finds the same rows.
+    A model of the tap's documented protocol (``tap_knowbe4.pagination``) under the
+    sandbox's rules: every page; one more (empty or short) page where a list ends by page
+    number; a probe of page 2 after a short first page of a typical cap size (a multiple of
+    10 or 25); and, where page 1 is full, names no next page and the server ignores
+    ``page``, page 2 (a repeat) plus one probe. ``cursor``: the tap asks for cursors
+    (``pagination`` auto or cursor); ``cursor_only``: ``pagination: cursor``. Endpoints
+    documented as unpaginated are asked with no paging parameter at all (the API's default
+    page of 100), except under ``pagination: cursor``.
     """
     rules = sb.paging
-    if rules.is_unpaginated(path):
-        short_probe = rows < page_size and is_typical_cap(rows)
-        return 2 if rows == page_size or short_probe else 1
+    if _documented_unpaginated(sb, path) and not cursor_only:
+        return _bare_listing(sb, path, rows, page_size)
     size = rules.page_size(path, page_size)
-    if rules.pages_by_cursor(path, cursor):
-        if rules.cursor_style == "header" and rows <= size:
-            # the only page carries no cursor header: the tap reads it as page 1 of a list
-            return _by_page_number(rows, size, page_size)
-        if rows == size:
-            return 2  # a full first page said to be the last: the tap confirms with page 2
+    if rules.is_unpaginated(path):
+        raise NotImplementedError("the tap fails a listing that ignores paging undocumented")
+    if not rules.pages_by_cursor(path, cursor):
+        return _by_page_number(rows, size, page_size)
+    ignores_page = rules.pagination == "cursor"
+    if rules.says_end(path):  # every last page says so explicitly (an empty one is bare [])
+        if rows == size == page_size and not cursor_only:
+            return 2  # a full first page said to be the last: page 2 confirms it
         return max(1, math.ceil(rows / size))
-    return _by_page_number(rows, size, page_size)
+    # the last page names no next cursor: silent
+    if rows > size:
+        return math.ceil(rows / size)  # the last page is reached by a cursor that stopped
+    if cursor_only:
+        return 2 if rows == size else 1  # a full silent page is probed at once
+    if rows == size or (0 < rows < page_size and is_typical_cap(rows)):
+        return 3 if ignores_page else 2  # page 2 (a repeat, or the end), then the probe
+    return 1
+
+
+def _bare_listing(sb: Sandbox, path: str, rows: int, page_size: int) -> int:
+    """An endpoint documented as unpaginated: asked with ``per_page`` only, no cap probe."""
+    rules = sb.paging
+    if rules.is_unpaginated(path):
+        return 3 if rows == page_size else 1  # exactly a page: page 2, then the probe
+    size = rules.page_size(path, page_size)
+    if rules.pages_by_cursor(path, cursor=False):
+        if rows != size:
+            return max(1, math.ceil(rows / size))
+        return 2 if rules.says_end(path) else 3  # page 2 confirms, or page 2 and the probe
+    return rows // size + 1
 
 
 def _by_page_number(rows: int, size: int, page_size: int) -> int:
@@ -167,6 +238,7 @@ def minimum_requests(
     page_size: int,
     *,
     cursor: bool,
+    cursor_only: bool = False,
     members_from: str = "users",
 ) -> int:
     """The fewest requests the tap can read ``streams`` with (a full sync, no state).
@@ -194,10 +266,14 @@ def minimum_requests(
                 total += 1
                 continue
             rows = len(_route_rows(org, endpoint))
-            total += listing_requests(sb, endpoint.path, rows, page_size, cursor=cursor)
+            total += listing_requests(
+                sb, endpoint.path, rows, page_size, cursor=cursor, cursor_only=cursor_only
+            )
             continue
         for parent_id in parents_of(org, endpoint, table):
             rows = len(_route_rows(org, endpoint, parent_id))
             path = _concrete(endpoint.path, parent_id)
-            total += listing_requests(sb, path, rows, page_size, cursor=cursor)
+            total += listing_requests(
+                sb, path, rows, page_size, cursor=cursor, cursor_only=cursor_only
+            )
     return total

@@ -331,8 +331,8 @@ def test_a_failed_parent_is_read_again_after_a_later_parent_finished():
     broken = {"on": True}
 
     def handler(request):
-        if request.path == "/v1/phishing/security_tests":
-            return json_answer(tests)
+        if request.path == "/v1/phishing/security_tests":  # all at once, then an empty page
+            return json_answer(tests if request.query.get("page") in (None, "1") else [])
         if request.path == "/v1/phishing/security_tests/101/recipients" and broken["on"]:
             # every page the same full page: the listing fails, the run goes on
             return json_answer([{"recipient_id": 1, "user": {"id": 1}}, {"recipient_id": 2}])
@@ -343,8 +343,9 @@ def test_a_failed_parent_is_read_again_after_a_later_parent_finished():
 
     streams = ["phishing_security_tests", "phishing_security_test_recipients"]
     with HostileServer(handler) as server:
-        # the list, 101 twice (failed), 102 (complete); the cap stops the run before 103
-        first = run_tap(_config(server, page_size=2, max_requests_per_run=4), streams=streams)
+        # the list, 101 three times (page 1, page 2 the same, the probe: failed), 102
+        # (complete); the cap stops the run before 103
+        first = run_tap(_config(server, page_size=2, max_requests_per_run=5), streams=streams)
         assert {r["pst_id"] for r in first.records("phishing_security_test_recipients")} >= {102}
         broken["on"] = False
         second = run_tap(_config(server, page_size=2), streams=streams, state=first.final_state)

@@ -5,8 +5,9 @@ drifts, at any depth: extra fields (top-level and nested), nulls, legacy names, 
 text, text as numbers, non-finite numbers, lone surrogates, objects where scalars belong.
 It goes through the stream's own record pipeline (``post_process``, exactly what a sync
 does per record). It must never crash; what comes out is valid against the stream's schema
-(formats included) or is dropped because its key cannot be read; unknown fields never reach
-the output, and every change is named in the stream's report.
+(formats included) or is dropped because its key cannot be read; an unknown field, at any
+depth, is not in a column but in ``_extra_fields`` under its path, with its value as sent;
+every change is named in the stream's report.
 """
 
 from __future__ import annotations
@@ -113,6 +114,21 @@ def drifted(draw):
     return stream, context, record, extras  # have replaced the object that held one
 
 
+def _dotted(path: tuple) -> str:
+    """``("psts", 1, "x")`` as the tap names it in ``_extra_fields``: ``psts[1].x``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _value_at(record: dict, path: tuple) -> t.Any:
+    value: t.Any = record
+    for part in path:
+        value = value[part]
+    return value
+
+
 def _absent(record: dict, path: tuple) -> bool:
     value: t.Any = record
     for part in path[:-1]:
@@ -140,8 +156,11 @@ def test_drifted_records_never_crash_and_load_validly_or_are_reported(case):
     errors = list(Draft7Validator(stream.schema, format_checker=FormatChecker()).iter_errors(out))
     assert not errors, errors[0].message
     json.dumps(out).encode("utf-8")  # what the writer must be able to write
+    kept = out.get("_extra_fields") or {}
     for path in extras:
         assert _absent(out, path), path
+        assert _dotted(path) in kept, (path, kept)
+        assert kept[_dotted(path)] == _value_at(record, path)
         assert any("unknown field" in text for text in noted), noted
-    if out != {k: v for k, v in record.items() if k in out} and not extras:
+    if out != {k: v for k, v in record.items() if k in out} and not extras and not kept:
         assert noted or any(old in record for old in CASES[stream_name][2].values())

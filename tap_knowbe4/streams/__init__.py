@@ -179,6 +179,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         kind=kinds.RecipientsStream,
         incremental=True,
         increments="per test",
+        renames=normalize.LEGACY_RECIPIENT_FIELDS,
         parent=("phishing_security_tests", "pst_id", "pst_id"),
         cost="first run: the pages of every test; later: only tests that can still change",
         references=(_user_ref("recipients"),),

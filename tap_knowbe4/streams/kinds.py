@@ -143,9 +143,10 @@ class GroupMembersStream(ListStream):
         base = super().planned_requests(context, parent)
         return base and pages(parent.get("member_count") or 0, self.settings.page_size)
 
-    def listing_key(self, record: dict) -> t.Hashable:
+    @property
+    def listing_fields(self) -> tuple[str, ...]:
         """Members are users: their id identifies them within the group."""
-        return record.get("id")
+        return ("id",)
 
     def normalize(self, record: dict, context: Context | None) -> dict | None:
         """Keep only the link columns."""

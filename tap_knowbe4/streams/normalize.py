@@ -10,6 +10,8 @@ LEGACY_USER_FIELDS = {"adi_manageable": "provisioning_managed", "adi_guid": "pro
 LEGACY_GROUP_FIELDS = {"adi_guid": "provisioning_guid"}
 LEGACY_PST_FIELDS = {"landing-page": "landing_page"}
 LEGACY_POLICY_FIELDS = {"id": "policy_id"}
+#: A column name cannot hold a hyphen comfortably; the field's only name had one.
+LEGACY_RECIPIENT_FIELDS = {"vulnerable-plugins_at": "vulnerable_plugins_at"}
 
 
 def risk_point(record: dict) -> dict:
@@ -40,8 +42,12 @@ def group(record: dict) -> dict:
 def recipient(record: dict) -> dict:
     """The user stub's ``active_directory_guid`` is now ``provisioning_guid``."""
     stub = record.get("user")
-    if isinstance(stub, dict) and "active_directory_guid" in stub:
-        stub.setdefault("provisioning_guid", stub.pop("active_directory_guid"))
+    if (
+        isinstance(stub, dict)
+        and "active_directory_guid" in stub
+        and "provisioning_guid" not in stub
+    ):
+        stub["provisioning_guid"] = stub.pop("active_directory_guid")
     return record
 
 

@@ -1,0 +1,66 @@
+"""The same key twice in one listing: exact repeats are dropped, every other version is kept.
+
+A listing can name one primary key more than once: a page repeated by a server that ignores
+``page``, rows shifting between pages while data changes, or the API listing one enrollment
+three times with different campaigns and statuses (a public fixture does). Only an **exact**
+repeat of a version already sent in this listing says nothing new: it is dropped and counted.
+A version with other content is sent too, in the order the API listed it, so a target that
+upserts on the key keeps the last one listed (and an append-only target keeps all of them);
+those keys are counted and named in the run summary.
+
+For risk-score histories this decides the day's value when the API lists several scores on
+one date: the last one listed.
+
+To compare without encoding every record, the versions of the last :data:`WINDOW` keys are
+kept; a key that comes back after that many others is sent again (it may be identical) and
+counted with the changed ones: never dropped on a guess.
+"""
+
+from __future__ import annotations
+
+import collections
+import typing as t
+
+#: How many recent keys keep their versions for comparison.
+WINDOW = 2000
+
+
+class ListingRepeats:
+    """Which records of one listing to send (see the module docstring)."""
+
+    def __init__(self, window: int = WINDOW) -> None:
+        """A fresh listing."""
+        self._window = window
+        self._keys: set[t.Hashable] = set()
+        self._recent: collections.OrderedDict[t.Hashable, list[dict]] = collections.OrderedDict()
+        #: Records dropped because the same version was already sent.
+        self.exact = 0
+        #: Keys sent again with other content (or too far apart to compare), and how often.
+        self.changed: dict[t.Hashable, int] = {}
+
+    def admit(self, key: t.Hashable, record: dict) -> bool:
+        """True when ``record`` is to be sent; False for an exact repeat."""
+        if key not in self._keys:
+            self._keys.add(key)
+            self._remember(key, record, [])
+            return True
+        versions = self._recent.get(key)
+        if versions is not None and record in versions:
+            self.exact += 1
+            return False
+        self.changed[key] = self.changed.get(key, 0) + 1
+        self._remember(key, record, versions or [])
+        return True
+
+    def _remember(self, key: t.Hashable, record: dict, versions: list[dict]) -> None:
+        versions.append(dict(record))  # a copy: what is written may be trimmed later
+        self._recent[key] = versions
+        self._recent.move_to_end(key)
+        if len(self._recent) > self._window:
+            self._recent.popitem(last=False)
+
+
+def describe_key(names: t.Sequence[str], key: t.Hashable) -> str:
+    """``enrollment_id 2525523`` or ``group_id 5, date 2021-02-07``, for the summary."""
+    values = key if isinstance(key, tuple) else (key,)
+    return ", ".join(f"{name} {value}" for name, value in zip(names, values, strict=False))
