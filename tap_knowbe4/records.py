@@ -89,6 +89,30 @@ def _deeper_than(value: t.Any, limit: int) -> bool:
     return False
 
 
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def json_safe(value: t.Any) -> t.Any:
+    """``value`` with every non-finite number as text (``"NaN"``, ``"Infinity"``).
+
+    A Singer message cannot hold them, and a kept value must not become null.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _NON_FINITE[repr(value)]
+    if not isinstance(value, dict | list):
+        return value
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        pairs = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, item in list(pairs):
+            if isinstance(item, float) and not math.isfinite(item):
+                node[key] = _NON_FINITE[repr(item)]
+            elif isinstance(item, dict | list):
+                pending.append(item)
+    return value
+
+
 class _InvalidError(Exception):
     """A value that cannot be read as its declared type (becomes null)."""
 
@@ -229,7 +253,7 @@ class RecordCleaner:
             self._extras = {}
         if isinstance(value, dict | list) and _deeper_than(value, MOST_KEPT_DEPTH):
             value = json.dumps(value)  # what reads records recursively must not overflow
-        self._extras[path] = value
+        self._extras[path] = json_safe(value)
 
     def _problem(self, path: str, value: t.Any, wanted: str) -> None:
         got = "null" if value is None else type(value).__name__
