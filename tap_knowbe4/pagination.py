@@ -11,7 +11,9 @@ Where the tap concludes "end of list"  The evidence
 =====================================  ============================================================
 an explicit end marker                 ``X-Next-Cursor`` present and empty; an envelope member
                                        naming the next page that is null, empty or false;
-                                       ``has_more: false``; ``is_last_page: true``
+                                       ``has_more: false``; ``is_last_page: true``. On a full
+                                       page no cursor led to, page 2 confirms it (the same
+                                       records, or none): a proxy may add the header everywhere
 an empty page                          no records (unless it names a next cursor: followed, at
                                        most three empty pages in a row)
 a short page                           fewer records than a full page (what was asked, or the
@@ -39,9 +41,11 @@ finds no cursor, a page of records all sent before, cursors in a circle, a link 
 is not complete (no ACTIVATE_VERSION, nothing settled, exit non-zero) and :attr:`broken` is one
 line naming the endpoint and the answer's shape.
 
-Requests: exactly the pages when a cursor or an explicit end is given; one more (the empty or
-short page) when a list is an exact multiple of the page size and ends by page number; the
-probe costs one request, only when page 1 is full, names nothing, and page 2 repeats it.
+Requests: exactly the pages when a cursor or an explicit end is given (plus page 2 for a list
+exactly one page long whose end marker no cursor led to); one more (the empty or short page)
+when a list is an exact multiple of the page size and ends by page number; the probe costs one
+request, only when page 1 is full, names nothing, and page 2 repeats it (in ``cursor`` mode,
+where page 2 is never asked, at once).
 Endpoints documented as unpaginated get the fewest parameters that give the whole answer
 whichever reading of the documentation holds: their own and ``per_page`` (no ``page``, no
 ``cursor``, no probe for a cap). A peer sends ``full=true`` alone; where the endpoint does page,

@@ -240,12 +240,24 @@ def minimum_requests(
     cursor: bool,
     cursor_only: bool = False,
     members_from: str = "users",
+    floor: bool = False,
 ) -> int:
     """The fewest requests the tap can read ``streams`` with (a full sync, no state).
 
     Parents are read once for all their selected children; ``group_members`` derived from
-    users costs nothing beyond the users list.
+    users costs nothing beyond the users list. ``floor``: the fewest any client that knew the
+    server's rules would need (``sb.paging.min_requests``), instead of the tap's protocol.
     """
+
+    def listing_requests(
+        sb: Sandbox, path: str, rows: int, page_size: int, *, cursor: bool, cursor_only: bool
+    ) -> int:
+        if floor:
+            return sb.paging.min_requests(path, rows, page_size, cursor=cursor)
+        return tap_listing_requests(
+            sb, path, rows, page_size, cursor=cursor, cursor_only=cursor_only
+        )
+
     org = canonical(sb.org)
     table = endpoint_table(members_from)
     wanted = set(streams)
@@ -277,3 +289,6 @@ def minimum_requests(
                 sb, path, rows, page_size, cursor=cursor, cursor_only=cursor_only
             )
     return total
+
+
+tap_listing_requests = listing_requests
