@@ -40,9 +40,12 @@ class ListingRepeats:
 
     def admit(self, key: t.Hashable, record: dict) -> bool:
         """True when ``record`` is to be sent; False for an exact repeat."""
-        if key not in self._keys:
+        if key not in self._keys:  # the common case, kept short
             self._keys.add(key)
-            self._remember(key, record, [])
+            recent = self._recent
+            recent[key] = [record.copy()]  # a copy: what is written may be trimmed later
+            if len(recent) > self._window:
+                recent.popitem(last=False)
             return True
         versions = self._recent.get(key)
         if versions is not None and record in versions:
