@@ -15,8 +15,11 @@ import pytest
 import requests
 
 from tap_knowbe4.payload import InvalidBodyError, read_page
+from tap_knowbe4.sandbox.paging import CURSOR_STYLES
+from tests.conftest import sandbox, tap_config
 from tests.hostile_server import HostileServer, hostile_config, json_answer, users
 from tests.singer_output import check_singer, run_tap
+from tests.test_run_caps import _truth, sync_until_complete
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
 
@@ -159,3 +162,32 @@ def test_what_is_not_a_list(body):
         response = requests.get(server.url + "/v1/users", timeout=5)
     with pytest.raises(InvalidBodyError):
         read_page(response, is_list=True, key_fields=("id",))
+
+
+@pytest.mark.parametrize("style", CURSOR_STYLES)
+def test_a_cursor_only_list_read_across_capped_runs_loses_nothing(style):
+    """The drift profile (``page`` ignored, the cursor in ``style``) under a run cap smaller
+    than the list: the next run resumes at the cursor the first stopped at (``resume.py``)
+    and the two load every user, deleting none."""
+    with sandbox(profile="drift", cursor_style=style, users=45) as sb:  # 5 pages of 10
+        config = tap_config(
+            sb, page_size=10, max_requests_per_run=3, emit_activate_version_messages=True
+        )
+        runs, warehouse = sync_until_complete(config, ["users"])
+        truth = _truth(sb, "users")
+    assert len(runs) == 2
+    assert runs[0].final_state["tap_knowbe4"]["interrupted"]["lists"]["users"]["cursor"]
+    assert warehouse.keys("users") == truth
+
+
+def test_a_list_whose_keys_repeat_keeps_no_position_and_a_cap_says_so():
+    """The drift lists some enrollments twice: a list out of key order proves no position,
+    so a cap it does not fit in fails in one line rather than promise a continuation."""
+    with sandbox(profile="drift", users=25) as sb:
+        config = tap_config(
+            sb, page_size=10, max_requests_per_run=3, emit_activate_version_messages=True
+        )
+        run = run_tap(config, streams=["training_enrollments"])
+    assert "too small for this sync to make progress" in str(run.error)
+    assert run.final_state["tap_knowbe4"]["interrupted"]["lists"] == {}
+    assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
