@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import typing as t
+
+from tests import warm_tap
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -104,14 +105,14 @@ def run_cli(
     env: dict[str, str] | None = None,
     timeout: float = 180,
 ) -> CliRun:
-    """Run :func:`tap_command` plus ``args`` to its end and keep what it printed."""
+    """Run :func:`tap_command` plus ``args`` to its end and keep what it printed.
+
+    The run is a new process forked from a warm one that has imported the tap
+    (``tests/warm_tap.py``): the same command line, environment and exit code, without
+    the second of imports.
+    """
     command = tap_command(tmp_path, config, state=state, catalog=catalog)
-    proc = subprocess.run(
-        [*command, *args],
-        capture_output=True,
-        text=True,
-        env=env if env is not None else clean_env(),
-        timeout=timeout,
-        check=False,
+    proc = warm_tap.run(
+        [*command, *args], env=env if env is not None else clean_env(), timeout=timeout
     )
     return CliRun(proc.returncode, proc.stdout, proc.stderr)

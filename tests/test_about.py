@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests import warm_tap
 from tests.project_scripts import installed_tap, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,9 +22,7 @@ def about_markdown() -> str:
 
 
 def test_about_markdown_lists_every_setting(about_markdown: str) -> None:
-    json_out = subprocess.run(
-        [installed_tap(), "--about", "--format=json"], check=True, capture_output=True, text=True
-    ).stdout
+    json_out = warm_tap.run([installed_tap(), "--about", "--format=json"], check=True).stdout
     settings = json.loads(json_out)["settings"]["properties"]
     table = readme_settings.settings_table(about_markdown)
     names = {row.split("|")[1].strip() for row in table[2:]}

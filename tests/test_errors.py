@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from tests import warm_tap
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
 from tests.singer_output import check_singer, run_tap
@@ -21,13 +22,8 @@ def run_cli(config: dict, tmp_path, *args: str) -> subprocess.CompletedProcess:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_KNOWBE4")}
-    return subprocess.run(
-        [sys.executable, "-m", "tap_knowbe4", "--config", str(path), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
+    return warm_tap.run(
+        [sys.executable, "-m", "tap_knowbe4", "--config", str(path), *args], env=env, timeout=120
     )
 
 
@@ -138,12 +134,8 @@ def test_a_404_on_children_of_a_parent_that_still_exists_fails_it_not_skips_it(c
 
 def test_discovery_and_about_need_no_config(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_KNOWBE4")}
-    about = subprocess.run(
-        [sys.executable, "-m", "tap_knowbe4", "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
+    about = warm_tap.run(
+        [sys.executable, "-m", "tap_knowbe4", "--about", "--format=json"], env=env, check=True
     )
     settings = json.loads(about.stdout)["settings"]
     assert settings["properties"]["api_key"]["writeOnly"] is True

@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from tests import warm_tap
 from tests.conftest import record_fault_row, sandbox, tap_config
 from tests.ground_truth import expected_records
 from tests.singer_output import SingerRun, catalog_selecting, check_singer
@@ -53,7 +54,7 @@ def _run_cli(config: dict, tmp_path, state: dict | None = None) -> subprocess.Co
         (tmp_path / "state.json").write_text(json.dumps(state))
         args += ["--state", str(tmp_path / "state.json")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_KNOWBE4")}
-    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=180, check=False)
+    return warm_tap.run(args, env=env, timeout=180)
 
 
 def _messages(stdout: str) -> list[dict]:

@@ -9,23 +9,36 @@ import subprocess
 import sys
 
 CHILD = r"""
-import sys, time
+import sys
 from singer_sdk.singerlib import RecordMessage, StateMessage
 from tap_knowbe4.writer import BufferedRecordWriter
+
+def step(name):  # tell the parent what is written, wait until it has looked at stdout
+    print(name, file=sys.stderr, flush=True)
+    sys.stdin.readline()
 
 writer = BufferedRecordWriter()
 for i in range(3):
     writer.write_message(RecordMessage(stream="users", record={"id": i}))
-time.sleep(1.5)  # the parent looks at the pipe: nothing yet
+step("records")
 writer.write_message(StateMessage(value={"bookmarks": {"users": {"n": 3}}}))
-time.sleep(1.5)  # the parent reads the records and the state
+step("state")
 writer.write_message(RecordMessage(stream="users", record={"id": 3}))
 """
 
+#: Generous: a loaded machine's import of the SDK; the test waits for events, not time.
+EVENT_TIMEOUT = 120
 
-def _readable(fd: int, seconds: float) -> bytes:
-    ready, _, _ = select.select([fd], [], [], seconds)
-    return os.read(fd, 1 << 16) if ready else b""
+
+def _pending(fd: int) -> bytes:
+    """What the pipe holds right now (everything written before the child's last step)."""
+    out = b""
+    while select.select([fd], [], [], 0)[0]:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        out += chunk
+    return out
 
 
 def _kinds(out: bytes) -> list[str]:
@@ -34,17 +47,37 @@ def _kinds(out: bytes) -> list[str]:
 
 def test_records_wait_in_a_block_and_a_state_writes_them_first():
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the block is the writer's own
-    child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert child.stdin is not None
     assert child.stdout is not None
-    with child.stdout as stdout:
-        fd = stdout.fileno()
-        assert _readable(fd, 0.7) == b""  # three records, nothing written
-        out = b""
-        while out.count(b"\n") < 4:
-            chunk = _readable(fd, 5)
-            assert chunk, out
-            out += chunk
-        assert _kinds(out)[:4] == ["RECORD", "RECORD", "RECORD", "STATE"]
-        out += stdout.read()  # the last record, written at exit
-    assert child.wait(timeout=30) == 0
+    assert child.stderr is not None
+    fd = child.stdout.fileno()
+
+    def reached(step: str) -> None:
+        assert select.select([child.stderr], [], [], EVENT_TIMEOUT)[0], f"no {step!r} step"
+        line = child.stderr.readline().decode()
+        assert line == f"{step}\n", line + child.stderr.read().decode()
+
+    def go_on() -> None:
+        child.stdin.write(b"\n")
+        child.stdin.flush()
+
+    reached("records")
+    assert _pending(fd) == b""  # three records written to the writer, none to stdout
+    go_on()
+    reached("state")
+    out = _pending(fd)
+    assert _kinds(out) == ["RECORD", "RECORD", "RECORD", "STATE"]  # the block, then the state
+    go_on()
+    child.stdin.close()
+    out += child.stdout.read()  # the last record, written at exit
+    assert child.wait(timeout=EVENT_TIMEOUT) == 0, child.stderr.read()
+    child.stdout.close()
+    child.stderr.close()
     assert _kinds(out) == ["RECORD", "RECORD", "RECORD", "STATE", "RECORD"]
