@@ -6,10 +6,16 @@ import contextlib
 import json
 import os
 import pathlib
+import sys
 import tempfile
 import typing as t
 
 import pytest
+
+#: Cache compiled modules (pytest's rewritten test modules, the tap's own) even where the
+#: environment sets PYTHONDONTWRITEBYTECODE: rewriting every test module again costs each
+#: pytest worker about 5 s of CPU. (Caches go to ``__pycache__``, which git ignores.)
+sys.dont_write_bytecode = False
 
 if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox

@@ -31,6 +31,7 @@ json_values = st.recursive(
 records = st.dictionaries(st.text(), json_values, max_size=6)
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 @given(stream=st.text(min_size=1), data=records, emitted_at=st.integers(0, 2**50))
 def test_record_lines_equal_the_models_line(stream, data, emitted_at):
     model = models.AirbyteMessage(
@@ -137,6 +138,7 @@ def tap_states(draw) -> TapState:
     )
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 @given(state=tap_states(), incremental=st.sets(names))
 def test_per_stream_states_reassemble_the_tap_state(state, incremental):
     """Split per stream and read back, the tap's state is whole again for the streams read

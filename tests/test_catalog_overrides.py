@@ -58,6 +58,7 @@ def activated(run) -> list[str]:
     ],
     ids=["meltano-replication-method", "forced-replication-method", "entry"],
 )
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 @pytest.mark.parametrize("stream", [RISK, "group_risk_score_history"])
 def test_full_table_on_a_risk_history_reads_it_all_before_activating(asked, stream):
     """Defect 3 as reported: run 2 read from the bookmark (6 of 10 points), then sent

@@ -87,6 +87,7 @@ def test_the_schema_rejects_what_the_hub_rejects(
     assert not validator.is_valid(broken), why
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 def test_hub_yml_and_meltano_yml_are_generated_from_the_tap(
     about: dict[str, t.Any], catalog: dict[str, t.Any]
 ) -> None:

@@ -16,6 +16,8 @@ from tests.ground_truth import (
 from tests.singer_output import ALL_STREAMS, check_singer, run_tap
 from tests.test_full_sync import KEYS, assert_matches_ground_truth
 
+pytestmark = pytest.mark.slow  # runs of a sandbox across months: `make test`, not `make test-fast`
+
 RISK_WINDOW_SAFE = dt.timedelta(days=150)
 
 

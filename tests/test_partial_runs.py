@@ -41,6 +41,7 @@ def assert_activation_follows_every_record(run) -> None:
     assert len(activated(run)) == len(set(activated(run)))
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 def test_a_complete_run_activates_every_full_table_stream_after_its_records():
     with sandbox() as sb:
         run = run_tap(tap_config(sb, emit_activate_version_messages=True))
@@ -68,6 +69,7 @@ def test_a_run_stopped_by_the_budget_activates_only_what_it_finished(cap):
     assert run.final_state["tap_knowbe4"]["interrupted"] is not None
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 def test_a_forbidden_stream_and_an_exhausted_one_are_not_activated():
     with sandbox(forbidden_prefixes=("/v1/training/policies",)) as sb:
         sb.inject("503", path_prefix="/v1/training/store_purchases", count=99)
@@ -136,6 +138,7 @@ def test_a_resumed_fan_out_is_activated_under_the_version_its_read_began_with():
     }
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 def test_batch_messages_are_per_stream_not_per_parent(tmp_path):
     batch = {
         "encoding": {"format": "jsonl", "compression": "gzip"},

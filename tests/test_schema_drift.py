@@ -17,12 +17,15 @@ import json
 import pathlib
 import typing as t
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator, FormatChecker
 
 from tap_knowbe4.records import json_safe
 from tap_knowbe4.tap import TapKnowBe4
+
+pytestmark = pytest.mark.slow  # a drifted org read in full: `make test`, not `make test-fast`
 
 EXAMPLES = json.loads(
     (pathlib.Path(__file__).parent / "fixtures" / "knowbe4-examples.json").read_text()

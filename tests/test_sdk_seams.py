@@ -70,6 +70,7 @@ def test_seam_1_an_sdk_setting_it_cannot_read_is_named_not_echoed(monkeypatch):
 # -- 2, 3, 5: SCHEMA once, ACTIVATE_VERSION last, the run settled after every stream -----
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 def test_seams_2_3_5_schema_once_activation_last_summary_at_the_end(shared_sandbox, caplog):
     caplog.set_level(logging.INFO)
     run = run_tap(tap_config(shared_sandbox, emit_activate_version_messages=True))
@@ -107,6 +108,7 @@ def test_seam_3_records_carry_the_table_version_their_read_began_with():
 # -- 4: a child stream's BATCH files span its parents ------------------------------------
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 def test_seam_4_a_child_stream_is_batched_across_parents(shared_sandbox, tmp_path):
     batch = {
         "encoding": {"format": "jsonl", "compression": "gzip"},
@@ -168,6 +170,7 @@ TapKnowBe4(config={"api_key": "seam-test-key"})
 """
 
 
+@pytest.mark.slow  # a cold interpreter importing the SDK: `make test`, not `make test-fast`
 def test_seam_6_a_signal_while_the_sdk_builds_the_tap_is_not_a_clean_exit():
     """The SDK's own handler would write the state and exit 0; the signal is held instead.
 

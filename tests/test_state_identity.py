@@ -12,11 +12,15 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlparse
 
+import pytest
+
 from tap_knowbe4.tap import TapKnowBe4
 from tests.cli import run_cli
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
 from tests.singer_output import PRIMARY_KEYS, catalog_selecting, run_tap, state_of
+
+pytestmark = pytest.mark.slow  # whole syncs, CLI and in-process: `make test`, not `make test-fast`
 
 if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox

@@ -15,10 +15,14 @@ import re
 import typing as t
 from urllib.parse import urlparse
 
+import pytest
+
 from tests.cli import run_cli
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
 from tests.singer_output import PRIMARY_KEYS, catalog_selecting, check_singer, run_tap
+
+pytestmark = pytest.mark.slow  # whole syncs with BATCH files: `make test`, not `make test-fast`
 
 if t.TYPE_CHECKING:
     from pathlib import Path

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import requests
 
 from tap_knowbe4.sandbox import Sandbox
+
+pytestmark = pytest.mark.slow  # orgs built twice: `make test`, not `make test-fast`
 
 
 def crawl(sb: Sandbox, s: requests.Session) -> list[tuple[str, bytes, str]]:

@@ -301,6 +301,7 @@ def test_same_seed_same_org_different_seed_differs() -> None:
     assert a.users() != c.users()
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 def test_ten_thousand_users_build() -> None:
     """How fast is for ``bench/sandbox_throughput.py`` ("org build"): no wall-clock asserts."""
     org = Organization(users=10_000)

@@ -28,6 +28,8 @@ from tap_knowbe4.sandbox.options import (
     ServerOptions,
 )
 
+pytestmark = pytest.mark.slow  # each profile's org built twice: `make test`, not `make test-fast`
+
 ORG: dict[str, t.Any] = {"users": 60, "seed": 13, "limits": False}
 
 
