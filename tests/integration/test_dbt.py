@@ -59,8 +59,10 @@ if t.TYPE_CHECKING:
     from tests.integration.conftest import Meltano
     from tests.integration.pgcluster import PostgresCluster
 
-#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
+#: The heaviest integration module (four Meltano runs with dbt builds) gets an xdist worker of
+#: its own, so the other integration tests run beside it (each worker starts its own
+#: PostgreSQL; Meltano's plugins are installed once, under a lock).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dbt")]
 
 #: The organization both pipelines read: small enough to be quick, and chosen (seed and start
 #: clock) so that the messy cases all occur, a training campaign starts between the two runs
