@@ -265,6 +265,7 @@ def test_seam_9_the_sdk_keeps_no_bookmarks_the_catalog_still_says_incremental(
     run = run_tap(tap_config(shared_sandbox), streams=streams)
     assert run.error is None
     states = [m["value"] for m in run.messages if m["type"] == "STATE"]
+    assert states
     assert all(not any(v.get("bookmarks", {}).values()) for v in states)
     assert run.final_state["tap_knowbe4"]["streams"]["group_risk_score_history"]["dates"]
     assert "Stream is assumed to be unsorted" not in caplog.text
