@@ -42,8 +42,10 @@ MELTANO = TOOLS / "bin" / "meltano"
 MELTANO_REQUIREMENTS = ("meltano==4.4.1", "uv>=0.5")
 STAMPS = ROOT / ".meltano" / ".install-stamps"
 #: Held while installing: two installers at once (two pytest workers, a demo beside the tests)
-#: would build the same virtualenv together and one of them fail half-way.
-LOCK = ROOT / ".meltano" / ".install.lock"
+#: would build the same virtualenv together and one of them fail half-way. A lock file of its
+#: own: a caller that holds another lock on ``.meltano`` while calling ``install`` must not wait
+#: for itself (flock locks of one process on two descriptors of one file exclude each other).
+LOCK = ROOT / ".meltano" / ".install-plugins.lock"
 #: Local packages that pip_urls in meltano.yml install (non-editable, so changes need a reinstall).
 LOCAL_PACKAGES = ROOT / "scripts" / "target_duckdb_fix"
 
