@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import subprocess
@@ -76,8 +77,16 @@ class Meltano:
 
 @pytest.fixture(scope="session")
 def meltano() -> Meltano:
-    """Meltano with all plugins installed (cached in .tools/ and .meltano/ across runs)."""
-    meltano_install.install(list(meltano_install.PLUGINS), python=sys.executable)
+    """Meltano with all plugins installed (cached in .tools/ and .meltano/ across runs).
+
+    Under a file lock: the integration tests run on more than one xdist worker (groups), and
+    two ``meltano install`` at once would write the same virtualenvs.
+    """
+    lock_path = ROOT / ".meltano" / ".install.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        meltano_install.install(list(meltano_install.PLUGINS), python=sys.executable)
     return Meltano(meltano_install.MELTANO)
 
 

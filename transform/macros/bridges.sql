@@ -4,11 +4,12 @@
     group_id keep their name. Used by the phishing and training campaign bridges. -#}
 {% macro knowbe4_campaign_groups(stream) %}
 with campaigns as (
-    {{ knowbe4_current_rows(source('knowbe4', stream)) }}
+    {{ knowbe4_source_rows(stream) }}
 ),
 
 targets as (
     select
+        c.source_relation,
         cast(c.campaign_id as bigint) as campaign_id,
         {{ knowbe4_safe_bigint(knowbe4_json_text('g.value', 'group_id')) }} as group_id,
         {{ knowbe4_json_text('g.value', 'name') }} as group_name
@@ -17,6 +18,7 @@ targets as (
 )
 
 select distinct
+    source_relation,
     campaign_id,
     group_id,
     group_name,

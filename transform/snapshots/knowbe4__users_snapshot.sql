@@ -10,11 +10,15 @@
   timestamp strategy alone would write a version per user on every run, because every run
   re-reads every user with a new extraction time. Users that disappear upstream get their
   last version closed when dbt notices (dbt_valid_to is then the time of that dbt run).
+
+  With unions by source, a user is (source_relation, user_id); with one source the key stays
+  user_id, so a snapshot built before source_relation existed keeps its history (switching a
+  project to unions starts each user's history afresh: the old versions are closed).
 -#}
 {% snapshot knowbe4__users_snapshot %}
 {{
     config(
-        unique_key='user_id',
+        unique_key=['source_relation', 'user_id'] if knowbe4_is_union() else 'user_id',
         strategy='check',
         check_cols=['phish_prone_percentage', 'current_risk_score', 'status', 'department'],
         updated_at='_sdc_extracted_at',
@@ -22,6 +26,7 @@
     )
 }}
 select
+    source_relation,
     user_id,
     email,
     phish_prone_percentage,

@@ -1,8 +1,9 @@
-{#- The people marts describe the same people (active users): per department, the training
-    enrollments of knowbe4__training_compliance and the phishing tests of
+{#- The people marts describe the same people (active users): per source and department,
+    the training enrollments of knowbe4__training_compliance and the phishing tests of
     knowbe4__user_phishing add up to knowbe4__department_summary's. A row is a disagreement. -#}
 with summary as (
     select
+        source_relation,
         department,
         enrollments,
         enrollments_completed,
@@ -13,24 +14,28 @@ with summary as (
 
 training as (
     select
+        source_relation,
         department,
         sum(enrollments) as enrollments,
         sum(enrollments_completed) as enrollments_completed
     from {{ ref('knowbe4__training_compliance') }}
-    group by department
+    group by source_relation, department
 ),
 
 phishing as (
     select
+        source_relation,
         department,
         sum(tests_delivered) as tests_delivered,
         sum(failures) as failures
     from {{ ref('knowbe4__user_phishing') }}
-    group by department
+    group by source_relation, department
 ),
 
 compared as (
     select
+        coalesce(summary.source_relation, training.source_relation, phishing.source_relation)
+            as source_relation,
         coalesce(summary.department, training.department, phishing.department) as department,
         coalesce(summary.enrollments, 0) as summary_enrollments,
         coalesce(training.enrollments, 0) as training_enrollments,
@@ -42,9 +47,12 @@ compared as (
         coalesce(phishing.failures, 0) as user_failures,
         summary.department is null as department_missing_from_summary
     from summary
-    full outer join training on training.department = summary.department
+    full outer join training
+        on training.source_relation = summary.source_relation
+        and training.department = summary.department
     full outer join phishing
-        on phishing.department = coalesce(summary.department, training.department)
+        on phishing.source_relation = coalesce(summary.source_relation, training.source_relation)
+        and phishing.department = coalesce(summary.department, training.department)
 )
 
 select *

@@ -1,15 +1,17 @@
-{#- One row per phishing security test: its recipients and what they did, counted from the
-    recipient rows (not the API's counters, which are kept as api_* for comparison). -#}
+{#- One row per phishing security test (per source): its recipients and what they did,
+    counted from the recipient rows (not the API's counters, which are kept as api_* for
+    comparison). -#}
 with tests as (
     select * from {{ ref('stg_knowbe4__phishing_security_tests') }}
 ),
 
 campaigns as (
-    select campaign_id, campaign_name from {{ ref('stg_knowbe4__phishing_campaigns') }}
+    select source_relation, campaign_id, campaign_name from {{ ref('stg_knowbe4__phishing_campaigns') }}
 ),
 
 per_test as (
     select
+        source_relation,
         pst_id,
         count(*) as recipients,
         count(delivered_at) as delivered,
@@ -19,11 +21,12 @@ per_test as (
         count(reported_at) as reported,
         count(bounced_at) as bounced
     from {{ ref('stg_knowbe4__phishing_recipients') }}
-    group by pst_id
+    group by source_relation, pst_id
 ),
 
 counted as (
     select
+        tests.source_relation,
         tests.pst_id,
         tests.campaign_id,
         campaigns.campaign_name,
@@ -41,8 +44,11 @@ counted as (
         tests.delivered_count as api_delivered_count,
         tests.phish_prone_rate as api_phish_prone_rate
     from tests
-    left join per_test on per_test.pst_id = tests.pst_id
-    left join campaigns on campaigns.campaign_id = tests.campaign_id
+    left join per_test
+        on per_test.source_relation = tests.source_relation and per_test.pst_id = tests.pst_id
+    left join campaigns
+        on campaigns.source_relation = tests.source_relation
+        and campaigns.campaign_id = tests.campaign_id
 )
 
 select

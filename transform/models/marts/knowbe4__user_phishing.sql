@@ -1,17 +1,21 @@
-{#- One row per active user among the phishing recipients: tests received and delivered,
-    failures, reports, the last failure, and whether the user is a repeat clicker: var
-    knowbe4_repeat_clicker_failures (2) or more failures in tests started in the
-    var knowbe4_repeat_clicker_days (365) days up to the latest test, a half-open window
-    (latest - 365 days, latest]: a test started exactly 365 days before the latest is outside.
-    Recipient rows of anyone else (archived users, users the users stream no longer has, rows
-    without a user) are counted in knowbe4__former_user_phishing, never here. -#}
+{#- One row per active user among the phishing recipients (per source): tests received and
+    delivered, failures, reports, the last failure, and whether the user is a repeat clicker:
+    var knowbe4_repeat_clicker_failures (2) or more failures in tests started in the
+    var knowbe4_repeat_clicker_days (365) days up to the latest test of the user's source, a
+    half-open window (latest - 365 days, latest]: a test started exactly 365 days before the
+    latest is outside. Recipient rows of anyone else (archived users, users the users stream
+    no longer has, rows without a user) are counted in knowbe4__former_user_phishing, never
+    here. -#}
 {%- set days = var('knowbe4_repeat_clicker_days', 365) -%}
 with tests as (
-    select pst_id, started_at from {{ ref('stg_knowbe4__phishing_security_tests') }}
+    select source_relation, pst_id, started_at
+    from {{ ref('stg_knowbe4__phishing_security_tests') }}
 ),
 
 latest as (
-    select max(started_at) as latest_test_at from tests
+    select source_relation, max(started_at) as latest_test_at
+    from tests
+    group by source_relation
 ),
 
 users as (
@@ -22,35 +26,41 @@ users as (
 recipients as (
     select
         recipients.*,
-        tests.started_at as test_started_at
+        tests.started_at as test_started_at,
+        latest.latest_test_at
     from {{ ref('stg_knowbe4__phishing_recipients') }} as recipients
-    inner join users on users.user_id = recipients.user_id
-    left join tests on tests.pst_id = recipients.pst_id
+    inner join users
+        on users.source_relation = recipients.source_relation
+        and users.user_id = recipients.user_id
+    left join tests
+        on tests.source_relation = recipients.source_relation
+        and tests.pst_id = recipients.pst_id
+    left join latest on latest.source_relation = recipients.source_relation
 ),
 
 per_user as (
     select
-        recipients.user_id,
+        source_relation,
+        user_id,
         count(*) as tests_received,
-        count(recipients.delivered_at) as tests_delivered,
-        sum(case when recipients.is_failed then 1 else 0 end) as failures,
-        count(recipients.reported_at) as reports,
-        max(recipients.failed_at) as last_failure_at,
+        count(delivered_at) as tests_delivered,
+        sum(case when is_failed then 1 else 0 end) as failures,
+        count(reported_at) as reports,
+        max(failed_at) as last_failure_at,
         sum(
             case
-                when recipients.is_failed
-                    and recipients.test_started_at <= latest.latest_test_at
-                    and recipients.test_started_at
-                        > {{ dbt.dateadd('day', -days, 'latest.latest_test_at') }}
+                when is_failed
+                    and test_started_at <= latest_test_at
+                    and test_started_at > {{ dbt.dateadd('day', -days, 'latest_test_at') }}
                 then 1 else 0
             end
         ) as recent_failures
     from recipients
-    cross join latest
-    group by recipients.user_id
+    group by source_relation, user_id
 )
 
 select
+    per_user.source_relation,
     per_user.user_id,
     users.email,
     users.first_name,
@@ -66,4 +76,6 @@ select
     per_user.recent_failures >= {{ var('knowbe4_repeat_clicker_failures', 2) }}
         as is_repeat_clicker
 from per_user
-inner join users on users.user_id = per_user.user_id
+inner join users
+    on users.source_relation = per_user.source_relation
+    and users.user_id = per_user.user_id

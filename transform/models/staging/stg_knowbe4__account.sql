@@ -1,8 +1,9 @@
 with source as (
-    {{ knowbe4_current_rows(source('knowbe4', 'account')) }}
+    {{ knowbe4_source_rows('account') }}
 )
 
 select
+    source_relation,
     name as account_name,
     type as account_type,
     subscription_level,

@@ -1,8 +1,9 @@
 with source as (
-    {{ knowbe4_current_rows(source('knowbe4', 'group_members')) }}
+    {{ knowbe4_source_rows('group_members') }}
 )
 
 select
+    source_relation,
     cast(group_id as bigint) as group_id,
     cast(user_id as bigint) as user_id,
     _sdc_extracted_at

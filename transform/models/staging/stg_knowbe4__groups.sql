@@ -1,8 +1,9 @@
 with source as (
-    {{ knowbe4_current_rows(source('knowbe4', 'groups')) }}
+    {{ knowbe4_source_rows('groups') }}
 )
 
 select
+    source_relation,
     cast(id as bigint) as group_id,
     name as group_name,
     group_type,

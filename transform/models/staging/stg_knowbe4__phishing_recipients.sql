@@ -2,11 +2,12 @@
     stub is unpacked; it can be null, or name a user the users stream no longer has. -#}
 {%- set user = adapter.quote('user') -%}
 with source as (
-    {{ knowbe4_current_rows(source('knowbe4', 'phishing_security_test_recipients'), full_table=false) }}
+    {{ knowbe4_source_rows('phishing_security_test_recipients', full_table=false) }}
 ),
 
 typed as (
     select
+        source_relation,
         cast(pst_id as bigint) as pst_id,
         cast(recipient_id as bigint) as recipient_id,
         {{ knowbe4_safe_bigint(knowbe4_json_text(user, 'id')) }} as user_id,

@@ -1,8 +1,9 @@
 with source as (
-    {{ knowbe4_current_rows(source('knowbe4', 'phishing_security_tests')) }}
+    {{ knowbe4_source_rows('phishing_security_tests') }}
 )
 
 select
+    source_relation,
     cast(pst_id as bigint) as pst_id,
     cast(campaign_id as bigint) as campaign_id,
     name as pst_name,

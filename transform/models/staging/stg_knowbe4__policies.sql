@@ -1,8 +1,9 @@
 with source as (
-    {{ knowbe4_current_rows(source('knowbe4', 'policies')) }}
+    {{ knowbe4_source_rows('policies') }}
 )
 
 select
+    source_relation,
     cast(policy_id as bigint) as policy_id,
     content_type,
     name as policy_name,

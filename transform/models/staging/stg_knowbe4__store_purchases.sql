@@ -1,8 +1,9 @@
 with source as (
-    {{ knowbe4_current_rows(source('knowbe4', 'store_purchases')) }}
+    {{ knowbe4_source_rows('store_purchases') }}
 )
 
 select
+    source_relation,
     cast(store_purchase_id as bigint) as store_purchase_id,
     content_type,
     name as module_name,

@@ -1,10 +1,11 @@
 {#- Bridge: the store purchases (modules) and uploaded policies a training campaign assigns. -#}
 with campaigns as (
-    {{ knowbe4_current_rows(source('knowbe4', 'training_campaigns')) }}
+    {{ knowbe4_source_rows('training_campaigns') }}
 ),
 
 content as (
     select
+        c.source_relation,
         cast(c.campaign_id as bigint) as campaign_id,
         {{ knowbe4_json_text('i.value', 'content_type') }} as content_type,
         {{ knowbe4_safe_bigint(knowbe4_json_text('i.value', 'store_purchase_id')) }}
@@ -16,6 +17,7 @@ content as (
 )
 
 select distinct
+    source_relation,
     campaign_id,
     coalesce(
         content_type,

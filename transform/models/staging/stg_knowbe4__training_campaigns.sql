@@ -1,8 +1,9 @@
 with source as (
-    {{ knowbe4_current_rows(source('knowbe4', 'training_campaigns')) }}
+    {{ knowbe4_source_rows('training_campaigns') }}
 )
 
 select
+    source_relation,
     cast(campaign_id as bigint) as campaign_id,
     name as campaign_name,
     status,

@@ -3,10 +3,11 @@
     streams do not have. -#}
 {%- set user = adapter.quote('user') -%}
 with source as (
-    {{ knowbe4_current_rows(source('knowbe4', 'training_enrollments')) }}
+    {{ knowbe4_source_rows('training_enrollments') }}
 )
 
 select
+    source_relation,
     cast(enrollment_id as bigint) as enrollment_id,
     {{ knowbe4_safe_bigint(knowbe4_json_text(user, 'id')) }} as user_id,
     {{ knowbe4_json_text(user, 'email') }} as user_email,

@@ -1,8 +1,9 @@
 with source as (
-    {{ knowbe4_current_rows(source('knowbe4', 'users')) }}
+    {{ knowbe4_source_rows('users') }}
 )
 
 select
+    source_relation,
     cast(id as bigint) as user_id,
     nullif(trim(cast(employee_number as {{ dbt.type_string() }})), '') as employee_number,
     email,

@@ -1,0 +1,408 @@
+"""The marts' truth, computed from the sandbox, and the comparison of a warehouse with it.
+
+``Truth`` reads an organization as the tap reads it (``tests.ground_truth``) and says what
+every mart must hold; ``check_marts`` compares the marts of one warehouse (schemas
+``<schema>_staging`` and ``<schema>_marts``) with it and returns the differences as text.
+``tests/integration/test_dbt.py`` (one account, two runs) and ``test_dbt_union.py`` (three
+accounts read as one, one source at a time) use them.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import math
+import typing as t
+
+import duckdb
+import psycopg
+
+from tests.ground_truth import ENROLLMENT_FLAGS, PHISHING_FAILURE_EVENTS, expected_records
+
+if t.TYPE_CHECKING:
+    from tap_knowbe4.sandbox import Organization
+
+#: Repeat clickers: failures in tests started within this many days up to the latest test.
+REPEAT_DAYS = 365
+
+Rows = list[dict[str, t.Any]]
+Query = t.Callable[[str], list[tuple]]
+
+
+# ------------------------------------------------------------------------------ ground truth
+def failed(row: dict) -> bool:
+    """The recipient failed the test (reference §4.7, the marts' definition)."""
+    return any(row.get(e) for e in PHISHING_FAILURE_EVENTS)
+
+
+def when(value: str | None) -> dt.datetime | None:
+    """An API timestamp as a naive UTC datetime."""
+    if not value:
+        return None
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def department(user: dict | None) -> str:
+    """The marts' department: blank, missing or unknown user is 'Unknown'."""
+    name = ((user or {}).get("department") or "").strip()
+    return name or "Unknown"
+
+
+def stub_id(row: dict) -> int | None:
+    """The id in a recipient's or enrollment's ``user`` stub (None when the user is null)."""
+    return (row.get("user") or {}).get("id")
+
+
+@dataclasses.dataclass
+class Truth:
+    """The organization at one clock: what the tap loads, and the API's raw answers."""
+
+    users: dict[int, dict]
+    tests: Rows
+    recipients: Rows
+    enrollments: Rows
+    #: (entity type, entity id, date) of the account's and groups' risk-score points so far.
+    risk_points: set[tuple[str, t.Any, str]]
+    #: The same for users (the opt-in stream user_risk_score_history).
+    user_risk_points: set[tuple[str, t.Any, str]]
+    #: Users among the recipients of callback tests (the tap reads email tests only).
+    callback_users: set[int]
+    #: The API's answers as sent (integers where the tap loads text, completion percentages).
+    raw: dict[str, Rows]
+
+    @classmethod
+    def of(cls, org: Organization, earlier: Truth | None = None) -> Truth:
+        """Read the organization as the tap reads it now.
+
+        Full-table streams are what the API returns now. Recipients are too: the tap does not
+        re-read a test that settled in an earlier run, so a user deleted since keeps the stub
+        there where a fresh read shows ``user: null``; the marts treat both alike (a user the
+        users stream does not have is unknown), so the fresh read is the truth for them.
+        Risk-score histories are incremental: points loaded by an ``earlier`` run stay (those
+        of users deleted since, too).
+        """
+        users = {u["id"]: u for u in expected_records(org, "users")}
+        points = {("account", None, p["date"]) for p in org.account_risk_score_history(full=True)}
+        for g in org.groups():
+            history = org.group_risk_score_history(g["id"], full=True)
+            points |= {("group", g["id"], p["date"]) for p in history}
+        user_points = {
+            ("user", uid, p["date"])
+            for uid in users
+            for p in org.user_risk_score_history(uid, full=True)
+        }
+        if earlier is not None:
+            points |= earlier.risk_points
+            user_points |= earlier.user_risk_points
+        callback_users = {
+            uid
+            for pst in org.security_tests(campaign_type="callback")
+            for row in org.recipients(pst["pst_id"], campaign_type="callback")
+            if (uid := stub_id(row)) is not None
+        }
+        raw = {
+            "users": org.users(),
+            "enrollments": org.enrollments(**ENROLLMENT_FLAGS),
+            "training_campaigns": org.training_campaigns(),
+            "phishing_campaigns": org.phishing_campaigns(),
+            "store_purchases": org.store_purchases(),
+            "policies": org.policies(),
+        }
+        return cls(
+            users=users,
+            tests=expected_records(org, "phishing_security_tests"),
+            recipients=expected_records(org, "phishing_security_test_recipients"),
+            enrollments=expected_records(org, "training_enrollments"),
+            risk_points=points,
+            user_risk_points=user_points,
+            callback_users=callback_users,
+            raw=raw,
+        )
+
+    def known(self, row: dict) -> int | None:
+        """The id of the row's user when the users stream has it, else None (unknown)."""
+        uid = stub_id(row)
+        return uid if uid in self.users else None
+
+    def active(self, row: dict) -> int | None:
+        """The id of the row's user when it is an active user, else None (the people marts
+        count active users only)."""
+        uid = self.known(row)
+        return uid if uid is not None and self.users[uid]["status"] == "active" else None
+
+    def phishing_tests(self) -> dict[int, tuple]:
+        """pst_id -> (recipients, delivered, failed, reported)."""
+        out = {p["pst_id"]: [0, 0, 0, 0] for p in self.tests}
+        for row in self.recipients:
+            counts = out[row["pst_id"]]
+            counts[0] += 1
+            counts[1] += bool(row.get("delivered_at"))
+            counts[2] += failed(row)
+            counts[3] += bool(row.get("reported_at"))
+        return {k: tuple(v) for k, v in out.items()}
+
+    def training(self) -> dict[tuple[int | None, str], tuple]:
+        """(campaign_id, department) of active users -> (users enrolled, users completed (every
+        enrollment), users past due (any), enrollments, completed, past due)."""
+        per_user: dict[tuple, list[int]] = collections.defaultdict(lambda: [0, 0, 0])
+        for row in self.enrollments:
+            if (uid := self.active(row)) is None:
+                continue
+            counts = per_user[(row.get("campaign_id"), department(self.users[uid]), uid)]
+            counts[0] += 1
+            counts[1] += row["status"] in ("Passed", "Completed")
+            counts[2] += row["status"] == "Past Due"
+        out: dict[tuple[int | None, str], list[int]] = collections.defaultdict(lambda: [0] * 6)
+        for (campaign, dept, _), (enrolled, completed, past_due) in per_user.items():
+            counts = out[(campaign, dept)]
+            counts[0] += 1
+            counts[1] += completed == enrolled
+            counts[2] += past_due > 0
+            counts[3] += enrolled
+            counts[4] += completed
+            counts[5] += past_due
+        return {k: tuple(v) for k, v in out.items()}
+
+    def latest_window(self) -> tuple[dict[int, dt.datetime | None], dt.datetime, dt.datetime]:
+        """Test starts, and the repeat-clicker window (since, latest]: half-open."""
+        started = {p["pst_id"]: when(p.get("started_at")) for p in self.tests}
+        latest = max(s for s in started.values() if s)
+        return started, latest - dt.timedelta(days=REPEAT_DAYS), latest
+
+    def user_phishing(self) -> dict[int, tuple]:
+        """Active user id -> (received, delivered, failures, reports, is_repeat_clicker)."""
+        started, since, latest = self.latest_window()
+        out: dict[int, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
+        for row in self.recipients:
+            if (uid := self.active(row)) is None:
+                continue
+            counts = out[uid]
+            counts[0] += 1
+            counts[1] += bool(row.get("delivered_at"))
+            counts[2] += failed(row)
+            counts[3] += bool(row.get("reported_at"))
+            test_start = started.get(row["pst_id"])
+            counts[4] += failed(row) and test_start is not None and since < test_start <= latest
+        return {uid: (*counts[:4], counts[4] >= 2) for uid, counts in out.items()}
+
+    def former_phishing(self) -> dict[str, tuple]:
+        """'archived' / 'deleted' -> (people (None for deleted), received, delivered, failures,
+        reports): the recipient rows of everyone but active users."""
+        out: dict[str, list] = collections.defaultdict(lambda: [set(), 0, 0, 0, 0])
+        for row in self.recipients:
+            if self.active(row) is not None:
+                continue
+            uid = self.known(row)
+            counts = out["deleted" if uid is None else "archived"]
+            if uid is not None:
+                counts[0].add(uid)
+            counts[1] += 1
+            counts[2] += bool(row.get("delivered_at"))
+            counts[3] += failed(row)
+            counts[4] += bool(row.get("reported_at"))
+        return {
+            kind: (len(v[0]) if kind == "archived" else None, *v[1:]) for kind, v in out.items()
+        }
+
+    def departments(self) -> dict[str, tuple]:
+        """department -> (active users, average Phish-prone %, users enrolled, users completed,
+        users past due, enrollments, enrollments completed, completion, failure rate)."""
+        training: dict[int, list[int]] = collections.defaultdict(lambda: [0, 0, 0])
+        for row in self.enrollments:
+            if (uid := self.active(row)) is not None:
+                training[uid][0] += 1
+                training[uid][1] += row["status"] in ("Passed", "Completed")
+                training[uid][2] += row["status"] == "Past Due"
+        phishing = self.user_phishing()
+        grouped: dict[str, list[dict]] = collections.defaultdict(list)
+        for user in self.users.values():
+            if user.get("status") == "active":
+                grouped[department(user)].append(user)
+        out = {}
+        for name, members in grouped.items():
+            ppp = [u["phish_prone_percentage"] for u in members]
+            ppp = [p for p in ppp if p is not None]
+            mine = [training[u["id"]] for u in members if u["id"] in training]
+            enrolled = sum(t_[0] for t_ in mine)
+            completed = sum(t_[1] for t_ in mine)
+            delivered = sum(phishing.get(u["id"], (0, 0, 0))[1] for u in members)
+            fails = sum(phishing.get(u["id"], (0, 0, 0))[2] for u in members)
+            out[name] = (
+                len(members),
+                sum(ppp) / len(ppp) if ppp else None,
+                len(mine),
+                sum(t_[1] == t_[0] for t_ in mine),
+                sum(t_[2] > 0 for t_ in mine),
+                enrolled,
+                completed,
+                completed / enrolled if enrolled else None,
+                fails / delivered if delivered else None,
+            )
+        return out
+
+
+# ------------------------------------------------------------------------------ the warehouse
+def close(a: float | None, b: float | None) -> bool:
+    """Equal rates (both null, or within float noise)."""
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def guarded(query: Query, problems: list[str]) -> Query:
+    """``query``, with a failing statement (a mart or column missing) noted as a problem and
+    answered with no rows, so that every other check still runs and reports."""
+
+    def run(sql: str) -> list[tuple]:
+        try:
+            return query(sql)
+        except (duckdb.Error, psycopg.Error) as exc:
+            problems.append(f"query failed: {str(exc).splitlines()[0]} in: {sql[:100]}")
+            return []
+
+    return run
+
+
+def _differences(got: dict, expected: dict, limit: int = 5) -> list[tuple]:
+    keys = sorted(set(got) | set(expected), key=str)
+    return [(k, got.get(k), expected.get(k)) for k in keys if got.get(k) != expected.get(k)][:limit]
+
+
+def check_marts(query: Query, schema: str, truth: Truth, with_user_risk: bool) -> list[str]:
+    """Every mart against the truth; the differences, as text (none when all is well)."""
+    problems: list[str] = []
+    marts, staging = f"{schema}_marts", f"{schema}_staging"
+
+    def count(relation: str) -> int:
+        rows = query(f"select count(*) from {relation}")
+        return int(rows[0][0]) if rows else -1
+
+    # Staging keeps only what the API still returns (deleted users drop out).
+    points = truth.risk_points | (truth.user_risk_points if with_user_risk else set())
+    expected_counts = {
+        f"{staging}.stg_knowbe4__users": len(truth.users),
+        f"{staging}.stg_knowbe4__phishing_recipients": len(truth.recipients),
+        f"{staging}.stg_knowbe4__training_enrollments": len(truth.enrollments),
+        f"{marts}.knowbe4__phishing_tests": len(truth.tests),
+        f"{marts}.knowbe4__risk_score_trend": len(points),
+    }
+    for relation, rows_expected in expected_counts.items():
+        if (got := count(relation)) != rows_expected:
+            problems.append(f"{relation}: {got} rows, expected {rows_expected}")
+
+    # Employee numbers are text (the API sends integers on some users).
+    rows = query(f"select user_id, employee_number from {staging}.stg_knowbe4__users")
+    numbers = {int(uid): number for uid, number in rows}
+    expected_numbers = {
+        uid: (str(u.get("employee_number") or "").strip() or None) for uid, u in truth.users.items()
+    }
+    if numbers != expected_numbers:
+        problems.append(f"employee numbers: {_differences(numbers, expected_numbers)}")
+
+    expected_tests = truth.phishing_tests()
+    rows = query(
+        f"select pst_id, recipients, delivered, failed, reported, failure_rate, report_rate, "
+        f"api_phish_prone_rate from {marts}.knowbe4__phishing_tests"
+    )
+    got_tests = {int(r[0]): tuple(int(v) for v in r[1:5]) for r in rows}
+    if got_tests != expected_tests:
+        problems.append(
+            f"phishing_tests (got, expected): {_differences(got_tests, expected_tests)}"
+        )
+    for pst_id, *_, failure_rate, report_rate, api_rate in rows:
+        _, delivered, fails, reported = expected_tests.get(int(pst_id), (0, 0, 0, 0))
+        if not close(failure_rate, fails / delivered if delivered else None) or not close(
+            report_rate, reported / delivered if delivered else None
+        ):
+            problems.append(f"phishing_tests {pst_id}: rates {failure_rate}, {report_rate}")
+        # The failure rate is KnowBe4's phish-prone fraction (the sandbox's coherent numbers).
+        if api_rate is not None and not close(
+            round(float(failure_rate), 3) if failure_rate is not None else 0.0, api_rate
+        ):
+            problems.append(f"phishing_tests {pst_id}: failure rate {failure_rate}, API {api_rate}")
+
+    expected_training = truth.training()
+    rows = query(
+        f"select campaign_id, department, users_enrolled, users_completed, users_past_due, "
+        f"enrollments, enrollments_completed, enrollments_past_due, user_completion_rate, "
+        f"enrollment_completion_rate from {marts}.knowbe4__training_compliance"
+    )
+    got_training = {
+        (None if r[0] is None else int(r[0]), r[1]): tuple(int(v) for v in r[2:8]) for r in rows
+    }
+    if got_training != expected_training:
+        problems.append(
+            f"training_compliance (got, expected): {_differences(got_training, expected_training)}"
+        )
+    for campaign, dept, users, users_done, _, enrolled, completed, _, user_rate, rate in rows:
+        if not close(rate, completed / enrolled) or not close(user_rate, users_done / users):
+            problems.append(f"training_compliance {campaign}/{dept}: rates {user_rate}, {rate}")
+
+    expected_users = truth.user_phishing()
+    rows = query(
+        f"select user_id, tests_received, tests_delivered, failures, reports, is_repeat_clicker, "
+        f"department, failure_rate from {marts}.knowbe4__user_phishing"
+    )
+    got_users = {
+        # (a row without a user, the pool of earlier versions, is a finding, not a crash)
+        None if r[0] is None else int(r[0]): (
+            *(int(v) for v in r[1:5]),
+            None if r[5] is None else bool(r[5]),
+        )
+        for r in rows
+    }
+    if got_users != expected_users:
+        problems.append(f"user_phishing (got, expected): {_differences(got_users, expected_users)}")
+    compared = 0
+    for uid, *_, dept, rate in rows:
+        user = truth.users.get(int(uid)) if uid is not None else None
+        if user is None or department(user) != dept:
+            problems.append(f"user_phishing {uid}: department {dept}")
+        # A user's Phish-prone % is the failure rate over all their tests (coherent numbers);
+        # the tap reads email tests only, so users of callback tests are left out.
+        ppp = user["phish_prone_percentage"] if user else None
+        if (
+            user
+            and rate is not None
+            and uid not in truth.callback_users
+            and not close(round(100 * float(rate), 3), ppp)
+        ):
+            problems.append(f"user_phishing {uid}: failure rate {rate}, Phish-prone % {ppp}")
+        compared += bool(user and rate is not None and uid not in truth.callback_users)
+    if not compared:
+        problems.append("user_phishing: no user's failure rate compared with the API's")
+
+    expected_former = truth.former_phishing()
+    rows = query(
+        f"select user_kind, users, tests_received, tests_delivered, failures, reports "
+        f"from {marts}.knowbe4__former_user_phishing"
+    )
+    got_former = {
+        r[0]: (None if r[1] is None else int(r[1]), *(int(v) for v in r[2:])) for r in rows
+    }
+    if got_former != expected_former:
+        problems.append(f"former_user_phishing (got, expected): {got_former} != {expected_former}")
+
+    expected_departments = truth.departments()
+    rows = query(
+        f"select department, users, avg_phish_prone_percentage, users_enrolled, users_completed, "
+        f"users_past_due, enrollments, enrollments_completed, enrollment_completion_rate, "
+        f"phishing_failure_rate from {marts}.knowbe4__department_summary"
+    )
+    got_departments = {r[0]: r[1:] for r in rows}
+    if set(got_departments) != set(expected_departments):
+        problems.append(
+            f"department_summary: {sorted(got_departments)} != {sorted(expected_departments)}"
+        )
+    for name, expected in expected_departments.items():
+        summary = got_departments.get(name)
+        if summary is None:
+            continue
+        counts = (0, 2, 3, 4, 5, 6)
+        if any(int(summary[i]) != expected[i] for i in counts) or not all(
+            close(summary[i], expected[i]) for i in (1, 7, 8)
+        ):
+            problems.append(f"department_summary {name}: {tuple(summary)} != {expected}")
+    return problems
