@@ -69,9 +69,7 @@ STREAM_MAPS: dict[str, dict[str, t.Any]] = {
 #: Features not drawn while a defect they trigger is open (feature -> finding). A quarantined
 #: feature is still drawn (the seed's other draws stay the same) and then left out. The
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
-QUARANTINE: dict[str, str] = {
-    "map-deselected": "SIM-4 (a stream map on a deselected stream: 'Unexpected error')",
-}
+QUARANTINE: dict[str, str] = {}
 #: Streams other streams fan out from (SIM-3).
 PARENTS = ("users", "groups", "phishing_security_tests")
 #: The quarantine in force (the campaign may empty it).
@@ -479,13 +477,16 @@ def clean_run(last: RunPlan) -> RunPlan:
     """A convergence run after ``last``: same pipeline, account, key and settings, no chaos.
 
     Settings that cannot complete by design (a BATCH root that cannot be written, a stream
-    map that raises) are dropped: the convergence phase asks whether the tap gets there,
-    not whether a broken configuration stays broken.
+    map that raises, a stream map on a deselected stream) are dropped: the convergence phase
+    asks whether the tap gets there, not whether a broken configuration stays broken.
     """
     config = dict(last.config)
     if config.get("batch") == "unwritable":
         config["batch"] = "jsonl"
-    if config.get("maps") == "raises":
+    maps = config.get("maps")
+    if maps == "raises" or (
+        maps and set(STREAM_MAPS[maps]) & set(last.catalog.get("deselect", ()))
+    ):
         config["maps"] = ""
     if config.get("daily_request_limit"):
         config["daily_request_limit"] = None
