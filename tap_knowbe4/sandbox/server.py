@@ -500,6 +500,10 @@ class _Handler(BaseHTTPRequestHandler):
             logger.debug("%s %s -> %s %.1fms %s", method, self.path, status, elapsed, request_id)
 
 
+#: Where a probe connects to reach a server bound to every interface.
+LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 (a lookup)
+
+
 class SandboxHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server that knows its app and closes idle keep-alive sockets on stop."""
 
@@ -511,12 +515,17 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.app = app
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Condition()
+        #: Probes ``wait_closed`` sends through the listen backlog: their address -> accepted.
+        self._probes: dict[Any, bool] = {}
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Track the connection, then serve it in a thread."""
         with self._conn_lock:
             self._connections.add(request)
+            if client_address in self._probes:
+                self._probes[client_address] = True
+                self._conn_lock.notify_all()
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
@@ -531,8 +540,39 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
         False when some are still open after ``timeout`` seconds.
         """
+        deadline = time.monotonic() + timeout
+        if not self._drain_backlog(timeout):
+            return False
         with self._conn_lock:
-            return self._conn_lock.wait_for(lambda: not self._connections, timeout)
+            left = max(0.0, deadline - time.monotonic())
+            return self._conn_lock.wait_for(lambda: not self._connections, left)
+
+    def _drain_backlog(self, timeout: float) -> bool:
+        """Wait until every connection already made to the port is accepted (and tracked).
+
+        A connection the kernel took but the serving loop has not accepted yet is in no set:
+        a probe connection goes through the same FIFO backlog, so once it is accepted every
+        earlier one is tracked too. True when the server is not listening any more.
+        """
+        bound, port = self.server_address[:2]
+        host = str(bound)
+        host = LOOPBACK.get(host, host)
+        with socket.socket(self.socket.family, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout)
+            probe.bind((host, 0))
+            peer = probe.getsockname()
+            with self._conn_lock:
+                self._probes[peer] = False
+            try:
+                probe.connect((host, port))
+            except OSError:
+                with self._conn_lock:
+                    self._probes.pop(peer, None)
+                return True
+            with self._conn_lock:
+                accepted = self._conn_lock.wait_for(lambda: self._probes[peer], timeout)
+                self._probes.pop(peer, None)
+        return accepted
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Client went away mid-exchange (or similar): log at debug level instead of stderr."""

@@ -4,6 +4,7 @@ at an exact request (``Sandbox.reconfigure``, ``Sandbox.after_requests``)."""
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 import requests
@@ -72,3 +73,28 @@ def test_wait_closed_counts_the_request_of_a_client_that_died_in_it():
             dying.sendall(request.encode())
         sb.wait_closed()
         assert sb.stats()["requests"] == 2
+
+
+def test_wait_closed_sees_a_connection_the_server_has_not_accepted_yet():
+    """A killed client's connection can still wait in the listen backlog when ``wait_closed``
+    is called (a loaded machine): it is in no set yet, so the wait goes through the backlog
+    with a probe connection of its own. Here the serving loop is paused while the client
+    connects and dies, then resumed while ``wait_closed`` waits."""
+    with Sandbox(users=10, seed=3, limits=False) as sb:
+        server = sb._server  # the test pauses its serving loop: no public control does
+        assert server is not None
+        host, port = sb.base_url.removeprefix("http://").rsplit(":", 1)
+        server.shutdown()  # stops accepting; the socket keeps listening
+        request = f"GET /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {sb.api_key}\r\n\r\n"
+        with socket.create_connection((host, int(port)), timeout=10) as dying:
+            dying.sendall(request.encode())
+        with pytest.raises(TimeoutError, match="still open"):
+            sb.wait_closed(timeout=0.2)  # not accepted: not closed either
+        resumed = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        resumed.start()
+        try:
+            sb.wait_closed()
+            assert sb.stats()["requests"] == 1
+        finally:
+            server.shutdown()
+            resumed.join(timeout=5)
