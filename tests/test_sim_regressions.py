@@ -36,11 +36,12 @@ def run(tenant: str = "a", pipeline: int = 0, **fields: t.Any) -> dict[str, t.An
     return {"pipeline": pipeline, "tenant": tenant, "key": key, **fields}
 
 
-def replay(tmp_path, *runs: dict[str, t.Any], converge: bool = False) -> list[str]:
+def replay(
+    tmp_path, *runs: dict[str, t.Any], converge: bool = False, tenants: list | None = None
+) -> list[str]:
     """Run ``runs`` in a fresh world; the violations the oracle found, as text."""
-    plan = SequencePlan.from_json(
-        json.dumps({"seed": 0, "start": "2025-03-10T10:00:00Z", "tenants": TENANTS, "runs": runs})
-    )
+    world = {"seed": 0, "start": "2025-03-10T10:00:00Z", "tenants": tenants or TENANTS}
+    plan = SequencePlan.from_json(json.dumps({**world, "runs": runs}))
     result = Sequence(plan, tmp_path / "sequence", converge=converge).run()
     return [f"run {index}: {violation}" for index, violation in result.violations]
 
@@ -136,4 +137,30 @@ def test_sim_3_a_parent_read_only_for_its_children_is_not_finished(tmp_path):
 def test_sim_5_a_key_pasted_into_a_path_setting_names_no_file(tmp_path):
     """The ledger (and its lock) were created in the working directory under the key's name."""
     found = replay(tmp_path, run(misplaced_key="budget_ledger_path"))
+    assert not found
+
+
+@open_defect("SIM-6 (core): BATCH files skip stream maps and flattening")
+@pytest.mark.parametrize("maps", ["drop-comment", "active-users", ""])
+def test_sim_6_batch_files_hold_the_records_the_schema_declares(tmp_path, maps):
+    """With ``batch_config``, the SCHEMA is mapped (a field dropped, flattened, a stream
+    renamed) but the BATCH files held the records as read: a field the user's map removed
+    (an e-mail address, say) was written to the files anyway, filtered-out rows too, and a
+    flattened column stayed empty in the target (its value under the nested name). A
+    renamed stream (``__alias__``) was right."""
+    config = {"batch": "jsonl", "maps": maps, "flattening": 0 if maps else 1}
+    found = replay(tmp_path, run(config=config), converge=True)
+    assert not found
+
+
+@open_defect("SIM-7 (core): a cap that could make progress is refused as too small")
+def test_sim_7_a_cap_of_eight_gets_six_users_there(tmp_path):
+    """Six users, pages of five, ``max_requests_per_run: 8``: every run reads the first page
+    of groups and the risk histories of its groups, keeps neither (no list position, no
+    parent done), and from the second run on refuses the cap as "too small for this sync to
+    make progress" (exit 1). Progress is possible (each page and each parent's children fit
+    in the cap); issue 18 defect 4 allows refusing only when it is not."""
+    small = dict(TENANTS[1], profile="hostile", seed=86, users=6)
+    config = {"page_size": 5, "max_requests_per_run": 8, "start_offset_days": 179}
+    found = replay(tmp_path, run("b", config=config), converge=True, tenants=[TENANTS[0], small])
     assert not found

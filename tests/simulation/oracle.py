@@ -74,6 +74,8 @@ if t.TYPE_CHECKING:
 
 ERROR_LINE = re.compile(r"\| (ERROR|CRITICAL)\s*\|")
 STOPPED_EARLY = "Stopped early:"
+#: How a run says its cap cannot make progress (issue 18 defect 4: "refuse the cap").
+CAP_REFUSED = "is too small for this sync to make progress"
 SIGNAL_CODES = {"SIGTERM": 143, "SIGINT": 130}
 
 
@@ -145,6 +147,10 @@ class Scope:
         if stream == "users" and self.maps == "active-users":
             return {k: r for k, r in rows.items() if r.get("status") == "active"}
         return rows
+
+    def filtered_out(self, stream: str, row: dict) -> bool:
+        """True when the run's stream map filters ``row`` out of ``stream``."""
+        return stream == "users" and self.maps == "active-users" and row.get("status") != "active"
 
     def comparable(self, stream: str, row: dict) -> dict:
         """The part of a truth row that the loaded row must equal."""
@@ -390,6 +396,8 @@ def check_eventually(
             if expected is None:
                 if key not in truth.rows[stream]:
                     stale.append((key, "a row that does not exist upstream"))
+                elif scope.filtered_out(stream, row.record):
+                    stale.append((key, "a row the stream map filters out"))
                 continue
             want = scope.comparable(stream, expected)
             if scope.flattening:  # a null object is flattened into its null leaves

@@ -353,6 +353,8 @@ class Sequence:
                 return [(result.index, v) for v in found]
             if len(self.results) - first >= allowed:
                 break
+            if oracle.CAP_REFUSED in result.exit.stderr:
+                break  # the tap says more runs at this cap get nowhere: no need to try them
         last_result = self.results[-1]
         lines = oracle.error_lines(last_result.exit.stderr)
         why = lines[-1].split("|")[-1].strip() if lines else "no error line"

@@ -6,8 +6,9 @@ The model, message by message, in the order the target reads them:
 * ``RECORD``: upsert by primary key (the whole row is replaced); the row remembers the
   ``version`` the message carried (``None`` when it carried none) and the run that wrote it.
 * ``BATCH``: every file of the manifest (``file://`` URLs; JSON lines, gzip or not) is read
-  and each record upserted like a ``RECORD`` without a version. A file that cannot be read
-  is a protocol violation (a real target fails on it).
+  and each record upserted like a ``RECORD`` without a version. A file that cannot be read,
+  or holds fields the stream's SCHEMA does not declare (a SQL target has no column for them),
+  is a protocol violation.
 * ``ACTIVATE_VERSION``: hard delete of the stream's rows whose version is older than the
   message's. Rows that carry no version (from BATCH files) are never deleted: that is what
   the SDK's SQL targets do (``DELETE ... WHERE _sdc_table_version < :version``); every
@@ -54,6 +55,8 @@ class Warehouse:
         """An empty warehouse."""
         self.tables: dict[str, dict[tuple, Row]] = {}
         self.key_properties: dict[str, tuple[str, ...]] = {}
+        #: The columns each stream's SCHEMA declares.
+        self.columns: dict[str, set[str]] = {}
         self.deletions: list[Deletion] = []
         self.problems: list[str] = []
         self.run = 0
@@ -88,6 +91,9 @@ class Warehouse:
         stream = message.get("stream")
         if kind == "SCHEMA":
             self.key_properties[str(stream)] = tuple(message.get("key_properties") or ())
+            schema = message.get("schema")
+            properties = schema.get("properties") if isinstance(schema, dict) else None
+            self.columns[str(stream)] = set(properties or ())
             self.tables.setdefault(str(stream), {})
         elif kind == "RECORD":
             self._upsert(str(stream), message.get("record"), message.get("version"))
@@ -136,9 +142,18 @@ class Warehouse:
             except OSError as exc:
                 self.problems.append(f"BATCH file of {stream} cannot be read: {exc}")
                 continue
+            undeclared: set[str] = set()
             for line in data.splitlines():
                 if line.strip():
-                    self._upsert(stream, json.loads(line), None)
+                    record = json.loads(line)
+                    if isinstance(record, dict):
+                        undeclared |= set(record) - self.columns.get(stream, set(record))
+                    self._upsert(stream, record, None)
+            if undeclared:  # a SQL target has no column for them: their values are lost
+                self.problems.append(
+                    f"BATCH file of {stream} holds fields its SCHEMA does not declare: "
+                    f"{sorted(undeclared)[:4]}"
+                )
 
     def _activate(self, stream: str, version: object) -> None:
         if not isinstance(version, int) or isinstance(version, bool):
