@@ -396,6 +396,9 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if paginator is not None:
             for note in paginator.notes:
                 report.note(note)
+            if paginator.resume_unproven and self._resumed_at is not None:
+                why = "the page at the position kept names no next cursor now"
+                return (yield from self._restart(context, why))
             if paginator.broken:
                 self.logger.warning(
                     "Stream '%s': %s; stopped paging, records may be missing.",

@@ -156,9 +156,15 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         self.ended_by = ""
         #: What was noticed along the way (for the run summary).
         self.notes: list[str] = []
+        #: True when the listing ended on no evidence of this run's own: the cursor an
+        #: earlier run kept led to a page naming nothing (a server that no longer reads
+        #: cursors answers its first page there). The list must be read from its start.
+        self.resume_unproven = False
         self._phase = "first"  # first, number, cap, cursor, probe
+        self._resumed_cursor = False
         if start is not None and start.cursor not in (None, "true"):
             self._phase = "cursor"  # a cursor the interrupted run was following
+            self._resumed_cursor = True
         elif start is not None and (start.page or 1) > 1:
             self._phase = "number"
         self._stop = False
@@ -264,6 +270,11 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
     def _silent(self, page: Page) -> PageToken | None:
         """The answer names nothing: the count and what came before decide."""
         count = len(page.records)
+        if self._phase == "cursor" and self._resumed_cursor and not self._cursors:
+            # no page of this run named a cursor: the silence is no evidence of the end
+            self.resume_unproven = True
+            self._fail(page, "named no next cursor at the position an earlier run kept")
+            return None
         if self._phase == "cursor":
             return self._end("a cursor that stopped")
         if count > self.size:

@@ -253,7 +253,20 @@ class RecordCleaner:
             self._extras = {}
         if isinstance(value, dict | list) and _deeper_than(value, MOST_KEPT_DEPTH):
             value = json.dumps(value)  # what reads records recursively must not overflow
-        self._extras[path] = json_safe(value)
+        self._extras[self._free(path)] = json_safe(value)
+
+    def _free(self, path: str) -> str:
+        """``path``, or ``path#2``, ``path#3``... when a value is kept under it already.
+
+        A field may be named like another's path (``groups[0]`` beside a ``groups`` item,
+        ``a.b`` beside ``b`` inside ``a``): neither value is lost.
+        """
+        extras = self._extras or {}
+        name, number = path, 1
+        while name in extras:
+            number += 1
+            name = f"{path}#{number}"
+        return name
 
     def _problem(self, path: str, value: t.Any, wanted: str) -> None:
         got = "null" if value is None else type(value).__name__
@@ -370,11 +383,11 @@ class RecordCleaner:
 
         return check
 
-    @staticmethod
-    def _number(extras: dict[str, t.Any], since: int, item_path: str, indexed: str) -> None:
+    def _number(self, extras: dict[str, t.Any], since: int, item_path: str, indexed: str) -> None:
         """File the extras found inside one array item under its index (``psts[2].x``)."""
         for extra in list(extras)[since:]:
-            extras[indexed + extra[len(item_path) :]] = extras.pop(extra)
+            value = extras.pop(extra)
+            extras[self._free(indexed + extra[len(item_path) :])] = value
 
     def _object_checker(self, node: dict, path: str, depth: int) -> Check:
         props: dict[str, Check] = {}

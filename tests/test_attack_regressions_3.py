@@ -1,0 +1,82 @@
+"""Regression tests for the third adversarial review: seams between features across runs.
+
+Each test is one finding (its number in the name and in /work/notes/attack-3.md), driven
+through the tap's command line over real HTTP against :mod:`tests.hostile_server`, across
+the runs the seam needs (a run cap keeps a position, the server changes, the next run
+resumes).
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+
+from tap_knowbe4.records import EXTRA_FIELDS
+from tests.cli import run_cli
+from tests.hostile_server import HostileServer, Request, hostile_config, json_answer, users
+from tests.singer_output import catalog_selecting
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
+USERS = catalog_selecting(["users"])
+
+
+# -- 1: a cursor kept by a capped run, read by a server that no longer reads cursors --------
+
+
+class _Switching:
+    """``/v1/users`` paged by cursors (X-Next-Cursor), then by page numbers only.
+
+    Once switched, ``cursor`` is ignored: any request without ``page`` is answered page 1.
+    """
+
+    IDS: t.ClassVar[list[int]] = list(range(1, 8))
+    CURSORS: t.ClassVar[dict[str, tuple[list[int], str]]] = {
+        "true": ([1, 2], "A"),
+        "A": ([3, 4], "B"),
+        "B": ([5, 6], "C"),
+        "C": ([7], ""),
+    }
+
+    def __init__(self) -> None:
+        self.by_number = False
+
+    def __call__(self, request: Request) -> t.Any:
+        if request.path != "/v1/users":
+            return json_answer([])
+        if not self.by_number:
+            ids, after = self.CURSORS[request.query.get("cursor", "true")]
+            return json_answer(users(ids), **{"X-Next-Cursor": after})
+        page, size = int(request.query.get("page", "1")), int(request.query["per_page"])
+        return json_answer(users(self.IDS[(page - 1) * size : page * size]))
+
+
+def test_1_a_kept_cursor_the_server_ignores_now_is_no_end_of_the_list(tmp_path):
+    server_state = _Switching()
+    with HostileServer(server_state) as server:
+        first = run_cli(tmp_path, hostile_config(server, max_requests_per_run=2), catalog=USERS)
+        assert first.returncode == 0
+        position = first.final_state["tap_knowbe4"]["interrupted"]["lists"]["users"]
+        assert position["cursor"] == "A"  # the seam: a cursor kept across runs
+        server_state.by_number = True  # the server stops reading `cursor`
+        second = run_cli(tmp_path, hostile_config(server), catalog=USERS, state=first.final_state)
+    loaded = {r["id"] for r in first.records("users") + second.records("users")}
+    assert second.returncode != 0 or loaded == set(_Switching.IDS), (
+        f"exit 0 with users {sorted(set(_Switching.IDS) - loaded)} never loaded"
+    )
+
+
+# -- 2: a field named like the path of another kept value -----------------------------------
+
+
+def test_2_a_field_named_like_a_kept_path_loses_neither_value(tmp_path):
+    body = [{"id": 1, "groups[0]": "sent-as-a-field", "groups": ["not-a-group-id"]}]
+    with HostileServer(lambda r: json_answer(body if r.path == "/v1/users" else [])) as server:
+        run = run_cli(tmp_path, hostile_config(server, page_size=500), catalog=USERS)
+    assert run.returncode == 0
+    (record,) = run.records("users")
+    kept = json.dumps(record[EXTRA_FIELDS])
+    assert "sent-as-a-field" in kept
+    assert "not-a-group-id" in kept
