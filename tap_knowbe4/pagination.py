@@ -260,6 +260,9 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         server may add an empty ``X-Next-Cursor`` to every page): the same records again, or
         none, and the list ended.
         """
+        if self._at_kept_cursor():
+            self._unproven(page)
+            return None
         if self._phase == "cursor" or self.mode == "cursor" or len(page.records) < self.size:
             return self._end("an explicit end marker")
         if self._end_claimed:
@@ -267,13 +270,24 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         self._end_claimed = True
         return self._by_number()
 
+    def _at_kept_cursor(self) -> bool:
+        """True on the page a kept cursor led to, before any cursor of this run's own.
+
+        Whatever that page says about the end is no evidence: a server that no longer reads
+        ``cursor`` answers its first page there.
+        """
+        return self._phase == "cursor" and self._resumed_cursor and not self._cursors
+
+    def _unproven(self, page: Page) -> None:
+        """The end at a kept cursor is unproven: the list must be read from its start."""
+        self.resume_unproven = True
+        self._fail(page, "said the list ended at the cursor an earlier run kept")
+
     def _silent(self, page: Page) -> PageToken | None:
         """The answer names nothing: the count and what came before decide."""
         count = len(page.records)
-        if self._phase == "cursor" and self._resumed_cursor and not self._cursors:
-            # no page of this run named a cursor: the silence is no evidence of the end
-            self.resume_unproven = True
-            self._fail(page, "named no next cursor at the position an earlier run kept")
+        if self._at_kept_cursor():
+            self._unproven(page)
             return None
         if self._phase == "cursor":
             return self._end("a cursor that stopped")

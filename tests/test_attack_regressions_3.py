@@ -15,7 +15,7 @@ import pytest
 
 from tap_knowbe4.records import EXTRA_FIELDS
 from tests.cli import run_cli
-from tests.hostile_server import HostileServer, Request, hostile_config, json_answer, users
+from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer, users
 from tests.singer_output import catalog_selecting
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
@@ -29,7 +29,9 @@ USERS = catalog_selecting(["users"])
 class _Switching:
     """``/v1/users`` paged by cursors (X-Next-Cursor), then by page numbers only.
 
-    Once switched, ``cursor`` is ignored: any request without ``page`` is answered page 1.
+    Once switched, ``cursor`` is ignored: any request without ``page`` is answered page 1,
+    answered as ``answer`` says: naming nothing, with an empty ``X-Next-Cursor`` on every
+    page (a proxy's), or in an envelope saying ``has_more: false`` on every page.
     """
 
     IDS: t.ClassVar[list[int]] = list(range(1, 8))
@@ -40,21 +42,28 @@ class _Switching:
         "C": ([7], ""),
     }
 
-    def __init__(self) -> None:
+    def __init__(self, answer: str) -> None:
         self.by_number = False
+        self.answer = answer
 
     def __call__(self, request: Request) -> t.Any:
         if request.path != "/v1/users":
             return json_answer([])
         if not self.by_number:
             ids, after = self.CURSORS[request.query.get("cursor", "true")]
-            return json_answer(users(ids), **{"X-Next-Cursor": after})
+            return Answer(200, json.dumps(users(ids)), {"X-Next-Cursor": after})
         page, size = int(request.query.get("page", "1")), int(request.query["per_page"])
-        return json_answer(users(self.IDS[(page - 1) * size : page * size]))
+        rows = users(self.IDS[(page - 1) * size : page * size])
+        if self.answer == "empty-header":
+            return Answer(200, json.dumps(rows), {"X-Next-Cursor": ""})
+        if self.answer == "has-more-false":
+            return json_answer({"data": rows, "has_more": False})
+        return json_answer(rows)
 
 
-def test_1_a_kept_cursor_the_server_ignores_now_is_no_end_of_the_list(tmp_path):
-    server_state = _Switching()
+@pytest.mark.parametrize("answer", ["silent", "empty-header", "has-more-false"])
+def test_1_a_kept_cursor_the_server_ignores_now_is_no_end_of_the_list(tmp_path, answer):
+    server_state = _Switching(answer)
     with HostileServer(server_state) as server:
         first = run_cli(tmp_path, hostile_config(server, max_requests_per_run=2), catalog=USERS)
         assert first.returncode == 0
