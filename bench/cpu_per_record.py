@@ -1,0 +1,187 @@
+"""CPU of one read of users and enrollments: the tap, a raw floor and a plain SDK tap.
+
+Run by hand:  .venv/bin/python bench/cpu_per_record.py [--users 7000] [--repeat 3]
+
+The sandbox (limits off, page numbers) serves an organization of ``--users`` users and their
+enrollments (about 45,000 records at 7,000 users). Three programs read the same two lists,
+each in its own process from a cold start (imports included), stdout to /dev/null:
+
+* the raw floor: ``requests`` GETs every page, ``json`` parses it and dumps one RECORD line
+  per record; nothing else;
+* a plain Singer SDK tap (``bench/plain_sdk_tap.py``): the SDK template's REST streams with
+  the tap's schemas;
+* the tap: ``tap-knowbe4`` with ``users`` and ``training_enrollments`` selected.
+
+For each: the median over ``--repeat`` runs of the process's CPU seconds (user + system, from
+``wait4``: what the machine's other load does not change much) and of its wall seconds
+(the sandbox serves from this process, so the server's time is in the wall figure and not in
+the CPU one). The ratios are throughputs: ``floor CPU / tap CPU`` (1.0 = the tap costs what
+the floor does) and ``plain CPU / tap CPU`` (2.0 = the tap needs half the plain tap's CPU).
+A start-up line gives the CPU of ``--version`` of each (the imports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tap_knowbe4.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+STREAMS = ("users", "training_enrollments")
+
+RAW_FLOOR = r"""
+import json, sys, requests
+base, key, per_page = sys.argv[1], sys.argv[2], 500
+s = requests.Session()
+s.headers["Authorization"] = "Bearer " + key
+write = sys.stdout.write
+flags = {"include_campaign_id": "true", "include_store_purchase_id": "true",
+         "include_employee_number": "true"}
+for stream, path, extra in (("users", "/v1/users", {}),
+                            ("training_enrollments", "/v1/training/enrollments", flags)):
+    page = 1
+    while True:
+        rows = s.get(base + path, params={"page": page, "per_page": per_page, **extra}).json()
+        for r in rows:
+            write(json.dumps({"type": "RECORD", "stream": stream, "record": r}) + "\n")
+        if len(rows) < per_page:
+            break
+        page += 1
+"""
+
+
+def measured(command: list[str]) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of ``command``, waited for with ``wait4``."""
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as devnull, tempfile.TemporaryFile() as err:
+        pid = os.posix_spawn(
+            command[0],
+            command,
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, devnull.fileno(), 1),
+                (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
+            ],
+        )
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            msg = f"{command} failed:\n{err.read().decode()[-2000:]}"
+            raise RuntimeError(msg)
+    return usage.ru_utime + usage.ru_stime, wall
+
+
+def catalog(path: Path) -> None:
+    """Write a catalog selecting :data:`STREAMS`."""
+    out = subprocess.run(
+        [str(BIN / "tap-knowbe4"), "--discover"], capture_output=True, text=True, check=True
+    ).stdout
+    cat = json.loads(out)
+    for entry in cat["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = entry["tap_stream_id"] in STREAMS
+    path.write_text(json.dumps(cat))
+
+
+def measure(users: int = 7000, repeat: int = 3) -> dict:
+    """Median CPU and wall seconds of the floor, the plain SDK tap and the tap."""
+    with Sandbox(users=users, limits=False) as sb, tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        records = len(sb.org.users()) + len(sb.org.enrollments())
+        config = tmpdir / "config.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "api_key": sb.api_key,
+                    "api_url": sb.base_url,
+                    "requests_per_second": 0,
+                    "requests_per_minute": 0,
+                    "pagination": "page",
+                    "budget_ledger": False,
+                }
+            )
+        )
+        plain_config = tmpdir / "plain.json"
+        plain_config.write_text(json.dumps({"api_key": sb.api_key, "api_url": sb.base_url}))
+        catalog(tmpdir / "catalog.json")
+        raw = tmpdir / "raw.py"
+        raw.write_text(RAW_FLOOR)
+        python = sys.executable
+        programs = {
+            "floor": [python, str(raw), sb.base_url, sb.api_key],
+            "plain": [python, str(ROOT / "bench/plain_sdk_tap.py"), "--config", str(plain_config)],
+            "tap": [
+                str(BIN / "tap-knowbe4"),
+                "--config",
+                str(config),
+                "--catalog",
+                str(tmpdir / "catalog.json"),
+            ],
+        }
+        start_up = {
+            "floor": [python, "-c", "import json, requests"],
+            "plain": [python, str(ROOT / "bench/plain_sdk_tap.py"), "--version"],
+            "tap": [str(BIN / "tap-knowbe4"), "--version"],
+        }
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in programs}
+        starts: dict[str, list[float]] = {name: [] for name in programs}
+        for _ in range(repeat):
+            for name, command in programs.items():  # interleaved: load shifts hit all three
+                runs[name].append(measured(command))
+                starts[name].append(measured(start_up[name])[0])
+    out: dict = {"records": records, "users": users}
+    for name in programs:
+        out[name] = {
+            "cpu": statistics.median(r[0] for r in runs[name]),
+            "wall": statistics.median(r[1] for r in runs[name]),
+            "start_cpu": statistics.median(starts[name]),
+        }
+    return out
+
+
+def ratios(result: dict) -> dict[str, float]:
+    """The throughput ratios of the module docstring."""
+    tap = result["tap"]["cpu"]
+    return {
+        "tap_vs_floor": result["floor"]["cpu"] / tap,
+        "tap_vs_plain": result["plain"]["cpu"] / tap,
+        "tap_vs_floor_wall": result["floor"]["wall"] / result["tap"]["wall"],
+        "tap_vs_plain_wall": result["plain"]["wall"] / result["tap"]["wall"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=7000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    result = measure(args.users, args.repeat)
+    r = ratios(result)
+    print(f"{result['records']:,} records ({result['users']:,} users and their enrollments)")
+    print("| program | CPU s | wall s | start-up CPU s | records per CPU s |")
+    print("| --- | --- | --- | --- | --- |")
+    for name in ("floor", "plain", "tap"):
+        x = result[name]
+        print(
+            f"| {name} | {x['cpu']:.2f} | {x['wall']:.2f} | {x['start_cpu']:.2f} | "
+            f"{result['records'] / x['cpu']:,.0f} |"
+        )
+    print(
+        f"tap/floor {r['tap_vs_floor']:.2f}x (wall {r['tap_vs_floor_wall']:.2f}x); "
+        f"tap/plain SDK tap {r['tap_vs_plain']:.2f}x (wall {r['tap_vs_plain_wall']:.2f}x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
