@@ -550,7 +550,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if outcome is Outcome.COMPLETE:
             self._once_written(lambda: self._parent_done(context, parent_id))
         elif outcome in (Outcome.FAILED, Outcome.PARTIAL):
-            self.resume.hold(self.name)
+            self.resume.hold(self.name, parent_id)
 
     def _parent_done(self, context: Context, parent_id: int) -> None:
         """Every record of this parent was read and written: its state may move."""

@@ -55,7 +55,7 @@ class Resume:
         self._state = state
         self._last_seen: dict[str, int] = {}
         self._unordered: set[str] = set()
-        self._held: set[str] = set()
+        self._held: dict[str, int] = {}
 
     @property
     def _now(self) -> Interrupted:
@@ -88,17 +88,22 @@ class Resume:
         return done is not None and parent_id <= done and child not in self._unordered
 
     def mark_parent_done(self, child: str, parent_id: int) -> None:
-        """``child`` is done for ``parent_id`` and every parent before it."""
-        if child not in self._unordered and child not in self._held:
+        """``child`` is done for ``parent_id`` and every parent before it.
+
+        A parent before a held one still counts: its mark may come after the hold, when it
+        waited for the BATCH file holding its records.
+        """
+        held = self._held.get(child)
+        if child not in self._unordered and (held is None or parent_id < held):
             self._now.parents_done[child] = parent_id
 
-    def hold(self, child: str) -> None:
-        """A parent of ``child`` was not read to its end: the position stops before it.
+    def hold(self, child: str, parent_id: int) -> None:
+        """``parent_id`` of ``child`` was not read to its end: the position stops before it.
 
         "Done" means every parent up to the position, so no later parent may move it past
         the unfinished one; the next run reads from there again.
         """
-        self._held.add(child)
+        self._held[child] = min(parent_id, self._held.get(child, parent_id))
 
     def parents_done(self, child: str) -> int | None:
         """Every parent of ``child`` up to this id is done (None: none is known to be)."""
