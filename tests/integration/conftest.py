@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import os
 import subprocess
@@ -79,14 +78,10 @@ class Meltano:
 def meltano() -> Meltano:
     """Meltano with all plugins installed (cached in .tools/ and .meltano/ across runs).
 
-    Under a file lock: the integration tests run on more than one xdist worker (groups), and
-    two ``meltano install`` at once would write the same virtualenvs.
+    The integration tests run on more than one xdist worker (groups); ``install`` takes
+    turns under its own lock, so two workers never write the same virtualenvs at once.
     """
-    lock_path = ROOT / ".meltano" / ".install.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        meltano_install.install(list(meltano_install.PLUGINS), python=sys.executable)
+    meltano_install.install(list(meltano_install.PLUGINS), python=sys.executable)
     return Meltano(meltano_install.MELTANO)
 
 
