@@ -176,6 +176,9 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         self._restarted = True
         self._restarts = self.resume.restart_list(self.name)
         self.report.resumed_list = False
+        if self.report.continued:  # every row is sent again: under this run's version
+            self.report.continued = False
+            self.own_table_version()
         return (yield from self._read_under_policy(context))
 
     def _position(self, through: tuple) -> ListPosition | None:

@@ -154,6 +154,17 @@ class SeamedStream(RESTStream[_TToken]):
         """3. The version this sync's records carry (override: a read that spans runs)."""
         return version
 
+    def own_table_version(self) -> None:
+        """3. From now on records carry this run's own version, and ACTIVATE_VERSION ends it.
+
+        For a read that began in an earlier run and starts over in this one: every row is
+        sent again, so rows an earlier run sent that are gone upstream must not be kept.
+        """
+        if self._stream_version is None:
+            return
+        self._stream_version = self._initialized_at // 1000
+        self.hold_activate_version(self._stream_version)
+
     def hold_activate_version(self, version: int) -> None:
         """3. The SDK's ACTIVATE_VERSION for ``version``, held (override to keep it)."""
 

@@ -89,3 +89,48 @@ def test_2_a_field_named_like_a_kept_path_loses_neither_value(tmp_path):
     kept = json.dumps(record[EXTRA_FIELDS])
     assert "sent-as-a-field" in kept
     assert "not-a-group-id" in kept
+
+
+# -- 3: a list that spans runs, read again from its start: rows deleted upstream stay ------
+
+
+def _warehouse(*runs: list[dict]) -> set[int]:
+    """The user ids a version-aware target keeps after the messages of ``runs``.
+
+    Rows are upserted by id; ACTIVATE_VERSION deletes every row of another version.
+    """
+    rows: dict[int, int | None] = {}
+    for messages in runs:
+        for message in messages:
+            if message["type"] == "RECORD" and message["stream"] == "users":
+                rows[message["record"]["id"]] = message.get("version")
+            elif message["type"] == "ACTIVATE_VERSION" and message["stream"] == "users":
+                rows = {k: v for k, v in rows.items() if v == message["version"]}
+    return set(rows)
+
+
+def test_3_a_list_read_again_from_its_start_drops_the_rows_deleted_upstream(tmp_path):
+    ids = list(range(1, 8))
+
+    def answer(request: Request) -> t.Any:
+        if request.path != "/v1/users":
+            return json_answer([])
+        page, size = int(request.query["page"]), int(request.query["per_page"])
+        return json_answer(users(ids[(page - 1) * size : page * size]))
+
+    with HostileServer(answer) as server:
+        config = hostile_config(server, pagination="page", emit_activate_version_messages=True)
+        first = run_cli(tmp_path, {**config, "max_requests_per_run": 2}, catalog=USERS)
+        assert first.returncode == 0
+        state = first.final_state
+        assert state["tap_knowbe4"]["interrupted"]["lists"]["users"]["page"] == 2
+        # the first run a minute earlier (its rows and its state), as runs apart would be
+        sent_first = [
+            {**m, "version": m["version"] - 60} if "version" in m else m for m in first.messages
+        ]
+        state["tap_knowbe4"]["interrupted"]["versions"]["users"] -= 60
+        ids[:] = [5, 6, 7, 8]  # 1-4 deleted upstream: page 2 begins later, the list restarts
+        second = run_cli(tmp_path, config, catalog=USERS, state=state)
+    assert second.returncode == 0
+    assert "read from its first page again" in second.stderr
+    assert _warehouse(sent_first, second.messages) == set(ids)
