@@ -14,6 +14,7 @@ import typing as t
 import pytest
 
 from tap_knowbe4.records import EXTRA_FIELDS
+from tests.airbyte_output import Source, configured_catalog
 from tests.cli import run_cli
 from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer, users
 from tests.singer_output import catalog_selecting
@@ -134,3 +135,36 @@ def test_3_a_list_read_again_from_its_start_drops_the_rows_deleted_upstream(tmp_
     assert second.returncode == 0
     assert "read from its first page again" in second.stderr
     assert _warehouse(sent_first, second.messages) == set(ids)
+
+
+# -- 4: Airbyte: a stream's state from an unfinished sync a later read finished without it ---
+
+
+def test_4_a_stream_done_in_a_sync_finished_without_it_is_read_again(tmp_path):
+    history = [{"date": "2026-11-01", "risk_score": 10.0}]
+    people = list(range(1, 6))
+
+    def answer(request: Request) -> t.Any:
+        rows = {"/v1/users": users(people), "/v1/account/risk_score_history": history}
+        page, size = int(request.query.get("page", "1")), int(request.query["per_page"])
+        return json_answer(rows.get(request.path, [])[(page - 1) * size : page * size])
+
+    with HostileServer(answer) as server:
+        capped = Source(tmp_path, hostile_config(server, max_requests_per_run=2))
+        catalog = capped.discover().catalog
+        both = configured_catalog(catalog, ["users", "account_risk_score_history"])
+        first = capped.read(both)  # the history finishes, users does not
+        assert first.final_statuses == {
+            "account_risk_score_history": "COMPLETE",
+            "users": "INCOMPLETE",
+        }
+        kept = {s["stream"]["stream_descriptor"]["name"]: s for s in first.states}
+        source = Source(tmp_path, hostile_config(server))
+        second = source.read(configured_catalog(catalog, ["users"]), list(kept.values()))
+        assert second.code == 0  # the sync is finished, without the history
+        kept.update({s["stream"]["stream_descriptor"]["name"]: s for s in second.states})
+        history.append({"date": "2026-12-02", "risk_score": 20.0})
+        third = source.read(both, list(kept.values()))
+    assert third.code == 0
+    dates = {row["date"] for row in third.records("account_risk_score_history")}
+    assert "2026-12-02" in dates, "a complete read without the history's newest row"

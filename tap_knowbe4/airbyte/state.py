@@ -15,7 +15,9 @@ account, last run), stamped with when it was written::
      "checkpoint": [<run start, ms>, <sequence>]}
 
 Read back (:func:`tap_state_from`), the shared parts come from the newest stream state and
-each stream's own parts from its own state, and only for a stream read incrementally: a
+each stream's own parts from its own state (where an unfinished sync stood only from a state
+the newest state's run wrote: an older one may describe a sync a later read finished), and
+only for a stream read incrementally: a
 stream read in full refresh, a stream whose state Airbyte cleared, and a stream whose state
 was written for another account are read in full. The tap checks the result as it checks
 any state (:meth:`TapState.load`).
@@ -32,6 +34,9 @@ from tap_knowbe4.state import STATE_KEY
 _PER_STREAM = ("streams", "interrupted")
 #: Parts that say whose a state is: a stream's own parts are used only when they match.
 _IDENTITY = ("version", "account")
+
+#: A stream's own parts that say where an unfinished sync stood (see :func:`stream_part`).
+_INTERRUPTED_PARTS = ("done", "parents_done", "list", "version")
 
 Checkpoint = tuple[int, int]
 
@@ -152,16 +157,21 @@ def tap_state_from(
         found[name] = (_checkpoint(value.get("checkpoint")), t.cast("dict", tap_state))
     if not found:
         return None
-    newest = max(found.values(), key=lambda item: item[0])[1]
+    newest_checkpoint, newest = max(found.values(), key=lambda item: item[0])
     identity = tuple(_own(newest).get(k) for k in _IDENTITY)
     parts: dict[str, dict[str, t.Any]] = {}
-    for name, (_, tap_state) in found.items():
+    for name, (checkpoint, tap_state) in found.items():
         if name not in incremental:
             continue
         if tuple(_own(tap_state).get(k) for k in _IDENTITY) != identity:
             warn(f"the state of {name} is another account's or version's: {name} is read in full")
             continue
         part = stream_part(tap_state, name)
+        if checkpoint[0] != newest_checkpoint[0]:
+            # written by an earlier run than the newest state: where the sync it continued
+            # stood is no longer known (a later read without this stream may have finished
+            # that sync), so only its bookmarks count
+            part = {k: v for k, v in part.items() if k not in _INTERRUPTED_PARTS}
         if part:
             parts[name] = part
     return _assemble(shared_part(newest), parts)
