@@ -133,7 +133,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if self.parent_stream_type is not None or self._restarted:
             return None
         position = self.resume.list_before(self.name)
-        if position is None or not self._fits(position):
+        if position is None or not self._fits(position) or self._children_unaccounted():
             return None
         self._resumed_at = position
         self.report.resumed_list = True
@@ -144,6 +144,20 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     _restarted = False
     _restarts = 0
     _trail: ListTrail | None = None
+
+    def _children_unaccounted(self) -> bool:
+        """True when a child read now was not part of the interrupted sync.
+
+        The kept position skips the parents before it because every child then read was
+        done for them; a child selected since (the catalog changed between the runs) is done
+        for none, and needs every parent.
+        """
+        return any(
+            child.parent_stream_type is type(self)
+            and not self.resume.stream_done_before(child.name)
+            and self.resume.parents_before.get(child.name) is None
+            for child in self._descendants()
+        )
 
     def _fits(self, position: ListPosition) -> bool:
         """True when ``position`` was taken from this very list (same query, same pages)."""
