@@ -170,15 +170,20 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         )
 
     def _list_params(self) -> tuple[tuple[str, str], ...]:
-        """The query that defines the list (paging aside)."""
-        params = self.get_url_params(None, None)
-        return tuple(
-            sorted(
-                (str(k), str(v))
-                for k, v in params.items()
-                if k not in ("page", "per_page", "cursor")
-            )
-        )
+        """The query that defines the list (paging aside), and whether its records are sent.
+
+        A list read only for its children (the stream itself not selected) sent none of the
+        records before its position: a run that selects the stream must read them, so the
+        two readings are different lists (``UNSENT``).
+        """
+        params = {
+            str(k): str(v)
+            for k, v in self.get_url_params(None, None).items()
+            if k not in ("page", "per_page", "cursor")
+        }
+        if not self.selected:
+            params.update([UNSENT])
+        return tuple(sorted(params.items()))
 
     def _restart(self, context: Context | None, why: str) -> t.Generator[dict, None, Outcome]:
         """Read the list again from its first page: the position kept was not proven."""
@@ -888,3 +893,5 @@ class KnowBe4Stream(KnowBe4HTTPStream):
 
 #: How many keys sent with other content a stream names in the summary.
 MOST_NAMED_REPEATS = 5
+#: Kept with the position of a list whose records were not sent (read for its children).
+UNSENT = ("(records)", "not sent")

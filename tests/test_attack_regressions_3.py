@@ -203,3 +203,34 @@ def test_5_a_child_selected_since_the_capped_run_reads_every_parent(tmp_path):
     assert second.returncode == 0
     loaded = {row["group_id"] for row in second.records("group_members")}
     assert loaded == {g["id"] for g in groups}, "group_members complete without some groups"
+
+
+def test_6_a_parent_selected_since_a_capped_run_of_its_child_sends_every_record(tmp_path):
+    groups = [{"id": i, "name": f"g{i}"} for i in range(10, 17)]
+
+    def answer(request: Request) -> t.Any:
+        page, size = int(request.query.get("page", "1")), int(request.query["per_page"])
+        if request.path == "/v1/groups":
+            rows = groups
+        elif request.path.endswith("/members"):
+            rows = users([int(request.path.split("/")[3]) * 10])
+        else:
+            rows = []
+        return json_answer(rows[(page - 1) * size : page * size])
+
+    with HostileServer(answer) as server:
+        config = hostile_config(server, group_members_source="endpoint", pagination="page")
+        first = run_cli(
+            tmp_path,
+            {**config, "max_requests_per_run": 6},
+            catalog=catalog_selecting(["group_members"]),  # groups listed, not sent
+        )
+        assert first.final_state["tap_knowbe4"]["interrupted"]["lists"]["groups"]["page"] == 2
+        second = run_cli(
+            tmp_path,
+            config,
+            catalog=catalog_selecting(["groups", "group_members"]),
+            state=first.final_state,
+        )
+    assert second.returncode == 0
+    assert {row["id"] for row in second.records("groups")} == {g["id"] for g in groups}
