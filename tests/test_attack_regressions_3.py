@@ -234,3 +234,52 @@ def test_6_a_parent_selected_since_a_capped_run_of_its_child_sends_every_record(
         )
     assert second.returncode == 0
     assert {row["id"] for row in second.records("groups")} == {g["id"] for g in groups}
+
+
+# -- 7: group_members_source changed between capped runs: a group id taken for a user id ----
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack 3 #7: parents_done is keyed by the child stream alone; group_members' "
+    "position in group ids (endpoint) is read as a user id (users) after the setting changed",
+)
+def test_7_a_fan_out_position_is_not_read_against_another_parent(tmp_path):
+    groups = [{"id": i, "name": f"g{i}"} for i in range(101, 108)]
+    people = [
+        {"id": i, "email": f"u{i}@example.com", "status": "active", "groups": [100 + i]}
+        for i in range(1, 8)
+    ]
+
+    def answer(request: Request) -> t.Any:
+        page, size = int(request.query.get("page", "1")), int(request.query["per_page"])
+        if request.path == "/v1/groups":
+            rows: list = groups
+        elif request.path == "/v1/users":
+            rows = people
+        elif request.path.endswith("/members"):
+            group = int(request.path.split("/")[3])
+            rows = [p for p in people if group in p["groups"]]
+        else:
+            rows = []
+        return json_answer(rows[(page - 1) * size : page * size])
+
+    streams = catalog_selecting(["users", "groups", "group_members"])
+    with HostileServer(answer) as server:
+        config = hostile_config(server, pagination="page")
+        first = run_cli(
+            tmp_path,
+            {**config, "group_members_source": "endpoint", "max_requests_per_run": 5},
+            catalog=streams,
+        )
+        assert first.final_state["tap_knowbe4"]["interrupted"]["parents_done"]
+        second = run_cli(
+            tmp_path,
+            {**config, "group_members_source": "users"},
+            catalog=streams,
+            state=first.final_state,
+        )
+    assert second.returncode == 0
+    loaded = {(r["group_id"], r["user_id"]) for r in first.records("group_members")}
+    loaded |= {(r["group_id"], r["user_id"]) for r in second.records("group_members")}
+    assert loaded == {(100 + i, i) for i in range(1, 8)}
