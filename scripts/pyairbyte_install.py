@@ -15,6 +15,7 @@ requirements); the first takes about 20 s and 600 MB.
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 import time
@@ -25,6 +26,9 @@ TOOLS = ROOT / ".tools" / "pyairbyte"
 PYTHON = TOOLS / "bin" / "python"
 #: PyAirbyte (its airbyte-cdk comes with it); uv to install it three times faster than pip.
 REQUIREMENTS = ("airbyte==0.71.3", "uv>=0.5")
+#: Held while checking and building: two callers at once (two test workers, a bench beside
+#: the tests) would each ``venv --clear`` the other's half-built virtualenv.
+LOCK = ROOT / ".tools" / ".pyairbyte-install.lock"
 
 
 def _log(message: str) -> None:
@@ -32,7 +36,17 @@ def _log(message: str) -> None:
 
 
 def ensure(python: str = sys.executable) -> Path:
-    """Create ``.tools/pyairbyte`` with PyAirbyte unless it is current; return its python."""
+    """Create ``.tools/pyairbyte`` with PyAirbyte unless it is current; return its python.
+
+    Callers take turns (``LOCK``); the second finds the first one's virtualenv current.
+    """
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return _ensure(python)
+
+
+def _ensure(python: str) -> Path:
     stamp = TOOLS / ".requirements"
     wanted = "\n".join(REQUIREMENTS)
     if PYTHON.exists() and stamp.exists() and stamp.read_text() == wanted:
