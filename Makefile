@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install meltano-install lint test test-fast simulate demo settings dist clean
+.PHONY: install meltano-install lint test test-fast simulate demo settings dist clean fleet
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,11 @@ simulate: $(STAMP)
 # meltano run tap-knowbe4 target-duckdb -> a short report from output/knowbe4*.duckdb.
 demo:
 	$(PY) scripts/demo.py
+
+# A fleet of accounts: fleet.yml (format: fleet.example.yml) -> fleet.meltano.yml, one Meltano
+# extractor per account, which meltano.yml includes (README "Many accounts").
+fleet: meltano-install
+	.tools/meltano/bin/python scripts/fleet.py
 
 # Regenerate what is derived from the tap (`--about`, the endpoint table, the schemas):
 # meltano.yml's extractor and hub/tap-knowbe4.yml, the README's tables, the dbt sources.

@@ -336,6 +336,16 @@ def _ca_bundle(name: str, text: str) -> str:
     return str(path)
 
 
+def _account_label(name: str, text: str) -> str:
+    if text.startswith("eyJ"):  # base64 of '{"': how every key (a JWT) begins
+        msg = f"{name} looks like a Reporting API key, which is never printed: use a short name."
+        raise ConfigError(msg)
+    if not re.fullmatch(r"[A-Za-z0-9._@-]{1,40}", text):
+        msg = f"{name} must be 1-40 letters, digits or . _ - @, got {_show(text)}."
+        raise ConfigError(msg)
+    return text
+
+
 # -- the settings ----------------------------------------------------------------------
 
 
@@ -593,6 +603,17 @@ class Settings:
         description="User-Agent header sent with every request.",
         examples=("acme-data-platform/1.0",),
         check=_user_agent,
+    )
+    account_label: str | None = setting(
+        title="Account label",
+        description=(
+            "A short name for this account (acme, emea-subsidiary) that starts every line the "
+            "tap logs and heads its run summary, so the logs of a fleet of accounts say which "
+            "is which. Letters, digits and . _ - @ only, up to 40 (a key is longer, so a "
+            "label is never one)."
+        ),
+        examples=("acme", "emea-subsidiary"),
+        check=_account_label,
     )
 
     # -- derived -----------------------------------------------------------------------

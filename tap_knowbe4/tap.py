@@ -18,6 +18,7 @@ from singer_sdk.exceptions import ConfigValidationError, MappingError
 
 from tap_knowbe4 import about as _about  # noqa: F401 - registers the Markdown `--about`
 from tap_knowbe4 import overrides, redact
+from tap_knowbe4.account_label import label_logs
 from tap_knowbe4.catalog_check import catalog_problem
 from tap_knowbe4.errors import (
     ConfigError,
@@ -103,6 +104,7 @@ class TapKnowBe4(SeamedTap):
         """
         quiet_libraries()
         redact.CONFIG_TEXT.reset()  # the settings of this tap are the ones not to print
+        label_logs(None)  # until this tap's settings say otherwise
         if parse_env_config:
             config = {**(config or {}), **self.environment_config()}
         if isinstance(config, dict):
@@ -116,7 +118,8 @@ class TapKnowBe4(SeamedTap):
             _refuse_the_key_elsewhere(config)
             config = normalize_text_values(config)
             if validate_config:  # the tap's own settings first: its lines echo no value
-                Settings.from_config(config)
+                # the label is on from the first line the SDK logs while it builds the tap
+                label_logs(Settings.from_config(config).account_label)
         self._raw_state: object = None
         if "state" in kwargs and not isinstance(kwargs["state"], (dict, type(None))):
             self._raw_state = kwargs.pop("state")  # TapState.load says what is wrong with it
@@ -139,6 +142,7 @@ class TapKnowBe4(SeamedTap):
             if validate_config:
                 raise
         settings = self._settings or Settings.defaults()
+        label_logs(settings.account_label)
         account = account_identity(settings.base_url, settings.api_key) if self._settings else None
         self.typed_state = TapState.load(t.cast("dict", self._raw_state), account=account)
         self._publisher = StatePublisher(self.typed_state, t.cast("dict", self.state))
@@ -448,8 +452,10 @@ class TapKnowBe4(SeamedTap):
         self.publish_state(force=True)
         with contextlib.suppress(OutputError, OutputStalledError):  # _flush_output raises it
             self.state_writer.write_state(self.state)
+        label = self.settings.account_label
         self.logger.info(
-            "Run summary:\n%s",
+            "Run summary%s:\n%s",
+            f" of account {label}" if label else "",
             summary_table(report),
             extra={"run_summary": summary_records(report)},
         )
