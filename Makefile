@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install meltano-install lint test test-fast simulate demo settings dist clean fleet
+.PHONY: install meltano-install lint test test-fast simulate demo settings dist clean fleet fleet-ui
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,8 +21,8 @@ meltano-install:
 	$(PY) scripts/meltano_install.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check tap_knowbe4 tests bench scripts
-	$(BIN)/ruff format --check tap_knowbe4 tests bench scripts
+	$(BIN)/ruff check tap_knowbe4 tests bench scripts orchestrate
+	$(BIN)/ruff format --check tap_knowbe4 tests bench scripts orchestrate
 	$(BIN)/mypy
 
 # Lint, then every test under tests/ (the integration tests run Meltano into DuckDB and into
@@ -52,6 +52,12 @@ demo:
 # extractor per account, which meltano.yml includes (README "Many accounts").
 fleet: meltano-install
 	.tools/meltano/bin/python scripts/fleet.py
+
+# Dagster's web UI and daemon over the fleet (orchestrate/): one partition per account. The UI
+# gets a virtualenv of its own (.tools/dagster, scripts/dagster_install.py).
+fleet-ui: fleet
+	$(PY) scripts/dagster_install.py
+	DAGSTER_HOME=$(CURDIR)/orchestrate .tools/dagster/bin/dagster dev -f orchestrate/definitions.py
 
 # Regenerate what is derived from the tap (`--about`, the endpoint table, the schemas):
 # meltano.yml's extractor and hub/tap-knowbe4.yml, the README's tables, the dbt sources.

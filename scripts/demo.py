@@ -321,6 +321,10 @@ def main() -> int:
         f"Data: {database.relative_to(ROOT)}, schemas {SCHEMA} (raw), {SCHEMA}_staging, "
         f"{SCHEMA}_marts, {SCHEMA}_snapshots."
     )
+    print(
+        "Many accounts: cp fleet.example.yml fleet.yml, list yours, `make fleet`, then run each "
+        "as tap-knowbe4--<name> or all under Dagster (README 'Many accounts')."
+    )
     return 0
 
 

@@ -83,6 +83,7 @@ def _account(**fields):
     [
         ({"accounts": [_account(api_key="kb4-secret")]}, "key_env"),
         ({"accounts": [_account(config={"api_key": "kb4-secret"})]}, "api_key"),
+        ({"accounts": [_account(config={"budget_ledger_path": "x"})]}, "ledger_dir"),
         ({"accounts": [_account(), _account(key_env="OTHER")]}, "used twice"),
         ({"accounts": [_account(), _account(name="b")]}, "one key is one account"),
         ({"accounts": [_account(name="Acme")]}, "a-z"),
@@ -128,3 +129,14 @@ def test_the_command_writes_checks_and_lists(tmp_path, capsys):
     source.write_text("accounts: [")
     assert fleet.main(args) == 2
     assert "not valid YAML" in capsys.readouterr().err
+
+
+def test_a_ledger_dir_gives_each_account_a_ledger_file_of_its_own():
+    parsed = fleet.parse(
+        {"ledger_dir": "/var/lib/kb4/", "accounts": [_account(), _account(name="b", key_env="B")]}
+    )
+    generated = yaml.safe_load(fleet.render(parsed))["plugins"]["extractors"]
+    paths = [g["config"]["budget_ledger_path"] for g in generated]
+    assert paths == ["/var/lib/kb4/acme.json", "/var/lib/kb4/b.json"]
+    without = yaml.safe_load(fleet.render(fleet.parse({"accounts": [_account()]})))
+    assert "budget_ledger_path" not in without["plugins"]["extractors"][0]["config"]

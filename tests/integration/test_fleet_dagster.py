@@ -1,0 +1,182 @@
+"""The fleet under Dagster: three accounts, three partitions, run at once; a bad key fails one.
+
+Each partition is materialised by Dagster's own command (``dagster asset materialize
+--partition <account>``, executed in that process, no daemon), three at once, sharing one
+Dagster instance configured by ``orchestrate/dagster.yaml``. The three sandboxes (different
+sizes and seeds) meet at a rendezvous: each holds its first API request until all three have
+one, so the test passes only if the three accounts' runs were in flight together, whatever
+the machine's speed. One account's key is wrong: its partition fails, alone, and the other two
+load their schemas in PostgreSQL with exactly their sandbox's rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+import typing as t
+import warnings
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.ground_truth import expected_records
+from tests.integration.conftest import ROOT
+from tests.integration.fleet_project import FleetAccount, files_under, leaked, make_project
+
+if t.TYPE_CHECKING:
+    from tap_knowbe4.sandbox import Sandbox
+    from tests.integration.conftest import Meltano
+    from tests.integration.pgcluster import PostgresCluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
+
+DEFINITIONS = ROOT / "orchestrate" / "definitions.py"
+ASSET = "knowbe4_account_tables"
+#: How long a sandbox holds its first request waiting for the others (the runs start together;
+#: serial runs would wait here in vain and fail the test).
+RENDEZVOUS_SECONDS = 150
+
+
+class Rendezvous:
+    """Holds each sandbox's first API request until every sandbox has received one."""
+
+    def __init__(self, sandboxes: list[Sandbox]) -> None:
+        self.barrier = threading.Barrier(len(sandboxes), timeout=RENDEZVOUS_SECONDS)
+        self.broken = False
+        for sb in sandboxes:
+            self._hold_first_request(sb)
+
+    def _hold_first_request(self, sb: Sandbox) -> None:
+        answer = sb.app.api
+        first = threading.Event()
+
+        def api(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            if not first.is_set():
+                first.set()
+                try:
+                    self.barrier.wait()
+                except threading.BrokenBarrierError:
+                    self.broken = True
+            return answer(*args, **kwargs)
+
+        sb.app.api = api  # type: ignore[method-assign]
+
+
+def _sandbox(**options: t.Any) -> Sandbox:
+    from tap_knowbe4.sandbox import Sandbox  # noqa: PLC0415 - integration tests only
+
+    return Sandbox(limits=False, **options)
+
+
+def _user_ids(dsn: str, schema: str) -> set[int] | None:
+    with psycopg.connect(dsn) as db:
+        exists = db.execute(
+            "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
+            (schema, "users"),
+        ).fetchone()
+        if not exists:
+            return None
+        return {row[0] for row in db.execute(f'select id from "{schema}"."users"').fetchall()}
+
+
+def _materialized_partitions(home: Path) -> tuple[set[str], dict[str, str]]:
+    """Partitions Dagster recorded as materialised, and each failed run's failure message."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import dagster as dg  # noqa: PLC0415 - only this test needs Dagster in-process
+
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            done = set(instance.get_materialized_partitions(dg.AssetKey(ASSET)))
+            failures = {}
+            for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE])):
+                partition = run.tags.get("dagster/partition", "?")
+                events = [
+                    e.dagster_event
+                    for e in instance.all_logs(run.run_id)
+                    if e.dagster_event is not None
+                    and e.dagster_event.event_type_value == "STEP_FAILURE"
+                ]
+                errors = [getattr(e.event_specific_data, "error", None) for e in events]
+                messages = [str(getattr(error, "message", "")) for error in errors]
+                failures[partition] = " ".join(messages)
+    return done, failures
+
+
+def test_three_partitions_run_at_once_and_a_bad_key_fails_only_its_own(
+    meltano: Meltano, postgres: PostgresCluster, tmp_path: Path
+) -> None:
+    wrong_key = "kb4-fleet-wrong-0000000000000009"
+    with (
+        _sandbox(users=20, seed=21, api_key="kb4-fleet-alpha-0000000000000001") as alpha,
+        _sandbox(users=50, seed=22, api_key="kb4-fleet-beta-00000000000000002") as beta,
+        _sandbox(users=35, seed=23, api_key="kb4-fleet-gamma-0000000000000003") as gamma,
+    ):
+        rendezvous = Rendezvous([alpha, beta, gamma])
+        accounts = [
+            FleetAccount("alpha", alpha, alpha.api_key),
+            FleetAccount("beta", beta, beta.api_key),
+            FleetAccount("gamma", gamma, wrong_key),
+        ]
+        project, env = make_project(tmp_path, accounts, loader="target-postgres")
+        home = tmp_path / "dagster"
+        home.mkdir()
+        shutil.copy(ROOT / "orchestrate" / "dagster.yaml", home / "dagster.yaml")
+        env.update(
+            {
+                "DAGSTER_HOME": str(home),
+                "KNOWBE4_MELTANO": str(meltano.executable),
+                "TARGET_POSTGRES_SQLALCHEMY_URL": postgres.sqlalchemy_url,
+            }
+        )
+        dagster = str(Path(sys.executable).parent / "dagster")
+        runs = {
+            a.name: subprocess.Popen(
+                [
+                    dagster,
+                    "asset",
+                    "materialize",
+                    "-f",
+                    str(DEFINITIONS),
+                    "--select",
+                    ASSET,
+                    "--partition",
+                    a.name,
+                ],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for a in accounts
+        }
+        outputs = {name: proc.communicate(timeout=900)[0] for name, proc in runs.items()}
+        codes = {name: proc.returncode for name, proc in runs.items()}
+        truth = {name: {r["id"] for r in expected_records(sb.org, "users")} for name, sb in
+                 (("alpha", alpha), ("beta", beta))}  # fmt: skip
+        gamma_served = gamma.stats()["by_status"]
+
+    assert not rendezvous.broken, "the three accounts' runs were not in flight together"
+    assert codes["alpha"] == 0, outputs["alpha"][-4000:]
+    assert codes["beta"] == 0, outputs["beta"][-4000:]
+    assert codes["gamma"] != 0, outputs["gamma"][-4000:]
+    assert {str(status) for status in gamma_served} == {"401"}, gamma_served
+
+    assert _user_ids(postgres.dsn, "knowbe4_alpha") == truth["alpha"]
+    assert _user_ids(postgres.dsn, "knowbe4_beta") == truth["beta"]
+    assert truth["alpha"] != truth["beta"]
+    assert _user_ids(postgres.dsn, "knowbe4_gamma") is None
+
+    done, failures = _materialized_partitions(home)
+    assert done == {"alpha", "beta"}
+    assert set(failures) == {"gamma"}
+    assert "account gamma: meltano run exited" in failures["gamma"]
+
+    keys = [alpha.api_key, beta.api_key, gamma.api_key, wrong_key]
+    where = leaked(
+        keys, outputs.values(), files_under(home, project / "output", tmp_path / "meltano-sys")
+    )
+    assert not where
