@@ -9,6 +9,7 @@ Runs, against a local sandbox with pacing off (so the run is as short as it can 
    throwaway Meltano system database and DuckDB file;
 3. ``dagster asset materialize --partition bench`` of a one-account fleet (Dagster's run in
    its process, and the ``meltano run`` of the account under it): one partition's whole cost.
+   Dagster is the one of ``.tools/dagster`` (``scripts/dagster_install.py`` installs it).
 
 For each it prints wall seconds, CPU seconds (user + system, whole process tree), peak RSS of
 the process tree (the sum over its processes, sampled every 50 ms) and the requests served.
@@ -33,6 +34,15 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
+
+
+def tools_bin(installer: str) -> str:
+    """The bin directory ``scripts/<installer>`` prints once its virtualenv is current."""
+    script = ROOT / "scripts" / installer
+    found = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True
+    )
+    return found.stdout.strip()
 
 
 def measure(command: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
@@ -162,7 +172,7 @@ def main() -> None:
             "MELTANO_SYS_DIR_ROOT": str(sys_dir),
             "KNOWBE4_MELTANO": str(MELTANO),
         }
-        dagster = str(Path(sys.executable).parent / "dagster")
+        dagster = str(Path(tools_bin("dagster_install.py")) / "dagster")
         sb.reset()
         partition = measure(
             [

@@ -1,10 +1,9 @@
 r"""A fleet of KnowBe4 accounts under Dagster: one partition per account of ``fleet.yml``.
 
-    pip install -e '.[orchestrate]'            # Dagster (and its web UI) next to the tap
     make fleet                                 # fleet.yml -> fleet.meltano.yml (the extractors)
-    DAGSTER_HOME=$PWD/orchestrate dagster dev -f orchestrate/definitions.py
-    dagster asset materialize -f orchestrate/definitions.py \\
-        --select knowbe4_account_tables --partition acme      # one account, no daemon
+    make fleet-ui                              # Dagster in .tools/dagster, then `dagster dev`
+    DAGSTER_HOME=$PWD/orchestrate .tools/dagster/bin/dagster asset materialize \\
+        -f orchestrate/definitions.py --select knowbe4_account_tables --partition acme
 
 The asset ``knowbe4_account_tables`` is partitioned by account name (static partitions read
 from the fleet file, ``$KNOWBE4_FLEET_FILE`` or ``fleet.yml`` in the Meltano project). A
@@ -21,8 +20,10 @@ Meltano runs in progress however runs were started (the CLI above, a backfill, t
 
 The Meltano project and binary: ``$MELTANO_PROJECT_ROOT`` (default: this checkout) and
 ``$KNOWBE4_MELTANO`` (default: ``.tools/meltano/bin/meltano`` there, else ``meltano`` on PATH).
-Keys are read by Meltano from each account's variable; this module only checks that the
-variable is set, and never reads, logs or stores a key.
+This module needs ``dagster`` and PyYAML only (in a deployment of your own, the code
+location's environment; here ``.tools/dagster``, by ``scripts/dagster_install.py``, never
+the tap's virtualenv). Keys are read by Meltano from each account's variable; this module
+only checks that the variable is set, and never reads, logs or stores a key.
 """
 
 import importlib.util

@@ -6,17 +6,19 @@ Dagster instance configured by ``orchestrate/dagster.yaml``. The three sandboxes
 sizes and seeds) meet at a rendezvous: each holds its first API request until all three have
 one, so the test passes only if the three accounts' runs were in flight together, whatever
 the machine's speed. One account's key is wrong: its partition fails, alone, and the other two
-load their schemas in PostgreSQL with exactly their sandbox's rows.
+load their schemas in PostgreSQL with exactly their sandbox's rows. Dagster runs from
+``.tools/dagster`` (``scripts/dagster_install.py``; the project's virtualenv has none), and so
+does the reading of its instance (``dagster_runs.py``).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 import threading
 import typing as t
-import warnings
 from pathlib import Path
 
 import psycopg
@@ -25,6 +27,7 @@ import pytest
 from tests.ground_truth import expected_records
 from tests.integration.conftest import ROOT
 from tests.integration.fleet_project import FleetAccount, files_under, leaked, make_project
+from tests.project_scripts import load_script
 
 if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox
@@ -38,6 +41,8 @@ ASSET = "knowbe4_account_tables"
 #: How long a sandbox holds its first request waiting for the others (the runs start together;
 #: serial runs would wait here in vain and fail the test).
 RENDEZVOUS_SECONDS = 150
+
+dagster_install = load_script("dagster_install")
 
 
 class Rendezvous:
@@ -82,31 +87,31 @@ def _user_ids(dsn: str, schema: str) -> set[int] | None:
         return {row[0] for row in db.execute(f'select id from "{schema}"."users"').fetchall()}
 
 
-def _materialized_partitions(home: Path) -> tuple[set[str], dict[str, str]]:
+def _materialized_partitions(dagster_bin: Path, home: Path) -> tuple[set[str], dict[str, str]]:
     """Partitions Dagster recorded as materialised, and each failed run's failure message."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import dagster as dg  # noqa: PLC0415 - only this test needs Dagster in-process
+    found = subprocess.run(
+        [
+            str(dagster_bin / "python"),
+            str(Path(__file__).with_name("dagster_runs.py")),
+            str(home),
+            ASSET,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    answer = json.loads(found.stdout)
+    return set(answer["materialized"]), answer["failures"]
 
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            done = set(instance.get_materialized_partitions(dg.AssetKey(ASSET)))
-            failures = {}
-            for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE])):
-                partition = run.tags.get("dagster/partition", "?")
-                events = [
-                    e.dagster_event
-                    for e in instance.all_logs(run.run_id)
-                    if e.dagster_event is not None
-                    and e.dagster_event.event_type_value == "STEP_FAILURE"
-                ]
-                errors = [getattr(e.event_specific_data, "error", None) for e in events]
-                messages = [str(getattr(error, "message", "")) for error in errors]
-                failures[partition] = " ".join(messages)
-    return done, failures
+
+@pytest.fixture(scope="session")
+def dagster_bin() -> Path:
+    """The bin directory of ``.tools/dagster`` (installed once, then reused)."""
+    return dagster_install.ensure(sys.executable)
 
 
 def test_three_partitions_run_at_once_and_a_bad_key_fails_only_its_own(
-    meltano: Meltano, postgres: PostgresCluster, tmp_path: Path
+    meltano: Meltano, postgres: PostgresCluster, dagster_bin: Path, tmp_path: Path
 ) -> None:
     wrong_key = "kb4-fleet-wrong-0000000000000009"
     with (
@@ -131,7 +136,7 @@ def test_three_partitions_run_at_once_and_a_bad_key_fails_only_its_own(
                 "TARGET_POSTGRES_SQLALCHEMY_URL": postgres.sqlalchemy_url,
             }
         )
-        dagster = str(Path(sys.executable).parent / "dagster")
+        dagster = str(dagster_bin / "dagster")
         runs = {
             a.name: subprocess.Popen(
                 [
@@ -170,7 +175,7 @@ def test_three_partitions_run_at_once_and_a_bad_key_fails_only_its_own(
     assert truth["alpha"] != truth["beta"]
     assert not _user_ids(postgres.dsn, "knowbe4_gamma")  # at most an empty table from SCHEMA
 
-    done, failures = _materialized_partitions(home)
+    done, failures = _materialized_partitions(dagster_bin, home)
     assert done == {"alpha", "beta"}
     assert set(failures) == {"gamma"}
     assert "account gamma: meltano run exited" in failures["gamma"]
