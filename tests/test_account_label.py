@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tap_knowbe4.errors import ConfigError
@@ -88,9 +88,9 @@ def test_json_logs_carry_the_account_as_a_field(tmp_path, shared_sandbox):
     assert summary["extra"]["run_summary"]
 
 
-@pytest.mark.parametrize(
-    "label", ["two words", "50%", "x" * 41, "naïve", "a\nb", "eyJhbGciOiJIUzI1NiJ9.e30"]
-)
+# Which labels are refused is the property below (in-process); the tap's command line is run
+# for the two that matter most there: one that would split a log line, one that looks like a key.
+@pytest.mark.parametrize("label", ["a\nb", "eyJhbGciOiJIUzI1NiJ9.e30"])
 def test_a_label_that_could_garble_a_log_line_is_refused_in_one_line(tmp_path, label):
     result = run_cli(
         tmp_path,
@@ -103,6 +103,11 @@ def test_a_label_that_could_garble_a_log_line_is_refused_in_one_line(tmp_path, l
 
 
 @given(st.text(max_size=70))
+@example("two words")
+@example("50%")
+@example("x" * 41)
+@example("naïve")
+@example("acme-emea")
 def test_labels_are_taken_exactly_when_they_are_plain(text):
     stripped = text.strip()
     if stripped and (not LABEL_SHAPE.fullmatch(stripped) or stripped.startswith("eyJ")):
