@@ -2,7 +2,8 @@
 
 Each partition is materialised by Dagster's own command (``dagster asset materialize
 --partition <account>``, executed in that process, no daemon), three at once, sharing one
-Dagster instance configured by ``orchestrate/dagster.yaml``. The three sandboxes (different
+Dagster instance configured by ``orchestrate/dagster.yaml`` (its storage created first by
+``dagster instance migrate``: README "Many accounts"). The three sandboxes (different
 sizes and seeds) meet at a rendezvous: each holds its first API request until all three have
 one, so the test passes only if the three accounts' runs were in flight together, whatever
 the machine's speed. One account's key is wrong: its partition fails, alone, and the other two
@@ -137,6 +138,11 @@ def test_three_partitions_run_at_once_and_a_bad_key_fails_only_its_own(
             }
         )
         dagster = str(dagster_bin / "dagster")
+        # A fresh instance's SQLite storage is created by whichever process opens it first:
+        # three at once race on its schema (alembic: "more than one head"), so create it once.
+        subprocess.run(
+            [dagster, "instance", "migrate"], env=env, cwd=tmp_path, capture_output=True, check=True
+        )
         runs = {
             a.name: subprocess.Popen(
                 [
@@ -164,7 +170,8 @@ def test_three_partitions_run_at_once_and_a_bad_key_fails_only_its_own(
                  (("alpha", alpha), ("beta", beta))}  # fmt: skip
         gamma_served = gamma.stats()["by_status"]
 
-    assert not rendezvous.broken, "the three accounts' runs were not in flight together"
+    tails = "\n".join(f"--- {name}:\n{out[-2500:]}" for name, out in outputs.items())
+    assert not rendezvous.broken, f"the three accounts' runs were not in flight together\n{tails}"
     assert codes["alpha"] == 0, outputs["alpha"][-4000:]
     assert codes["beta"] == 0, outputs["beta"][-4000:]
     assert codes["gamma"] != 0, outputs["gamma"][-4000:]
