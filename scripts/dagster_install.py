@@ -11,7 +11,7 @@ pins and pulls many packages (grpcio, protobuf, SQLAlchemy, alembic), and its we
 that the tap and the Singer SDK use. Dagster loads the definitions, which run Meltano (and so
 the tap) in a subprocess, never in this virtualenv. ``make fleet-ui`` and the fleet's test
 (``tests/integration/test_fleet_dagster.py``) call this script; a second call costs nothing (a
-stamp of the requirements), the first takes about 20 s and 220 MB. Two callers at once (test
+stamp of the requirements), the first took 19 s and 216 MB here. Two callers at once (test
 workers) wait for each other on a lock.
 """
 
