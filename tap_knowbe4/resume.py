@@ -6,7 +6,9 @@ each kept only with the evidence that makes it safe to skip what it covers:
 * **finished streams**: read to their end, every record written;
 * **fan-out positions**: parents are listed in ascending id order, so "done" is one number
   per child stream, every parent up to that id (a parent not read to its end holds it; a
-  server listing parents out of order drops it);
+  server listing parents out of order drops it). The position names the parent stream whose
+  ids it counts: when a setting gives the child another parent (``group_members_source``),
+  it counts nothing;
 * **list positions** (:class:`~tap_knowbe4.state.ListPosition`): the page of a full-table
   list, or of a fan-out's parents, that held the last record counted as read. The next run
   asks for that page again and goes on only if it still begins at or before that record:
@@ -38,9 +40,27 @@ if t.TYPE_CHECKING:
 class Resume:
     """The interrupted sync this run continues, and the position it leaves (see above)."""
 
-    def __init__(self, state: TapState) -> None:
-        """Start from the interrupted sync in ``state``, if any."""
+    def __init__(
+        self,
+        state: TapState,
+        parents: t.Mapping[str, str] | None = None,
+        warn: t.Callable[[str], None] | None = None,
+    ) -> None:
+        """Start from the interrupted sync in ``state``, if any.
+
+        ``parents``: child stream -> the parent stream this run reads it for. A fan-out
+        position kept for another parent is dropped (with a ``warn``): that fan-out restarts.
+        """
         previous = state.interrupted or Interrupted()
+        self._parents = dict(parents or {})
+        for child, parent in sorted(previous.parents_of.items()):
+            if child in previous.parents_done and self._parents.get(child, parent) != parent:
+                del previous.parents_done[child]
+                if warn is not None:
+                    warn(
+                        f"{child} was read for parent {parent} when the state was written and "
+                        f"is read for {self._parents[child]} now: its fan-out restarts"
+                    )
         self.resumed = bool(previous.streams_done or previous.parents_done or previous.lists)
         self.streams_before = set(previous.streams_done)
         self.parents_before = dict(previous.parents_done)
@@ -51,6 +71,7 @@ class Resume:
             dict(self.parents_before),
             dict(self.lists_before),
             dict(self.versions_before),
+            {c: p for c, p in previous.parents_of.items() if c in self.parents_before},
         )
         self._state = state
         self._last_seen: dict[str, int] = {}
@@ -96,6 +117,8 @@ class Resume:
         held = self._held.get(child)
         if child not in self._unordered and (held is None or parent_id < held):
             self._now.parents_done[child] = parent_id
+            if child in self._parents:
+                self._now.parents_of[child] = self._parents[child]
 
     def hold(self, child: str, parent_id: int) -> None:
         """``parent_id`` of ``child`` was not read to its end: the position stops before it.

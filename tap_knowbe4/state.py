@@ -315,15 +315,22 @@ class Interrupted:
     lists: dict[str, ListPosition] = dataclasses.field(default_factory=dict)
     #: Full-table stream -> the table version its rows carry in a read spanning runs.
     versions: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Child stream -> the parent stream whose ids its ``parents_done`` counts (a setting
+    #: such as ``group_members_source`` chooses it; ids of another parent mean nothing).
+    parents_of: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def dump(self) -> dict[str, t.Any]:
         """JSON-able form."""
-        return {
+        dumped: dict[str, t.Any] = {
             "streams_done": sorted(self.streams_done),
             "parents_done": dict(sorted(self.parents_done.items())),
             "lists": {name: p.dump() for name, p in sorted(self.lists.items())},
             "versions": dict(sorted(self.versions.items())),
         }
+        parents_of = {c: p for c, p in sorted(self.parents_of.items()) if c in self.parents_done}
+        if parents_of:
+            dumped["parents_of"] = parents_of
+        return dumped
 
     @classmethod
     def load(
@@ -362,7 +369,15 @@ class Interrupted:
                 versions[str(key)] = t.cast("int", value)
             else:
                 warn(f"the table version of {str(key)[:60]!r} is implausible: not continued")
-        return cls(set(done), clean, lists, versions)
+        raw_parents_of = raw.get("parents_of") or {}
+        parents_of = {
+            str(child): parent
+            for child, parent in (
+                raw_parents_of if isinstance(raw_parents_of, dict) else {}
+            ).items()
+            if isinstance(parent, str)
+        }
+        return cls(set(done), clean, lists, versions, parents_of)
 
 
 @dataclasses.dataclass

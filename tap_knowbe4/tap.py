@@ -146,7 +146,16 @@ class TapKnowBe4(SeamedTap):
         account = account_identity(settings.base_url, settings.api_key) if self._settings else None
         self.typed_state = TapState.load(t.cast("dict", self._raw_state), account=account)
         self._publisher = StatePublisher(self.typed_state, t.cast("dict", self.state))
-        self.resume = Resume(self.typed_state)
+        self.resume = Resume(
+            self.typed_state,
+            parents={
+                child.name: parent.name
+                for child in self.streams.values()
+                for parent in self.streams.values()
+                if child.parent_stream_type is type(parent)
+            },
+            warn=self.logger.warning,
+        )
         self.run = RunControl(
             settings,
             self.typed_state,

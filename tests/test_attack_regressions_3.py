@@ -239,11 +239,6 @@ def test_6_a_parent_selected_since_a_capped_run_of_its_child_sends_every_record(
 # -- 7: group_members_source changed between capped runs: a group id taken for a user id ----
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack 3 #7: parents_done is keyed by the child stream alone; group_members' "
-    "position in group ids (endpoint) is read as a user id (users) after the setting changed",
-)
 def test_7_a_fan_out_position_is_not_read_against_another_parent(tmp_path):
     groups = [{"id": i, "name": f"g{i}"} for i in range(101, 108)]
     people = [

@@ -36,7 +36,7 @@ _PER_STREAM = ("streams", "interrupted")
 _IDENTITY = ("version", "account")
 
 #: A stream's own parts that say where an unfinished sync stood (see :func:`stream_part`).
-_INTERRUPTED_PARTS = ("done", "parents_done", "list", "version")
+_INTERRUPTED_PARTS = ("done", "parents_done", "parents_of", "list", "version")
 
 Checkpoint = tuple[int, int]
 
@@ -69,7 +69,11 @@ def stream_part(tap_state: t.Mapping[str, t.Any] | None, name: str) -> dict[str,
     parents = _dict(interrupted.get("parents_done"))
     if name in parents:
         part["parents_done"] = parents[name]
-    for container, key in (("lists", "list"), ("versions", "version")):
+    for container, key in (
+        ("lists", "list"),
+        ("versions", "version"),
+        ("parents_of", "parents_of"),
+    ):
         entries = _dict(interrupted.get(container))
         if name in entries:
             part[key] = entries[name]
@@ -84,11 +88,10 @@ def _assemble(shared: dict[str, t.Any], parts: dict[str, dict[str, t.Any]]) -> d
     parents = {n: p["parents_done"] for n, p in parts.items() if "parents_done" in p}
     lists = {n: p["list"] for n, p in parts.items() if "list" in p}
     versions = {n: p["version"] for n, p in parts.items() if "version" in p}
-    own["interrupted"] = (
-        {"streams_done": done, "parents_done": parents, "lists": lists, "versions": versions}
-        if done or parents or lists or versions
-        else None
-    )
+    parents_of = {n: p["parents_of"] for n, p in parts.items() if "parents_of" in p}
+    interrupted = {"streams_done": done, "parents_done": parents, "lists": lists}
+    interrupted |= {"versions": versions} | ({"parents_of": parents_of} if parents_of else {})
+    own["interrupted"] = interrupted if done or parents or lists or versions else None
     return {STATE_KEY: own}
 
 
