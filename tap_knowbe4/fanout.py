@@ -235,7 +235,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         """
         pending = self._pending_batch
         for record in self.records_without_messages(context):
-            pending.append(record)
+            pending.append(self.selected_properties_only(record))
             if len(pending) >= batch_config.batch_size:
                 self._flush_batches()
         yield from ()

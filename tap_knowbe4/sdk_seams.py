@@ -55,6 +55,7 @@ from singer_sdk import RESTStream, Tap
 from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -175,6 +176,14 @@ class SeamedStream(RESTStream[_TToken]):
     def records_without_messages(self, context: Context | None) -> t.Iterator[dict]:
         """4. The stream's records as the SDK's loop yields them, writing no message."""
         return iter(self._sync_records(context, write_messages=False))
+
+    def selected_properties_only(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        """10. ``record`` without the properties the catalog deselected (in place).
+
+        As the SDK prunes a RECORD message: BATCH files hold no more than the SCHEMA says.
+        """
+        pop_deselected_record_properties(record, self.schema, self.mask)
+        return record
 
     def send_batch(self, encoding: BaseBatchFileEncoding, manifest: list[str]) -> None:
         """4. Send a BATCH message for ``manifest``."""

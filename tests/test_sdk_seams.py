@@ -27,7 +27,7 @@ import tap_knowbe4
 from tap_knowbe4 import sdk_seams
 from tap_knowbe4.tap import TapKnowBe4
 from tests.conftest import sandbox, tap_config
-from tests.singer_output import ALL_STREAMS, run_tap
+from tests.singer_output import ALL_STREAMS, catalog_selecting, run_tap
 
 PACKAGE = pathlib.Path(tap_knowbe4.__file__).parent
 
@@ -132,6 +132,31 @@ def test_seam_4_a_child_stream_is_batched_across_parents(shared_sandbox, tmp_pat
     assert len(rows) == len(plain.records("user_risk_score_history")) > 0
     after = batched.messages[batched.messages.index(child[1]) + 1]
     assert after["type"] == "STATE"  # 4: the SDK's STATE writer after the BATCH
+
+
+# -- 10: BATCH files hold only the properties the catalog selects ------------------------
+
+
+def test_seam_10_batch_files_leave_out_deselected_properties(shared_sandbox, tmp_path):
+    """SIM-10 (seeds 315769, 315774): a catalog deselected users' ``job_title`` and the SCHEMA
+    left it out, but the BATCH files held it."""
+    batch = {"encoding": {"format": "jsonl"}, "storage": {"root": f"file://{tmp_path}"}}
+    catalog = catalog_selecting(["users"])
+    users = next(e for e in catalog["streams"] if e["tap_stream_id"] == "users")
+    for item in users["metadata"]:
+        if item["breadcrumb"] == ["properties", "job_title"]:
+            item["metadata"]["selected"] = False
+    run = run_tap(tap_config(shared_sandbox, batch_config=batch), catalog=catalog)
+    assert run.error is None, run.error
+    schema = next(m for m in run.messages if m["type"] == "SCHEMA")
+    assert "job_title" not in schema["schema"]["properties"]
+    rows = []
+    for message in (m for m in run.messages if m["type"] == "BATCH"):
+        for url in message["manifest"]:
+            with gzip.open(url.removeprefix("file://"), "rt") as file:
+                rows.extend(json.loads(line) for line in file)
+    assert rows
+    assert all("job_title" not in row and "id" in row for row in rows)
 
 
 # -- 5: a stream ends after the SDK's sync of it ------------------------------------------
