@@ -16,7 +16,8 @@ The Singer state the tap emits has two parts::
           ...
         },
         "last_run": {"requests": 66, "records": 18211, "seconds": 21.4,
-                     "requests_by_stream": {...}}
+                     "requests_by_stream": {...}},
+        "shapes": {"groups": "5d1c0a7e2b9f4c31"}   # maps, flattening, fields left out
       }
     }
 
@@ -28,7 +29,9 @@ stranger's position, bookmarks or settled tests would skip data, while ignoring 
 costs one full read. Within a state that is ours, whatever is implausible is repaired or
 ignored with a warning: a budget window in the future, negative counts, values of the
 wrong type, dates that do not parse or lie after tomorrow. State is never trusted more than
-the server's own answers are. The SDK's own ``bookmarks`` are never read.
+the server's own answers are. The SDK's own ``bookmarks`` are never read. What it keeps
+for a stream whose output was shaped otherwise when it was written (another ``__alias__``,
+stream map, flattening or field selection: ``shapes.py``) is not applied either.
 """
 
 from __future__ import annotations
@@ -490,6 +493,8 @@ class TapState:
     interrupted: Interrupted | None = None
     streams: dict[str, StreamState] = dataclasses.field(default_factory=dict)
     last_run: LastRun | None = None
+    #: Stream -> the shape of its output the state describes (``shapes.py``; none: "").
+    shapes: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def stream(self, name: str) -> StreamState:
         """The state of stream ``name`` (created empty on first use)."""
@@ -515,7 +520,38 @@ class TapState:
             "interrupted": None if self.interrupted is None else self.interrupted.dump(),
             "streams": self.dump_streams() if streams is None else streams,
             "last_run": None if self.last_run is None else self.last_run.dump(),
+            "shapes": {name: shape for name, shape in sorted(self.shapes.items()) if shape},
         }
+
+    def forget_reshaped(self, shapes: t.Mapping[str, str], warn: t.Callable[[str], None]) -> None:
+        """Apply nothing kept for a stream whose output was shaped otherwise; adopt ``shapes``.
+
+        ``shapes``: stream -> its shape in this run (:func:`~tap_knowbe4.shapes.stream_shape`).
+        Positions, bookmarks and settled tests of a stream written under another alias,
+        map, flattening or field selection describe what another table received.
+        """
+        interrupted = self.interrupted
+        changed = []
+        for name in sorted(set(shapes) | set(self.shapes)):
+            if shapes.get(name, "") == self.shapes.get(name, ""):
+                continue
+            kept = bool(self.streams.pop(name, None))
+            if interrupted is not None:
+                kept = name in interrupted.streams_done or kept
+                interrupted.streams_done.discard(name)
+                for part in (interrupted.parents_done, interrupted.lists, interrupted.versions):
+                    kept = part.pop(name, None) is not None or kept
+                interrupted.parents_of.pop(name, None)
+            if kept:
+                changed.append(name)
+        self.shapes = {name: shape for name, shape in shapes.items() if shape}
+        if changed:
+            warn(
+                f"{', '.join(changed)}: written with other stream maps, flattening or field "
+                "selection than this run's, so what the state kept for "
+                f"{'it' if len(changed) == 1 else 'them'} describes what another table or "
+                "column received: not applied (read in full)"
+            )
 
     @classmethod
     def load(
@@ -569,7 +605,18 @@ class TapState:
                 for name, value in streams_raw.items()
             },
             last_run=LastRun.load(raw.get("last_run")),
+            shapes=_shapes(raw.get("shapes")),
         )
+
+
+def _shapes(raw: object) -> dict[str, str]:
+    """Recorded shapes; an entry that is not a short text is kept as an unknown shape."""
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        str(name)[:100]: shape if isinstance(shape, str) and len(shape) <= 64 else "?"
+        for name, shape in raw.items()
+    }
 
 
 #: Top-level keys of states written before version 2 (``bookmarks`` is the SDK's part).

@@ -37,6 +37,7 @@ from tap_knowbe4.resume import RESTARTS_REPORTED, Resume
 from tap_knowbe4.run import RunControl
 from tap_knowbe4.sdk_seams import SeamedTap, environment_settings, override, signals_taken_over
 from tap_knowbe4.settings import CONFIG_SCHEMA, Settings, normalize_text_values
+from tap_knowbe4.shapes import deselected_fields, stream_shape
 from tap_knowbe4.state import LastRun, StatePublisher, TapState, account_identity
 from tap_knowbe4.streams import stream_classes
 from tap_knowbe4.writer import BufferedRecordWriter, discard_stdout, require_output
@@ -146,6 +147,13 @@ class TapKnowBe4(SeamedTap):
         label_logs(settings.account_label)
         account = account_identity(settings.base_url, settings.api_key) if self._settings else None
         self.typed_state = TapState.load(t.cast("dict", self._raw_state), account=account)
+        self.typed_state.forget_reshaped(
+            {
+                stream.name: stream_shape(stream.name, self.config, deselected_fields(stream.mask))
+                for stream in self.streams.values()
+            },
+            warn=lambda text: self.logger.warning("State: %s.", text),
+        )
         self._publisher = StatePublisher(self.typed_state, t.cast("dict", self.state))
         self.resume = Resume(
             self.typed_state,

@@ -140,6 +140,20 @@ def test_sim_5_a_key_pasted_into_a_path_setting_names_no_file(tmp_path):
     assert not found
 
 
+def test_sim_8_rows_sent_under_an_alias_do_not_finish_the_stream_under_its_name(tmp_path):
+    """Seed 300025: run 0 renames ``groups`` (``__alias__: groups_renamed``), reads it to its
+    end and stops later (an error); run 1 drops the alias and resumes: "groups already
+    done", exit 0, and the ``groups`` table never got a row. What the state keeps for a
+    stream describes what the target received under that stream's shape."""
+    stop = {"kind": "503", "path": "/v1/training/enrollments", "count": 5}
+    found = replay(
+        tmp_path,
+        run(config={"max_retries": 0, "maps": "alias-groups"}, faults=[stop]),
+        run(),
+    )
+    assert not found
+
+
 @open_defect("SIM-6 (core): BATCH files skip stream maps and flattening")
 @pytest.mark.parametrize("maps", ["drop-comment", "active-users", ""])
 def test_sim_6_batch_files_hold_the_records_the_schema_declares(tmp_path, maps):

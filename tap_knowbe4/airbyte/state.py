@@ -37,6 +37,9 @@ _IDENTITY = ("version", "account")
 
 #: A stream's own parts that say where an unfinished sync stood (see :func:`stream_part`).
 _INTERRUPTED_PARTS = ("done", "parents_done", "parents_of", "list", "version")
+#: The containers of ``TapState.dump()`` keyed by stream (besides those above), and the
+#: name of a stream's entry in its own part.
+_KEYED = (("shapes", "shape"),)
 
 Checkpoint = tuple[int, int]
 
@@ -52,7 +55,8 @@ def _dict(value: object) -> dict[str, t.Any]:
 
 def shared_part(tap_state: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
     """What every stream shares: the tap's state without its per-stream containers."""
-    return {k: v for k, v in _own(tap_state).items() if k not in _PER_STREAM}
+    per_stream = {*_PER_STREAM, *(container for container, _ in _KEYED)}
+    return {k: v for k, v in _own(tap_state).items() if k not in per_stream}
 
 
 def stream_part(tap_state: t.Mapping[str, t.Any] | None, name: str) -> dict[str, t.Any]:
@@ -62,6 +66,10 @@ def stream_part(tap_state: t.Mapping[str, t.Any] | None, name: str) -> dict[str,
     streams = _dict(own.get("streams"))
     if name in streams:
         part["stream"] = streams[name]
+    for container, key in _KEYED:
+        entries = _dict(own.get(container))
+        if name in entries:
+            part[key] = entries[name]
     interrupted = _dict(own.get("interrupted"))
     done = interrupted.get("streams_done")
     if isinstance(done, list) and name in done:
@@ -84,6 +92,8 @@ def _assemble(shared: dict[str, t.Any], parts: dict[str, dict[str, t.Any]]) -> d
     """A tap state from shared parts and each stream's own part."""
     own = dict(shared)
     own["streams"] = {n: p["stream"] for n, p in parts.items() if "stream" in p}
+    for container, key in _KEYED:
+        own[container] = {n: p[key] for n, p in parts.items() if key in p}
     done = sorted(n for n, p in parts.items() if p.get("done"))
     parents = {n: p["parents_done"] for n, p in parts.items() if "parents_done" in p}
     lists = {n: p["list"] for n, p in parts.items() if "list" in p}
