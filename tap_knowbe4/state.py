@@ -9,7 +9,8 @@ The Singer state the tap emits has two parts::
         "budget": {"window_start": "2026-11-01T08:00:00Z", "used": 66,
                    "quota_spent_at": null, "quota_resets_at": null},
         "interrupted": null | {"streams_done": ["users", ...],
-                               "parents_done": {"phishing_security_test_recipients": 9123}},
+                               "parents_done": {"phishing_security_test_recipients": 9123},
+                               ..., "seal": "5be3a1c29c0f7e42"},
         "streams": {
           "phishing_security_test_recipients": {"settled": {"9001": 3920214, ...}},
           "group_risk_score_history": {"dates": {"2026-11-01": "3-14,18"}},
@@ -26,7 +27,11 @@ API address and a fingerprint of the key (never the key), as the budget ledger k
 A state written for another key, ``api_url`` or ``region``, and a state that does not say
 (written by a release before version 3), is not applied, with one warning: applying a
 stranger's position, bookmarks or settled tests would skip data, while ignoring our own
-costs one full read. Within a state that is ours, whatever is implausible is repaired or
+costs one full read. The record of an interrupted sync is sealed (:func:`seal_of`): one
+that two states were merged into (Meltano's merge strategies write a new state onto the
+stored one key by key, so a position the newer run dropped, or another account's run wrote,
+survives) is not applied, with one warning, and the interrupted sync starts over. Within a
+state that is ours, whatever is implausible is repaired or
 ignored with a warning: a budget window in the future, negative counts, values of the
 wrong type, dates that do not parse or lie after tomorrow. State is never trusted more than
 the server's own answers are. The SDK's own ``bookmarks`` are never read. What it keeps
@@ -39,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import logging
 import math
 import re
@@ -48,6 +54,8 @@ import typing as t
 #: Version 3 carries the account's identity; earlier states are not applied (see above).
 VERSION = 3
 STATE_KEY = "tap_knowbe4"
+#: The key of a part's :func:`seal_of`.
+SEAL = "seal"
 #: A daily quota window: nothing the state says may reach further than this.
 WINDOW = dt.timedelta(hours=24)
 #: Slack for clocks that disagree by a little.
@@ -69,6 +77,32 @@ def account_identity(base_url: str, api_key: str) -> str:
     """
     address = base_url.split("://", 1)[-1].rstrip("/")
     return f"{address}|{hashlib.sha256(api_key.encode()).hexdigest()[:16]}"
+
+
+def seal_of(account: str | None, part: t.Mapping[str, t.Any]) -> str:
+    """16 hex digits that bind ``part`` (without its ``seal``) to ``account``.
+
+    A part is applied only when its seal is the one this tap computes for it: a part that
+    two states were merged into (Meltano's ``--state-strategy merge``, and ``--full-refresh``,
+    merge the new state onto the stored one key by key, so keys the new state no longer
+    has survive from the old one), or that was edited, no longer matches.
+    """
+    body = {k: v for k, v in part.items() if k != SEAL}
+    text = json.dumps([account, body], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def sealed(account: str | None, part: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``part`` with its :func:`seal_of`."""
+    return {**part, SEAL: seal_of(account, part)}
+
+
+def unsealed(account: str | None, part: object) -> bool:
+    """True when ``part`` carries a seal that is not its own (see :func:`seal_of`).
+
+    A part with no seal (written by hand, or by a release before seals) is not refused.
+    """
+    return isinstance(part, dict) and SEAL in part and part[SEAL] != seal_of(account, part)
 
 
 def utcnow() -> dt.datetime:
@@ -517,7 +551,9 @@ class TapState:
             "version": self.version,
             "account": self.account,
             "budget": self.budget.dump(),
-            "interrupted": None if self.interrupted is None else self.interrupted.dump(),
+            "interrupted": (
+                None if self.interrupted is None else sealed(self.account, self.interrupted.dump())
+            ),
             "streams": self.dump_streams() if streams is None else streams,
             "last_run": None if self.last_run is None else self.last_run.dump(),
             "shapes": {name: shape for name, shape in sorted(self.shapes.items()) if shape},
@@ -596,10 +632,14 @@ class TapState:
         if not isinstance(streams_raw, dict):
             say("streams is not an object: ignored")
             streams_raw = {}
+        interrupted = raw.get("interrupted")
+        if unsealed(account, interrupted):
+            say(_MIXED)
+            interrupted = None
         return cls(
             account=account,
             budget=BudgetState.load(raw.get("budget"), now, say),
-            interrupted=Interrupted.load(raw.get("interrupted"), say, now),
+            interrupted=Interrupted.load(interrupted, say, now),
             streams={
                 str(name): StreamState.load(value, now, say, str(name))
                 for name, value in streams_raw.items()
@@ -626,6 +666,12 @@ _EARLIER = "written by an earlier release, it does not say which account it desc
 _NOT_OURS = (
     "{}: not applied (its positions, bookmarks, settled tests and budget count are ignored); "
     "this run reads every stream in full"
+)
+
+_MIXED = (
+    "the record of the interrupted sync is not the one this tap wrote (two states were merged "
+    "into it, e.g. by Meltano's --state-strategy merge or --full-refresh, or it was edited): "
+    "not applied; the interrupted sync starts over"
 )
 
 

@@ -178,3 +178,34 @@ def test_sim_7_a_cap_of_eight_gets_six_users_there(tmp_path):
     config = {"page_size": 5, "max_requests_per_run": 8, "start_offset_days": 179}
     found = replay(tmp_path, run("b", config=config), converge=True, tenants=[TENANTS[0], small])
     assert not found
+
+
+# -- SIM-9: exit 0 with rows missing ----------------------------------------------------------
+
+
+def test_sim_9_a_state_merged_onto_another_accounts_skips_nothing(tmp_path):
+    """Seed 315762, cut down. Pipeline 1 reads account b and stops on its daily limit
+    (positions in the groups list and its fan-outs); then it is pointed at account a with
+    Meltano's merge strategy: the tap rightly ignores b's state, but the target closes early
+    and a's interrupted state is merged onto b's, so b's list position and "groups up to
+    3195 done" survive under a's account. The next run trusted them: groups and their risk
+    histories skipped, exit 0."""
+    tenants = [dict(TENANTS[0], seed=2210335, users=13), dict(TENANTS[1], seed=2210336, users=13)]
+    config = {
+        "page_size": 3,
+        "daily_request_limit": 150,
+        "max_retries": 1,
+        "max_retry_wait_seconds": 0,
+        "quota_wait_seconds": 0,
+        "flattening": 1,
+        "maps": "active-users",
+        "start_offset_days": 315,
+    }
+    found = replay(
+        tmp_path,
+        run("b", 1, config={**config, "members_endpoint": True}, state={"op": "lose"}),
+        run("a", 1, config=config, state={"op": "merge"}, target={"kind": "close", "after": 85}),
+        run("a", 1, config=config, advance=72 * 3600),
+        tenants=tenants,
+    )
+    assert not found

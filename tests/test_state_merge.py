@@ -1,0 +1,130 @@
+"""A state two states were merged into never resumes an interrupted sync (SIM-9).
+
+Meltano's ``--state-strategy merge`` (and ``--full-refresh``, which merges by default) writes
+the new state onto the stored one key by key: a key the new state no longer has survives
+from the old one. The record of an interrupted sync is only true whole: a fan-out position
+("every group up to 3195 done"), a list position or a table version that the newer run had
+dropped, or that another account's run had written, would skip rows (exit 0) or, for a
+table version, let ACTIVATE_VERSION delete them. So the tap seals that record (a digest of
+its content and the account) and applies it only when the seal is its own; otherwise one
+warning, and the interrupted sync starts over (rows are read again, never lost).
+
+These tests merge the tap's own dumps with the simulation's model of Meltano's merge
+(``meltano.core.utils.merge``, checked against Meltano's example in ``test_simulation.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+from tap_knowbe4.state import (
+    Interrupted,
+    ListPosition,
+    StreamState,
+    TapState,
+    account_identity,
+)
+from tests.simulation.runner import meltano_merge
+
+NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
+A = account_identity("https://eu.api.knowbe4.com", "kb4-key-of-account-a")
+B = account_identity("https://eu.api.knowbe4.com", "kb4-key-of-account-b")
+GROUPS_AT_PAGE_2 = ListPosition(2, None, 3, 3, (), (3195,))
+
+
+def _singer(state: TapState) -> dict:
+    return {"tap_knowbe4": state.dump(), "bookmarks": {}}
+
+
+def _merged(new: TapState, old: TapState) -> dict:
+    """``new`` written onto ``old`` the way Meltano merges states."""
+    return meltano_merge(_singer(new), copy.deepcopy(_singer(old)))
+
+
+def _load(value: dict, account: str = A) -> tuple[TapState, list[str]]:
+    warnings: list[str] = []
+    return TapState.load(value, account=account, now=NOW, warn=warnings.append), warnings
+
+
+def _stopped_in_groups(account: str) -> TapState:
+    """A sync stopped in the fan-out of groups: page 2 of groups, parents up to 3195 done."""
+    return TapState(
+        account=account,
+        interrupted=Interrupted(
+            streams_done={"account"},
+            parents_done={"group_risk_score_history": 3195},
+            lists={"groups": GROUPS_AT_PAGE_2},
+            parents_of={"group_risk_score_history": "groups"},
+        ),
+    )
+
+
+def test_an_interrupted_sync_merged_onto_another_accounts_is_not_applied():
+    """Seed 315762: a's run ignored b's state, stopped early, and Meltano merged its state
+    onto b's: b's 'groups up to 3195 done' came back under a's account."""
+    a = TapState(account=A, interrupted=Interrupted(streams_done={"account"}))
+    loaded, warnings = _load(_merged(a, _stopped_in_groups(B)))
+    assert loaded.interrupted is None
+    assert len(warnings) == 1
+    assert "merged" in warnings[0]
+    assert "starts over" in warnings[0]
+
+
+def test_a_position_the_newer_run_dropped_does_not_come_back_through_a_merge():
+    """Same account: the newer run restarted the groups list and its fan-out (the list
+    changed), a --full-refresh merged it onto the older state, whose position came back;
+    its table version too (ACTIVATE_VERSION would then delete the rows of the newer read)."""
+    old = _stopped_in_groups(A)
+    old.interrupted.versions["groups"] = 1_790_000_000
+    new = TapState(account=A, interrupted=Interrupted(streams_done={"account"}))
+    loaded, warnings = _load(_merged(new, old))
+    assert loaded.interrupted is None
+    assert len(warnings) == 1
+
+
+def test_a_merge_that_adds_nothing_keeps_the_position():
+    """A newer record that has every key the older one had is the newer record: applied."""
+    new = _stopped_in_groups(A)
+    new.interrupted.parents_done["group_risk_score_history"] = 3300
+    loaded, warnings = _load(_merged(new, _stopped_in_groups(A)))
+    assert warnings == []
+    assert loaded.interrupted is not None
+    assert loaded.interrupted.parents_done == {"group_risk_score_history": 3300}
+    assert loaded.interrupted.lists == {"groups": GROUPS_AT_PAGE_2}
+
+
+def test_a_finished_sync_merged_onto_an_interrupted_one_starts_afresh():
+    """``interrupted: null`` replaces the older record whole."""
+    finished = TapState(account=A, streams={"groups": StreamState()})
+    loaded, warnings = _load(_merged(finished, _stopped_in_groups(A)))
+    assert warnings == []
+    assert loaded.interrupted is None
+
+
+def test_the_record_is_sealed_for_its_account():
+    """The seal binds the record to the account: b's record, its account renamed to a's (a
+    person editing the state), is not a's."""
+    value = _singer(_stopped_in_groups(B))
+    value["tap_knowbe4"]["account"] = A
+    loaded, warnings = _load(value)
+    assert loaded.interrupted is None
+    assert len(warnings) == 1
+
+
+def test_a_record_without_a_seal_is_read_as_before():
+    """Written by hand, or by a release before seals: checked as before, not refused."""
+    value = _singer(_stopped_in_groups(A))
+    del value["tap_knowbe4"]["interrupted"]["seal"]
+    loaded, warnings = _load(value)
+    assert warnings == []
+    assert loaded.interrupted is not None
+    assert loaded.interrupted.parents_done == {"group_risk_score_history": 3195}
+
+
+def test_the_tap_reads_its_own_sealed_record_back():
+    value = _singer(_stopped_in_groups(A))
+    assert value["tap_knowbe4"]["interrupted"]["seal"]
+    loaded, warnings = _load(value)
+    assert warnings == []
+    assert loaded.interrupted == _stopped_in_groups(A).interrupted
