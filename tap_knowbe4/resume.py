@@ -18,6 +18,9 @@ each kept only with the evidence that makes it safe to skip what it covers:
   spans runs, so that the ACTIVATE_VERSION sent when it completes keeps every row sent
   under it in the earlier runs.
 
+A list's position is kept page by page as the list is read (``KnowBe4Stream._pages_emitted``),
+in the STATE that follows the page's records, so a run killed mid-list (SIGKILL) has one too.
+
 Every cap makes progress with these: a run that stops on ``max_requests_per_run`` having
 moved none of them forward fails (:meth:`Resume.progressed`), rather than promise that the
 next run continues.
