@@ -40,6 +40,8 @@ import re
 import typing as t
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
+
 from tap_knowbe4.redact import REDACTOR
 
 if t.TYPE_CHECKING:
@@ -141,6 +143,23 @@ def _repair_surrogates(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+_DECODE = msgspec.json.Decoder().decode
+
+
+def parse_json(content: bytes) -> t.Any:
+    """``content`` as ``json.loads`` reads it, in half the time for the common case.
+
+    msgspec reads strict UTF-8 JSON (a page as servers send it) and gives what ``json.loads``
+    gives for it; what it refuses (``NaN``, ``1e400``, a lone surrogate escape, UTF-16, a
+    byte order mark, bad JSON) is read by ``json.loads``, which accepts the first ones as
+    before and raises for bad JSON (``tests/test_payload_parse.py``).
+    """
+    try:
+        return _DECODE(content)
+    except (msgspec.DecodeError, RecursionError):
+        return json.loads(content)
+
+
 def decode_body(response: requests.Response) -> t.Any:
     """The JSON body; :class:`InvalidBodyError` if it is not JSON (or absurdly large)."""
     content = response.content
@@ -151,7 +170,7 @@ def decode_body(response: requests.Response) -> t.Any:
         msg = f"the body holds more than {MOST_OBJECTS:,} objects, more than any page"
         raise InvalidBodyError(msg)
     try:
-        body = json.loads(content)
+        body = parse_json(content)
     except (ValueError, RecursionError) as exc:
         msg = "the body is not valid JSON (truncated or corrupted)"
         raise InvalidBodyError(msg) from exc

@@ -23,14 +23,25 @@ between records, and a catalog a user saved; the warehouse reads it with its JSO
 Each kind of problem is named once per stream in a warning and counted for the run summary;
 nothing is dropped silently. With flattening on, a null nested object becomes an object of
 nulls, so the flattened record has exactly the flattened SCHEMA's columns.
+
+Speed: every field is checked, but most need no work. For each *shape* of object (its field
+names in the order sent; a page's records share one) the cleaner keeps a :class:`_Shape`: the
+field names and, per field, the types whose values pass untouched (``str`` or null for plain
+text, ``int`` or null for a count). A record's values are compared with it in one pass of C
+(``map``); only the fields that do not pass (a date-time to parse, a float to check, a nested
+object, a value of another type) go through their checkers. The result is exactly what the
+field-by-field walk gives (``tests/test_record_shapes.py``); objects with unknown fields take
+that walk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import json
 import math
+import operator
 import re
 import typing as t
 
@@ -193,6 +204,34 @@ def _ignore(kind: str, field: str) -> None:
     """Report nothing."""
 
 
+class _AnyType(frozenset):
+    """The types that pass an undeclared field untouched: all of them."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_NONE: type = type(None)
+
+
+def _passing(*kinds: type) -> frozenset[type]:
+    """The types of value a checker returns untouched."""
+    return frozenset(kinds)
+
+
+#: How many shapes of one object the cleaner remembers (a server sending ever new field
+#: orders gets the field-by-field walk beyond this, not a growing cache).
+MOST_SHAPES = 64
+
+
+class _Shape(t.NamedTuple):
+    """One order of field names an object was sent in, all known (see the module docstring)."""
+
+    names: tuple[str, ...]
+    #: Per field, the types of value that pass untouched.
+    passes: tuple[frozenset[type], ...]
+
+
 class RecordCleaner:
     """Makes records fit one stream's schema (see the module docstring)."""
 
@@ -203,16 +242,22 @@ class RecordCleaner:
         key_fields: t.Sequence[str] = (),
         report: Report | None = None,
         expand_null_objects: int = 0,
+        most_shapes: int = MOST_SHAPES,
     ) -> None:
         """Compile ``schema``; ``report(kind, field)`` hears of every problem.
 
         ``expand_null_objects`` is the nesting depth down to which a null object becomes
-        an object of nulls (the flattening depth; 0 = never).
+        an object of nulls (the flattening depth; 0 = never). ``most_shapes`` bounds the
+        shapes remembered per object (0: every field through its checker, the reference the
+        fast path is tested against).
         """
+        self.most_shapes = most_shapes
         self.key_fields = tuple(key_fields)
         self._report = report or _ignore
         self._expand = expand_null_objects
         self._extras: dict[str, t.Any] | None = None
+        #: The types each compiled checker returns untouched, without a report.
+        self._untouched: dict[Check, frozenset[type]] = {}
         self._root = self._object_checker(schema, "", 0)
 
     def clean(self, record: dict) -> dict | None:
@@ -230,22 +275,34 @@ class RecordCleaner:
     # -- compiling ----------------------------------------------------------------------
 
     def _checker(self, node: dict, path: str, depth: int) -> Check:
+        check, untouched = self._compiled(node, path, depth)
+        self._untouched[check] = untouched
+        return check
+
+    def _compiled(self, node: dict, path: str, depth: int) -> tuple[Check, frozenset[type]]:
+        """The checker of ``node`` and the types of value it returns untouched."""
         types = _types(node)
         if "object" in types:
             if node.get("properties"):
-                return self._object_checker(node, path, depth)
-            return self._simple(path, dict, None, "an object")
+                expanded = 0 < depth <= self._expand  # null becomes an object of nulls
+                untouched = _passing() if expanded else _passing(_NONE)
+                return self._object_checker(node, path, depth), untouched
+            return self._simple(path, dict, None, "an object"), _passing(dict, _NONE)
         if "array" in types:
-            return self._array_checker(node, path, depth)
+            whole = _passing(list, _NONE) if not node.get("items") else _passing(_NONE)
+            return self._array_checker(node, path, depth), whole
         if "integer" in types:
-            return self._simple(path, int, _as_int, "a whole number")
+            return self._simple(path, int, _as_int, "a whole number"), _passing(int, _NONE)
         if "number" in types:
-            return self._number_checker(path)
+            return self._number_checker(path), _passing(int, _NONE)  # a float: is it finite?
         if "boolean" in types:
-            return self._simple(path, bool, _as_bool, "true or false")
+            return self._simple(path, bool, _as_bool, "true or false"), _passing(bool, _NONE)
         if "string" in types:
-            return self._string_checker(path, node.get("format"))
-        return lambda value: value
+            fmt = node.get("format")
+            plain = fmt not in ("date-time", "date")
+            untouched = _passing(str, _NONE) if plain else _passing(_NONE)
+            return self._string_checker(path, fmt), untouched
+        return (lambda value: value), _AnyType()
 
     def _keep(self, path: str, value: t.Any) -> None:
         """Keep ``value`` in ``_extra_fields`` under ``path`` (as JSON text when too deep)."""
@@ -359,6 +416,9 @@ class RecordCleaner:
         item_path = f"{path}[]"
         item_check = self._checker(items, item_path, depth + 1) if items else None
         keep_nulls = items is None or "null" in _types(items)
+        untouched = self._untouched.get(item_check, frozenset()) if item_check else frozenset()
+        if not keep_nulls:  # a null item is left out (and reported)
+            untouched = untouched - {_NONE}
 
         def check(value: t.Any) -> t.Any:
             if value is None:
@@ -368,6 +428,8 @@ class RecordCleaner:
                 return None
             if item_check is None:
                 return value
+            if untouched.issuperset(map(type, value)):  # every item as it is (the fast path)
+                return list(value)
             cleaned = []
             for index, item in enumerate(value):
                 before = len(self._extras) if self._extras is not None else 0
@@ -396,6 +458,22 @@ class RecordCleaner:
         known = frozenset(props) - ({EXTRA_FIELDS} if depth == 0 else set())
         expand = depth > 0 and depth <= self._expand
         nulls = dict.fromkeys(props) if expand else None
+        passes = {name: self._untouched[props[name]] for name in known}
+        shapes: dict[tuple[str, ...], _Shape | None] = {}
+
+        def shape_of(value: dict) -> _Shape | None:
+            """The shape of ``value``'s field names; None when one is unknown."""
+            names = tuple(value)
+            try:
+                return shapes[names]
+            except KeyError:
+                pass
+            shape = None
+            if known.issuperset(names):
+                shape = _Shape(names, tuple(passes[name] for name in names))
+            if len(shapes) < self.most_shapes:
+                shapes[names] = shape
+            return shape
 
         def check(value: t.Any) -> t.Any:
             if value is None:
@@ -405,6 +483,13 @@ class RecordCleaner:
             if type(value) is not dict:
                 self._problem(path or "(record)", value, "an object")
                 return None
+            shape = shape_of(value) if self.most_shapes else None
+            if shape is not None:  # all fields known: check only those that do not pass
+                cleaned = dict(value)
+                passed = map(operator.contains, shape.passes, map(type, value.values()))
+                for name in itertools.compress(shape.names, map(operator.not_, passed)):
+                    cleaned[name] = props[name](cleaned[name])
+                return cleaned
             unknown = value.keys() - known
             if unknown:
                 for name in value:  # in the order sent

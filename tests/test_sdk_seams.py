@@ -159,6 +159,57 @@ def test_seam_10_batch_files_leave_out_deselected_properties(shared_sandbox, tmp
     assert all("job_title" not in row and "id" in row for row in rows)
 
 
+# -- 11: RECORD messages without the SDK's walks when they change nothing -----------------
+
+SEAM_11_RECORD = {
+    "id": 7,
+    "email": "a@example.com",
+    "job_title": "Clerk",
+    "groups": [1, 2],
+    "joined_on": "2024-01-02T03:04:05Z",
+    "_extra_fields": {"drift": {"nested": 1}},
+}
+
+
+def _messages(stream: t.Any, generate: t.Callable) -> list[dict]:
+    """The messages ``generate`` makes of a copy of the record, without ``time_extracted``."""
+    messages = []
+    for message in generate(stream, json.loads(json.dumps(SEAM_11_RECORD))):
+        assert message.time_extracted is not None
+        assert message.time_extracted.tzinfo is not None
+        messages.append({**message.to_dict(), "time_extracted": None})
+    return messages
+
+
+@pytest.mark.parametrize(
+    ("maps", "deselected"),
+    [
+        ({}, None),
+        ({"users": {"email": "__NULL__"}, "users_copy": {"__source__": "users"}}, None),
+        ({"users": {"__alias__": "people", "__filter__": "id > 100"}}, None),
+        ({}, "job_title"),
+    ],
+    ids=["no-maps", "maps-and-copy", "alias-filtered", "deselected"],
+)
+def test_seam_11_record_messages_are_the_sdk_s(maps, deselected):
+    """The tap's RECORD messages equal what the SDK's own ``_generate_record_messages``
+    makes of the same record: with stream maps (a copy, an alias, a filter), and with a
+    deselected property (then the SDK's walk runs and prunes it)."""
+    catalog = catalog_selecting(["users"])
+    for item in next(e for e in catalog["streams"] if e["tap_stream_id"] == "users")["metadata"]:
+        if deselected and item["breadcrumb"] == ["properties", deselected]:
+            item["metadata"]["selected"] = False
+    config = {"api_key": "seam-test-key", "budget_ledger": False, "stream_maps": maps}
+    stream = TapKnowBe4(config=config, catalog=catalog).streams["users"]
+    stream._stream_version = 1234
+    ours = _messages(stream, type(stream)._generate_record_messages)
+    assert ours == _messages(stream, RESTStream._generate_record_messages)
+    records = [m["record"] for m in ours]
+    assert len(records) == (0 if "__filter__" in str(maps) else 1 + ("users_copy" in maps))
+    assert all(("job_title" in r) is (deselected is None) for r in records)
+    assert all(m["version"] == 1234 for m in ours)
+
+
 # -- 5: a stream ends after the SDK's sync of it ------------------------------------------
 
 
