@@ -88,6 +88,41 @@ def test_a_seed_draws_the_same_plan_every_time_and_the_plan_reads_back():
     assert plan.draw_sequence(43).to_json() != first.to_json()
 
 
+#: What a run draws from the first random stream only (session 4's draws touch none of it).
+FIRST_STREAM_ONLY = (
+    "pipeline", "tenant", "key", "advance", "midrun", "url", "server", "org_quirks", "faults",
+    "state", "mode", "misplaced_key", "ledger",
+)  # fmt: skip
+
+
+def test_session_4_draws_leave_every_earlier_draw_of_a_seed_as_it_was(monkeypatch):
+    """The extra draws come from a second stream: earlier seeds replay what they drew."""
+    for seed in range(40):
+        with_extras = plan.draw_sequence(seed)
+        monkeypatch.setattr(plan, "quarantined", {*plan.quarantined, *plan.EXTRA_DRAWS})
+        without = plan.draw_sequence(seed)
+        monkeypatch.undo()
+        assert len(with_extras.runs) == len(without.runs)
+        assert [x.users for x in with_extras.tenants] == [x.users for x in without.tenants]
+        for a, b in zip(with_extras.runs, without.runs, strict=True):
+            if a.protocol == "airbyte":  # as_airbyte leaves out what the source cannot take
+                continue
+            for name in FIRST_STREAM_ONLY:
+                assert getattr(a, name) == getattr(b, name) or name == "signal", (seed, name)
+            unchanged = set(a.config) - {"maps", "members_endpoint"}
+            assert {k: a.config[k] for k in unchanged} == {k: b.config.get(k) for k in unchanged}
+        assert not any(x.profile == "drift" for x in without.tenants)
+        assert all(x.protocol == "singer" for x in without.runs)
+
+
+def test_an_alias_map_names_the_table_a_stream_loads_into():
+    run = plan.RunPlan(pipeline=0, tenant="a", key="k", config={"maps": "alias-risk"})
+    scope = oracle.Scope.of(run, "2025-01-15T10:00:00Z")
+    assert scope.table("group_risk_score_history") == "group_risk_renamed"
+    assert scope.stream_of("group_risk_renamed") == "group_risk_score_history"
+    assert scope.table("users") == "users"
+
+
 def test_meltano_merge_and_state_edits():
     old = {"tap_knowbe4": {"streams": {"x": {"settled": {"1": 5}}}, "interrupted": None}}
     new = {"tap_knowbe4": {"streams": {"x": {"settled": {"2": 6}}}, "interrupted": None}}
@@ -122,6 +157,46 @@ def test_the_oracle_judges_exits():
     assert honest(run, _exit(143, ERROR.format("x")))  # no signal was sent
     assert not honest(run, _exit(143, ERROR.format("x"), signal_sent="SIGTERM"))
     assert honest(run, _exit(0, acked=[INTERRUPTED], signal_sent="SIGTERM"))
+    # killed by a SIGTERM that came as it exited, after its one line: what a shell calls 143
+    assert not honest(run, _exit(-15, ERROR.format("x"), signal_sent="SIGTERM"))
+    assert honest(run, _exit(-15, "", signal_sent="SIGTERM"))  # killed before saying why
+    assert honest(run, _exit(-15, ERROR.format("x")))  # no signal was sent
+
+
+def _stream_state(name: str, run_start: int, interrupted: dict | None) -> dict:
+    own = {"tap_knowbe4": {"interrupted": interrupted}}
+    blob = {"tap_state": own, "checkpoint": [run_start, 1]}
+    return {"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": blob}}
+
+
+def _trace(kind: str, **body) -> dict:
+    return {"type": kind, **body}
+
+
+def test_the_oracle_reads_airbyte_states_and_exits():
+    # an older run's unfinished part does not count once a newer run finished
+    older = _stream_state("users", 1, {"streams_done": []})
+    assert oracle.airbyte_interrupted([older, _stream_state("groups", 2, None)]) is None
+    assert oracle.airbyte_interrupted([older, _stream_state("groups", 2, {"x": 1})]) == {"x": 1}
+    warehouse = Warehouse()
+    warehouse.begin_run(0, {"users": ("id",)})
+    record = {"type": "RECORD", "record": {"stream": "users", "data": {"id": 3}}}
+    assert warehouse.apply(record) is None
+    assert warehouse.apply({"type": "STATE", "state": older}) == older
+    assert warehouse.keys("users") == {(3,)}
+    assert not warehouse.problems
+
+    def status(name: str, value: str) -> dict:
+        body = {"stream_descriptor": {"name": name}, "status": value}
+        return _trace("STREAM_STATUS", stream_status=body)
+
+    error = _trace("ERROR", error={"message": "why"})
+    honest = oracle.check_honest_airbyte
+    assert not honest(_exit(0, traces=[status("users", "COMPLETE")]))
+    assert honest(_exit(0, traces=[status("users", "INCOMPLETE")]))
+    assert not honest(_exit(1, traces=[status("users", "INCOMPLETE"), error]))
+    assert honest(_exit(1, traces=[status("users", "INCOMPLETE")]))  # no error TRACE
+    assert not honest(_exit(143, traces=[error], signal_sent="SIGTERM"))
 
 
 def test_the_oracle_finds_a_key_in_any_encoding(tmp_path):

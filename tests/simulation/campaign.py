@@ -172,10 +172,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="draw the quarantined features too (plan.QUARANTINE: open defects they trigger)",
     )
+    parser.add_argument(
+        "--quarantine",
+        action="append",
+        default=[],
+        metavar="FEATURE",
+        help="leave this feature out too (plan.QUARANTINE or plan.EXTRA_DRAWS; 'extras': every "
+        "session-4 draw, to replay a seed as it ran before them)",
+    )
     args = parser.parse_args(argv)
     if args.everything:
         plan.quarantined.clear()
-    elif plan.quarantined:
+    for feature in args.quarantine:
+        plan.quarantined.update(plan.EXTRA_DRAWS if feature == "extras" else {feature})
+    if plan.quarantined:
         print(f"quarantined (open defects): {', '.join(sorted(plan.quarantined))}", flush=True)
     workdir = args.workdir or pathlib.Path(tempfile.gettempdir()) / f"tap-sim-{os.getpid()}"
 

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
+import pathlib
+import subprocess
+import tempfile
 import typing as t
 
 from tap_knowbe4.sandbox.times import iso_z, parse_instant
-from tests.simulation.plan import STREAM_MAPS
+from tests.airbyte_output import configured_catalog
+from tests.cli import clean_env
+from tests.simulation.plan import MAPS
+from tests.simulation.tap_process import SOURCE
 from tests.singer_output import catalog_selecting
 
 if t.TYPE_CHECKING:
-    import pathlib
-
     from tests.simulation.plan import RunPlan
+
 
 #: A daily limit no sequence reaches (the draws sometimes set a small one).
 UNREACHABLE_LIMIT = 1_000_000
@@ -88,7 +94,7 @@ def tap_config(
         config["flattening_enabled"] = True
         config["flattening_max_depth"] = drawn["flattening"]
     if drawn.get("maps"):
-        config["stream_maps"] = copy.deepcopy(STREAM_MAPS[drawn["maps"]])
+        config["stream_maps"] = copy.deepcopy(MAPS[drawn["maps"]])
     if any(f["kind"] == "slow" for f in run.faults):
         config["request_timeout_seconds"] = 1  # the slow answer (1.5 s) is abandoned, retried
     if run.misplaced_key:
@@ -96,9 +102,58 @@ def tap_config(
     return config
 
 
+#: Settings of the Singer command that the Airbyte source refuses (the SDK's own).
+SINGER_ONLY = ("batch_config", "stream_maps", "flattening_enabled", "flattening_max_depth")
+
+
+def source_config(config: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The config file of an Airbyte run: the tap's own settings only."""
+    return {k: v for k, v in config.items() if k not in SINGER_ONLY}
+
+
 @functools.lru_cache(maxsize=1)
 def _discovered() -> dict:
     return catalog_selecting(None)
+
+
+@functools.lru_cache(maxsize=1)
+def _airbyte_discovered() -> dict:
+    """``source-knowbe4 discover``'s catalog (discovery sends no request)."""
+    config = {
+        "api_key": "kb4-sim-discovery-key-0000",
+        "api_url": "http://127.0.0.1:9",
+        "include_user_risk_score_history": True,
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        path = pathlib.Path(folder) / "config.json"
+        path.write_text(json.dumps(config))
+        command = [str(SOURCE), "discover", "--config", str(path)]
+        done = subprocess.run(command, capture_output=True, check=True, env=clean_env())
+    for line in done.stdout.splitlines():
+        message = json.loads(line)
+        if message.get("type") == "CATALOG":
+            return message["catalog"]
+    msg = "source-knowbe4 discover printed no catalog"
+    raise AssertionError(msg)
+
+
+def airbyte_catalog(run: RunPlan) -> dict:
+    """The configured catalog of an Airbyte ``run``: the streams it selects, incremental
+    where the source supports it (deduplicated by key), as PyAirbyte configures them."""
+    deselect = set(run.catalog.get("deselect", ()))
+    if not run.config.get("user_risk"):  # the source refuses what the settings cannot read
+        deselect.add("user_risk_score_history")
+    wanted = [s["name"] for s in _airbyte_discovered()["streams"] if s["name"] not in deselect]
+    return configured_catalog(_airbyte_discovered(), wanted)
+
+
+def airbyte_keys() -> dict[str, tuple[str, ...]]:
+    """Each stream's primary key as the discovered catalog declares it."""
+    found = {}
+    for stream in _airbyte_discovered()["streams"]:
+        key = stream.get("source_defined_primary_key") or []
+        found[stream["name"]] = tuple(part[0] for part in key)
+    return found
 
 
 def catalog(run: RunPlan) -> dict:

@@ -16,7 +16,7 @@ runs, and at a drawn request of a run (``RunPlan.midrun``).
 * ``start_date``: risk-history points dated before it, phishing tests started before it and
   their recipients are out of scope. Within one pipeline the plan only moves ``start_date``
   later (moving it earlier is documented to have no effect once state exists).
-* Stream maps (``plan.STREAM_MAPS``): a filtered-out row is out of scope; a dropped property
+* Stream maps (``plan.MAPS``): a filtered-out row is out of scope; a dropped property
   is not compared; an aliased stream is loaded under its alias; a map that raises fails its
   stream (nothing of it is owed).
 * Flattening: only top-level scalar fields are compared (nested ones change shape).
@@ -44,13 +44,21 @@ Invariants
   records no interrupted sync), or the run stopped on the budget in the documented way
   ("Stopped early: ..." in the log, an interrupted sync in the state, and not with
   ``fail_when_budget_exhausted``). Any other exit is 1, or 143/130 after SIGTERM/SIGINT, and
-  comes with exactly one ERROR line and no traceback.
+  comes with exactly one ERROR line and no traceback. (A signal that lands as the interpreter
+  exits, once CPython has put the default handlers back, kills the process: -15/-2, which a
+  shell reports as 143/130; accepted after that signal.)
 * **no leak** — the key (as text, upper-cased, base64 or hex) is in no byte of stdout,
   stderr, the states, the budget ledger or the BATCH files.
 * **bounded** — every run ends within ``tap_process.RUN_DEADLINE``, and within
   ``tap_process.SIGNAL_BOUND`` of a signal.
 * **singer** — the output is Singer a target can apply (JSON lines, SCHEMA before RECORD,
   keys present, BATCH files readable).
+
+An **Airbyte** run (``source-knowbe4 read``, ``RunPlan.protocol``) is judged by the same
+invariants in Airbyte's terms: exit 0 only when every configured stream's last status is
+COMPLETE (a budget stop is INCOMPLETE there, never exit 0); any other exit comes with
+exactly one error TRACE (when the target read the output to its end); an unfinished sync is
+what the newest run's stream states record (:func:`airbyte_interrupted`).
 """
 
 from __future__ import annotations
@@ -64,7 +72,7 @@ import typing as t
 
 from tap_knowbe4.sandbox.times import parse_instant
 from tests.simulation.inputs import start_date
-from tests.simulation.plan import RISK_STREAMS, STREAMS
+from tests.simulation.plan import RISK_STREAMS, STREAMS, aliases
 
 if t.TYPE_CHECKING:
     from tests.simulation.plan import RunPlan
@@ -122,13 +130,11 @@ class Scope:
 
     def table(self, stream: str) -> str:
         """The warehouse table ``stream`` loads into (its alias, with a stream map)."""
-        if self.maps == "alias-groups" and stream == "groups":
-            return "groups_renamed"
-        return stream
+        return aliases(self.maps).get(stream, stream)
 
     def stream_of(self, table: str) -> str:
         """The stream a warehouse table holds."""
-        return "groups" if table == "groups_renamed" else table
+        return {v: k for k, v in aliases(self.maps).items()}.get(table, table)
 
     def owed(self, truth: Truth, stream: str) -> dict[tuple, dict]:
         """The rows of ``stream`` in this scope at one clock."""
@@ -233,10 +239,86 @@ def final_interrupted(exit_: Exit) -> tuple[bool, dict | None]:
     return True, own.get("interrupted") if isinstance(own, dict) else None
 
 
+def airbyte_interrupted(states: list[dict]) -> object:
+    """Where an unfinished sync stood, from Airbyte's per-stream states (None: finished).
+
+    Only states the newest run wrote say so (each is stamped ``checkpoint: [run start, n]``):
+    a stream the newest run did not read keeps the state of an older one.
+    """
+
+    def parts(state: dict) -> tuple[int, object]:
+        blob = state.get("stream", {}).get("stream_state") or {}
+        own = (blob.get("tap_state") or {}).get("tap_knowbe4") or {}
+        checkpoint = blob.get("checkpoint") or [0]
+        return int(checkpoint[0]), own.get("interrupted")
+
+    found = [parts(x) for x in states if isinstance(x, dict)]
+    newest = max((run for run, _ in found), default=0)
+    return next((where for run, where in found if run == newest and where is not None), None)
+
+
+def errors(exit_: Exit) -> list[dict]:
+    """An Airbyte run's error TRACE messages."""
+    return [x for x in exit_.traces if x.get("type") == "ERROR"]
+
+
+def final_statuses(exit_: Exit) -> dict[str, str]:
+    """An Airbyte run's last status of each stream."""
+    found = {}
+    for trace in exit_.traces:
+        status = trace.get("stream_status") if trace.get("type") == "STREAM_STATUS" else None
+        if isinstance(status, dict):
+            found[str(status["stream_descriptor"]["name"])] = str(status.get("status"))
+    return found
+
+
+def _expected_codes(exit_: Exit, *, said_why: bool) -> set[int]:
+    expected = {1}
+    if exit_.signal_sent in SIGNAL_CODES:
+        code = SIGNAL_CODES[exit_.signal_sent]
+        expected.add(code)
+        if said_why:
+            # killed by it after saying why it failed: a signal in the last instant of the
+            # interpreter's exit, once CPython restored the default handlers (a shell
+            # reports this as the same code)
+            expected.add(-(code - 128))
+    return expected
+
+
+def check_honest_airbyte(exit_: Exit) -> list[Violation]:
+    """An Airbyte run: exit 0 only when every stream is COMPLETE; else one error TRACE."""
+    found = []
+    statuses = final_statuses(exit_)
+    if exit_.code == 0:
+        incomplete = sorted(s for s, status in statuses.items() if status != "COMPLETE")
+        if errors(exit_):
+            found.append(Violation("honest-exit", "exit 0 with an error TRACE"))
+        if incomplete and exit_.read_to_end:
+            found.append(Violation("honest-exit", f"exit 0, yet {incomplete[:3]} not COMPLETE"))
+        return found
+    if "Traceback" in exit_.text:
+        found.append(Violation("honest-exit", f"exit {exit_.code} with a traceback"))
+    said = len(errors(exit_))
+    if said > 1 or (said == 0 and exit_.read_to_end):
+        found.append(Violation("honest-exit", f"exit {exit_.code} with {said} error TRACEs"))
+    expected = _expected_codes(exit_, said_why=said == 1)
+    if exit_.code not in expected:
+        found.append(
+            Violation(
+                "honest-exit",
+                f"exit {exit_.code} (signal sent: {exit_.signal_sent}); expected one of "
+                f"{sorted(expected)}",
+            )
+        )
+    return found
+
+
 def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
     """Exit 0 only when complete or cleanly stopped on the budget; else one line."""
     if exit_.killed or (exit_.signal_sent == "SIGKILL" and exit_.code == -9):
         return []
+    if run.protocol == "airbyte":
+        return check_honest_airbyte(exit_)
     found = []
     if run.mode == "plan":
         if exit_.code == 0 and exit_.signal_sent:
@@ -273,9 +355,7 @@ def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
         found.append(
             Violation("honest-exit", f"exit {exit_.code} with {len(lines)} ERROR lines: {shown}")
         )
-    expected = {1}
-    if exit_.signal_sent in SIGNAL_CODES:
-        expected.add(SIGNAL_CODES[exit_.signal_sent])
+    expected = _expected_codes(exit_, said_why=len(lines) == 1)
     if exit_.code not in expected:
         found.append(
             Violation(
@@ -296,7 +376,11 @@ def check_singer(problems: list[str], exit_: Exit) -> list[Violation]:
     if exit_.killed:
         return []
     found = [Violation("singer", p) for p in problems[:3]]
-    for state in exit_.acked:
+    for message in exit_.acked:
+        state = message
+        if message.get("type") == "STREAM":  # an Airbyte stream state: the tap's state inside
+            blob = message["stream"].get("stream_state") or {}
+            state = blob.get("tap_state") or {}
         own = state.get("tap_knowbe4")
         if not isinstance(own, dict) or "interrupted" not in own:
             found.append(Violation("singer", f"a STATE without tap_knowbe4.interrupted: {state}"))

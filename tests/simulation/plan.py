@@ -66,6 +66,39 @@ STREAM_MAPS: dict[str, dict[str, t.Any]] = {
     "raises": {"policies": {"oops": "1/0"}},
 }
 
+#: Aliases drawn by :func:`draw_extras` (a stream's rows loaded under another name, SIM-8's
+#: class): a parent, a fan-out child, an incremental child. Kept apart from
+#: :data:`STREAM_MAPS` so the first draws' choice among those stays the same.
+ALIAS_MAPS: dict[str, dict[str, t.Any]] = {
+    "alias-users": {"users": {"__alias__": "users_renamed"}},
+    "alias-members": {"group_members": {"__alias__": "members_renamed"}},
+    "alias-risk": {"group_risk_score_history": {"__alias__": "group_risk_renamed"}},
+}
+#: Every map a plan may name.
+MAPS: dict[str, dict[str, t.Any]] = {**STREAM_MAPS, **ALIAS_MAPS}
+
+
+def aliases(maps: str) -> dict[str, str]:
+    """Stream -> the name its rows are loaded under, for the maps called ``maps``."""
+    found = {}
+    for stream, body in MAPS.get(maps, {}).items():
+        if isinstance(body, dict) and "__alias__" in body:
+            found[stream] = body["__alias__"]
+    return found
+
+
+#: Draws added in session 4, from a second random stream (:func:`draw_extras`), so every
+#: earlier seed draws what it drew before and gets these on top (feature -> what it is).
+EXTRA_DRAWS: dict[str, str] = {
+    "drift": "an account served by the sandbox's drift profile (cursor-only lists, legacy and "
+    "new fields, one key listed again with other content)",
+    "members-flip": "group_members_source switched between runs of a pipeline",
+    "alias": "an __alias__ map on users, group_members or group risk added, changed or dropped",
+    "reselect": "one parent or child stream selected or deselected for one run",
+    "sigkill": "SIGKILL at a drawn request (often mid-list)",
+    "airbyte": "a pipeline that runs the Airbyte source (source-knowbe4 read, per-stream states)",
+}
+
 #: Features not drawn while a defect they trigger is open (feature -> finding). A quarantined
 #: feature is still drawn (the seed's other draws stay the same) and then left out. The
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
@@ -125,6 +158,9 @@ class RunPlan:
     misplaced_key: str = ""
     #: What happens to the shared budget ledger file before the run (see ``runner``).
     ledger: str = ""
+    #: ``singer`` (``tap-knowbe4``), or ``airbyte`` (``source-knowbe4 read``: see
+    #: :func:`as_airbyte`); a pipeline speaks one of them throughout.
+    protocol: str = "singer"
 
     def describe(self) -> str:
         """One short line: what is unusual about this run."""
@@ -174,6 +210,8 @@ class RunPlan:
             parts.append(f"key-in={self.misplaced_key}")
         if self.ledger:
             parts.append(f"ledger={self.ledger}")
+        if self.protocol != "singer":
+            parts.append(self.protocol)
         if self.clean:
             parts.append("clean")
         return " ".join(parts)
@@ -343,9 +381,11 @@ def draw_server(r: random.Random) -> dict[str, t.Any]:
         elif choice == 1:
             server["cursor_scope"] = r.choice(("all", "enrollments"))
         elif choice == 2:
+            # round caps only: the tap finds a cap that is a multiple of 10 or 25 (README, "How
+            # the tap decides a list ended"); a short first page of another size ends the list
             server["per_page_caps"] = {
                 r.choice(("/v1/users", "/v1/groups", "/v1/training/enrollments")): r.choice(
-                    (2, 4, 10)
+                    (10, 20, 25)
                 )
             }
         elif choice == 3:
@@ -430,7 +470,7 @@ def draw_run(
     plan.catalog = draw_catalog(r)
     maps = config.get("maps")
     if maps and "map-deselected" in quarantined and plan.catalog.get("deselect"):
-        mapped = set(STREAM_MAPS[maps])
+        mapped = set(MAPS[maps])
         plan.catalog["deselect"] = [s for s in plan.catalog["deselect"] if s not in mapped]
     if "batch-maps" in quarantined and config.get("batch"):
         plan.config = {**config, "maps": "", "flattening": 0}
@@ -453,10 +493,64 @@ def draw_run(
     return plan
 
 
+def extras_random(seed: int) -> random.Random:
+    """The second random stream of ``seed`` (session 4's draws)."""
+    return random.Random(f"session-4:{seed}")
+
+
+def draw_extra_world(extra: random.Random, tenants: list[TenantPlan]) -> None:
+    """Session 4: an account may be served by the drift profile."""
+    for tenant in tenants:
+        if extra.random() < 0.2 and "drift" not in quarantined:
+            tenant.profile = "drift"
+
+
+def draw_extra_config(extra: random.Random, config: dict[str, t.Any]) -> None:
+    """Session 4: a pipeline's settings change where the state must notice (in place)."""
+    if extra.random() < 0.06 and "members-flip" not in quarantined:
+        config["members_endpoint"] = not config.get("members_endpoint")
+    if extra.random() < 0.07 and "alias" not in quarantined:
+        config["maps"] = extra.choice(("", "alias-groups", *ALIAS_MAPS))
+
+
+def draw_extra_run(extra: random.Random, run: RunPlan) -> None:
+    """Session 4: a run's selection or its end changes (in place)."""
+    roll = extra.random()
+    if roll < 0.08 and "reselect" not in quarantined:
+        stream = extra.choice((*PARENTS, "group_members", "group_risk_score_history"))
+        deselected = set(run.catalog.get("deselect", ())) ^ {stream}
+        mapped = set(MAPS.get(run.config.get("maps") or "", {}))
+        run.catalog["deselect"] = sorted(deselected - mapped)
+    roll = extra.random()
+    if roll < 0.06 and run.signal is None and run.mode == "sync" and "sigkill" not in quarantined:
+        run.signal = {"name": "SIGKILL", "at_request": extra.randrange(2, 60)}
+        if run.target.get("kind") == "full-disk":
+            run.target = {"kind": "normal"}
+
+
+def as_airbyte(run: RunPlan) -> None:
+    """``run`` as an Airbyte connection runs it (in place).
+
+    The source takes the tap's own settings only (no stream maps, flattening or BATCH: the
+    configured catalog describes the records), selects whole streams (no field selection or
+    replication overrides in the plan), has no ``--plan``, and its states are a list of
+    per-stream states that nobody edits or merges by hand.
+    """
+    run.protocol = "airbyte"
+    run.config = {**run.config, "batch": False, "maps": "", "flattening": 0, "activate": False}
+    run.catalog = {k: v for k, v in run.catalog.items() if k == "deselect"}
+    run.mode = "sync"
+    if run.state.get("op") in ("edit", "merge"):
+        run.state = {"op": "resume"}
+
+
 def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
     """The world and the chaotic runs of ``seed`` (the convergence runs are added later)."""
     r = random.Random(seed)
+    extra = extras_random(seed)
     start, tenants = draw_world(seed, r)
+    draw_extra_world(extra, tenants)
+    airbyte = {p for p in (0, 1) if extra.random() < 0.15 and "airbyte" not in quarantined}
     n = chaos_runs if chaos_runs is not None else r.randrange(5, 14)
     keys = {x.name: x.key for x in tenants}
     reading = {0: "a", 1: "b"}
@@ -472,31 +566,37 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
         if r.random() < 0.03:  # the account's key is rotated
             keys[tenant_name] = _key(r, tenant_name)
         config = draw_config(r, configs[pipeline])
+        draw_extra_config(extra, config)
         configs[pipeline] = config
         tenant = next(x for x in tenants if x.name == tenant_name)
-        runs.append(draw_run(r, pipeline, tenant, keys[tenant_name], dict(config)))
+        run = draw_run(r, pipeline, tenant, keys[tenant_name], dict(config))
+        draw_extra_run(extra, run)
+        if pipeline in airbyte:
+            as_airbyte(run)
+        runs.append(run)
     return SequencePlan(seed=seed, start=start, tenants=tenants, runs=runs)
 
 
-def clean_run(last: RunPlan) -> RunPlan:
+def clean_run(last: RunPlan, *, cursor_only: bool = False) -> RunPlan:
     """A convergence run after ``last``: same pipeline, account, key and settings, no chaos.
 
     Settings that cannot complete by design (a BATCH root that cannot be written, a stream
-    map that raises, a stream map on a deselected stream) are dropped: the convergence phase
-    asks whether the tap gets there, not whether a broken configuration stays broken.
+    map that raises, a stream map on a deselected stream, page numbers on a server that
+    pages by cursor only: ``cursor_only``) are dropped: the convergence phase asks whether
+    the tap gets there, not whether a broken configuration stays broken.
     """
     config = dict(last.config)
     if config.get("batch") == "unwritable":
         config["batch"] = "jsonl"
     maps = config.get("maps")
-    if maps == "raises" or (
-        maps and set(STREAM_MAPS[maps]) & set(last.catalog.get("deselect", ()))
-    ):
+    if maps == "raises" or (maps and set(MAPS[maps]) & set(last.catalog.get("deselect", ()))):
         config["maps"] = ""
     if config.get("daily_request_limit"):
         config["daily_request_limit"] = None
-    if config.get("pagination") == "cursor":  # only enrollments page by cursor (documented)
-        config["pagination"] = "auto"
+    if config.get("pagination") == "cursor" and not cursor_only:
+        config["pagination"] = "auto"  # only enrollments page by cursor (documented)
+    if config.get("pagination") == "page" and cursor_only:
+        config["pagination"] = "auto"  # the server ignores page: the listing fails (README)
     return RunPlan(
         pipeline=last.pipeline,
         tenant=last.tenant,
@@ -505,4 +605,5 @@ def clean_run(last: RunPlan) -> RunPlan:
         config=config,
         catalog={k: v for k, v in last.catalog.items() if k != "override"},
         clean=True,
+        protocol=last.protocol,
     )

@@ -32,7 +32,13 @@ import typing as t
 
 from tests.ground_truth import minimum_requests
 from tests.simulation import oracle
-from tests.simulation.inputs import catalog, tap_config
+from tests.simulation.inputs import (
+    airbyte_catalog,
+    airbyte_keys,
+    catalog,
+    source_config,
+    tap_config,
+)
 from tests.simulation.plan import RISK_STREAMS, RunPlan, SequencePlan, clean_run, draw_sequence
 from tests.simulation.tap_process import TapProcess
 from tests.simulation.warehouse import Warehouse
@@ -49,7 +55,8 @@ MOST_CLEAN_RUNS = 60
 class Saved:
     """A state a pipeline holds, and the clocks of the interrupted cycle it continues."""
 
-    value: dict
+    #: A Singer state, or an Airbyte run's per-stream states.
+    value: dict | list
     cycle: list[int]
     cycle_start: int
     #: The account and key of the run that wrote it.
@@ -116,9 +123,19 @@ def meltano_merge(src: dict, dest: dict) -> dict:
     return dest
 
 
-def _interrupted(value: dict | None) -> object:
+def _interrupted(value: dict | list | None) -> object:
+    if isinstance(value, list):
+        return oracle.airbyte_interrupted(value)
     own = (value or {}).get("tap_knowbe4")
     return own.get("interrupted") if isinstance(own, dict) else None
+
+
+def airbyte_kept(handed: object, acked: list[dict]) -> list[dict]:
+    """The per-stream states Airbyte keeps after a run: the newest state of each stream."""
+    kept: dict[str, dict] = {}
+    for state in [*(handed if isinstance(handed, list) else []), *acked]:
+        kept[str(state["stream"]["stream_descriptor"]["name"])] = state
+    return list(kept.values())
 
 
 def edited(value: dict, edit: str) -> dict:
@@ -232,7 +249,10 @@ class Sequence:
                 pipeline.tainted = True
             return other
         if op == "edit" and pipeline.current is not None:
-            value = edited(pipeline.current.value, str(run.state.get("edit")))
+            current = pipeline.current.value
+            if not isinstance(current, dict):  # Airbyte's states are not edited by hand
+                return pipeline.current
+            value = edited(current, str(run.state.get("edit")))
             return dataclasses.replace(pipeline.current, value=value)
         return pipeline.current
 
@@ -249,18 +269,21 @@ class Sequence:
         world.prepare(run, on_signal=(lambda _name: None) if hang else tap.signal)
         scope = oracle.Scope.of(run, self.plan.start)
         warehouse = pipeline.warehouse
-        warehouse.begin_run(index)
+        airbyte = run.protocol == "airbyte"
+        warehouse.begin_run(index, airbyte_keys() if airbyte else None)
         problems = len(warehouse.problems)
         config = tap_config(run, world.base_url, self.plan.start, run_dir)
         exit_ = tap.run(
-            config,
-            catalog(run),
+            source_config(config) if airbyte else config,
+            airbyte_catalog(run) if airbyte else catalog(run),
             None if handed is None else handed.value,
             warehouse,
             {"kind": "text"} if plan_only else run.target,
             signal_name=run.signal["name"] if hang and run.signal else None,
             plan_only=plan_only,
+            airbyte=airbyte,
         )
+        exit_.traces = list(warehouse.traces)
         clocks = list(world.run_clocks)
         continues = handed is not None and _interrupted(handed.value) is not None
         cycle = [*handed.cycle, *clocks] if continues and handed else clocks
@@ -278,9 +301,13 @@ class Sequence:
             if not pipeline.tainted:
                 violations += oracle.check_never(world, run.tenant, cycle, scope, warehouse, exit_)
         if exit_.acked:
-            value = copy.deepcopy(exit_.acked[-1])
-            if run.state.get("op") == "merge" and pipeline.current is not None:
-                value = meltano_merge(value, copy.deepcopy(pipeline.current.value))
+            value: dict | list = copy.deepcopy(exit_.acked[-1])
+            if airbyte:
+                value = airbyte_kept(None if handed is None else handed.value, exit_.acked)
+            elif run.state.get("op") == "merge" and pipeline.current is not None:
+                current = pipeline.current.value
+                if isinstance(value, dict) and isinstance(current, dict):
+                    value = meltano_merge(value, copy.deepcopy(current))
             saved = Saved(value, cycle, cycle_start, (run.tenant, run.key))
             pipeline.current = saved
             pipeline.history.append(saved)
@@ -319,7 +346,8 @@ class Sequence:
 
     def _clean_phase(self, world: World) -> list[tuple[int, oracle.Violation]]:
         last = self.plan.runs[-1]
-        template = clean_run(last)
+        cursor_only = self.plan.tenant(last.tenant).profile == "drift"
+        template = clean_run(last, cursor_only=cursor_only)
         if self.pipelines[template.pipeline].tainted:  # a full refresh, as a person would
             template.state = {"op": "lose"}
         first = len(self.results)
@@ -334,7 +362,7 @@ class Sequence:
             saved = self.pipelines[template.pipeline].current
             complete = (
                 result.exit.code == 0
-                and oracle.STOPPED_EARLY not in result.exit.stderr
+                and oracle.STOPPED_EARLY not in result.exit.text
                 and saved is not None
                 and _interrupted(saved.value) is None
                 and saved.cycle_start >= first
@@ -353,10 +381,11 @@ class Sequence:
                 return [(result.index, v) for v in found]
             if len(self.results) - first >= allowed:
                 break
-            if oracle.CAP_REFUSED in result.exit.stderr:
+            if oracle.CAP_REFUSED in result.exit.text:
                 break  # the tap says more runs at this cap get nowhere: no need to try them
         last_result = self.results[-1]
         lines = oracle.error_lines(last_result.exit.stderr)
+        lines += [str(x.get("error", {}).get("message")) for x in oracle.errors(last_result.exit)]
         why = lines[-1].split("|")[-1].strip() if lines else "no error line"
         detail = (
             f"no complete sync cycle after {len(self.results) - first} clean runs "

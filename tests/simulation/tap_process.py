@@ -35,6 +35,8 @@ SIGNAL_BOUND = 10.0
 HANG_SIGNAL_DELAY = 0.5
 #: The tap the package installed (the program under test), next to this interpreter.
 TAP = pathlib.Path(sys.executable).with_name("tap-knowbe4")
+#: The same program as an Airbyte source.
+SOURCE = TAP.with_name("source-knowbe4")
 
 
 @dataclasses.dataclass
@@ -52,6 +54,13 @@ class Exit:
     #: Seconds from the signal to the end of the process.
     after_signal: float | None = None
     killed: str = ""
+    #: An Airbyte run's TRACE messages (statuses, errors) as the target read them.
+    traces: list[dict] = dataclasses.field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """What the run said: stderr, and stdout where an Airbyte source logs."""
+        return self.stderr + self.stdout.decode("utf-8", "replace")
 
 
 class TapProcess:
@@ -79,16 +88,20 @@ class TapProcess:
         self,
         config: dict,
         catalog: dict,
-        state: dict | None,
+        state: dict | list | None,
         warehouse: Warehouse,
         target: dict[str, t.Any],
         signal_name: str | None = None,
         *,
         plan_only: bool = False,
+        airbyte: bool = False,
     ) -> Exit:
-        """Run the tap to its end (or its bound) with the target reading its output."""
+        """Run the tap (``airbyte``: ``source-knowbe4 read``) to its end (or its bound) with
+        the target reading its output."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         command = [str(TAP), *(["--plan"] if plan_only else [])]
+        if airbyte:
+            command = [str(SOURCE), "read"]
         for name, value in (("config", config), ("catalog", catalog), ("state", state)):
             if value is None:
                 continue

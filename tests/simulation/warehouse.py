@@ -15,6 +15,12 @@ The model, message by message, in the order the target reads them:
   deletion is kept in :attr:`Warehouse.deletions` for the oracle.
 * ``STATE``: acknowledged at once, since everything before it was applied.
 
+An Airbyte run (:meth:`Warehouse.begin_run` given the catalog's keys) is applied as a
+destination that deduplicates by key (PyAirbyte's merge; the model never deletes, so a
+full-refresh ``overwrite`` replacing a table is not modelled): ``RECORD`` upserts
+``record.data``, a ``STREAM`` ``STATE`` is acknowledged (the message, for the runner to keep
+per stream), ``TRACE`` and ``LOG`` are kept for the oracle in :attr:`Warehouse.traces`.
+
 A stream map's ``__alias__`` needs nothing special: the target sees the alias as the stream.
 Anything that is not a Singer message (a line that is not JSON, a RECORD before its SCHEMA,
 a record without its key) is kept in :attr:`Warehouse.problems`.
@@ -64,11 +70,19 @@ class Warehouse:
         self.activated: set[str] = set()
         #: Files the BATCH messages named (the oracle searches them for the key).
         self.batch_files: list[str] = []
+        #: ``singer``, or ``airbyte`` for the current run.
+        self.protocol = "singer"
+        #: The current Airbyte run's TRACE messages.
+        self.traces: list[dict] = []
 
-    def begin_run(self, run: int) -> None:
-        """Messages from now on belong to run ``run``."""
+    def begin_run(self, run: int, airbyte_keys: dict[str, tuple[str, ...]] | None = None) -> None:
+        """Messages from now on belong to run ``run`` (an Airbyte run's, given its keys)."""
         self.run = run
         self.activated = set()
+        self.traces = []
+        self.protocol = "singer" if airbyte_keys is None else "airbyte"
+        if airbyte_keys is not None:
+            self.key_properties.update(airbyte_keys)
 
     def apply_line(self, line: bytes) -> dict | None:
         """Apply one line of the tap's output; the STATE value when it was a STATE."""
@@ -87,6 +101,8 @@ class Warehouse:
 
     def apply(self, message: dict) -> dict | None:
         """Apply one Singer message; the STATE value when it was a STATE."""
+        if self.protocol == "airbyte":
+            return self._airbyte(message)
         kind = message.get("type")
         stream = message.get("stream")
         if kind == "SCHEMA":
@@ -109,6 +125,27 @@ class Warehouse:
             return value
         else:
             self.problems.append(f"unknown message type {kind!r}")
+        return None
+
+    def _airbyte(self, message: dict) -> dict | None:
+        """Apply one Airbyte message; the state message when it was a STATE."""
+        kind = message.get("type")
+        if kind == "RECORD":
+            record = message.get("record")
+            if not isinstance(record, dict):
+                self.problems.append("an Airbyte RECORD without its record")
+                return None
+            self._upsert(str(record.get("stream")), record.get("data"), None)
+        elif kind == "STATE":
+            state = message.get("state")
+            if not isinstance(state, dict) or not isinstance(state.get("stream"), dict):
+                self.problems.append(f"an Airbyte STATE that is not a STREAM state: {state}")
+                return None
+            return state
+        elif kind == "TRACE":
+            self.traces.append(message.get("trace") or {})
+        elif kind != "LOG":
+            self.problems.append(f"unknown Airbyte message type {kind!r}")
         return None
 
     def _upsert(self, stream: str, record: object, version: object) -> None:
