@@ -165,11 +165,18 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
     @property
     def listing_fields(self) -> tuple[str, ...]:
         """The fields that identify a record within one listing (its keys but the parent's)."""
-        return tuple(k for k in self.primary_keys if k != self.parent_key)
+        keys = self.primary_keys
+        known = self._listing_fields
+        if known is None or known[0] is not keys:  # derived once per list of keys
+            known = self._listing_fields = (keys, tuple(k for k in keys if k != self.parent_key))
+        return known[1]
+
+    #: :attr:`listing_fields` and the primary keys they were derived from.
+    _listing_fields: tuple[t.Any, tuple[str, ...]] | None = None
 
     def listing_key(self, record: dict) -> t.Hashable:
         """A record's identity within one listing."""
-        return tuple(record.get(k) for k in self.listing_fields)
+        return tuple(map(record.get, self.listing_fields))
 
     @override
     def get_url_params(

@@ -904,19 +904,21 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if record is None:
             return None
         cleaned = self.cleaner.clean(record)
+        report = self.report
         if cleaned is None:
-            self.report.dropped += 1
+            report.dropped += 1
             return None
         repeats = self._repeats
         if repeats is not None:  # the same key twice in one listing: exact repeats dropped
-            key = tuple(cleaned.get(k) for k in self.primary_keys)
+            key = tuple(map(cleaned.get, self.primary_keys))
             if not repeats.admit(key, cleaned):
                 return None
-        self.report.records += 1
+        report.records += 1
+        tracker = self.run.references
         if self.references:
-            self.run.references.observe(self.name, self.references, cleaned)
-        if self.name in self.run.references.targets:
-            self.run.references.seen(self.name, cleaned, self.primary_keys)
+            tracker.observe(self.name, self.references, cleaned)
+        if self.name in tracker.targets:
+            tracker.seen(self.name, cleaned, self.primary_keys)
         return cleaned
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -31,10 +32,15 @@ class Reference:
     #: Count records where the field is null ("recipients without a user").
     count_nulls: bool = True
 
+    @functools.cached_property
+    def parts(self) -> tuple[str, ...]:
+        """The names along :attr:`path`."""
+        return tuple(self.path.split("."))
+
     def value(self, record: dict) -> t.Any:
         """The referenced id in ``record`` (None when any level is missing)."""
         value: t.Any = record
-        for part in self.path.split("."):
+        for part in self.parts:
             value = value.get(part) if isinstance(value, dict) else None
         return value
 
@@ -51,16 +57,27 @@ class ReferenceTracker:
             collections.defaultdict(collections.Counter)
         )
         self._ids: dict[str, set[t.Any]] = collections.defaultdict(set)
+        self._slots: dict[str, tuple[t.Sequence[Reference], list]] = {}
 
-    def observe(self, stream: str, references: t.Iterable[Reference], record: dict) -> None:
+    def observe(self, stream: str, references: t.Sequence[Reference], record: dict) -> None:
         """Note what ``record`` of ``stream`` refers to."""
-        for ref in references:
-            value = ref.value(record)
-            if value is None:
-                if ref.count_nulls:
-                    self._nulls[stream, ref] += 1
-            else:
-                self._named[stream, ref][value] += 1
+        slots = self._slots.get(stream)
+        if slots is None or slots[0] is not references:
+            slots = self._slots[stream] = (references, [self._slot(stream, r) for r in references])
+        for ref, parts, named in slots[1]:
+            value: t.Any = record
+            for part in parts:
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is not None:
+                named[value] += 1
+            elif ref.count_nulls:
+                self._nulls[stream, ref] += 1
+
+    def _slot(
+        self, stream: str, ref: Reference
+    ) -> tuple[Reference, tuple[str, ...], collections.Counter[t.Any]]:
+        """What :meth:`observe` needs of ``ref``, looked up once per stream."""
+        return ref, ref.parts, self._named[stream, ref]
 
     def seen(self, stream: str, record: dict, keys: t.Sequence[str]) -> None:
         """Note the id of a record of a referenced stream."""

@@ -244,8 +244,9 @@ class ListTrail:
             self.ordered = False
         if key is None:
             return
-        if not self.pages or self.pages[-1][0] != token:
-            self.pages.append((token, key))
+        pages = self.pages
+        if not pages or (pages[-1][0] is not token and pages[-1][0] != token):
+            pages.append((token, key))
         self.last = key
 
     def page_holding(self, key: tuple) -> PageToken | None:

@@ -143,6 +143,8 @@ class SeamedStream(RESTStream[_TToken]):
     """The SDK's REST stream, its private message writers behind public names (seams 2-4)."""
 
     _schema_sent = False
+    #: 11. The selection mask found to select every property (conformance off).
+    _mask_selecting_all: object = None
 
     @override
     def _write_schema_message(self) -> None:
@@ -205,9 +207,12 @@ class SeamedStream(RESTStream[_TToken]):
         the SDK's pruning and conformance would return the record as it is; the messages are
         made as the SDK makes them (one per stream map, unless the map filters the record).
         """
-        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE or not all(self.mask.values()):
-            yield from super()._generate_record_messages(record)
-            return
+        mask = self.mask
+        if mask is not self._mask_selecting_all:  # decided once per mask
+            if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE or not all(mask.values()):
+                yield from super()._generate_record_messages(record)
+                return
+            self._mask_selecting_all = mask
         version = self._stream_version
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
