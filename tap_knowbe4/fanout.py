@@ -129,18 +129,30 @@ class KnowBe4Stream(KnowBe4HTTPStream):
 
     @override
     def listing_start(self) -> PageToken | None:
-        """The page an interrupted run stopped at, when this list may resume there."""
+        """The page an interrupted run stopped at, when this list may resume there.
+
+        For a child stream: the page of the children of the parent being read, when the
+        interrupted run stopped inside them (a history longer than a run's cap).
+        """
         self._resumed_at = None
-        if self.parent_stream_type is not None or self._restarted:
+        if self._restarted:
             return None
         position = self.resume.list_before(self.name)
-        if position is None or not self._fits(position) or self._children_unaccounted():
+        if self.parent_stream_type is not None:
+            reading = self._reading_for
+            if position is None or reading is None or position.parent != reading[1]:
+                return None
+            if not self._fits(position, reading[0]):
+                return None
+        elif position is None or not self._fits(position) or self._children_unaccounted():
             return None
         self._resumed_at = position
         self.report.resumed_list = True
         return PageToken(page=position.page, cursor=position.cursor, per_page=position.per_page)
 
     _resumed_at: ListPosition | None = None
+    #: A child stream: the context and id of the parent whose children are being read.
+    _reading_for: tuple[Context, int] | None = None
     _output_failed = False
     _restarted = False
     _restarts = 0
@@ -160,17 +172,17 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             for child in self._descendants()
         )
 
-    def _fits(self, position: ListPosition) -> bool:
+    def _fits(self, position: ListPosition, context: Context | None = None) -> bool:
         """True when ``position`` was taken from this very list (same query, same pages)."""
         mode = self.settings.pagination
         return (
             position.page_size == self.settings.page_size
-            and position.params == self._list_params()
+            and position.params == self._list_params(context)
             and not (position.cursor is not None and (mode == "page" or self.cursor_refused))
             and not (position.page is not None and mode == "cursor")
         )
 
-    def _list_params(self) -> tuple[tuple[str, str], ...]:
+    def _list_params(self, context: Context | None = None) -> tuple[tuple[str, str], ...]:
         """The query that defines the list (paging aside), and whether its records are sent.
 
         A list read only for its children (the stream itself not selected) sent none of the
@@ -179,7 +191,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         """
         params = {
             str(k): str(v)
-            for k, v in self.get_url_params(None, None).items()
+            for k, v in self.get_url_params(context, None).items()
             if k not in ("page", "per_page", "cursor")
         }
         if not self.selected:
@@ -201,8 +213,13 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             self.own_table_version()
         return (yield from self._read_under_policy(context))
 
-    def _position(self, through: tuple) -> ListPosition | None:
-        """A position for this list that counts every record up to key ``through`` read."""
+    def _position(
+        self, through: tuple, context: Context | None = None, parent: int | None = None
+    ) -> ListPosition | None:
+        """A position for this list that counts every record up to key ``through`` read.
+
+        ``context`` and ``parent``: for the children of that parent (a child stream).
+        """
         trail = self._trail
         token = trail.page_holding(through) if trail is not None else None
         if trail is None or token is None or not trail.ordered:
@@ -214,9 +231,10 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             cursor=token.cursor,
             per_page=token.per_page or self.settings.page_size,
             page_size=self.settings.page_size,
-            params=self._list_params(),
+            params=self._list_params(context),
             after=through,
             restarts=self._restarts,
+            parent=parent,
         )
 
     # -- BATCH files: per stream, not per parent; written before what they allow ---------
@@ -357,7 +375,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         limit = self.ABORT_AT_RECORD_COUNT
         count = 0
         self._repeats = ListingRepeats()  # what this listing sent, by primary key
-        trail = self._trail = ListTrail() if self.parent_stream_type is None else None
+        trail = self._trail = ListTrail()
         try:
             for record in self.read_listing(context):
                 if limit is not None and count >= limit:
@@ -371,7 +389,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                         why = "the list changed since the interrupted run (its page begins later)"
                         return (yield from self._restart(context, why))
                     token = self._paginator.current_value
-                    if trail.pages and trail.pages[-1][0] != token and trail.last is not None:
+                    top = self.parent_stream_type is None
+                    if top and trail.pages and trail.pages[-1][0] != token and trail.last:
                         self._pages_emitted(trail.last)
                     trail.see(token, key)
                 count += 1
@@ -571,12 +590,29 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if self.parent_unchanged(context):
             report.parent_ended(Outcome.UNCHANGED)
             return
+        self._reading_for, self._restarted, self._trail = (context, parent_id), False, None
         outcome = yield from self._guarded(context)
         report.parent_ended(outcome)
         if outcome is Outcome.COMPLETE:
             self._once_written(lambda: self._parent_done(context, parent_id))
         elif outcome in (Outcome.FAILED, Outcome.PARTIAL):
             self.resume.hold(self.name, parent_id)
+            if outcome is Outcome.PARTIAL:
+                self._keep_children_position(context, parent_id)
+
+    def _keep_children_position(self, context: Context, parent_id: int) -> None:
+        """The run stopped inside this parent's children: keep the page they got to.
+
+        Every record read of them was handed to the SDK before the request that stopped
+        (written, or pending in a BATCH file: then the position waits for the file). A
+        history longer than ``max_requests_per_run`` is read across runs this way. Nothing
+        read in this run (stopped before its first page): the position kept stands.
+        """
+        trail = self._trail
+        if trail is None or trail.last is None:
+            return
+        position = self._position(trail.last, context, parent_id)
+        self._once_written(lambda: self.resume.keep_list(self.name, position))
 
     def _parent_done(self, context: Context, parent_id: int) -> None:
         """Every record of this parent was read and written: its state may move."""

@@ -10,7 +10,8 @@ each kept only with the evidence that makes it safe to skip what it covers:
   ids it counts: when a setting gives the child another parent (``group_members_source``),
   it counts nothing;
 * **list positions** (:class:`~tap_knowbe4.state.ListPosition`): the page of a full-table
-  list, or of a fan-out's parents, that held the last record counted as read. The next run
+  list, of a fan-out's parents, or of the children of the one parent a child stream stopped
+  in (one user's long risk history), that held the last record counted as read. The next run
   asks for that page again and goes on only if it still begins at or before that record:
   the list is in ascending key order, so nothing after it can have moved to an earlier
   page. Otherwise that list is read from its first page again;
@@ -94,9 +95,10 @@ class Resume:
         return name in self.streams_before
 
     def mark_stream_done(self, name: str) -> None:
-        """``name`` finished: its fan-out position and table version are no longer needed."""
+        """``name`` finished: its positions and table version are no longer needed."""
         self._now.streams_done.add(name)
         self._now.parents_done.pop(name, None)
+        self._now.lists.pop(name, None)
         self._now.versions.pop(name, None)
 
     # -- fan-out positions -----------------------------------------------------------------
@@ -122,6 +124,9 @@ class Resume:
             self._now.parents_done[child] = parent_id
             if child in self._parents:
                 self._now.parents_of[child] = self._parents[child]
+        within = self._now.lists.get(child)
+        if within is not None and within.parent is not None and within.parent <= parent_id:
+            del self._now.lists[child]  # that parent's children were read to their end
 
     def hold(self, child: str, parent_id: int) -> None:
         """``parent_id`` of ``child`` was not read to its end: the position stops before it.
@@ -184,7 +189,7 @@ class Resume:
                 return True
         for name, position in now.lists.items():
             before = self.lists_before.get(name)
-            if before is None or beyond(position.after, before.after):
+            if before is None or beyond(position.reached(), before.reached()):
                 return True
         return False
 

@@ -280,10 +280,12 @@ class ListPosition:
     #: Runs in a row that had to read the list from its first page again (it changed, or
     #: the server refused the position): a list that never settles is reported.
     restarts: int = 0
+    #: For one parent's children (a child stream's listing): the parent's id.
+    parent: int | None = None
 
     def dump(self) -> dict[str, t.Any]:
         """JSON-able form."""
-        return {
+        dumped = {
             "page": self.page,
             "cursor": self.cursor,
             "per_page": self.per_page,
@@ -292,6 +294,13 @@ class ListPosition:
             "after": list(self.after),
             "restarts": self.restarts,
         }
+        if self.parent is not None:
+            dumped["parent"] = self.parent
+        return dumped
+
+    def reached(self) -> tuple:
+        """How far the reading got, comparable between positions of one stream."""
+        return (-1 if self.parent is None else self.parent, *self.after)
 
     @classmethod
     def load(cls, raw: object) -> ListPosition | None:
@@ -326,6 +335,9 @@ class ListPosition:
         restarts = raw.get("restarts", 0)
         if not _whole(restarts, 0, 1_000):
             return None
+        parent = raw.get("parent")
+        if parent is not None and not _whole(parent, 0, 2**63):
+            return None
         return cls(
             page,
             cursor,
@@ -334,6 +346,7 @@ class ListPosition:
             tuple(sorted(params.items())),
             tuple(after),
             restarts,
+            parent,
         )
 
 
@@ -348,7 +361,8 @@ class Interrupted:
     streams_done: set[str] = dataclasses.field(default_factory=set)
     #: Child stream -> every parent up to this id is done.
     parents_done: dict[str, int] = dataclasses.field(default_factory=dict)
-    #: Stream -> where the reading of its list stopped (full tables and fan-out parents).
+    #: Stream -> where the reading of its list stopped (full tables, fan-out parents, and
+    #: the children of the parent a child stream stopped in).
     lists: dict[str, ListPosition] = dataclasses.field(default_factory=dict)
     #: Full-table stream -> the table version its rows carry in a read spanning runs.
     versions: dict[str, int] = dataclasses.field(default_factory=dict)
@@ -562,14 +576,16 @@ class TapState:
     def forget_reshaped(self, shapes: t.Mapping[str, str], warn: t.Callable[[str], None]) -> None:
         """Apply nothing kept for a stream whose output was shaped otherwise; adopt ``shapes``.
 
-        ``shapes``: stream -> its shape in this run (:func:`~tap_knowbe4.shapes.stream_shape`).
-        Positions, bookmarks and settled tests of a stream written under another alias,
-        map, flattening or field selection describe what another table received.
+        ``shapes``: each stream this run sends records of -> its shape in this run
+        (:func:`~tap_knowbe4.shapes.stream_shape`). Positions, bookmarks and settled tests of
+        a stream written under another alias, map, flattening or field selection describe
+        what another table received. A stream this run does not send keeps what it has,
+        shape included (a run that leaves recipients out does not forget their tests).
         """
         interrupted = self.interrupted
         changed = []
-        for name in sorted(set(shapes) | set(self.shapes)):
-            if shapes.get(name, "") == self.shapes.get(name, ""):
+        for name in sorted(shapes):
+            if shapes[name] == self.shapes.get(name, ""):
                 continue
             kept = bool(self.streams.pop(name, None))
             if interrupted is not None:
@@ -580,7 +596,8 @@ class TapState:
                 interrupted.parents_of.pop(name, None)
             if kept:
                 changed.append(name)
-        self.shapes = {name: shape for name, shape in shapes.items() if shape}
+        merged = {**self.shapes, **shapes}
+        self.shapes = {name: shape for name, shape in merged.items() if shape}
         if changed:
             warn(
                 f"{', '.join(changed)}: written with other stream maps, flattening or field "

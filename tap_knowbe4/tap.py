@@ -151,6 +151,7 @@ class TapKnowBe4(SeamedTap):
             {
                 stream.name: stream_shape(stream.name, self.config, deselected_fields(stream.mask))
                 for stream in self.streams.values()
+                if stream.selected
             },
             warn=lambda text: self.logger.warning("State: %s.", text),
         )
@@ -489,9 +490,15 @@ class TapKnowBe4(SeamedTap):
             cap = run.budget.max_per_run
             if run.budget.run_cap_reached and not self.resume.progressed():
                 report.stop_kind = StopKind.ERROR
+                spent = ", ".join(
+                    f"{n} {r.requests}" for n, r in sorted(report.streams.items()) if r.requests
+                )
                 report.stop_reason = RunFailedError(
                     f"max_requests_per_run ({cap}) is too small for this sync to make "
-                    "progress: the run stopped before it finished anything earlier runs had not "
+                    f"progress: its requests ({spent}) got no further than the previous run "
+                    "(a list resumes by reading again, as proof, the page it stopped in, after "
+                    "the page of the parent it stopped in) and the run stopped before it "
+                    "finished anything earlier runs had not "
                     f"(not finished: {', '.join(unfinished)}). Raise max_requests_per_run; the "
                     "state is as the previous run left it."
                 )
@@ -533,10 +540,12 @@ class TapKnowBe4(SeamedTap):
         """Where the next run continues stream ``name``, in words (from the state)."""
         interrupted = self.typed_state.interrupted
         position = interrupted.lists.get(name) if interrupted else None
+        parent = None if position is None else position.parent
+        inside = "" if parent is None else f"inside parent {parent}, "
         if position is not None and position.cursor not in (None, "true"):
-            return "continues at the cursor it stopped at"
+            return f"continues {inside}at the cursor it stopped at"
         if position is not None:
-            return f"continues at page {position.page or 1}"
+            return f"continues {inside}at page {position.page or 1}"
         parent = interrupted.parents_done.get(name) if interrupted else None
         if parent is not None:
             return f"continues after parent {parent}"

@@ -105,6 +105,19 @@ def test_a_bookmark_kept_under_an_alias_does_not_limit_the_stream_under_its_name
     assert _keys(second.records(RISK), RISK) == _keys(first.records("risk_renamed"), RISK)
 
 
+def test_a_stream_a_run_leaves_out_keeps_its_state_and_shape():
+    """A run that does not select the risk history (its catalog leaves every field of it
+    out) does not forget its bookmark: the next run with the alias reads from it again."""
+    alias = {"stream_maps": {RISK: {"__alias__": "risk_renamed"}}}
+    with sandbox(users=12) as sb:
+        config = tap_config(sb)
+        first = run_tap({**config, **alias}, streams=[RISK])
+        between = run_tap(config, streams=["groups"], state=first.final_state)
+        third = run_tap({**config, **alias}, streams=[RISK], state=between.final_state)
+    assert between.final_state["tap_knowbe4"]["streams"][RISK]
+    assert len(third.records("risk_renamed")) < len(first.records("risk_renamed"))
+
+
 def test_only_the_settings_that_shape_a_stream_count_for_it():
     """A map of another stream changes nothing for this one; patterns and ``__source__``
     count as the SDK matches them."""

@@ -244,16 +244,51 @@ def test_a_cap_too_small_to_progress_fails_in_one_line(tmp_path):
 
 
 @pytest.mark.slow  # several runs or a subprocess: `make test`
-def test_a_child_listing_longer_than_the_cap_fails_in_one_line(tmp_path):
-    """One user's risk history takes more pages than the cap allows: no run can finish it."""
-    with sandbox(users=12) as sb:
-        config = tap_config(sb, page_size=10, max_requests_per_run=4, budget_ledger=False)
-        result = run_cli(
-            tmp_path, config, catalog=catalog_selecting(["users", "user_risk_score_history"])
-        )
-    line = result.assert_one_clear_line(code=1)
-    assert "is too small for this sync to make progress" in line
-    assert "user_risk_score_history" in line
+@pytest.mark.parametrize(
+    ("parent", "child", "settings"),
+    [
+        ("users", "user_risk_score_history", {"include_user_risk_score_history": True}),
+        ("groups", "group_risk_score_history", {}),
+        ("groups", "group_members", {"group_members_source": "endpoint", "page_size": 2}),
+    ],
+    ids=["user-risk", "group-risk", "members-endpoint"],
+)
+def test_children_longer_than_the_cap_are_read_across_runs(parent, child, settings):
+    """SIM-7: one parent's children take more pages than a run's cap (a risk history of six
+    pages, a cap of 5): no run could finish a parent, none kept anything, and the run failed
+    as "too small to make progress". The page the children got to is kept with the parent's
+    id; the next run reads the parent's page and that page again (the proof), and goes on."""
+    with sandbox(users=4 if "risk" in child else 30, risk_years=1) as sb:
+        config = tap_config(sb, **{"page_size": 10, "max_requests_per_run": 5, **settings})
+        runs, warehouse = sync_until_complete(config, [parent, child], most=40)
+        truth = {stream: _truth(sb, stream) for stream in (parent, child)}
+    inside = [
+        position
+        for run in runs[:-1]
+        for position in [run.final_state["tap_knowbe4"]["interrupted"]["lists"].get(child)]
+        if position is not None
+    ]
+    assert inside  # runs stopped inside a parent's children
+    assert all(p["parent"] for p in inside)
+    for stream, keys in truth.items():
+        assert warehouse.keys(stream) == keys, stream
+
+
+@pytest.mark.slow  # several runs or a subprocess: `make test`
+def test_a_cap_that_only_reaches_the_page_it_stopped_in_fails_with_its_arithmetic(tmp_path):
+    """A cap of 2 in a fan-out whose children are long: the first run reads the parent's
+    page and the first page of its children (kept); the next can only read both again (the
+    parent's page, then that page as proof): exit 1, naming what its requests went to."""
+    streams = ["groups", "group_risk_score_history"]
+    with sandbox(users=4, risk_years=1) as sb:
+        config = tap_config(sb, page_size=10, max_requests_per_run=2, budget_ledger=False)
+        catalog = catalog_selecting(streams)
+        first = run_cli(tmp_path, config, catalog=catalog)
+        assert first.returncode == 0, first.stderr[-2000:]
+        second = run_cli(tmp_path, config, catalog=catalog, state=first.final_state)
+    line = second.assert_one_clear_line(code=1)
+    assert "max_requests_per_run (2) is too small" in line
+    assert "(group_risk_score_history 1, groups 1)" in line
 
 
 @pytest.mark.slow  # several runs or a subprocess: `make test`

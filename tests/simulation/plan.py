@@ -103,7 +103,6 @@ EXTRA_DRAWS: dict[str, str] = {
 #: feature is still drawn (the seed's other draws stay the same) and then left out. The
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
 QUARANTINE: dict[str, str] = {
-    "cap": "SIM-7 (a cap that could progress is refused: a fan-out parent list keeps no position)",
     "batch-maps": "SIM-6 (BATCH files skip stream maps and flattening: the SCHEMA does not)",
 }
 #: Streams other streams fan out from (SIM-3).
