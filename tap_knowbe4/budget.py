@@ -121,6 +121,15 @@ class RequestBudget:
             self._probed = True
         if self.ledger is not None:
             self.ledger.pending += 1
+
+    def publish(self) -> None:
+        """The request last counted has ended: share the count through the ledger.
+
+        Not at :meth:`count`: a request that never reached a server is refunded first, so
+        the shared ledger never opens a window or counts a request for it (whenever its
+        next write falls due).
+        """
+        if self.ledger is not None:
             self.ledger.merge(self.state)
 
     def refund(self) -> None:

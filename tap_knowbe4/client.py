@@ -203,6 +203,7 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
         def paced(*args: t.Any, **kwargs: t.Any) -> requests.Response:
             while True:
                 run.before_request(name)
+                wait = 0.0
                 try:
                     return func(*args, **kwargs)
                 except requests.exceptions.SSLError as exc:
@@ -222,7 +223,10 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
                         raise self._unreachable(exc) from None
                     raise
                 except _Throttled as throttled:
-                    run.sleep(run.on_throttled(name, throttled.path, throttled.retry_after))
+                    wait = run.on_throttled(name, throttled.path, throttled.retry_after)
+                finally:
+                    run.request_ended()  # after any refund, before any wait
+                run.sleep(wait)
 
         retried = super().request_decorator(paced)
 

@@ -55,6 +55,7 @@ from tap_knowbe4.repeats import ListingRepeats, describe_key
 from tap_knowbe4.resume import ListTrail, beyond, comparable_key
 from tap_knowbe4.sdk_seams import SDK_RETRIED, override
 from tap_knowbe4.state import ListPosition, TapState
+from tap_knowbe4.transport import never_reached
 
 if t.TYPE_CHECKING:
     from singer_sdk import metrics
@@ -502,7 +503,11 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
+            if never_reached(exc):
+                self.run.refund(self.name)  # a connection that failed is not a request spent
             return connection_failure(exc)
+        finally:
+            self.run.request_ended()
         self.run.answered(response.status_code)
         return response.status_code
 

@@ -5,6 +5,12 @@ past either. One :class:`RequestPacer` per process spaces requests so that no ro
 window holds more than the configured rate. A rate below 1 means one request per 1/rate
 windows (0.5 per second is one request in any two seconds); a fractional rate above 1 is
 rounded down (2.5 per second is at most two in any second), so no window ever holds more.
+
+A request's slot starts when it is let through and moves to when it ended
+(:meth:`RequestPacer.finished`): the server counted it at some moment in between, so spacing
+the next requests from its end keeps every server-side window within the rate however long
+the request took to leave this process or to reach the server (a request delayed on its way,
+then a fast one, must not land two in one of the server's windows).
 """
 
 from __future__ import annotations
@@ -83,3 +89,15 @@ class RequestPacer:
                 waited += delay
         self.waited_seconds += waited
         return waited
+
+    def finished(self) -> None:
+        """The request last let through has ended (answered, failed, or never sent).
+
+        Its slot moves to now: the server counted it no later than this, so the next
+        requests are spaced from an instant at or after the server's.
+        """
+        if not self._windows:
+            return
+        with self._lock:
+            if self._sent:
+                self._sent[-1] = max(self._sent[-1], self._clock())

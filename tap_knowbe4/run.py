@@ -142,6 +142,16 @@ class RunControl:
         self.budget.count()
         self.report.stream(stream).requests += 1
 
+    def request_ended(self) -> None:
+        """The request let through by :meth:`before_request` is over (or refunded).
+
+        Answered, failed, or never sent: the pacer spaces the next requests from now (the
+        server counted this one no later), and the shared ledger learns of it now, after
+        any refund.
+        """
+        self.pacer.finished()
+        self.budget.publish()
+
     def refund(self, stream: str) -> None:
         """A request counted by :meth:`before_request` never reached a server."""
         self.budget.refund()

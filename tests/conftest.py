@@ -57,6 +57,24 @@ def _own_budget_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatch) ->
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_secret_registry() -> t.Iterator[None]:
+    """Each test starts with no secret registered for redaction and leaves none behind.
+
+    The registries (``redact.REDACTOR``: keys; ``redact.CONFIG_TEXT``: settings' text) live
+    as long as the process, and a pytest worker runs hundreds of in-process taps: a key one
+    test registered would still be masked in a later test's output, hiding a tap that failed
+    to register its own key. (Forked and subprocess runs register in their own process.)
+    """
+    from tap_knowbe4 import redact  # noqa: PLC0415 - light; the tap is not imported
+
+    for registry in (redact.REDACTOR, redact.CONFIG_TEXT):
+        registry.reset()
+    yield
+    for registry in (redact.REDACTOR, redact.CONFIG_TEXT):
+        registry.reset()
+
+
 @pytest.fixture(scope="session")
 def shared_sandbox() -> t.Iterator[Sandbox]:
     """One read-only sandbox for tests that do not move its clock or change its options."""

@@ -12,25 +12,36 @@ from __future__ import annotations
 
 import json
 import socket
+import typing as t
 
+import pytest
+
+from tap_knowbe4 import ledger
 from tests.cli import run_cli
+from tests.singer_output import run_tap
 
 RETRY = "retry "
 
 
-def _closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
+@pytest.fixture
+def closed_port() -> t.Iterator[int]:
+    """A loopback port bound for the whole test and never listening: connecting is refused.
+
+    (Bound and then released, the port could be taken meanwhile by a sandbox another test
+    starts, and the "unreachable" API would answer.)
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
 
 
-def _config(tmp_path, **extra) -> dict:
+@pytest.fixture
+def unreachable(tmp_path, closed_port) -> dict:
+    """A config whose API is on ``closed_port``, with a shared ledger in ``tmp_path``."""
     return {
         "api_key": "kb4-unreachable-test-key",
-        "api_url": f"http://127.0.0.1:{_closed_port()}",
+        "api_url": f"http://127.0.0.1:{closed_port}",
         "budget_ledger_path": str(tmp_path / "ledger.json"),
-        **extra,
     }
 
 
@@ -39,8 +50,8 @@ def _ledger(tmp_path) -> list[dict]:
     return list(accounts.values())
 
 
-def test_an_unreachable_api_fails_the_connection_test_at_once(tmp_path):
-    config = _config(tmp_path)
+def test_an_unreachable_api_fails_the_connection_test_at_once(tmp_path, unreachable):
+    config = unreachable
     result = run_cli(tmp_path, config, "--test", timeout=60)
     assert result.returncode == 1
     host = config["api_url"].removeprefix("http://")
@@ -54,8 +65,8 @@ def test_an_unreachable_api_fails_the_connection_test_at_once(tmp_path):
     assert [(a["used"], a["window_start"]) for a in _ledger(tmp_path)] == [(0, None)]
 
 
-def test_a_sync_that_cannot_connect_retries_and_spends_nothing(tmp_path):
-    config = _config(tmp_path, max_retries=2, max_retry_wait_seconds=0)
+def test_a_sync_that_cannot_connect_retries_and_spends_nothing(tmp_path, unreachable):
+    config = {**unreachable, "max_retries": 2, "max_retry_wait_seconds": 0}
     result = run_cli(tmp_path, config, timeout=60)
     assert result.returncode == 1
     retries = [x for x in result.stderr.splitlines() if RETRY in x]
@@ -66,3 +77,18 @@ def test_a_sync_that_cannot_connect_retries_and_spends_nothing(tmp_path):
     assert [(a["used"], a["window_start"]) for a in _ledger(tmp_path)] == [(0, None)]
     budget = result.final_state["tap_knowbe4"]["budget"]
     assert budget["used"] == 0
+
+
+def test_a_connection_never_made_opens_no_window_in_the_shared_ledger_whenever_it_writes(
+    tmp_path, unreachable, monkeypatch
+):
+    """The ledger is written at most once a second, at the next request: under load a write
+    fell due between counting a request and refunding it as never sent, and the shared file
+    kept a window opened by no request (test_a_sync_that_cannot_connect... failed so). Here a
+    write is due at every request (FLUSH_SECONDS 0): the refund comes first all the same."""
+    monkeypatch.setattr(ledger, "FLUSH_SECONDS", 0)
+    config = {**unreachable, "max_retries": 2, "max_retry_wait_seconds": 0}
+    run = run_tap(config, streams=["users"])
+    assert run.error is not None
+    assert [(a["used"], a["window_start"]) for a in _ledger(tmp_path)] == [(0, None)]
+    assert run.tap.run.budget.state.used == 0

@@ -83,3 +83,22 @@ def test_install_is_idempotent():
     factory = logging.getLogRecordFactory()
     redact.install()
     assert logging.getLogRecordFactory() is factory
+
+
+# Two tests in this order on one worker (the group): what the first registers, the second
+# does not see (tests/conftest.py empties the registries around every test).
+@pytest.mark.xdist_group("redact-registry")
+def test_a_test_starts_with_no_secret_registered_and_may_register_its_own():
+    assert redact.REDACTOR.secrets == redact.CONFIG_TEXT.secrets == ()
+    TapKnowBe4(config={"api_key": KEY, "budget_ledger": False})
+    redact.CONFIG_TEXT.add("a-settings-value-of-this-test")
+    assert KEY in redact.REDACTOR.secrets
+    assert redact.scrub(f"{KEY} a-settings-value-of-this-test") == "[redacted] [a setting's value]"
+
+
+@pytest.mark.xdist_group("redact-registry")
+def test_what_an_earlier_test_registered_is_not_masked_in_a_later_one():
+    assert redact.REDACTOR.secrets == redact.CONFIG_TEXT.secrets == ()
+    assert redact.scrub(f"{KEY} a-settings-value-of-this-test") == (
+        f"{KEY} a-settings-value-of-this-test"
+    )
