@@ -82,6 +82,26 @@ def shared_sandbox() -> t.Iterator[Sandbox]:
         yield sb
 
 
+#: Set (to anything) to import every test module even under ``-m`` (tests/test_module_marks.py).
+COLLECT_ALL = "KNOWBE4_COLLECT_ALL"
+
+
+def pytest_ignore_collect(collection_path: pathlib.Path, config: pytest.Config) -> bool | None:
+    """Leave a test module unimported when the ``-m`` expression can select none of its tests.
+
+    Decided from its ``pytestmark`` line (``tests/module_marks.py``): ``make test-fast``
+    imports no slow or integration module; without ``-m`` everything is collected.
+    """
+    expression = config.option.markexpr
+    if not expression or collection_path.suffix != ".py" or os.environ.get(COLLECT_ALL):
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    from tests.module_marks import may_select, module_marks  # noqa: PLC0415 - only with -m
+
+    return None if may_select(expression, module_marks(collection_path)) else True
+
+
 def _matrix_file() -> pathlib.Path:
     """Where fault tests append their rows (shared by pytest-xdist workers)."""
     return pathlib.Path(os.environ["KNOWBE4_FAULT_MATRIX"])
