@@ -10,7 +10,8 @@ fields. A position kept under one shape proves nothing for another: rows sent to
 
 :func:`stream_shape` is a fingerprint of those settings for one stream ("" when none
 applies: the stream under its own name, every field, no flattening). The state records the
-shape of each stream that has one (``TapState.shapes``) and forgets what it keeps for a
+shape of each stream, "" too (``TapState.shapes``: Meltano's merge strategies would bring
+back an older run's shape of a stream left out), and forgets what it keeps for a
 stream whose shape changed since (:meth:`TapState.forget_reshaped`), saying so in one line:
 that stream is read again in full, so the target gets everything under the shape it has now.
 A state written before shapes were recorded holds none, and is read as written without.

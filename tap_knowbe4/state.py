@@ -18,7 +18,8 @@ The Singer state the tap emits has two parts::
         },
         "last_run": {"requests": 66, "records": 18211, "seconds": 21.4,
                      "requests_by_stream": {...}},
-        "shapes": {"groups": "5d1c0a7e2b9f4c31"}   # maps, flattening, fields left out
+        "shapes": {"groups": "5d1c0a7e2b9f4c31", "users": "", ...}   # maps, flattening,
+                                                                     # fields left out
       }
     }
 
@@ -570,7 +571,9 @@ class TapState:
             ),
             "streams": self.dump_streams() if streams is None else streams,
             "last_run": None if self.last_run is None else self.last_run.dump(),
-            "shapes": {name: shape for name, shape in sorted(self.shapes.items()) if shape},
+            # every stream's, "" too: a merge (see ``seal_of``) must not bring back a shape
+            # a newer run no longer had
+            "shapes": dict(sorted(self.shapes.items())),
         }
 
     def forget_reshaped(self, shapes: t.Mapping[str, str], warn: t.Callable[[str], None]) -> None:
@@ -596,8 +599,7 @@ class TapState:
                 interrupted.parents_of.pop(name, None)
             if kept:
                 changed.append(name)
-        merged = {**self.shapes, **shapes}
-        self.shapes = {name: shape for name, shape in merged.items() if shape}
+        self.shapes = {**self.shapes, **shapes}
         if changed:
             warn(
                 f"{', '.join(changed)}: written with other stream maps, flattening or field "

@@ -128,3 +128,16 @@ def test_the_tap_reads_its_own_sealed_record_back():
     loaded, warnings = _load(value)
     assert warnings == []
     assert loaded.interrupted == _stopped_in_groups(A).interrupted
+
+
+def test_a_shape_the_newer_run_no_longer_had_does_not_come_back_through_a_merge():
+    """Run 1 sent groups under an alias (its shape recorded), run 2 without it; merged onto
+    run 1's state, run 2's state must still say groups had no shape, or a run 3 with the
+    alias again would apply what run 2 kept for ``groups`` to ``groups_renamed``."""
+    aliased = TapState(account=A)
+    aliased.forget_reshaped({"groups": "5d1c0a7e2b9f4c31", "users": ""}, print)
+    plain = TapState(account=A)
+    plain.forget_reshaped({"groups": "", "users": ""}, print)
+    loaded, warnings = _load(_merged(plain, aliased))
+    assert warnings == []
+    assert loaded.shapes.get("groups", "") == ""
