@@ -20,6 +20,7 @@ The Singer state the tap emits has two parts::
                      "requests_by_stream": {...}},
         "shapes": {"groups": "5d1c0a7e2b9f4c31", "users": "", ...}   # maps, flattening,
                                                                      # fields left out
+        "accounts": {"api.eu.knowbe4.com|9f86d081884c7d65": true}   # who wrote into it
       }
     }
 
@@ -31,8 +32,11 @@ stranger's position, bookmarks or settled tests would skip data, while ignoring 
 costs one full read. The record of an interrupted sync is sealed (:func:`seal_of`): one
 that two states were merged into (Meltano's merge strategies write a new state onto the
 stored one key by key, so a position the newer run dropped, or another account's run wrote,
-survives) is not applied, with one warning, and the interrupted sync starts over. Within a
-state that is ours, whatever is implausible is repaired or
+survives) is not applied, with one warning, and the interrupted sync starts over. A merge
+keeps every key, so ``accounts`` (the accounts whose runs wrote into the state, as keys)
+names two accounts after another account's state was merged in: then neither its
+bookmarks, settled tests nor positions are applied (another account's owner ids would skip
+this one's rows). Within a state that is ours, whatever is implausible is repaired or
 ignored with a warning: a budget window in the future, negative counts, values of the
 wrong type, dates that do not parse or lie after tomorrow. State is never trusted more than
 the server's own answers are. The SDK's own ``bookmarks`` are never read. What it keeps
@@ -574,6 +578,8 @@ class TapState:
             # every stream's, "" too: a merge (see ``seal_of``) must not bring back a shape
             # a newer run no longer had
             "shapes": dict(sorted(self.shapes.items())),
+            # a set, as keys: a merge keeps every account that wrote into the state
+            "accounts": {} if self.account is None else {self.account: True},
         }
 
     def forget_reshaped(self, shapes: t.Mapping[str, str], warn: t.Callable[[str], None]) -> None:
@@ -652,7 +658,10 @@ class TapState:
             say("streams is not an object: ignored")
             streams_raw = {}
         interrupted = raw.get("interrupted")
-        if unsealed(account, interrupted):
+        if _strangers(raw.get("accounts"), account):
+            say(_MERGED_ACCOUNTS)
+            streams_raw, interrupted = {}, None
+        elif unsealed(account, interrupted):
             say(_MIXED)
             interrupted = None
         return cls(
@@ -666,6 +675,11 @@ class TapState:
             last_run=LastRun.load(raw.get("last_run")),
             shapes=_shapes(raw.get("shapes")),
         )
+
+
+def _strangers(raw: object, account: str | None) -> bool:
+    """True when ``accounts`` names an account other than ``account`` (see ``TapState``)."""
+    return isinstance(raw, dict) and any(k != account and v for k, v in raw.items())
 
 
 def _shapes(raw: object) -> dict[str, str]:
@@ -687,6 +701,12 @@ _NOT_OURS = (
     "this run reads every stream in full"
 )
 
+_MERGED_ACCOUNTS = (
+    "it holds parts another account's runs wrote (two accounts' states were merged into it, "
+    "e.g. by Meltano's --state-strategy merge or --full-refresh under one state ID): its "
+    "positions, bookmarks and settled tests are not applied and every stream is read in full, "
+    "in every run while the stored state holds them (clear it: meltano state clear)"
+)
 _MIXED = (
     "the record of the interrupted sync is not the one this tap wrote (two states were merged "
     "into it, e.g. by Meltano's --state-strategy merge or --full-refresh, or it was edited): "

@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
+import pytest
+
 from tap_knowbe4.state import (
     Interrupted,
     ListPosition,
@@ -60,15 +62,19 @@ def _stopped_in_groups(account: str) -> TapState:
     )
 
 
-def test_an_interrupted_sync_merged_onto_another_accounts_is_not_applied():
+@pytest.mark.parametrize("accounts", [True, False], ids=["accounts", "no-accounts"])
+def test_an_interrupted_sync_merged_onto_another_accounts_is_not_applied(accounts):
     """Seed 315762: a's run ignored b's state, stopped early, and Meltano merged its state
-    onto b's: b's 'groups up to 3195 done' came back under a's account."""
+    onto b's: b's 'groups up to 3195 done' came back under a's account. The seal tells it,
+    also where b's state does not name its accounts (written before they were named)."""
     a = TapState(account=A, interrupted=Interrupted(streams_done={"account"}))
-    loaded, warnings = _load(_merged(a, _stopped_in_groups(B)))
+    b = _singer(_stopped_in_groups(B))
+    if not accounts:
+        del b["tap_knowbe4"]["accounts"]
+    loaded, warnings = _load(meltano_merge(_singer(a), b))
     assert loaded.interrupted is None
     assert len(warnings) == 1
     assert "merged" in warnings[0]
-    assert "starts over" in warnings[0]
 
 
 def test_a_position_the_newer_run_dropped_does_not_come_back_through_a_merge():
@@ -141,3 +147,37 @@ def test_a_shape_the_newer_run_no_longer_had_does_not_come_back_through_a_merge(
     loaded, warnings = _load(_merged(plain, aliased))
     assert warnings == []
     assert loaded.shapes.get("groups", "") == ""
+
+
+def _with_bookmarks(account: str) -> TapState:
+    """A complete sync's state: group 3166's risk points read up to 2026-11-01."""
+    state = TapState(account=account)
+    state.stream("group_risk_score_history").dates[3166] = "2026-11-01"
+    return state
+
+
+def test_bookmarks_merged_in_from_another_account_are_not_applied():
+    """b's risk bookmarks, merged under a state a's run wrote (it had none yet: its run was
+    cut short), would skip a's points of an owner with the same id before b's date."""
+    a = TapState(account=A, interrupted=Interrupted(streams_done={"account"}))
+    loaded, warnings = _load(_merged(a, _with_bookmarks(B)))
+    assert loaded.streams == {}
+    assert loaded.interrupted is None
+    assert len(warnings) == 1
+    assert "another account" in warnings[0]
+    assert "meltano state clear" in warnings[0]
+
+
+def test_a_merge_of_the_accounts_own_states_keeps_its_bookmarks():
+    """The same account's older bookmarks, merged under a newer state, are its own: kept."""
+    newer = _with_bookmarks(A)
+    newer.stream("group_risk_score_history").dates[3167] = "2026-11-08"
+    older = _with_bookmarks(A)
+    older.stream("group_risk_score_history").dates[3168] = "2026-10-25"
+    loaded, warnings = _load(_merged(newer, older))
+    assert warnings == []
+    assert loaded.stream("group_risk_score_history").dates == {
+        3166: "2026-11-01",
+        3167: "2026-11-08",
+        3168: "2026-10-25",
+    }
