@@ -18,7 +18,10 @@ readme_settings = load_script("update_readme_settings")
 
 @pytest.fixture(scope="module")
 def about_markdown() -> str:
-    return readme_settings.about_markdown(installed_tap())
+    """``tap-knowbe4 --about --format=markdown`` (what readme_settings.about_markdown runs),
+    forked from the warm tap process."""
+    command = [installed_tap(), "--about", "--format=markdown"]
+    return warm_tap.run(command, check=True).stdout
 
 
 def test_about_markdown_lists_every_setting(about_markdown: str) -> None:

@@ -8,17 +8,17 @@ runs a throwaway suite the way ``make test`` does and asks where each test ran.
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
-import typing as t
+from pathlib import Path
 
 import pytest
 
-if t.TYPE_CHECKING:
-    from pathlib import Path
-
 pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GROUPED = """
 import os, pathlib, pytest
@@ -63,3 +63,29 @@ def test_a_group_runs_on_one_worker(tmp_path: Path) -> None:
         workers = {f.read_text() for f in where.glob(f"{group}-*")}
         assert len(list(where.glob(f"{group}-*"))) == 4
         assert len(workers) == 1, f"group {group} ran on {sorted(workers)}"
+
+
+def _group_of(module: Path) -> str | None:
+    """The ``xdist_group`` a module's ``pytestmark`` names, if any."""
+    for node in ast.walk(ast.parse(module.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "xdist_group"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            return str(node.args[0].value)
+    return None
+
+
+def test_every_integration_module_with_module_fixtures_is_a_group_of_its_own() -> None:
+    modules = sorted((ROOT / "tests" / "integration").glob("test_*.py"))
+    groups = {m.name: _group_of(m) for m in modules}
+    ungrouped = [
+        m.name for m in modules if 'scope="module"' in m.read_text() and groups[m.name] is None
+    ]
+    assert not ungrouped, f"module fixtures would be built on both workers: {ungrouped}"
+    named = [g for g in groups.values() if g is not None]
+    shared = {g for g in named if named.count(g) > 1}
+    assert not shared, f"modules sharing a group run one after another on one worker: {shared}"

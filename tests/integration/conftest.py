@@ -13,6 +13,12 @@
   it starts on a machine without system packages. Only where neither exists (a platform the
   wheel does not cover) do the tests that use it skip with the reason; in CI (``CI=true``)
   they fail instead.
+
+Each integration module is an xdist group of its own (``make test``: ``-n 2 --dist
+loadgroup``): its tests run on one worker, so its module fixtures (pipelines, dbt builds) are
+built once, and the groups spread over both workers (the session fixtures above are per worker:
+one PostgreSQL cluster each). One group for all of them kept one worker busy with Meltano for
+most of the run while the other ran the rest (tests/test_xdist_groups.py checks the rule).
 """
 
 from __future__ import annotations

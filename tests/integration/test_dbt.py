@@ -57,9 +57,8 @@ if t.TYPE_CHECKING:
     from tests.integration.conftest import Meltano
     from tests.integration.pgcluster import PostgresCluster
 
-#: The heaviest integration module (four Meltano runs with dbt builds) gets an xdist worker of
-#: its own, so the other integration tests run beside it (each worker starts its own
-#: PostgreSQL; Meltano's plugins are installed once, under a lock).
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dbt")]
 
 #: The organization both pipelines read: small enough to be quick, and chosen (seed and start

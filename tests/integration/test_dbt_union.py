@@ -43,10 +43,9 @@ if t.TYPE_CHECKING:
     from tests.integration.marts_truth import Query
     from tests.integration.pgcluster import PostgresCluster
 
-#: A worker of its own (xdist group): the other integration tests fill the "meltano" group's
-#: worker, and this module needs no state of theirs (its own PostgreSQL cluster, sandboxes and
-#: Meltano directories; plugins are installed under a lock).
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano-union")]
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dbt_union")]
 
 #: The accounts: name -> sandbox options (different sizes and seeds; every sandbox serves on a
 #: port of its own). Small, so that six loads and two builds stay quick.

@@ -30,7 +30,9 @@ if t.TYPE_CHECKING:
     from tests.integration.conftest import Meltano
     from tests.integration.pgcluster import PostgresCluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("drift_pipelines")]
 
 STREAMS = ("users", "phishing_security_tests", "training_enrollments")
 SELECT = json.dumps([f"{s}.*" for s in STREAMS])

@@ -21,7 +21,9 @@ if t.TYPE_CHECKING:
 
     from tests.integration.conftest import Meltano
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("fleet_meltano")]
 
 
 def _sandbox(**options: t.Any):

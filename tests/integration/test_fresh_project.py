@@ -36,8 +36,9 @@ import yaml
 from tests.integration.checks import DEFAULT_STREAMS
 from tests.integration.conftest import ROOT, meltano_install
 
-#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("fresh_project")]
 
 
 SECTION = "## Add it to your Meltano project"

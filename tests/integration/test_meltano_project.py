@@ -18,8 +18,9 @@ from tests.project_scripts import load_script
 if t.TYPE_CHECKING:
     from tests.integration.conftest import Meltano
 
-#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano_project")]
 
 meltano_settings = load_script("meltano_settings")
 PROJECT = yaml.safe_load((ROOT / "meltano.yml").read_text())

@@ -37,7 +37,9 @@ from tap_knowbe4.tap import TapKnowBe4
 from tests.integration.conftest import ROOT, meltano_install
 from tests.project_scripts import load_script
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano_settings")]
 
 meltano_settings = load_script("meltano_settings")
 DRIVER = Path(__file__).with_name("meltano_cli_driver.py")

@@ -20,8 +20,9 @@ from tests.integration.pgcluster import PostgresCluster, PostgresUnavailableErro
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pgcluster")]
 
 
 def _server_version(cluster: PostgresCluster) -> str:

@@ -20,8 +20,9 @@ if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox
     from tests.integration.conftest import Meltano
 
-#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pipeline_duckdb")]
 
 SCHEMA = "knowbe4"  # load_schema of tap-knowbe4 in meltano.yml
 DUCKDB_TIMESTAMPS = {"timestamp", "timestamp with time zone"}

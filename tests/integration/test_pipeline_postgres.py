@@ -20,8 +20,9 @@ if t.TYPE_CHECKING:
     from tests.integration.conftest import Meltano
     from tests.integration.pgcluster import PostgresCluster
 
-#: One xdist worker runs every integration test: they share Meltano's plugins and PostgreSQL.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano")]
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pipeline_postgres")]
 
 SCHEMA = "knowbe4_it"
 PG_TIMESTAMPS = {"timestamp without time zone", "timestamp with time zone"}

@@ -27,7 +27,8 @@ from tests.test_incremental import incremental_minimum
 if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox
 
-#: Their own xdist worker: they share the PyAirbyte virtualenv, and run beside Meltano's.
+#: A group per integration module (tests/integration/conftest.py says why): its tests share
+#: one worker and its module fixtures; the groups spread over the workers.
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pyairbyte")]
 
 HERE = Path(__file__).resolve().parent
