@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from unpaced import selecting, unpaced_config
+
 from tap_knowbe4.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,28 +54,8 @@ def measure(users: int = 600, repeat: int = 3) -> dict:
     with Sandbox(limits=False, users=users, seed=7) as sb, tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         config = tmpdir / "config.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "api_key": sb.api_key,
-                    "api_url": sb.base_url,
-                    "requests_per_second": 0,
-                    "requests_per_minute": 0,
-                    "include_user_risk_score_history": True,
-                }
-            )
-        )
-        singer_catalog = json.loads(
-            subprocess.run(
-                [str(BIN / "tap-knowbe4"), "--config", str(config), "--discover"],
-                capture_output=True,
-                check=True,
-            ).stdout
-        )
-        for entry in singer_catalog["streams"]:
-            for item in entry["metadata"]:
-                if item["breadcrumb"] == []:
-                    item["metadata"]["selected"] = True
+        config.write_text(json.dumps(unpaced_config(sb, include_user_risk_score_history=True)))
+        singer_catalog = selecting(None, config)
         (tmpdir / "singer.json").write_text(json.dumps(singer_catalog))
         discovered = subprocess.run(
             [str(BIN / "source-knowbe4"), "discover", "--config", str(config)],

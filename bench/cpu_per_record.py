@@ -26,11 +26,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from unpaced import selecting, unpaced_config
 
 from tap_knowbe4.sandbox import Sandbox
 
@@ -81,40 +82,16 @@ def measured(command: list[str]) -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, wall
 
 
-def catalog(path: Path) -> None:
-    """Write a catalog selecting :data:`STREAMS`."""
-    out = subprocess.run(
-        [str(BIN / "tap-knowbe4"), "--discover"], capture_output=True, text=True, check=True
-    ).stdout
-    cat = json.loads(out)
-    for entry in cat["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in STREAMS
-    path.write_text(json.dumps(cat))
-
-
 def measure(users: int = 7000, repeat: int = 3) -> dict:
     """Median CPU and wall seconds of the floor, the plain SDK tap and the tap."""
     with Sandbox(users=users, limits=False) as sb, tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         records = len(sb.org.users()) + len(sb.org.enrollments())
         config = tmpdir / "config.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "api_key": sb.api_key,
-                    "api_url": sb.base_url,
-                    "requests_per_second": 0,
-                    "requests_per_minute": 0,
-                    "pagination": "page",
-                    "budget_ledger": False,
-                }
-            )
-        )
+        config.write_text(json.dumps(unpaced_config(sb, pagination="page", budget_ledger=False)))
         plain_config = tmpdir / "plain.json"
         plain_config.write_text(json.dumps({"api_key": sb.api_key, "api_url": sb.base_url}))
-        catalog(tmpdir / "catalog.json")
+        (tmpdir / "catalog.json").write_text(json.dumps(selecting(STREAMS)))
         raw = tmpdir / "raw.py"
         raw.write_text(RAW_FLOOR)
         python = sys.executable

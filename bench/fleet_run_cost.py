@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import psutil
+from unpaced import unpaced_config
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
@@ -113,15 +114,7 @@ def main() -> None:
         )
         config = tmp / "config.json"
         config.write_text(
-            json.dumps(
-                {
-                    "api_key": sb.api_key,
-                    "api_url": sb.base_url,
-                    "requests_per_second": 0,
-                    "requests_per_minute": 0,
-                    "budget_ledger_path": str(tmp / "ledger-tap.json"),
-                }
-            )
+            json.dumps(unpaced_config(sb, budget_ledger_path=str(tmp / "ledger-tap.json")))
         )
         tap = str(Path(sys.executable).parent / "tap-knowbe4")
         rows = []

@@ -2,17 +2,19 @@
 
 What the SDK's cookiecutter template gives for ``/v1/users`` and ``/v1/training/enrollments``
 (bearer token, page numbers until a short page, the SDK's own writer and record conformance)
-with the tap's schemas, and nothing of the tap's hardening. It imports nothing from the tap:
+with the tap's schemas, and nothing of the tap's hardening. It imports nothing from the tap.
+The schemas are read once, through the SDK's ``StreamSchema`` as the template does (a
+``schema`` property that read the file at every access made it three times slower than a
+template tap is):
 
     .venv/bin/python bench/plain_sdk_tap.py --config CONFIG   # {"api_key": ..., "api_url": ...}
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from singer_sdk import Stream, Tap
+from singer_sdk import SchemaDirectory, Stream, StreamSchema, Tap
 from singer_sdk import typing as th
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.pagination import PageNumberPaginator
@@ -34,6 +36,7 @@ class KnowBe4Stream(RESTStream):
 
     records_jsonpath = "$[*]"
     extra_params: dict[str, str] = {}
+    schema = StreamSchema(SchemaDirectory(SCHEMAS))
 
     @property
     def url_base(self) -> str:
@@ -42,10 +45,6 @@ class KnowBe4Stream(RESTStream):
     @property
     def authenticator(self) -> BearerTokenAuthenticator:
         return BearerTokenAuthenticator(token=self.config["api_key"])
-
-    @property
-    def schema(self) -> dict:
-        return json.loads((SCHEMAS / f"{self.name}.json").read_text())
 
     def get_new_paginator(self) -> ShortPageEnds:
         return ShortPageEnds(1)

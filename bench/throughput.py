@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from unpaced import selecting, unpaced_config
+
 from tap_knowbe4.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,22 +61,6 @@ print(n, file=sys.stderr)
 """
 
 
-def catalog(path: Path, streams: set[str]) -> None:
-    """Write a catalog selecting ``streams``."""
-    out = subprocess.run(
-        [str(ROOT / ".venv/bin/tap-knowbe4"), "--discover"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    cat = json.loads(out)
-    for entry in cat["streams"]:
-        for item in entry["metadata"]:
-            if item["breadcrumb"] == []:
-                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    path.write_text(json.dumps(cat))
-
-
 def timed(cmd: list[str]) -> tuple[float, int]:
     """Run ``cmd`` with stdout to /dev/null; return (seconds, peak RSS in KiB)."""
     time_bin = shutil.which("time") or "/usr/bin/time"
@@ -104,18 +90,9 @@ def measure(options: dict, repeat: int = 3) -> dict:
             if p.get("scheduled_count") is not None
         )
         config = tmpdir / "config.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "api_key": sb.api_key,
-                    "api_url": sb.base_url,
-                    "requests_per_second": 0,
-                    "requests_per_minute": 0,
-                    "pagination": "page",
-                }
-            )
-        )
-        catalog(tmpdir / "catalog.json", {"phishing_security_test_recipients"})
+        config.write_text(json.dumps(unpaced_config(sb, pagination="page")))
+        catalog = selecting({"phishing_security_test_recipients"})
+        (tmpdir / "catalog.json").write_text(json.dumps(catalog))
         raw = tmpdir / "raw.py"
         raw.write_text(RAW_FLOOR)
         floor_runs, tap_runs, rss = [], [], []
