@@ -43,7 +43,7 @@ def _text(value: object, ascii_only: bool) -> str:
     return json.dumps(value, ensure_ascii=ascii_only)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(VALUES, st.booleans(), st.data())
 def test_parse_json_reads_what_json_loads_reads(value, ascii_only, data):
     text = _text(value, ascii_only)

@@ -72,7 +72,7 @@ def _cleaners(stream_name: str, depth: int) -> tuple[RecordCleaner, RecordCleane
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(odd_values() | drifted())
 def test_shapes_clean_records_as_the_field_by_field_walk_does(case):
     stream_name, _context, record, _extras = case
