@@ -252,18 +252,24 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         records of a stream are gathered (a child stream's across its parents) and written
         by :meth:`_flush_batches`, BATCH message included, whenever ``batch_size`` records
         are pending and when the stream ends (:meth:`_end`). Nothing is yielded to the SDK.
+
+        A record is gathered as its RECORD message would have held it
+        (:meth:`records_as_written`): selection, stream maps, flattening; each stream map's
+        records (its alias) go to files and BATCH messages of their own.
         """
         pending = self._pending_batch
         for record in self.records_without_messages(context):
-            pending.append(self.selected_properties_only(record))
-            if len(pending) >= batch_config.batch_size:
-                self._flush_batches()
+            for stream, written in self.records_as_written(record):
+                held = pending.setdefault(stream, [])
+                held.append(written)
+                if len(held) >= batch_config.batch_size:
+                    self._flush_batches()
         yield from ()
 
     @property
-    def _pending_batch(self) -> list[dict]:
-        """Records read but not yet written to a BATCH file."""
-        return self.__dict__.setdefault("_pending_records", [])
+    def _pending_batch(self) -> dict[str, list[dict]]:
+        """Records read but not yet written to a BATCH file, by the stream (alias) they go to."""
+        return self.__dict__.setdefault("_pending_records", {})
 
     def _flush_batches(self) -> None:
         """Write the pending records as BATCH files, then their BATCH message(s).
@@ -274,14 +280,18 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         """
         batch_config = self.get_batch_config(self.config)
         pending = self._pending_batch
-        if batch_config is not None and pending:
-            records = list(pending)
+        if batch_config is not None and any(pending.values()):
+            gathered = {stream: records for stream, records in pending.items() if records}
             pending.clear()
-            batcher = batch_encoder(batch_config.encoding.format)(
-                self.tap_name, self.name, batch_config
-            )
+            encoder = batch_encoder(batch_config.encoding.format)
             try:
-                manifests = list(batcher.get_batches(records=iter(records)))
+                manifests = [
+                    (stream, manifest)
+                    for stream, records in gathered.items()
+                    for manifest in encoder(self.tap_name, stream, batch_config).get_batches(
+                        records=iter(records)
+                    )
+                ]
             except OSError as exc:
                 self._output_failed = True
                 self.__dict__.pop("_when_written", None)  # what waited for them never happens
@@ -292,8 +302,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                     "stream is not marked done and the next run reads it again."
                 )
                 raise BatchWriteError(msg) from None
-            for manifest in manifests:
-                self.send_batch(batch_config.encoding, manifest)
+            for stream, manifest in manifests:
+                self.send_batch(stream, batch_config.encoding, manifest)
         self._release_written()
 
     def _once_written(self, commit: t.Callable[[], None]) -> None:
@@ -302,7 +312,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         That is once every record this stream emitted so far is written: at once, or after
         the BATCH file that holds them.
         """
-        if self._pending_batch:
+        if any(self._pending_batch.values()):
             self.__dict__.setdefault("_when_written", []).append(commit)
         else:
             commit()

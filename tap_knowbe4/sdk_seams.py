@@ -40,8 +40,12 @@ The seams:
    Airbyte) would have the SDK keep bookmarks of its own in the state, per record, that
    nothing reads; the tap's state (:class:`tap_knowbe4.state.TapState`) is the one owner,
    so the SDK keeps none (its ``bookmarks`` stay empty).
-10. :meth:`SeamedStream.selected_properties_only` -- the SDK's pruning of deselected
-    properties, for BATCH files (the SDK prunes RECORD messages only).
+10. :meth:`SeamedStream.records_as_written` -- BATCH files hold what RECORD messages would
+    have held: the SDK shapes a record (catalog selection, type conformance, each stream
+    map: its filter, properties, alias, flattening) only as it writes RECORD messages, in
+    ``_generate_record_messages``; the tap's BATCH files take the records from there.
+    :meth:`SeamedStream.send_batch` then names one stream map's alias per BATCH message
+    (the SDK names every alias of the stream, with the same files, in each).
 11. :meth:`SeamedStream._generate_record_messages` -- the SDK walks every record for
     deselected properties and for type conformance before it makes the RECORD message, even
     when the catalog deselects nothing and conformance is off (the tap's cleaner makes
@@ -62,8 +66,7 @@ import requests
 from singer_sdk import RESTStream, Tap
 from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import RetriableAPIError
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, SDKBatchMessage
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 
@@ -189,13 +192,16 @@ class SeamedStream(RESTStream[_TToken]):
         """4. The stream's records as the SDK's loop yields them, writing no message."""
         return iter(self._sync_records(context, write_messages=False))
 
-    def selected_properties_only(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
-        """10. ``record`` without the properties the catalog deselected (in place).
+    def records_as_written(self, record: dict[str, t.Any]) -> t.Iterator[tuple[str, dict]]:
+        """10. What the RECORD messages for ``record`` would hold: ``(stream, record)`` each.
 
-        As the SDK prunes a RECORD message: BATCH files hold no more than the SCHEMA says.
+        One pair per stream map that keeps the record (none when a map filters it out or
+        removes the stream), under the map's alias, shaped as the SDK shapes a RECORD:
+        deselected properties left out (in place), types conformed, the map's properties and
+        flattening applied. The SDK's own code, so BATCH files cannot drift from RECORDs.
         """
-        pop_deselected_record_properties(record, self.schema, self.mask)
-        return record
+        for message in self._generate_record_messages(record):
+            yield message.stream, message.record
 
     @override
     def _generate_record_messages(
@@ -224,9 +230,12 @@ class SeamedStream(RESTStream[_TToken]):
                     time_extracted=datetime.datetime.now(datetime.timezone.utc),
                 )
 
-    def send_batch(self, encoding: BaseBatchFileEncoding, manifest: list[str]) -> None:
-        """4. Send a BATCH message for ``manifest``."""
-        self._write_batch_message(encoding=encoding, manifest=manifest)
+    def send_batch(self, stream: str, encoding: BaseBatchFileEncoding, manifest: list[str]) -> None:
+        """4, 10. Send a BATCH message naming ``manifest`` for ``stream`` (one map's alias)."""
+        self._tap.write_message(
+            SDKBatchMessage(stream=stream, encoding=encoding, manifest=manifest)
+        )
+        self.state_manager.is_flushed = False  # as the SDK's writer: a STATE may follow
 
     def send_state(self) -> None:
         """4. Send the state as a STATE message, if anything changed since the last one."""

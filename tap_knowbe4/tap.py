@@ -118,7 +118,6 @@ class TapKnowBe4(SeamedTap):
                 raise ConfigError(msg)
             _refuse_the_key_elsewhere(config)
             config = normalize_text_values(config)
-            _refuse_maps_batch_files_would_skip(config)
             if validate_config:  # the tap's own settings first: its lines echo no value
                 # the label is on from the first line the SDK logs while it builds the tap
                 label_logs(Settings.from_config(config).account_label)
@@ -779,35 +778,6 @@ def _refuse_a_non_flag(text: str) -> None:
 #: A key shorter than this is refused only where a setting is exactly it (a real key is
 #: hundreds of characters; a short test key could be part of a path by chance).
 _KEY_INSIDE_FROM = 8
-
-
-def _refuse_maps_batch_files_would_skip(config: dict[str, t.Any]) -> None:
-    """Refuse, in one line, stream maps and flattening together with ``batch_config``.
-
-    The tap writes BATCH files from the records as read, so a map that drops or filters
-    (an e-mail address nulled for privacy, say) or flattening would shape the SCHEMA but
-    not the files: the target would get what the map was there to remove (SIM-6). A map
-    that only renames a stream (``__alias__``) is honoured.
-    """
-    if not config.get("batch_config"):
-        return
-    maps = config.get("stream_maps") or {}
-    named = maps.items() if isinstance(maps, dict) else [("stream_maps", None)]
-    shaping = sorted(
-        str(name)[:60]
-        for name, spec in named
-        if not (isinstance(spec, dict) and set(spec) <= {"__alias__"})
-    )
-    flattening = config.get("flattening_enabled")
-    if flattening is True or str(flattening).strip().lower() in ("true", "1", "yes", "on"):
-        shaping.append("flattening_enabled")
-    if shaping:
-        msg = (
-            f"batch_config: BATCH files hold records as read, so {', '.join(shaping)} would "
-            "not apply to them; use batch_config without stream maps (other than __alias__) "
-            "and flattening, or drop batch_config."
-        )
-        raise ConfigError(msg)
 
 
 def _refuse_the_key_elsewhere(config: t.Mapping[str, t.Any]) -> None:

@@ -432,38 +432,3 @@ def test_a_stream_map_the_sdk_refuses_is_one_configuration_line(tmp_path, maps, 
     assert "Invalid configuration: stream_maps: " in line
     assert says in line
     assert "please report" not in line
-
-
-# -- SIM-6: BATCH files hold records as read; maps and flattening would not reach them ------
-
-
-@pytest.mark.parametrize(
-    ("extra", "says"),
-    [
-        ({"stream_maps": {"users": {"email": "__NULL__"}}}, "users"),
-        ({"stream_maps": {"users": {"__filter__": "record['status'] == 'active'"}}}, "users"),
-        ({"flattening_enabled": True, "flattening_max_depth": 1}, "flattening_enabled"),
-    ],
-    ids=["a-field-nulled", "rows-filtered", "flattened"],
-)
-def test_batch_output_with_a_shaping_map_is_one_configuration_line(tmp_path, extra, says):
-    """SIM-6: the SCHEMA followed the map, the BATCH files did not (an e-mail address the
-    map nulled reached the files). Refused before any request or file."""
-    batch = {"encoding": {"format": "jsonl"}, "storage": {"root": f"file://{tmp_path}/b"}}
-    with _refusing_server() as server:
-        config = {"api_key": KEY, "api_url": server.url, "batch_config": batch, **extra}
-        result = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
-        assert not server.requests
-    line = result.assert_one_clear_line(code=1)
-    assert "batch_config" in line
-    assert says in line
-    assert not (tmp_path / "b").exists()
-
-
-def test_batch_output_with_a_renaming_map_runs(tmp_path):
-    """``__alias__`` only renames the stream: BATCH files follow it, so it is not refused."""
-    batch = {"encoding": {"format": "jsonl"}, "storage": {"root": f"file://{tmp_path}/b"}}
-    with sandbox(api_key=KEY) as sb:
-        config = tap_config(sb, batch_config=batch, stream_maps={"users": {"__alias__": "people"}})
-        result = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
-    assert result.returncode == 0, result.stderr[-2000:]

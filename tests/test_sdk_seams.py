@@ -45,6 +45,7 @@ def test_seam_1_environment_settings_are_read_as_the_sdk_reads_them(monkeypatch)
         "TAP_KNOWBE4_FLATTENING_ENABLED": "true",
         "TAP_KNOWBE4_FLATTENING_MAX_DEPTH": "2",
         "TAP_KNOWBE4_STREAM_MAPS": json.dumps({"users": {"email": "__NULL__"}}),
+        "TAP_KNOWBE4_BATCH_CONFIG": json.dumps(batch),
         "TAP_KNOWBE4_REGION": "EU",
         "TAP_KNOWBE4_PAGE_SIZE": "100",
     }
@@ -54,13 +55,8 @@ def test_seam_1_environment_settings_are_read_as_the_sdk_reads_them(monkeypatch)
     assert tap.config["flattening_enabled"] is True
     assert tap.config["flattening_max_depth"] == 2
     assert tap.config["stream_maps"] == {"users": {"email": "__NULL__"}}
-    assert (tap.settings.region, tap.settings.page_size) == ("eu", 100)
-    # BATCH output with a shaping map or flattening is refused (SIM-6): read it on its own
-    for name in ("TAP_KNOWBE4_FLATTENING_ENABLED", "TAP_KNOWBE4_STREAM_MAPS"):
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("TAP_KNOWBE4_BATCH_CONFIG", json.dumps(batch))
-    tap = TapKnowBe4(config={"api_key": "seam-test-key"}, parse_env_config=True)
     assert tap.config["batch_config"] == batch
+    assert (tap.settings.region, tap.settings.page_size) == ("eu", 100)
 
 
 def test_seam_1_an_sdk_setting_it_cannot_read_is_named_not_echoed(monkeypatch):
@@ -137,26 +133,42 @@ def test_seam_4_a_child_stream_is_batched_across_parents(shared_sandbox, tmp_pat
 # -- 10: BATCH files hold only the properties the catalog selects ------------------------
 
 
-def test_seam_10_batch_files_leave_out_deselected_properties(shared_sandbox, tmp_path):
-    """SIM-10 (seeds 315769, 315774): a catalog deselected users' ``job_title`` and the SCHEMA
-    left it out, but the BATCH files held it."""
-    batch = {"encoding": {"format": "jsonl"}, "storage": {"root": f"file://{tmp_path}"}}
+def test_seam_10_records_as_written_are_the_sdk_s_record_messages(shared_sandbox, tmp_path):
+    """``records_as_written`` gives, per stream map, what the SDK's RECORD message holds:
+    deselected properties gone (SIM-10), a map's property nulled and its filter applied,
+    flattened (SIM-6), under each map's alias; ``send_batch`` names one alias per message."""
+    maps = {
+        "users": {"__alias__": "people", "email": "__NULL__", "__filter__": "record['id'] > 1"},
+        "user_ids": {"__source__": "users", "__else__": None, "id": "id"},
+    }
+    config = tap_config(
+        shared_sandbox, stream_maps=maps, flattening_enabled=True, flattening_max_depth=1
+    )
     catalog = catalog_selecting(["users"])
-    users = next(e for e in catalog["streams"] if e["tap_stream_id"] == "users")
-    for item in users["metadata"]:
+    users_entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "users")
+    for item in users_entry["metadata"]:
         if item["breadcrumb"] == ["properties", "job_title"]:
             item["metadata"]["selected"] = False
-    run = run_tap(tap_config(shared_sandbox, batch_config=batch), catalog=catalog)
-    assert run.error is None, run.error
-    schema = next(m for m in run.messages if m["type"] == "SCHEMA")
-    assert "job_title" not in schema["schema"]["properties"]
-    rows = []
-    for message in (m for m in run.messages if m["type"] == "BATCH"):
-        for url in message["manifest"]:
-            with gzip.open(url.removeprefix("file://"), "rt") as file:
-                rows.extend(json.loads(line) for line in file)
-    assert rows
-    assert all("job_title" not in row and "id" in row for row in rows)
+    tap = TapKnowBe4(config=config, catalog=catalog, parse_env_config=False)
+    users = tap.streams["users"]
+    record = {"id": 7, "email": "a@b.c", "job_title": "x", "groups": [1], "status": "active"}
+    written = dict(users.records_as_written(dict(record)))
+    assert set(written) == {"people", "user_ids"}
+    assert written["user_ids"] == {"id": 7}
+    people = written["people"]
+    assert people["id"] == 7
+    assert "email" not in people
+    assert "job_title" not in people
+    assert people["groups"] == "[1]"  # flattened at depth 1: a list is JSON text
+    assert dict(users.records_as_written({**record, "id": 1})) == {"user_ids": {"id": 1}}
+
+    lines = []
+    tap.write_message = lambda message: lines.append(message.to_dict())  # type: ignore[method-assign]
+    encoding = sdk_seams.BaseBatchFileEncoding(format="jsonl", compression="gzip")
+    users.send_batch("people", encoding, ["file:///tmp/one.json.gz"])
+    assert [(m["type"], m["stream"], m["manifest"]) for m in lines] == [
+        ("BATCH", "people", ["file:///tmp/one.json.gz"])
+    ]
 
 
 # -- 11: RECORD messages without the SDK's walks when they change nothing -----------------

@@ -154,7 +154,6 @@ def test_sim_8_rows_sent_under_an_alias_do_not_finish_the_stream_under_its_name(
     assert not found
 
 
-@open_defect("SIM-6 (core): BATCH files skip stream maps and flattening")
 @pytest.mark.parametrize("maps", ["drop-comment", "active-users", ""])
 def test_sim_6_batch_files_hold_the_records_the_schema_declares(tmp_path, maps):
     """With ``batch_config``, the SCHEMA is mapped (a field dropped, flattened, a stream

@@ -102,9 +102,7 @@ EXTRA_DRAWS: dict[str, str] = {
 #: Features not drawn while a defect they trigger is open (feature -> finding). A quarantined
 #: feature is still drawn (the seed's other draws stay the same) and then left out. The
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
-QUARANTINE: dict[str, str] = {
-    "batch-maps": "SIM-6 (BATCH files skip stream maps and flattening: the SCHEMA does not)",
-}
+QUARANTINE: dict[str, str] = {}
 #: Streams other streams fan out from (SIM-3).
 PARENTS = ("users", "groups", "phishing_security_tests")
 #: The quarantine in force (the campaign may empty it).
@@ -471,8 +469,6 @@ def draw_run(
     if maps and "map-deselected" in quarantined and plan.catalog.get("deselect"):
         mapped = set(MAPS[maps])
         plan.catalog["deselect"] = [s for s in plan.catalog["deselect"] if s not in mapped]
-    if "batch-maps" in quarantined and config.get("batch"):
-        plan.config = {**config, "maps": "", "flattening": 0}
     plan.state = draw_state_op(r)
     if r.random() < 0.1:
         plan.signal = {
