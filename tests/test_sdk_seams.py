@@ -163,7 +163,7 @@ def test_seam_10_records_as_written_are_the_sdk_s_record_messages(shared_sandbox
     assert dict(users.records_as_written({**record, "id": 1})) == {"user_ids": {"id": 1}}
 
     lines = []
-    tap.write_message = lambda message: lines.append(message.to_dict())  # type: ignore[method-assign]
+    tap.write_message = lambda message: lines.append(message.to_dict())
     encoding = sdk_seams.BaseBatchFileEncoding(format="jsonl", compression="gzip")
     users.send_batch("people", encoding, ["file:///tmp/one.json.gz"])
     assert [(m["type"], m["stream"], m["manifest"]) for m in lines] == [
