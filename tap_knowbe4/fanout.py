@@ -163,22 +163,37 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         """True when a child read now was not part of the interrupted sync.
 
         The kept position skips the parents before it because every child then read was
-        done for them; a child selected since (the catalog changed between the runs) is done
-        for none, and needs every parent.
+        done for them (or, for a child that stopped inside a parent's children, for every
+        parent before that one); a child selected since (the catalog changed between the
+        runs) is done for none, and needs every parent.
         """
         return any(
             child.parent_stream_type is type(self)
             and not self.resume.stream_done_before(child.name)
             and self.resume.parents_before.get(child.name) is None
+            and not self._stopped_inside(child.name)
             for child in self._descendants()
         )
 
+    def _stopped_inside(self, child: str) -> bool:
+        """True when the interrupted sync stopped inside the children of one of its parents."""
+        position = self.resume.list_before(child)
+        return position is not None and position.parent is not None
+
     def _fits(self, position: ListPosition, context: Context | None = None) -> bool:
-        """True when ``position`` was taken from this very list (same query, same pages)."""
+        """True when ``position`` was taken from this very list (same query, same pages).
+
+        A list read only for its children now may resume where it stopped while its records
+        were sent (a parent the interrupted run finished before its children): what it sent
+        before the position is not needed now. Not the other way round (``UNSENT``).
+        """
         mode = self.settings.pagination
+        params = self._list_params(context)
+        if UNSENT in params and UNSENT not in position.params:
+            params = tuple(param for param in params if param != UNSENT)
         return (
             position.page_size == self.settings.page_size
-            and position.params == self._list_params(context)
+            and position.params == params
             and not (position.cursor is not None and (mode == "page" or self.cursor_refused))
             and not (position.page is not None and mode == "cursor")
         )
@@ -751,8 +766,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             bounds.append(trail.last)
         for child in tree[1:]:
             if child.parent_stream_type is type(self) and not child.report.final.done:
-                done = self.resume.parents_done(child.name)
-                bounds.append(None if done is None else (done,))
+                bounds.append(self._children_through(child.name))
         if not bounds or None in bounds:
             self.resume.keep_list(self.name, None)  # finished, or nothing of it is done
             return
@@ -760,6 +774,21 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if not trail.ordered and not midway:
             self.report.note("records out of key order: after a stop the list is read again")
         self.resume.keep_list(self.name, self._position(through))
+
+    def _children_through(self, child: str) -> tuple | None:
+        """The parent up to which ``child`` needs nothing before it (None: not one is known).
+
+        The first parent this run did not finish (it holds the fan-out position): every
+        parent listed before it was read, found unchanged or gone, or gives no children; it
+        is listed again, and read again (from where its children stopped, when they kept a
+        page). Without one, the last parent done: parents given no children after it (a
+        start date, settled tests) are read past again, at no cost but their pages.
+        """
+        held = self.resume.held(child)
+        if held is not None:
+            return (held,)
+        done = self.resume.parents_done(child)
+        return None if done is None else (done,)
 
     def _versioned(self) -> bool:
         """True when the stream's rows carry a table version that ACTIVATE_VERSION ends."""

@@ -136,6 +136,10 @@ class Resume:
         """
         self._held[child] = min(parent_id, self._held.get(child, parent_id))
 
+    def held(self, child: str) -> int | None:
+        """The first parent of ``child`` this run did not read to its end (None: none)."""
+        return self._held.get(child)
+
     def parents_done(self, child: str) -> int | None:
         """Every parent of ``child`` up to this id is done (None: none is known to be)."""
         return self._now.parents_done.get(child)

@@ -245,20 +245,31 @@ def test_a_cap_too_small_to_progress_fails_in_one_line(tmp_path):
 
 @pytest.mark.slow  # several runs or a subprocess: `make test`
 @pytest.mark.parametrize(
-    ("parent", "child", "settings"),
+    ("parent", "child", "users", "settings"),
     [
-        ("users", "user_risk_score_history", {"include_user_risk_score_history": True}),
-        ("groups", "group_risk_score_history", {}),
-        ("groups", "group_members", {"group_members_source": "endpoint", "page_size": 2}),
+        ("users", "user_risk_score_history", 4, {"include_user_risk_score_history": True}),
+        ("groups", "group_risk_score_history", 4, {}),
+        ("groups", "group_members", 30, {"group_members_source": "endpoint", "page_size": 2}),
+        (
+            "phishing_security_tests",
+            "phishing_security_test_recipients",
+            9,
+            {"page_size": 4, "max_requests_per_run": 4},
+        ),
     ],
-    ids=["user-risk", "group-risk", "members-endpoint"],
+    ids=["user-risk", "group-risk", "members-endpoint", "recipients"],
 )
-def test_children_longer_than_the_cap_are_read_across_runs(parent, child, settings):
+def test_children_longer_than_the_cap_are_read_across_runs(parent, child, users, settings):
     """SIM-7: one parent's children take more pages than a run's cap (a risk history of six
     pages, a cap of 5): no run could finish a parent, none kept anything, and the run failed
     as "too small to make progress". The page the children got to is kept with the parent's
-    id; the next run reads the parent's page and that page again (the proof), and goes on."""
-    with sandbox(users=4 if "risk" in child else 30, risk_years=1) as sb:
+    id; the next run reads the parent's page and that page again (the proof), and goes on.
+    Siblings: the parents' list resumes at the page of the parent the children stopped in
+    (was: of the last parent done, so parents giving no children, such as tests whose
+    recipients are settled, were paged through again every run), and a parent list that
+    finished before its children resumes where it stopped when read only for them (was: from
+    its first page, every run)."""
+    with sandbox(users=users, risk_years=1) as sb:
         config = tap_config(sb, **{"page_size": 10, "max_requests_per_run": 5, **settings})
         runs, warehouse = sync_until_complete(config, [parent, child], most=40)
         truth = {stream: _truth(sb, stream) for stream in (parent, child)}
@@ -272,6 +283,29 @@ def test_children_longer_than_the_cap_are_read_across_runs(parent, child, settin
     assert all(p["parent"] for p in inside)
     for stream, keys in truth.items():
         assert warehouse.keys(stream) == keys, stream
+
+
+@pytest.mark.slow  # several runs or a subprocess: `make test`
+def test_a_fan_out_resumes_at_the_parent_its_children_stopped_in():
+    """SIM-7's sibling: with a start date, the first tests give no recipients to read. A run
+    stopped in the recipients of the first test after them kept no place in the tests' list
+    (no test was done yet), so each run paged through the old tests again (4 of a cap of 5)
+    and was refused as "too small". The list now resumes at the page of the test the
+    recipients stopped in."""
+    streams = ["phishing_security_tests", "phishing_security_test_recipients"]
+    with sandbox(users=9, risk_years=1) as sb:
+        config = tap_config(sb, page_size=2)
+        everything = run_tap(config, streams=streams)
+        starts = sorted(r["started_at"] for r in everything.records(streams[0]) if r["started_at"])
+        config["start_date"] = starts[-3]
+        uncapped = run_tap(config, streams=streams)
+        runs, warehouse = sync_until_complete({**config, "max_requests_per_run": 5}, streams)
+    assert len(runs) > 2
+    for stream in streams:
+        keys = PRIMARY_KEYS[stream]
+        assert warehouse.keys(stream) == {
+            tuple(r[k] for k in keys) for r in uncapped.records(stream)
+        }
 
 
 @pytest.mark.slow  # several runs or a subprocess: `make test`
