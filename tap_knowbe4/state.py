@@ -470,6 +470,8 @@ class StreamState:
         settled = raw.get("settled", {})
         dropped = 0
         for key, value in (settled if isinstance(settled, dict) else {}).items():
+            if value is None:  # voided (see voided_part): not settled
+                continue
             if _is_id(str(key)) and isinstance(value, int) and not isinstance(value, bool):
                 state.settled[int(key)] = value
             else:
@@ -548,6 +550,11 @@ class TapState:
     last_run: LastRun | None = None
     #: Stream -> the shape of its output the state describes (``shapes.py``; none: "").
     shapes: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Stream -> entries of its stored part this run does not apply, written back voided
+    #: (:func:`voided_part`) so that a key-by-key merge cannot bring them back.
+    voided: dict[str, dict[str, dict[str, t.Any]]] = dataclasses.field(default_factory=dict)
+    #: The streams' parts as loaded (what :attr:`voided` is made from).
+    loaded_streams: dict[str, t.Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def stream(self, name: str) -> StreamState:
         """The state of stream ``name`` (created empty on first use)."""
@@ -557,9 +564,21 @@ class TapState:
         return found
 
     def dump_streams(self) -> dict[str, t.Any]:
-        """The streams' parts (the large ones), empty ones left out."""
+        """The streams' parts (the large ones), empty ones left out, voided entries written."""
         dumped = {name: s.dump() for name, s in sorted(self.streams.items())}
-        return {name: value for name, value in dumped.items() if value}
+        for name, void in self.voided.items():
+            part = dumped.get(name, {})
+            dumped[name] = {
+                **part,
+                **{kind: {**entries, **part.get(kind, {})} for kind, entries in void.items()},
+            }
+        return {name: value for name, value in sorted(dumped.items()) if value}
+
+    def void(self, name: str) -> None:
+        """Write stream ``name``'s stored entries back voided (see :func:`voided_part`)."""
+        void = voided_part(self.loaded_streams.get(name))
+        if void:
+            self.voided[name] = void
 
     def dump(self, streams: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         """The JSON-able form written under ``tap_knowbe4`` in the Singer state.
@@ -597,6 +616,7 @@ class TapState:
             if shapes[name] == self.shapes.get(name, ""):
                 continue
             kept = bool(self.streams.pop(name, None))
+            self.void(name)  # a merge must not bring them back beside the new shape
             if interrupted is not None:
                 kept = name in interrupted.streams_done or kept
                 interrupted.streams_done.discard(name)
@@ -674,7 +694,26 @@ class TapState:
             },
             last_run=LastRun.load(raw.get("last_run")),
             shapes=_shapes(raw.get("shapes")),
+            loaded_streams=streams_raw,
         )
+
+
+def voided_part(raw: object) -> dict[str, dict[str, t.Any]]:
+    """A stored stream part's entries, voided: each date with no owners, each test unsettled.
+
+    Meltano's merge strategies write a new state onto the stored one key by key: an entry
+    the new state leaves out survives. A part this run does not apply (kept for another
+    shape of the stream's output) is written back with every entry voided, so the merge
+    overwrites each one with nothing (read back as nothing, without a warning).
+    """
+    if not isinstance(raw, dict):
+        return {}
+    void: dict[str, dict[str, t.Any]] = {}
+    for kind, blank in (("dates", ""), ("settled", None)):
+        entries = raw.get(kind)
+        if isinstance(entries, dict) and entries:
+            void[kind] = dict.fromkeys(map(str, entries), blank)
+    return void
 
 
 def _strangers(raw: object, account: str | None) -> bool:

@@ -181,3 +181,27 @@ def test_a_merge_of_the_accounts_own_states_keeps_its_bookmarks():
         3167: "2026-11-08",
         3168: "2026-10-25",
     }
+
+
+def test_bookmarks_forgotten_for_a_new_shape_do_not_come_back_through_a_merge():
+    """Attack 4 #1: a run whose stream maps rename two streams forgets what was kept for
+    them (another table received it) and stops before rewriting it; merged onto the stored
+    state, the old bookmark and settled test would come back beside the new shape. They are
+    written back voided: merged, they read as nothing, without a warning; a date the new
+    run writes itself is kept."""
+    risk, recipients = "account_risk_score_history", "phishing_security_test_recipients"
+    old = TapState(
+        account=A,
+        streams={
+            risk: StreamState(dates={0: "2026-11-19"}),
+            recipients: StreamState(settled={9001: 7}),
+        },
+    )
+    new, warnings = _load(_singer(old))
+    new.forget_reshaped({risk: "1234abcd", recipients: "1234abcd"}, warnings.append)
+    assert len(warnings) == 1
+    new.stream(risk).dates[5] = "2026-11-19"
+    loaded, warnings = _load(_merged(new, old))
+    assert warnings == []
+    assert loaded.streams[risk].dates == {5: "2026-11-19"}
+    assert loaded.streams[recipients].settled == {}

@@ -1,0 +1,85 @@
+"""Regression tests for the fourth adversarial review: seams between features across runs.
+
+Each test is one finding (its number in the name and in /work/notes/attack-4.md), driven
+through the tap's command line (``tests.cli.run_cli``) over real HTTP against the sandbox,
+across the runs the seam needs. States are handed between runs as Meltano hands them; with
+``--state-strategy merge`` (and ``--full-refresh``) Meltano writes each new state onto the
+stored one key by key (``tests.simulation.runner.meltano_merge``): a key the new state no
+longer has survives from the old one.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.cli import run_cli
+from tests.conftest import sandbox, tap_config
+from tests.simulation.runner import meltano_merge
+from tests.singer_output import PRIMARY_KEYS, catalog_selecting
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
+RISK = "account_risk_score_history"
+RENAMED = "risk_renamed"
+ALIAS = {"stream_maps": {RISK: {"__alias__": RENAMED}}}
+RISK_AND_USERS = catalog_selecting(["users", RISK])
+
+
+def _keys(records: list[dict]) -> set[tuple]:
+    return {tuple(r[k] for k in PRIMARY_KEYS[RISK]) for r in records}
+
+
+def _merged(new: dict, old: dict) -> dict:
+    """``new`` written onto ``old`` as Meltano's merge strategy writes it."""
+    return meltano_merge(copy.deepcopy(new), copy.deepcopy(old))
+
+
+# -- 1: a bookmark forgotten for a new shape comes back through a merge ----------------------
+
+
+def test_1_a_bookmark_forgotten_for_a_new_alias_does_not_come_back_through_a_merge(tmp_path):
+    """Run 1 reads the risk history in full (bookmark kept). Run 2 adds an ``__alias__``:
+    the bookmark is forgotten (another table), the history is read from its start, and the
+    run stops on its cap. Meltano merges run 2's state (no bookmark: it was forgotten) onto
+    run 1's: run 1's bookmark survives, now beside run 2's shape. Run 3 (same alias)
+    applies it: ``risk_renamed`` gets the newest point only, the history between run 2's
+    position and the bookmark never (complete, exit 0)."""
+    with sandbox(users=12) as sb:
+        config = tap_config(sb, page_size=10)
+        first = run_cli(tmp_path, config, catalog=catalog_selecting([RISK]))
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert first.final_state["tap_knowbe4"]["streams"][RISK]
+        capped = {**config, **ALIAS, "max_requests_per_run": 2}
+        second = run_cli(tmp_path, capped, catalog=RISK_AND_USERS, state=first.final_state)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert "not applied" in second.stderr  # the bookmark was forgotten, as it should be
+        state = _merged(second.final_state, first.final_state)
+        third = run_cli(tmp_path, {**config, **ALIAS}, catalog=RISK_AND_USERS, state=state)
+    assert third.returncode == 0, third.stderr[-2000:]
+    sent = _keys(second.records(RENAMED) + third.records(RENAMED))
+    assert sent == _keys(first.records(RISK)), (
+        f"exit 0 with {len(_keys(first.records(RISK)) - sent)} risk points never sent to {RENAMED}"
+    )
+
+
+# -- 2: a shape dropped from the state comes back through a merge ---------------------------
+
+
+def test_2_a_stream_back_under_its_own_name_is_not_read_in_full_every_merged_run(tmp_path):
+    """Run 1 sends the risk history under an alias (its shape recorded). Run 2 drops the
+    alias: read in full once, rightly, and its state records no shape (none applies).
+    Merged onto run 1's, the old shape survives; every later run sees a shape change that
+    did not happen and reads the whole history again (every request counts)."""
+    with sandbox(users=12) as sb:
+        config = tap_config(sb, page_size=10)
+        risk = catalog_selecting([RISK])
+        first = run_cli(tmp_path, {**config, **ALIAS}, catalog=risk)
+        second = run_cli(tmp_path, config, catalog=risk, state=first.final_state)
+        assert second.returncode == 0, second.stderr[-2000:]
+        state = _merged(second.final_state, first.final_state)
+        third = run_cli(tmp_path, config, catalog=risk, state=state)
+        unmerged = run_cli(tmp_path, config, catalog=risk, state=second.final_state)
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert len(third.records(RISK)) == len(unmerged.records(RISK)) < len(first.records(RENAMED))
