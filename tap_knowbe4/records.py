@@ -178,9 +178,8 @@ def _as_datetime(value: t.Any) -> str:
     return parsed.isoformat().replace("+00:00", "Z")
 
 
-def _at_edge(value: str) -> bool:
-    """Year 1 or 9999: an instant there may have no UTC form (checked by parsing it)."""
-    return value.startswith(("0001-", "9999-"))
+#: Years 1 and 9999: an instant there may have no UTC form (checked by parsing it).
+_EDGE_YEARS = ("0001-", "9999-")
 
 
 def _as_date(value: t.Any) -> str:
@@ -374,18 +373,18 @@ class RecordCleaner:
         pattern = {"date-time": _DATETIME, "date": _DATE}.get(fmt or "")
         fix = {"date-time": _as_datetime, "date": _as_date}.get(fmt or "")
         instant = fmt == "date-time"
+        match = pattern.fullmatch if pattern is not None else None
 
         def check(value: t.Any) -> t.Any:
             if value is None:
                 return None
             if type(value) is str:
-                if pattern is None:
+                if match is None:
                     return value
-                found = pattern.fullmatch(value)
                 if (
-                    found is not None
-                    and _real_day(found.group(1))
-                    and not (instant and _at_edge(value))
+                    match(value) is not None  # then value[:10] is the date it matched
+                    and _real_day(value[:10])
+                    and not (instant and value.startswith(_EDGE_YEARS))
                 ):
                     return value
                 try:
