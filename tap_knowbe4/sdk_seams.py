@@ -51,11 +51,17 @@ The seams:
     when the catalog deselects nothing and conformance is off (the tap's cleaner makes
     records fit, :mod:`tap_knowbe4.records`): a tenth of the CPU of a read. Then the walks
     are skipped; the messages are the SDK's (its stream maps, version, ``time_extracted``).
+12. :meth:`SeamedStream._process_record` -- the SDK syncs a record's child streams only when
+    the parent stream's first map keeps the record: a ``__filter__`` on ``users`` (or a map
+    removing ``users``) left the risk histories of the users it filtered out unread, and the
+    child stream ended complete without them (SIM-11). A map shapes what its own stream
+    sends; the children of every parent record are read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import signal
 import sys
@@ -236,6 +242,24 @@ class SeamedStream(RESTStream[_TToken]):
             SDKBatchMessage(stream=stream, encoding=encoding, manifest=manifest)
         )
         self.state_manager.is_flushed = False  # as the SDK's writer: a STATE may follow
+
+    @override
+    def _process_record(
+        self,
+        record: dict[str, t.Any],
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """12. The SDK's processing of a read record, its children synced whatever maps say.
+
+        As the SDK: the partition's keys are added to the record where missing, and each
+        child context it gives is synced; unlike it, also when the stream map filters the
+        record out of this stream's own output.
+        """
+        for key, value in (partition_context or {}).items():
+            record.setdefault(key, value)
+        for context in self.generate_child_contexts(record=record, context=child_context):
+            self._sync_children(copy.copy(context))
 
     def send_state(self) -> None:
         """4. Send the state as a STATE message, if anything changed since the last one."""

@@ -222,6 +222,22 @@ def test_seam_11_record_messages_are_the_sdk_s(maps, deselected):
     assert all(m["version"] == 1234 for m in ours)
 
 
+def test_seam_12_children_are_read_for_parents_a_map_filters_out():
+    """SIM-11: a ``__filter__`` on users, or a map removing users, left the risk histories of
+    the users it kept out unread (the SDK syncs children only of records the parent's map
+    keeps); the child stream ended complete without them."""
+    streams = ["users", "user_risk_score_history"]
+    with sandbox(users=6, seed=3) as sb:
+        plain = run_tap(tap_config(sb), streams=streams)
+        expected = plain.records("user_risk_score_history")
+        assert len({r["user_id"] for r in expected}) == 6
+        for maps in ({"users": {"__filter__": "record['id'] < 0"}}, {"users": None}):
+            run = run_tap(tap_config(sb, stream_maps=maps), streams=streams)
+            assert run.error is None, run.error
+            assert not run.records("users")
+            assert run.records("user_risk_score_history") == expected, maps
+
+
 # -- 5: a stream ends after the SDK's sync of it ------------------------------------------
 
 

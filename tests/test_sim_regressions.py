@@ -154,6 +154,14 @@ def test_sim_8_rows_sent_under_an_alias_do_not_finish_the_stream_under_its_name(
     assert not found
 
 
+def test_sim_11_a_filter_on_users_keeps_the_risk_histories_of_the_others(tmp_path):
+    """``maps: active-users`` with ``user_risk``: the SDK syncs a parent's children only when
+    the parent's map keeps it, so the archived users' risk histories were never read; exit 0
+    with their rows missing."""
+    found = replay(tmp_path, run(config={"maps": "active-users", "user_risk": 1}))
+    assert not found
+
+
 @pytest.mark.parametrize("maps", ["drop-comment", "active-users", ""])
 def test_sim_6_batch_files_hold_the_records_the_schema_declares(tmp_path, maps):
     """With ``batch_config``, the SCHEMA is mapped (a field dropped, flattened, a stream
