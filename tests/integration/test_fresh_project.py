@@ -10,9 +10,13 @@ each change checked to apply exactly once:
 - ``$KNOWBE4_API_KEY`` is the sandbox's key; ``api_url`` and the pacing limits (off) come from
   the environment, as a user would point the tap at a proxy.
 
-Everything else runs as printed: ``meltano init``, the tap and the loader added from the
-definitions ``make dist`` wrote (installing the tap's wheel and a tested loader, no Hub), the
-settings, ``meltano config test``, ``meltano run``. Checks along the way: Meltano stores typed
+Everything else runs as printed (the commands that only configure the project, ``meltano
+add``, ``config set`` and ``select``, one after the other through Meltano's own command line in
+one Meltano process, ``meltano_cli_driver.py``, as test_meltano_settings.py does: a Meltano
+start costs seconds; ``init``, ``config test``, the loader's ``add`` and every ``run`` are
+processes of their own): ``meltano init``, the tap and the loader added from the definitions
+``make dist`` wrote (installing the tap's wheel and a tested loader, no Hub), the settings,
+``meltano config test``, ``meltano run``. Checks along the way: Meltano stores typed
 settings (a boolean, integers, an object), the secret goes to ``.env``, the default selection
 leaves out ``user_risk_score_history`` (no per-user request reaches the sandbox), ``meltano
 run`` loads every default stream with the stream map and flattening applied, and the opt-in
@@ -35,6 +39,8 @@ import yaml
 
 from tests.integration.checks import DEFAULT_STREAMS
 from tests.integration.conftest import ROOT, meltano_install
+
+DRIVER = Path(__file__).with_name("meltano_cli_driver.py")
 
 #: A group per integration module (tests/integration/conftest.py says why): its tests share
 #: one worker and its module fixtures; the groups spread over the workers.
@@ -67,6 +73,31 @@ class FreshProject:
         self.dir = tmp / "my-project"
         self.env = env
         self.used: list[str] = []
+
+    def in_one_process(self, argvs: list[list[str]]) -> list[str]:
+        """Run README ``meltano`` commands that only configure the project, in order, in one
+        Meltano process (``meltano_cli_driver.py``); return what each printed."""
+        steps = []
+        for argv in argvs:
+            assert argv[0] == "meltano", argv
+            assert argv[1] in ("add", "config", "select"), argv
+            assert argv[1:3] != ["config", "test"], argv
+            steps.append({"args": [_expand(arg, self.env) for arg in argv[1:]]})
+        proc = subprocess.run(
+            [str(Path(self.meltano).parent / "python"), str(DRIVER)],
+            input=json.dumps(steps),
+            cwd=self.dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-6000:]
+        results = json.loads(proc.stdout)
+        failed = [r for r in results if r["code"] != 0]
+        assert not failed, f"meltano {' '.join(failed[0]['args'])}: {failed[0]['error']}"
+        return [r["stdout"] for r in results]
 
     def run(self, *args: str, cwd: Path | None = None) -> str:
         proc = subprocess.run(
@@ -125,8 +156,7 @@ def _expand(arg: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\{?(\w+)\}?", lambda m: env[m.group(1)], arg)
 
 
-def _selection(project: FreshProject) -> dict[str, set[str]]:
-    out = project.run("select", "tap-knowbe4", "--json", "--all")
+def _selection(out: str) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for item in json.loads(out[out.index("{") : out.rindex("}") + 1])["streams"]:
         found.setdefault(item["stream"], set()).add(item["selection"])
@@ -187,27 +217,24 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
         ]
         assert (project.dir / "meltano.yml").is_file()
 
-        # 1. Add from the definition make dist wrote, set the key and region, select.
-        for argv in add_block:
-            project.readme_command(argv)
-            if argv[1:4] == ["add", "--plugin-type", "extractor"]:
-                added = project.extractor()
-                assert added["pip_url"].endswith(".whl"), added["pip_url"]  # not the Hub
-                kinds = {s["name"]: s.get("kind") for s in added["settings"]}
-                assert kinds["page_size"] == "integer"
-                assert kinds["flattening_enabled"] == "boolean"
-                # Meltano 4.4 drops the definition's `select` on `add --from-ref`: the
-                # default is "*.*", which is why the costly stream is a setting instead.
-                assert "select" not in added
-        extractor = project.extractor()
-        assert extractor["config"]["region"] == "eu"
+        # 1. Add from the definition make dist wrote, set the key and region, select; 2. typed
+        # settings; and the selection as JSON (what the checks below read).
+        selection_json = ["meltano", "select", "tap-knowbe4", "--json", "--all"]
+        *_, selected = project.in_one_process([*add_block, *typed_block, selection_json])
+        added = project.extractor()
+        assert added["pip_url"].endswith(".whl"), added["pip_url"]  # not the Hub
+        kinds = {s["name"]: s.get("kind") for s in added["settings"]}
+        assert kinds["page_size"] == "integer"
+        assert kinds["flattening_enabled"] == "boolean"
+        # Meltano 4.4 drops the definition's `select` on `add --from-ref`: the default is
+        # "*.*", which is why the costly stream is a setting instead.
+        assert "select" not in added
+        assert added["config"]["region"] == "eu"
         assert sb.api_key not in (project.dir / "meltano.yml").read_text()
         assert f"TAP_KNOWBE4_API_KEY='{sb.api_key}'" in (project.dir / ".env").read_text()
 
-        # 2. Typed settings: stored as a boolean, integers and an object, not strings.
-        for argv in typed_block:
-            project.readme_command(argv)
-        config = project.extractor()["config"]
+        # Typed settings: stored as a boolean, integers and an object, not strings.
+        config = added["config"]
         assert config["page_size"] == 500
         assert type(config["page_size"]) is int
         assert config["flattening_enabled"] is True
@@ -215,7 +242,7 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
         expression = 'md5(record["email"]) if record.get("email") else None'
         assert config["stream_maps"] == {"users": {"email": expression}}
 
-        selection = _selection(project)
+        selection = _selection(selected)
         assert "selected" in selection.pop("user_risk_score_history")
         assert set(selection) == set(DEFAULT_STREAMS)
 
@@ -238,8 +265,7 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
         assert not any("user" in row for row in enrollments)
 
         # 4. Opting in to the per-user history: the next run reads it.
-        for argv in opt_in_block:
-            project.readme_command(argv)
+        project.in_one_process(opt_in_block)
         assert project.extractor()["config"]["include_user_risk_score_history"] is True
         project.readme_command(run_block[-1])
         assert PER_USER in sb.stats()["by_endpoint"]
