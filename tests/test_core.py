@@ -5,11 +5,16 @@ from __future__ import annotations
 import atexit
 import contextlib
 
+import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_knowbe4.tap import TapKnowBe4
 from tests.conftest import sandbox, tap_config
 from tests.singer_output import catalog_selecting
+
+#: Two hundred tests of the SDK's (every stream, a sandbox started at import): `make test`, not
+#: `make test-fast` (the quick loop's largest module by CPU).
+pytestmark = pytest.mark.slow
 
 # The SDK builds its test class from a config at import time, so the sandbox it talks to
 # starts here and stops when the test process exits.

@@ -93,7 +93,8 @@ def test_a_parent_whose_children_failed_is_not_settled(fault):
         ]
         target = closed[0]["pst_id"]
         sb.inject(fault, path_prefix=f"/v1/phishing/security_tests/{target}/", count=9)
-        first = run_tap(tap_config(sb, max_retries=1), streams=streams)
+        # (no wait before the retry: what is checked is the state, not the backoff)
+        first = run_tap(tap_config(sb, max_retries=1, max_retry_wait_seconds=0), streams=streams)
         settled = (
             first.final_state["tap_knowbe4"]["streams"]
             .get("phishing_security_test_recipients", {})

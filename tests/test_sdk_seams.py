@@ -421,6 +421,7 @@ def _our_classes(module: str, tree: ast.Module) -> dict[str, type]:
     return found
 
 
+@pytest.mark.slow  # parses and imports every module of the tap: `make test`, not `make test-fast`
 def test_no_other_module_reaches_into_the_sdk():
     """Outside ``sdk_seams.py``: no import of a private SDK module, no SDK-private method
     overridden, and no SDK-private attribute read or called (on ``self``, ``cls`` or
