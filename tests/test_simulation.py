@@ -123,6 +123,23 @@ def test_an_alias_map_names_the_table_a_stream_loads_into():
     assert scope.table("users") == "users"
 
 
+def test_a_filter_on_users_leaves_their_children_out_of_scope():
+    """The SDK syncs a record's children only when the stream's map keeps the record."""
+    from tests.simulation.world import Truth  # noqa: PLC0415 - the one test that needs it
+
+    users = {(1,): {"id": 1, "status": "active"}, (2,): {"id": 2, "status": "archived"}}
+    risk = {(u, "2025-01-01"): {"user_id": u, "date": "2025-01-01"} for u in (1, 2)}
+    members = {(9, u): {"group_id": 9, "user_id": u} for u in (1, 2)}
+    rows = {"users": users, "user_risk_score_history": risk, "group_members": members}
+    truth = Truth(rows=rows, psts={})
+    run = plan.RunPlan(pipeline=0, tenant="a", key="k", config={"maps": "active-users"})
+    scope = oracle.Scope.of(run, "2025-01-15T10:00:00Z")
+    assert set(scope.owed(truth, "user_risk_score_history")) == {(1, "2025-01-01")}
+    assert set(scope.owed(truth, "group_members")) == {(9, 1)}  # read from users' records
+    run.config["members_endpoint"] = True  # read for each group: the filter does not apply
+    assert len(oracle.Scope.of(run, "2025-01-15T10:00:00Z").owed(truth, "group_members")) == 2
+
+
 def test_meltano_merge_and_state_edits():
     old = {"tap_knowbe4": {"streams": {"x": {"settled": {"1": 5}}}, "interrupted": None}}
     new = {"tap_knowbe4": {"streams": {"x": {"settled": {"2": 6}}}, "interrupted": None}}
