@@ -222,3 +222,11 @@ def test_sim_9_a_state_merged_onto_another_accounts_skips_nothing(tmp_path):
         tenants=tenants,
     )
     assert not found
+
+
+@open_defect("SIM-11 (process): the Airbyte source on a dead stdout: a traceback per log line")
+@pytest.mark.parametrize("target", [{"kind": "full-disk"}, {"kind": "close", "after": 3}])
+def test_sim_11_an_airbyte_source_whose_output_dies_says_so_in_one_line(tmp_path, target):
+    """Seed 510030 run 12: stdout on a full disk; a closed pipe does the same."""
+    found = replay(tmp_path, run(protocol="airbyte", target=target))
+    assert not found
