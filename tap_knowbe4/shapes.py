@@ -59,7 +59,7 @@ def _flattening(config: t.Mapping[str, t.Any]) -> int:
 def stream_shape(name: str, config: t.Mapping[str, t.Any], deselected: t.Iterable[str] = ()) -> str:
     """A fingerprint of what shapes stream ``name``'s output ("" when nothing does).
 
-    ``deselected``: the stream's top-level fields the catalog leaves out.
+    ``deselected``: the stream's fields the catalog leaves out (:func:`deselected_fields`).
     """
     maps = maps_of(name, config.get("stream_maps"))
     parts: dict[str, t.Any] = {}
@@ -80,9 +80,18 @@ def stream_shape(name: str, config: t.Mapping[str, t.Any], deselected: t.Iterabl
 
 
 def deselected_fields(mask: t.Mapping[tuple[str, ...], bool]) -> list[str]:
-    """The top-level properties a stream's selection mask (the SDK's ``Stream.mask``) leaves out."""
+    """The properties a stream's selection mask (the SDK's ``Stream.mask``) leaves out.
+
+    Top-level ones by name (``job_title``), nested ones by their path (``user.email``: the
+    SDK prunes those from records too, so a row sent without one lacks that column).
+    """
     return sorted(
-        crumb[1]
+        ".".join(crumb[1::2])
         for crumb, selected in mask.items()
-        if len(crumb) == 2 and crumb[0] == "properties" and not selected
+        if not selected and _property_path(crumb)
     )
+
+
+def _property_path(crumb: tuple[str, ...]) -> bool:
+    """True for the breadcrumb of a property at any depth of objects (not the stream's ``()``)."""
+    return len(crumb) >= 2 and len(crumb) % 2 == 0 and all(p == "properties" for p in crumb[::2])

@@ -83,3 +83,53 @@ def test_2_a_stream_back_under_its_own_name_is_not_read_in_full_every_merged_run
         unmerged = run_cli(tmp_path, config, catalog=risk, state=second.final_state)
     assert third.returncode == 0, third.stderr[-2000:]
     assert len(third.records(RISK)) == len(unmerged.records(RISK)) < len(first.records(RENAMED))
+
+
+# -- 3: a nested field left out by the catalog is no shape ---------------------------------
+
+
+TE = "training_enrollments"
+
+
+def _nested_field_off(stream: str, *crumb: str) -> dict:
+    """A catalog selecting ``stream`` with the nested property at ``crumb`` left out."""
+    catalog = copy.deepcopy(catalog_selecting([stream]))
+    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == stream)
+    entry["metadata"].append({"breadcrumb": list(crumb), "metadata": {"selected": False}})
+    return catalog
+
+
+def test_3_a_list_stopped_with_a_nested_field_left_out_is_read_from_its_start(tmp_path):
+    """Run 1 leaves out ``user.email`` of training_enrollments (the SDK prunes it from the
+    records) and stops on its cap in the list; run 2 selects every field and resumed at the
+    kept cursor: the enrollments of run 1's pages never got their user's e-mail address
+    (complete, exit 0). A top-level field left out was a shape change already."""
+    no_email = _nested_field_off(TE, "properties", "user", "properties", "email")
+    with sandbox(users=37) as sb:
+        config = tap_config(sb, page_size=10)
+        first = run_cli(tmp_path, {**config, "max_requests_per_run": 2}, catalog=no_email)
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert "email" not in first.records(TE)[0]["user"]
+        assert first.final_state["tap_knowbe4"]["interrupted"]["lists"].get(TE)
+        second = run_cli(tmp_path, config, catalog=catalog_selecting([TE]), state=first.final_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    with_email = {r["enrollment_id"] for r in second.records(TE) if "email" in (r["user"] or {})}
+    missing = {r["enrollment_id"] for r in first.records(TE) if r["user"]} - with_email
+    assert not missing, f"exit 0 with {len(missing)} enrollments never sent with user.email"
+
+
+def test_3_nested_fields_left_out_are_part_of_the_shape():
+    from tap_knowbe4.shapes import deselected_fields, stream_shape  # noqa: PLC0415
+
+    mask = {
+        (): True,
+        ("properties", "id"): True,
+        ("properties", "job_title"): False,
+        ("properties", "user"): True,
+        ("properties", "user", "properties", "email"): False,
+    }
+    assert deselected_fields(mask) == ["job_title", "user.email"]
+    assert stream_shape(TE, {}, ["user.email"]) != stream_shape(TE, {})
+    assert stream_shape(TE, {}, ["job_title"]) == stream_shape(
+        TE, {}, deselected_fields({**mask, ("properties", "user", "properties", "email"): True})
+    )
