@@ -54,7 +54,7 @@ The seams:
 12. :meth:`SeamedStream._process_record` -- the SDK syncs a record's child streams only when
     the parent stream's first map keeps the record: a ``__filter__`` on ``users`` (or a map
     removing ``users``) left the risk histories of the users it filtered out unread, and the
-    child stream ended complete without them (SIM-11). A map shapes what its own stream
+    child stream ended complete without them (SIM-12). A map shapes what its own stream
     sends; the children of every parent record are read.
 """
 

@@ -154,7 +154,7 @@ def test_sim_8_rows_sent_under_an_alias_do_not_finish_the_stream_under_its_name(
     assert not found
 
 
-def test_sim_11_a_filter_on_users_keeps_the_risk_histories_of_the_others(tmp_path):
+def test_sim_12_a_filter_on_users_keeps_the_risk_histories_of_the_others(tmp_path):
     """``maps: active-users`` with ``user_risk``: the SDK syncs a parent's children only when
     the parent's map keeps it, so the archived users' risk histories were never read; exit 0
     with their rows missing."""

@@ -123,8 +123,8 @@ def test_an_alias_map_names_the_table_a_stream_loads_into():
     assert scope.table("users") == "users"
 
 
-def test_a_filter_on_users_leaves_their_children_out_of_scope():
-    """The SDK syncs a record's children only when the stream's map keeps the record."""
+def test_a_filter_on_users_leaves_only_users_out_of_scope():
+    """A map shapes its own stream: the children of users it filters out are still owed (SIM-12)."""
     from tests.simulation.world import Truth  # noqa: PLC0415 - the one test that needs it
 
     users = {(1,): {"id": 1, "status": "active"}, (2,): {"id": 2, "status": "archived"}}
@@ -134,10 +134,9 @@ def test_a_filter_on_users_leaves_their_children_out_of_scope():
     truth = Truth(rows=rows, psts={})
     run = plan.RunPlan(pipeline=0, tenant="a", key="k", config={"maps": "active-users"})
     scope = oracle.Scope.of(run, "2025-01-15T10:00:00Z")
-    assert set(scope.owed(truth, "user_risk_score_history")) == {(1, "2025-01-01")}
-    assert set(scope.owed(truth, "group_members")) == {(9, 1)}  # read from users' records
-    run.config["members_endpoint"] = True  # read for each group: the filter does not apply
-    assert len(oracle.Scope.of(run, "2025-01-15T10:00:00Z").owed(truth, "group_members")) == 2
+    assert set(scope.owed(truth, "users")) == {(1,)}
+    assert len(scope.owed(truth, "user_risk_score_history")) == 2
+    assert len(scope.owed(truth, "group_members")) == 2
 
 
 def test_meltano_merge_and_state_edits():

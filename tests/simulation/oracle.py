@@ -16,8 +16,9 @@ runs, and at a drawn request of a run (``RunPlan.midrun``).
 * ``start_date``: risk-history points dated before it, phishing tests started before it and
   their recipients are out of scope. Within one pipeline the plan only moves ``start_date``
   later (moving it earlier is documented to have no effect once state exists).
-* Stream maps (``plan.MAPS``): a filtered-out row is out of scope, and so are its children
-  (the SDK syncs the children of a record only when the stream's map keeps it); a dropped property
+* Stream maps (``plan.MAPS``): a filtered-out row is out of scope of its own stream only: its
+  children are still owed (a map shapes its own stream; the tap's seam 12 reads the children of
+  every parent record, SIM-12); a dropped property
   is not compared; an aliased stream is loaded under its alias; a map that raises fails its
   stream (nothing of it is owed).
 * Flattening: only top-level scalar fields are compared (nested ones change shape).
@@ -72,7 +73,6 @@ import time
 import typing as t
 
 from tap_knowbe4.sandbox.times import parse_instant
-from tests.ground_truth import endpoint_table
 from tests.simulation.inputs import start_date
 from tests.simulation.plan import RISK_STREAMS, STREAMS, aliases
 
@@ -141,11 +141,6 @@ class Scope:
     def owed(self, truth: Truth, stream: str) -> dict[tuple, dict]:
         """The rows of ``stream`` in this scope at one clock."""
         rows = truth.rows[stream]
-        if self.maps == "active-users" and stream in children_of("users", self.members_from):
-            kept = {
-                k[0] for k, r in truth.rows["users"].items() if not self.filtered_out("users", r)
-            }
-            rows = {k: r for k, r in rows.items() if r.get("user_id") in kept}
         start = self.start
         if stream in RISK_STREAMS and start is not None:
             day = _day(start)
@@ -175,12 +170,6 @@ class Scope:
         if self.flattening:
             out = {k: v for k, v in out.items() if not isinstance(v, (dict, list))}
         return out
-
-
-def children_of(parent: str, members_from: str) -> set[str]:
-    """The streams read for each record of ``parent`` (with this ``group_members_source``)."""
-    table = endpoint_table(members_from)
-    return {name for name, e in table.items() if e.parent is not None and e.parent[0] == parent}
 
 
 def _day(epoch: int) -> str:
