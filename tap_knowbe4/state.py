@@ -92,9 +92,31 @@ def seal_of(account: str | None, part: t.Mapping[str, t.Any]) -> str:
     merge the new state onto the stored one key by key, so keys the new state no longer
     has survive from the old one), or that was edited, no longer matches.
     """
-    body = {k: v for k, v in part.items() if k != SEAL}
+    body = {k: _entries(v) if k in KEYED_PARTS else v for k, v in part.items() if k != SEAL}
     text = json.dumps([account, body], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+#: The parts of an interrupted-sync record keyed by stream. A key a newer record no longer
+#: has is written as null (see :meth:`TapState.dump`): Meltano's merge strategy keeps every
+#: key the new state leaves out, so a dropped position would survive the merge.
+KEYED_PARTS = ("parents_done", "lists", "versions", "parents_of")
+
+
+def _entries(part: object) -> object:
+    """``part`` without its null entries (keys a record dropped; see :data:`KEYED_PARTS`)."""
+    if not isinstance(part, dict):
+        return part
+    return {k: v for k, v in part.items() if v is not None}
+
+
+def written_keys(raw: object) -> dict[str, set[str]]:
+    """The stream keys of a stored interrupted-sync record's keyed parts, nulls included."""
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        part: set(map(str, raw[part])) for part in KEYED_PARTS if isinstance(raw.get(part), dict)
+    }
 
 
 def sealed(account: str | None, part: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -290,7 +312,7 @@ class ListPosition:
 
     def dump(self) -> dict[str, t.Any]:
         """JSON-able form."""
-        dumped = {
+        return {
             "page": self.page,
             "cursor": self.cursor,
             "per_page": self.per_page,
@@ -298,10 +320,8 @@ class ListPosition:
             "params": dict(self.params),
             "after": list(self.after),
             "restarts": self.restarts,
+            "parent": self.parent,  # null too: a merge must not keep an older one
         }
-        if self.parent is not None:
-            dumped["parent"] = self.parent
-        return dumped
 
     def reached(self) -> tuple:
         """How far the reading got, comparable between positions of one stream."""
@@ -383,9 +403,9 @@ class Interrupted:
             "lists": {name: p.dump() for name, p in sorted(self.lists.items())},
             "versions": dict(sorted(self.versions.items())),
         }
-        parents_of = {c: p for c, p in sorted(self.parents_of.items()) if c in self.parents_done}
-        if parents_of:
-            dumped["parents_of"] = parents_of
+        dumped["parents_of"] = {
+            c: p for c, p in sorted(self.parents_of.items()) if c in self.parents_done
+        }
         return dumped
 
     @classmethod
@@ -405,6 +425,8 @@ class Interrupted:
             return None
         clean: dict[str, int] = {}
         for key, value in (parents if isinstance(parents, dict) else {}).items():
+            if value is None:  # dropped by a newer record (KEYED_PARTS)
+                continue
             if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 clean[str(key)] = value
             else:
@@ -412,6 +434,8 @@ class Interrupted:
         lists: dict[str, ListPosition] = {}
         raw_lists = raw.get("lists") or {}
         for key, value in (raw_lists if isinstance(raw_lists, dict) else {}).items():
+            if value is None:  # dropped by a newer record (KEYED_PARTS)
+                continue
             position = ListPosition.load(value)
             if position is None:
                 warn(f"the list position of {str(key)[:60]!r} is implausible: that list restarts")
@@ -421,6 +445,8 @@ class Interrupted:
         versions: dict[str, int] = {}
         raw_versions = raw.get("versions") or {}
         for key, value in (raw_versions if isinstance(raw_versions, dict) else {}).items():
+            if value is None:  # dropped by a newer record (KEYED_PARTS)
+                continue
             if _whole(value, EARLIEST_VERSION, int(latest)):
                 versions[str(key)] = t.cast("int", value)
             else:
@@ -553,6 +579,9 @@ class TapState:
     #: Stream -> entries of its stored part this run does not apply, written back voided
     #: (:func:`voided_part`) so that a key-by-key merge cannot bring them back.
     voided: dict[str, dict[str, dict[str, t.Any]]] = dataclasses.field(default_factory=dict)
+    #: Keys the stored interrupted-sync record and this run's records had (see
+    #: :data:`KEYED_PARTS`): each one no longer held is written as null.
+    interrupted_keys: dict[str, set[str]] = dataclasses.field(default_factory=dict, repr=False)
     #: The streams' parts as loaded (what :attr:`voided` is made from).
     loaded_streams: dict[str, t.Any] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -589,9 +618,7 @@ class TapState:
             "version": self.version,
             "account": self.account,
             "budget": self.budget.dump(),
-            "interrupted": (
-                None if self.interrupted is None else sealed(self.account, self.interrupted.dump())
-            ),
+            "interrupted": self._dump_interrupted(),
             "streams": self.dump_streams() if streams is None else streams,
             "last_run": None if self.last_run is None else self.last_run.dump(),
             # every stream's, "" too: a merge (see ``seal_of``) must not bring back a shape
@@ -600,6 +627,19 @@ class TapState:
             # a set, as keys: a merge keeps every account that wrote into the state
             "accounts": {} if self.account is None else {self.account: True},
         }
+
+    def _dump_interrupted(self) -> dict[str, t.Any] | None:
+        """The sealed interrupted-sync record, null for each key it dropped (KEYED_PARTS)."""
+        if self.interrupted is None:
+            self.interrupted_keys = {}  # null replaces the stored record whole
+            return None
+        record = self.interrupted.dump()
+        for part in KEYED_PARTS:
+            entries = record.setdefault(part, {})
+            for name in sorted(self.interrupted_keys.get(part, ())):
+                entries.setdefault(name, None)
+            self.interrupted_keys.setdefault(part, set()).update(entries)
+        return sealed(self.account, record)
 
     def forget_reshaped(self, shapes: t.Mapping[str, str], warn: t.Callable[[str], None]) -> None:
         """Apply nothing kept for a stream whose output was shaped otherwise; adopt ``shapes``.
@@ -695,6 +735,7 @@ class TapState:
             last_run=LastRun.load(raw.get("last_run")),
             shapes=_shapes(raw.get("shapes")),
             loaded_streams=streams_raw,
+            interrupted_keys=written_keys(raw.get("interrupted")),
         )
 
 

@@ -14,7 +14,7 @@ import copy
 
 import pytest
 
-from tests.cli import run_cli
+from tests.cli import CliRun, run_cli
 from tests.conftest import sandbox, tap_config
 from tests.simulation.runner import meltano_merge
 from tests.singer_output import PRIMARY_KEYS, catalog_selecting
@@ -133,3 +133,35 @@ def test_3_nested_fields_left_out_are_part_of_the_shape():
     assert stream_shape(TE, {}, ["job_title"]) == stream_shape(
         TE, {}, deselected_fields({**mask, ("properties", "user", "properties", "email"): True})
     )
+
+
+# -- 4: a capped sync under Meltano's merge strategy never finishes ------------------------
+
+
+def _stored_after(stored: dict, run: CliRun) -> dict:
+    """The state Meltano's merge strategy stores: each STATE message merged onto the last."""
+    for message in run.messages:
+        if message["type"] == "STATE":
+            stored = _merged(message["value"], stored)
+    return stored
+
+
+def test_4_a_capped_sync_under_the_merge_strategy_continues_where_it_stopped(tmp_path):
+    """With ``--state-strategy merge`` Meltano merges every STATE message onto the stored
+    state as it arrives. A run drops a list position when its list ends (groups) and a
+    fan-out position when it finishes: merged, the dropped keys stay, the seal of the
+    interrupted sync is not its own, and every next run starts that sync over. With a run
+    cap, every run reads the same first requests and says "the next run continues from
+    them"; the sync never finishes (each run exit 0)."""
+    streams = ["users", "groups", "group_members"]
+    with sandbox(users=37) as sb:
+        config = tap_config(sb, page_size=5, max_requests_per_run=4)
+        stored: dict = {}
+        for _run in range(20):
+            run = run_cli(tmp_path, config, catalog=catalog_selecting(streams), state=stored)
+            assert run.returncode == 0, run.stderr[-2000:]
+            assert "starts over" not in run.stderr, f"run {_run + 1}: {run.stderr[-1500:]}"
+            stored = _stored_after(stored, run)
+            if stored["tap_knowbe4"]["interrupted"] is None:
+                break
+    assert stored["tap_knowbe4"]["interrupted"] is None, "20 capped runs and not finished"

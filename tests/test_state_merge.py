@@ -205,3 +205,21 @@ def test_bookmarks_forgotten_for_a_new_shape_do_not_come_back_through_a_merge():
     assert warnings == []
     assert loaded.streams[risk].dates == {5: "2026-11-19"}
     assert loaded.streams[recipients].settled == {}
+
+
+def test_a_position_dropped_within_a_run_does_not_break_the_seal_of_a_merged_record():
+    """Attack 4 #4: Meltano's merge strategy merges every STATE message onto the stored
+    state. A record that had the groups list position and dropped it (groups finished)
+    writes it as null: merged, the record is the newest one (its seal holds) and the
+    dropped position reads as nothing."""
+    state = _stopped_in_groups(A)
+    stored = _singer(state)
+    state.interrupted.lists.pop("groups")
+    state.interrupted.streams_done.add("groups")
+    state.interrupted.parents_done.pop("group_risk_score_history")
+    loaded, warnings = _load(meltano_merge(_singer(state), copy.deepcopy(stored)))
+    assert warnings == []
+    assert loaded.interrupted is not None
+    assert loaded.interrupted.streams_done == {"account", "groups"}
+    assert loaded.interrupted.lists == {}
+    assert loaded.interrupted.parents_done == {}

@@ -75,7 +75,7 @@ def stream_part(tap_state: t.Mapping[str, t.Any] | None, name: str) -> dict[str,
     if isinstance(done, list) and name in done:
         part["done"] = True
     parents = _dict(interrupted.get("parents_done"))
-    if name in parents:
+    if parents.get(name) is not None:  # null: a position the record dropped
         part["parents_done"] = parents[name]
     for container, key in (
         ("lists", "list"),
@@ -83,7 +83,7 @@ def stream_part(tap_state: t.Mapping[str, t.Any] | None, name: str) -> dict[str,
         ("parents_of", "parents_of"),
     ):
         entries = _dict(interrupted.get(container))
-        if name in entries:
+        if entries.get(name) is not None:
             part[key] = entries[name]
     return part
 
