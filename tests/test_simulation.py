@@ -177,6 +177,9 @@ def test_the_oracle_judges_exits():
     assert not honest(run, _exit(-15, ERROR.format("x"), signal_sent="SIGTERM"))
     assert honest(run, _exit(-15, "", signal_sent="SIGTERM"))  # killed before saying why
     assert honest(run, _exit(-15, ERROR.format("x")))  # no signal was sent
+    summary = "... | WARNING | tap-knowbe4 | Stopped early: ...\ntotal    9   3   0   0\n"
+    assert not honest(run, _exit(-15, summary, signal_sent="SIGTERM"))  # seed 530005 run 4
+    assert honest(run, _exit(-15, "total 9 3 0 0\n"))  # the summary, but no signal sent
 
 
 def _stream_state(name: str, run_start: int, interrupted: dict | None) -> dict:

@@ -48,7 +48,8 @@ Invariants
   ``fail_when_budget_exhausted``). Any other exit is 1, or 143/130 after SIGTERM/SIGINT, and
   comes with exactly one ERROR line and no traceback. (A signal that lands as the interpreter
   exits, once CPython has put the default handlers back, kills the process: -15/-2, which a
-  shell reports as 143/130; accepted after that signal.)
+  shell reports as 143/130; accepted after that signal once the run had said why it ended: its
+  one ERROR line, or its closing summary after a budget stop.)
 * **no leak** — the key (as text, upper-cased, base64 or hex) is in no byte of stdout,
   stderr, the states, the budget ledger or the BATCH files.
 * **bounded** — every run ends within ``tap_process.RUN_DEADLINE``, and within
@@ -87,6 +88,8 @@ STOPPED_EARLY = "Stopped early:"
 #: How a run says its cap cannot make progress (issue 18 defect 4: "refuse the cap").
 CAP_REFUSED = "is too small for this sync to make progress"
 SIGNAL_CODES = {"SIGTERM": 143, "SIGINT": 130}
+#: The last row of the summary a run prints as it ends.
+RUN_SUMMARY = re.compile(r"^total\s+\d", re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -355,14 +358,17 @@ def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
             found.append(Violation("honest-exit", f"exit 0 after {exit_.signal_sent}"))
         return found
     lines = error_lines(exit_.stderr)
+    # killed by the signal after its run had ended (its summary printed): the line it ended
+    # with may be "Stopped early" (an exit 0) rather than an ERROR
+    ended = exit_.signal_sent in SIGNAL_CODES and RUN_SUMMARY.search(exit_.stderr) is not None
     if "Traceback" in exit_.stderr:
         found.append(Violation("honest-exit", f"exit {exit_.code} with a traceback"))
-    if len(lines) != 1:
+    if len(lines) != 1 and not (ended and exit_.code < 0 and not lines):
         shown = " / ".join(line.split("|")[-1].strip()[:160] for line in lines[:3])
         found.append(
             Violation("honest-exit", f"exit {exit_.code} with {len(lines)} ERROR lines: {shown}")
         )
-    expected = _expected_codes(exit_, said_why=len(lines) == 1)
+    expected = _expected_codes(exit_, said_why=len(lines) == 1 or ended)
     if exit_.code not in expected:
         found.append(
             Violation(
