@@ -230,3 +230,14 @@ def test_sim_11_an_airbyte_source_whose_output_dies_says_so_in_one_line(tmp_path
     """Seed 510030 run 12: stdout on a full disk; a closed pipe does the same."""
     found = replay(tmp_path, run(protocol="airbyte", target=target))
     assert not found
+
+
+@open_defect("SIM-13 (process): the Airbyte source ignores the signal bound with a stalled target")
+def test_sim_13_an_airbyte_source_ends_after_sigterm_while_the_target_reads_nothing(tmp_path):
+    """Seed 530041 run 5: the target stops reading; SIGTERM; still running 10 s later."""
+    stalled = {"kind": "hang", "after": 5}
+    found = replay(tmp_path, run(protocol="airbyte", signal=SIGTERM_AT_20, target=stalled))
+    assert not found
+
+
+SIGTERM_AT_20 = {"name": "SIGTERM", "at_request": 20}

@@ -105,6 +105,10 @@ EXTRA_DRAWS: dict[str, str] = {
 QUARANTINE: dict[str, str] = {
     "airbyte-dead-output": "SIM-11 (the Airbyte source, its stdout full or closed: a "
     "'--- Logging error ---' traceback on stderr for every log line)",
+    "airbyte-hang": "SIM-13 (the Airbyte source with a target that reads nothing is still "
+    "running 10 s after SIGTERM)",
+    "cap": "SIM-12 (cap 5, users filtered by a map, user risk: the clean runs never complete a "
+    "cycle; positions go back to the list's start)",
 }
 #: Streams other streams fan out from (SIM-3).
 PARENTS = ("users", "groups", "phishing_security_tests")
@@ -541,6 +545,8 @@ def as_airbyte(run: RunPlan) -> None:
     if run.state.get("op") in ("edit", "merge"):
         run.state = {"op": "resume"}
     if run.target.get("kind") in ("full-disk", "close") and "airbyte-dead-output" in quarantined:
+        run.target = {"kind": "normal"}
+    if run.target.get("kind") == "hang" and "airbyte-hang" in quarantined:
         run.target = {"kind": "normal"}
 
 
