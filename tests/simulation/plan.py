@@ -107,8 +107,6 @@ QUARANTINE: dict[str, str] = {
     "'--- Logging error ---' traceback on stderr for every log line)",
     "airbyte-hang": "SIM-13 (the Airbyte source with a target that reads nothing is still "
     "running 10 s after SIGTERM)",
-    "cap": "SIM-12 (cap 5, users filtered by a map, user risk: the clean runs never complete a "
-    "cycle; positions go back to the list's start)",
 }
 #: Streams other streams fan out from (SIM-3).
 PARENTS = ("users", "groups", "phishing_security_tests")
