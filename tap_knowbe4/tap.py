@@ -338,16 +338,19 @@ class TapKnowBe4(SeamedTap):
         take for a complete run; :func:`~tap_knowbe4.sdk_seams.signals_taken_over`.)
         """
         writer = self.message_writer
-        if isinstance(writer, BufferedRecordWriter):  # the target may not be reading
-            writer.bound(signal.Signals(signum).name, 128 + signum)
+        bounded = isinstance(writer, BufferedRecordWriter) or hasattr(writer, "bound")
+        if bounded:  # the target may not be reading (the Airbyte source's writer too)
+            t.cast("BufferedRecordWriter", writer).bound(signal.Signals(signum).name, 128 + signum)
         run = getattr(self, "run", None)
         if run is None:
             raise SystemExit(128 + signum)
         try:
             run.handle_signal(signum, frame)
         except SystemExit:  # a second signal: at once, without waiting on the target
-            if isinstance(writer, BufferedRecordWriter):
-                writer.abandon(TerminationRequestedError(signal.Signals(signum).name, 128 + signum))
+            if bounded:
+                t.cast("BufferedRecordWriter", writer).abandon(
+                    TerminationRequestedError(signal.Signals(signum).name, 128 + signum)
+                )
             raise
 
     # -- the run ----------------------------------------------------------------------

@@ -56,9 +56,7 @@ class BufferedRecordWriter(MsgSpecWriter):
         self._block = bytearray()
         #: Why the output was given up (then nothing is written to it again).
         self.abandoned: BaseException | None = None
-        self._writing = False
-        self._deadline: float | None = None
-        self._signal: tuple[str, int] = ("SIGTERM", 143)
+        self.grace = SignalGrace()
         atexit.register(self._flush_at_exit)
 
     @override
@@ -83,7 +81,7 @@ class BufferedRecordWriter(MsgSpecWriter):
             out = sys.stdout
             if out is None:
                 raise OutputError.closed()
-            with self._bounded_write():
+            with self.grace.write():
                 binary = getattr(out, "buffer", None)
                 if binary is None:  # a text-only stream (a test's StringIO)
                     out.write(block.decode())
@@ -107,33 +105,8 @@ class BufferedRecordWriter(MsgSpecWriter):
     # -- signals ---------------------------------------------------------------------
 
     def bound(self, signal_name: str, exit_code: int) -> None:
-        """A signal arrived: from now on a write waits for the target at most about a second.
-
-        A write under way (the target not reading right now) gets
-        :data:`SIGNAL_GRACE_SECONDS` from now; then it is abandoned.
-        """
-        self._signal = (signal_name, exit_code)
-        if self._deadline is None:
-            self._deadline = time.monotonic() + SIGNAL_GRACE_SECONDS
-        if self._writing:
-            _alarm_in(SIGNAL_GRACE_SECONDS, self._on_alarm)
-
-    @contextlib.contextmanager
-    def _bounded_write(self) -> t.Iterator[None]:
-        armed = False
-        if self._deadline is not None:
-            armed = _alarm_in(max(self._deadline - time.monotonic(), _LEAST_WAIT), self._on_alarm)
-        self._writing = True
-        try:
-            yield
-        finally:
-            self._writing = False
-            if armed:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-
-    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
-        if self._writing:  # blocked on a target that does not read: give up the output
-            raise OutputStalledError(*self._signal)
+        """A signal arrived: from now on a write waits for the target at most about a second."""
+        self.grace.bound(signal_name, exit_code)
 
     def write_text(self, text: str) -> None:
         """Write ``text`` (a plan, say) after what is pending, under the same rules."""
@@ -145,6 +118,50 @@ class BufferedRecordWriter(MsgSpecWriter):
         # Reported already when it failed; nothing at exit, no traceback.
         with contextlib.suppress(OutputError, OutputStalledError):
             self.flush()
+
+
+class SignalGrace:
+    """After SIGTERM/SIGINT, how long a write to an output the target reads may wait.
+
+    Shared by the Singer writer and the Airbyte source's output: a target that does not
+    read does not hold the process past the grace (:class:`OutputStalledError`).
+    """
+
+    def __init__(self) -> None:
+        """No signal yet: writes wait for the target as long as it takes."""
+        self.writing = False
+        self._deadline: float | None = None
+        self._signal: tuple[str, int] = ("SIGTERM", 143)
+
+    def bound(self, signal_name: str, exit_code: int) -> None:
+        """A signal arrived: from now on a write waits for the target at most about a second.
+
+        A write under way (the target not reading right now) gets
+        :data:`SIGNAL_GRACE_SECONDS` from now; then it is abandoned.
+        """
+        self._signal = (signal_name, exit_code)
+        if self._deadline is None:
+            self._deadline = time.monotonic() + SIGNAL_GRACE_SECONDS
+        if self.writing:
+            _alarm_in(SIGNAL_GRACE_SECONDS, self._on_alarm)
+
+    @contextlib.contextmanager
+    def write(self) -> t.Iterator[None]:
+        """One write to the output, cut short (OutputStalledError) past the grace."""
+        armed = False
+        if self._deadline is not None:
+            armed = _alarm_in(max(self._deadline - time.monotonic(), _LEAST_WAIT), self._on_alarm)
+        self.writing = True
+        try:
+            yield
+        finally:
+            self.writing = False
+            if armed:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if self.writing:  # blocked on a target that does not read: give up the output
+            raise OutputStalledError(*self._signal)
 
 
 def _alarm_in(seconds: float, handler: t.Callable[[int, FrameType | None], None]) -> bool:

@@ -224,7 +224,6 @@ def test_sim_9_a_state_merged_onto_another_accounts_skips_nothing(tmp_path):
     assert not found
 
 
-@open_defect("SIM-11 (process): the Airbyte source on a dead stdout: a traceback per log line")
 @pytest.mark.parametrize("target", [{"kind": "full-disk"}, {"kind": "close", "after": 3}])
 def test_sim_11_an_airbyte_source_whose_output_dies_says_so_in_one_line(tmp_path, target):
     """Seed 510030 run 12: stdout on a full disk; a closed pipe does the same."""
@@ -232,7 +231,6 @@ def test_sim_11_an_airbyte_source_whose_output_dies_says_so_in_one_line(tmp_path
     assert not found
 
 
-@open_defect("SIM-13 (process): the Airbyte source ignores the signal bound with a stalled target")
 def test_sim_13_an_airbyte_source_ends_after_sigterm_while_the_target_reads_nothing(tmp_path):
     """Seed 530041 run 5: the target stops reading; SIGTERM; still running 10 s later."""
     stalled = {"kind": "hang", "after": 5}

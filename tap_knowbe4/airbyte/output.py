@@ -4,11 +4,19 @@ Records collect in blocks of up to 64 KiB, as on the Singer path (``writer.py``)
 message first writes the block, then itself, and flushes, so a STATE never reaches Airbyte
 before the records it covers. Log lines come from any thread (the progress line has its own),
 so every write holds one lock, and a line is never cut by another.
+
+When the output cannot be written (the destination stopped reading, a full disk), or after
+SIGTERM/SIGINT the destination does not read within the grace (:class:`~tap_knowbe4.writer.
+SignalGrace`), the output is *abandoned*, as the Singer writer's: the failure is raised once
+to the run, records and messages after it raise it again (the run must not go on as if they
+were sent), log lines are dropped (no "Logging error" traceback for each), and the source's
+one last line goes to stderr (:func:`~tap_knowbe4.airbyte.source.fail`).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -16,7 +24,9 @@ import typing as t
 
 from tap_knowbe4 import redact
 from tap_knowbe4.airbyte.protocol import dump_line, models
+from tap_knowbe4.errors import OutputStalledError
 from tap_knowbe4.whole_writes import flush_whole, write_whole
+from tap_knowbe4.writer import SignalGrace, discard_stdout
 
 #: Bytes of records held before they are written.
 BLOCK_BYTES = 64 * 1024
@@ -43,6 +53,9 @@ class Output:
         self.stream = stream
         self._block = bytearray()
         self._lock = threading.Lock()
+        #: Why the output was given up (then nothing is written to it again).
+        self.abandoned: BaseException | None = None
+        self.grace = SignalGrace()
 
     def record(self, line: bytes) -> None:
         """Add one RECORD line; the block is written when it is full."""
@@ -59,14 +72,33 @@ class Output:
             self._write()
 
     def flush(self) -> None:
-        """Write whatever records are pending."""
+        """Write whatever records are pending (nothing once the output was abandoned)."""
         with self._lock:
-            self._write()
+            if self.abandoned is None:
+                self._write()
+
+    def bound(self, signal_name: str, exit_code: int) -> None:
+        """A signal arrived: from now on a write waits for the destination about a second."""
+        self.grace.bound(signal_name, exit_code)
+
+    def abandon(self, error: BaseException) -> None:
+        """Write nothing more to the output (its descriptor now points at /dev/null)."""
+        self.abandoned = error
+        self._block = bytearray()
+        if self.stream is getattr(sys.stdout, "buffer", None):
+            discard_stdout()
 
     def _write(self) -> None:
         block, self._block = self._block, bytearray()
-        write_whole(self.stream, block)  # every byte, or a failure (``whole_writes.py``)
-        flush_whole(self.stream)
+        if self.abandoned is not None:
+            raise self.abandoned
+        try:
+            with self.grace.write():
+                write_whole(self.stream, block)  # every byte, or a failure (``whole_writes.py``)
+                flush_whole(self.stream)
+        except (OSError, ValueError, OutputStalledError) as exc:  # ValueError: a closed file
+            self.abandon(exc)
+            raise
 
     # -- the message kinds the source sends besides records and states -----------------
 
@@ -136,7 +168,12 @@ class LogHandler(logging.Handler):
         self.addFilter(redact.RedactingFilter())
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Write ``record`` as a LOG message (its traceback as ``stack_trace``)."""
+        """Write ``record`` as a LOG message (its traceback as ``stack_trace``).
+
+        Dropped once the output is abandoned: the run's one last line says why.
+        """
+        if self.output.abandoned is not None:
+            return
         try:
             text = redact.REDACTOR(record.getMessage())
             trace = record.exc_text
@@ -144,5 +181,6 @@ class LogHandler(logging.Handler):
                 trace = redact.REDACTOR("".join(traceback.format_exception(*record.exc_info)))
             level = _LEVELS.get(record.levelno, models.Level.INFO)
             self.output.log(level, text, trace)
-        except Exception:  # pragma: no cover - a log line must never end the run
-            self.handleError(record)
+        except Exception:  # a log line must never end the run
+            if self.output.abandoned is None:  # pragma: no cover - a fault of the handler
+                self.handleError(record)

@@ -148,10 +148,15 @@ def fail(output: Output, exc: BaseException) -> int:
         import traceback  # noqa: PLC0415 - only at DEBUG
 
         trace = redact.REDACTOR("".join(traceback.format_exception(exc)))
-    try:
-        output.error(line, failure_type(exc), internal=type(exc).__name__, stack_trace=trace)
-    except OSError:  # stdout is gone (the reader stopped): say it where a person may look
-        sys.stderr.write(line + "\n")
+    if output.abandoned is None:
+        try:
+            output.error(line, failure_type(exc), internal=type(exc).__name__, stack_trace=trace)
+        except (OSError, ValueError, TerminationRequestedError):
+            pass  # the output failed as the line went out: abandoned now
+        else:
+            return code
+    # stdout is gone (the reader stopped, a full disk): say it where a person may look
+    sys.stderr.write(line + "\n")
     return code
 
 

@@ -59,6 +59,14 @@ class AirbyteWriter(GenericSingerWriter):
         self._run = run_started_ms
         self._sequence = 0
 
+    def bound(self, signal_name: str, exit_code: int) -> None:
+        """A signal arrived: the destination gets about a second to read (the output's grace)."""
+        self.output.bound(signal_name, exit_code)
+
+    def abandon(self, error: BaseException) -> None:
+        """Write nothing more (a second signal: the source exits at once)."""
+        self.output.abandon(error)
+
     def serialize_message(self, message: Message) -> bytes:
         """Not used: every message is translated in :meth:`write_message`."""
         raise NotImplementedError

@@ -102,12 +102,7 @@ EXTRA_DRAWS: dict[str, str] = {
 #: Features not drawn while a defect they trigger is open (feature -> finding). A quarantined
 #: feature is still drawn (the seed's other draws stay the same) and then left out. The
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
-QUARANTINE: dict[str, str] = {
-    "airbyte-dead-output": "SIM-11 (the Airbyte source, its stdout full or closed: a "
-    "'--- Logging error ---' traceback on stderr for every log line)",
-    "airbyte-hang": "SIM-13 (the Airbyte source with a target that reads nothing is still "
-    "running 10 s after SIGTERM)",
-}
+QUARANTINE: dict[str, str] = {}
 #: Streams other streams fan out from (SIM-3).
 PARENTS = ("users", "groups", "phishing_security_tests")
 #: The quarantine in force (the campaign may empty it).
