@@ -312,15 +312,17 @@ def check_honest_airbyte(exit_: Exit, target: str = "normal") -> list[Violation]
     if said > 1 or (said == 0 and exit_.read_to_end and target not in DEAD_OUTPUT):
         found.append(Violation("honest-exit", f"exit {exit_.code} with {said} error TRACEs"))
     expected = _expected_codes(exit_, said_why=said == 1)
-    if exit_.code not in expected:
-        found.append(
-            Violation(
-                "honest-exit",
-                f"exit {exit_.code} (signal sent: {exit_.signal_sent}); expected one of "
-                f"{sorted(expected)}",
-            )
-        )
+    found.extend(_unexpected_code(exit_, expected))
     return found
+
+
+def _unexpected_code(exit_: Exit, expected: set[int]) -> list[Violation]:
+    """A violation when the exit code is none of ``expected``."""
+    if exit_.code in expected:
+        return []
+    sent = exit_.signal_sent
+    text = f"exit {exit_.code} (signal sent: {sent}); expected one of {sorted(expected)}"
+    return [Violation("honest-exit", text)]
 
 
 def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
@@ -369,14 +371,7 @@ def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
             Violation("honest-exit", f"exit {exit_.code} with {len(lines)} ERROR lines: {shown}")
         )
     expected = _expected_codes(exit_, said_why=len(lines) == 1 or ended)
-    if exit_.code not in expected:
-        found.append(
-            Violation(
-                "honest-exit",
-                f"exit {exit_.code} (signal sent: {exit_.signal_sent}); expected one of "
-                f"{sorted(expected)}",
-            )
-        )
+    found.extend(_unexpected_code(exit_, expected))
     return found
 
 
