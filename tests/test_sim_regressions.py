@@ -239,3 +239,27 @@ def test_sim_13_an_airbyte_source_ends_after_sigterm_while_the_target_reads_noth
 
 
 SIGTERM_AT_20 = {"name": "SIGTERM", "at_request": 20}
+
+
+# -- SIM-16: a cursor-only parent list finished before its last parent's children ------------
+
+
+@open_defect("SIM-16: the last page of a cursor-only list, read again, restarts the list")
+def test_sim_16_a_cursor_list_finished_before_its_children_is_not_read_again(tmp_path):
+    """Seed 540053 (cap 21, 92 clean runs, every one exit 0 "the next run continues"), cut
+    down: seven groups on the drift profile (cursors only), pages of three, their members
+    from the endpoint, ``max_requests_per_run: 9``. A run reads the last page of groups and
+    stops before the children of its one group; the next run resumes groups at that page's
+    cursor, which names no next cursor (it is the last page), takes that as no evidence and
+    reads groups from page 1 again; that run ends where the first one did. The two runs
+    alternate for ever (seven runs a cycle in the seed)."""
+    drift = dict(TENANTS[0], profile="drift", seed=3780372, users=8)
+    config = {"page_size": 3, "max_requests_per_run": 9, "members_endpoint": True}
+    others = [s for s in STREAMS if s not in ("groups", "group_members")]
+    found = replay(
+        tmp_path,
+        run(config=config, catalog={"deselect": others}),
+        converge=True,
+        tenants=[drift, TENANTS[1]],
+    )
+    assert not found
