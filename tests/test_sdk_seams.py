@@ -471,6 +471,31 @@ def test_no_other_module_reaches_into_the_sdk():
     assert not found, "private SDK access outside sdk_seams.py:\n" + "\n".join(found)
 
 
+# -- 13: the SDK's JSON Lines batcher gzips whatever the compression setting says -------------
+
+
+@pytest.mark.parametrize("compression", ["none", None, "gzip"])
+def test_seam_13_batch_messages_name_the_compression_the_files_have(tmp_path, compression):
+    """The SDK's batcher gzips every file (a TODO in its code); ``written_encoding`` says
+    gzip for them. When an SDK upgrade honours ``none``, this test fails: drop the seam."""
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig  # noqa: PLC0415
+
+    encoding = {"format": "jsonl", "compression": compression}
+    config = BatchConfig.from_dict(
+        {"encoding": encoding, "storage": {"root": f"file://{tmp_path}"}, "batch_size": 10}
+    )
+    batcher = sdk_seams.BatchFileFormat.JSONL  # the format the seam corrects
+    from singer_sdk.batch import Batcher  # noqa: PLC0415
+
+    (manifest,) = Batcher.get_batcher(batcher)("tap", "users", config).get_batches(
+        records=iter([{"id": 1}])
+    )
+    (url,) = manifest
+    assert pathlib.Path(url.removeprefix("file://")).read_bytes()[:2] == b"\x1f\x8b"  # gzip
+    written = sdk_seams.written_encoding(BaseBatchFileEncoding(**encoding))
+    assert (written.format, written.compression) == ("jsonl", "gzip")
+
+
 def _is_own(node: ast.expr) -> bool:
     """``self``, ``cls`` or ``super()``."""
     if isinstance(node, ast.Name):
