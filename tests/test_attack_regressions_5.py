@@ -98,3 +98,46 @@ def test_2_batch_files_are_what_their_message_says(tmp_path, compression):
     batches = [m for m in run.messages if m["type"] == "BATCH"]
     assert batches
     assert len([r for m in batches for r in _read_as_announced(m)]) == 12
+
+
+# -- 3: a risk point dated in another form sorts before the bookmark as text: dropped unsaid --
+
+RISK = "account_risk_score_history"
+
+
+class _RiskHistory:
+    """``/v1/account/risk_score_history``: three points of October 2026, then ``points``."""
+
+    def __init__(self) -> None:
+        self.points = [{"risk_score": 30.0 + d, "date": f"2026-10-{d}"} for d in (25, 27, 29)]
+
+    def __call__(self, request: Request) -> t.Any:
+        if request.path != "/v1/account/risk_score_history":
+            return json_answer([])
+        return json_answer(self.points)
+
+
+@pytest.mark.parametrize("day", ["10/30/2026", "1793318400", "2026-10-3"])
+@pytest.mark.parametrize("by", ["bookmark", "start_date"])
+def test_3_a_point_dated_in_another_form_is_not_dropped_unsaid(tmp_path, day, by):
+    """A point whose date is not ``YYYY-MM-DD`` was compared with the bookmark (run 2) or
+    the start date (any run) as text: ``10/30/2026`` < ``2026-10-29``, so it was dropped
+    as "older", without a line (exit 0). A point in another form is the cleaner's to report."""
+    server_state = _RiskHistory()
+    catalog = catalog_selecting([RISK])
+    with HostileServer(server_state) as server:
+        config = hostile_config(server, page_size=500)
+        state = None
+        if by == "bookmark":
+            first = run_cli(tmp_path, config, catalog=catalog)
+            assert first.returncode == 0, first.stderr[-2000:]
+            state = first.final_state
+        else:
+            config["start_date"] = "2026-01-01T00:00:00Z"
+        server_state.points = [*server_state.points, {"risk_score": 99.0, "date": day}]
+        run = run_cli(tmp_path, config, catalog=catalog, state=state)
+    assert (
+        run.returncode != 0
+        or any(r["risk_score"] == 99.0 for r in run.records(RISK))
+        or ("not a date" in run.stderr)
+    ), f"exit 0, the point dated {day!r} neither sent nor reported"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import typing as t
 import zlib
 
@@ -17,6 +18,9 @@ if t.TYPE_CHECKING:
 #: The API's default risk-history window is six months; a bookmark younger than this is
 #: safely inside it (a margin for clock differences between here and the server).
 RISK_WINDOW_SAFE = dt.timedelta(days=150)
+#: A risk point's day as the bookmark and ``start_date`` are written: only such text is
+#: compared with them (``10/30/2026`` sorts before ``2026-10-29`` as text).
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ListStream(KnowBe4Stream):
@@ -56,7 +60,9 @@ class RiskScoreHistoryStream(ListStream):
     read the API's default six-month window when the owner's bookmark lies inside it, and
     emit points from the bookmark on. A bookmark only moves after the owner's history was
     read to its end, and never to a date after tomorrow, so a point dated ``9999-12-31``
-    or ``N/A`` is loaded (or reported) without hiding real points afterwards.
+    or ``N/A`` is loaded (or reported) without hiding real points afterwards. A date in
+    another form (``10/30/2026``, epoch seconds) is never compared with the bookmark or the
+    start date as text: the point goes on to the cleaner, which reports it.
     """
 
     replication_key = "date"
@@ -96,7 +102,7 @@ class RiskScoreHistoryStream(ListStream):
         point = normalize.risk_point(record)
         day = point.get("date")
         since = self._bookmark(context)
-        if isinstance(day, str):
+        if isinstance(day, str) and _ISO_DAY.fullmatch(day):  # else the cleaner reports it
             if since is not None and day < since:
                 return None
             start = self.settings.start_date
