@@ -31,9 +31,12 @@ test: lint meltano-install
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The quick loop while editing: unit and sandbox tests, no Meltano, no PostgreSQL, no slow
-# modules. `make test` is what CI and a pull request run.
+# modules; Hypothesis properties try a fifth of their examples (tests/property_examples.py);
+# without the SDK's pytest plugin (it only parametrizes tests/test_core.py, a slow module, and
+# would make every process assertion-rewrite the whole SDK). `make test` is what CI and a pull
+# request run: every test, every example.
 test-fast: $(STAMP)
-	$(BIN)/pytest -n 2 -q -m "not integration and not slow"
+	$(BIN)/pytest -n 2 -q -m "not integration and not slow" -p no:singer_testing --hypothesis-profile=fast
 
 # The simulation across runs (tests/simulation): seeds for SECONDS (default 600) from a random
 # first seed, or one SEED replayed exactly. By hand: /work/tools/heavy make simulate SECONDS=3600.

@@ -62,6 +62,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -117,28 +118,28 @@ END = "# <<< end of the generated definition"
 INDENT = "    "  # keys of a plugin entry under `plugins: extractors: - name: ...`
 
 
-def load_about(executable: str | None = None) -> dict[str, Any]:
+def _run_captured(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to its end, failing on a non-zero exit; its output as text."""
+    return subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
+
+
+#: How the commands below run the tap: a command line in, a finished process (text) out.
+Runner = Callable[[list[str]], "subprocess.CompletedProcess[str]"]
+
+
+def load_about(executable: str | None = None, run: Runner = _run_captured) -> dict[str, Any]:
     """Run ``tap-knowbe4 --about --format=json`` and return the parsed document."""
     exe = executable or str(ROOT / ".venv" / "bin" / "tap-knowbe4")
-    out = subprocess.run(  # noqa: S603
-        [exe, "--about", "--format=json"], check=True, capture_output=True, text=True
-    ).stdout
-    return json.loads(out)
+    return json.loads(run([exe, "--about", "--format=json"]).stdout)
 
 
-def load_catalog(executable: str | None = None) -> dict[str, Any]:
+def load_catalog(executable: str | None = None, run: Runner = _run_captured) -> dict[str, Any]:
     """Run ``tap-knowbe4 --discover`` (no request is sent) and return the catalog."""
     exe = executable or str(ROOT / ".venv" / "bin" / "tap-knowbe4")
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.json"
         config.write_text(json.dumps({"api_key": "discovery-only"}))
-        out = subprocess.run(  # noqa: S603
-            [exe, "--config", str(config), "--discover"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    return json.loads(out)
+        return json.loads(run([exe, "--config", str(config), "--discover"]).stdout)
 
 
 def load_project(path: Path = PYPROJECT) -> dict[str, Any]:

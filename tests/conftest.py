@@ -12,6 +12,8 @@ import typing as t
 
 import pytest
 
+from tests.property_examples import register_fast_profile
+
 #: Cache compiled modules (pytest's rewritten test modules, the tap's own) even where the
 #: environment sets PYTHONDONTWRITEBYTECODE: rewriting every test module again costs each
 #: pytest worker about 5 s of CPU. (Caches go to ``__pycache__``, which git ignores.)
@@ -19,6 +21,8 @@ sys.dont_write_bytecode = False
 
 if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox
+
+register_fast_profile()  # before the Hypothesis plugin loads ``--hypothesis-profile``
 
 #: A small organization that still has every shape: archived users, several groups per
 #: user, errored and open PSTs, enrollments without a user, ...

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.project_scripts import ROOT, load_script
+from tests.property_examples import examples
 
 fleet = load_script("fleet")
 
@@ -37,7 +38,7 @@ def fleets(draw):
     return {"loader": loader, "accounts": accounts}
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(fleets(), st.data())
 def test_each_account_becomes_one_extractor_with_its_own_schema_and_key_reference(document, data):
     parsed = fleet.parse(document)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
 import typing as t
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import jsonschema
 import pytest
 import yaml
 
+from tests import warm_tap
 from tests.project_scripts import installed_tap, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,14 +33,20 @@ SCHEMA = ROOT / "hub" / "extractor-definition.schema.json"
 meltano_settings = load_script("meltano_settings")
 
 
+def _run_tap(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """The script's commands as a new process forked from this worker's warm tap (the same
+    command line, output and exit code without a second of imports: tests/warm_tap.py)."""
+    return warm_tap.run(command, check=True)
+
+
 @pytest.fixture(scope="module")
 def about() -> dict[str, t.Any]:
-    return meltano_settings.load_about(installed_tap())
+    return meltano_settings.load_about(installed_tap(), run=_run_tap)
 
 
 @pytest.fixture(scope="module")
 def catalog() -> dict[str, t.Any]:
-    return meltano_settings.load_catalog(installed_tap())
+    return meltano_settings.load_catalog(installed_tap(), run=_run_tap)
 
 
 @pytest.fixture(scope="module")

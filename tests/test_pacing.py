@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_knowbe4.limits import MINUTE_WINDOW, SECOND_WINDOW, RequestPacer
+from tests.property_examples import examples
 
 EPS = 1e-6  # float rounding of the fake clock
 
@@ -79,7 +80,7 @@ def _most_in_any_window(instants: list[float], span: float) -> int:
     return max(bisect.bisect_left(ordered, start + span) - i for i, start in enumerate(ordered))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     rates=st.sampled_from([(4, 50), (20, 300), (2, 0), (0, 12)]),
     trips=st.lists(st.tuples(st.floats(0, 2.5), st.floats(0, 1)), min_size=1, max_size=60),

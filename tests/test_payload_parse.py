@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_knowbe4.payload import parse_json
+from tests.property_examples import examples
 
 SCALARS = (
     st.none()
@@ -43,7 +44,7 @@ def _text(value: object, ascii_only: bool) -> str:
     return json.dumps(value, ensure_ascii=ascii_only)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(VALUES, st.booleans(), st.data())
 def test_parse_json_reads_what_json_loads_reads(value, ascii_only, data):
     text = _text(value, ascii_only)

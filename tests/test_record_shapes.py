@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tap_knowbe4.records import RecordCleaner
+from tests.property_examples import examples
 from tests.test_schema_drift import CASES, EXAMPLES, ODD_VALUES, TAP, _objects, drifted
 
 #: Values at the edges of what passes untouched (a float may not be finite, a bool is no int).
@@ -72,7 +73,7 @@ def _cleaners(stream_name: str, depth: int) -> tuple[RecordCleaner, RecordCleane
     )
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(odd_values() | drifted())
 def test_shapes_clean_records_as_the_field_by_field_walk_does(case):
     stream_name, _context, record, _extras = case

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tap_knowbe4.outcome import Outcome, RunReport
 from tap_knowbe4.references import Reference, ReferenceTracker
+from tests.property_examples import examples
 
 USER = Reference("user.id", "users", "user", "recipients")
 CAMPAIGN = Reference("campaign.id", "campaigns", "campaign", "recipients", count_nulls=False)
@@ -22,7 +23,7 @@ USERS_FIELD: st.SearchStrategy[object] = st.one_of(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.lists(st.dictionaries(st.sampled_from(["user", "campaign"]), USERS_FIELD), max_size=12),
     st.sets(IDS),

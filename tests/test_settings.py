@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from tap_knowbe4.errors import ConfigError
 from tap_knowbe4.settings import CONFIG_SCHEMA, Declaration, Settings, normalize_text_values
+from tests import property_examples
 
 DECLARED = dict(Settings.declared())
 NUMBERS = [d for d in DECLARED.values() if d.type in (int, float)]
@@ -92,7 +93,7 @@ def test_the_bounds_are_the_parsers(decl: Declaration) -> None:
 
 @pytest.mark.parametrize("decl", NUMBERS, ids=[d.name for d in NUMBERS])
 @given(data=st.data())
-@examples(max_examples=40, deadline=None)
+@examples(max_examples=property_examples.examples(40), deadline=None)
 def test_parser_and_schema_accept_the_same_numbers(decl: Declaration, data: st.DataObject) -> None:
     value = data.draw(
         st.one_of(

@@ -39,17 +39,15 @@ def assert_consistent(org: Organization) -> None:
     odd = org.options.odd_values
     groups = org.groups()
     group_ids = {g["id"] for g in groups}
+    users = org.users()  # once: the organization does not change while it is checked
     for g in groups:
         members = org.group_members(g["id"])
         assert g["member_count"] == len(members)
         assert [m["id"] for m in org.users(group_id=g["id"])] == [m["id"] for m in members]
         assert all(m["status"] == "active" and g["id"] in m["groups"] for m in members)
-        assert g["member_count"] == sum(
-            1 for u in org.users() if g["id"] in (u.get("groups") or [])
-        )
+        assert g["member_count"] == sum(1 for u in users if g["id"] in (u.get("groups") or []))
         if not members:
             assert g["current_risk_score"] == 0.0
-    users = org.users()
     assert [u["id"] for u in users] == sorted(u["id"] for u in users)
     for u in users:
         if "groups" not in u:  # odd values: no key for users without groups
