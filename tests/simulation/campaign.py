@@ -177,14 +177,19 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="FEATURE",
-        help="leave this feature out too (plan.QUARANTINE or plan.EXTRA_DRAWS; 'extras': every "
-        "session-4 draw, to replay a seed as it ran before them)",
+        help="leave this feature out too (plan.OPEN_FINDINGS, plan.EXTRA_DRAWS or "
+        "plan.SESSION_5_DRAWS; 'extras': every draw since session 4, 'session-5': session 5's, to "
+        "replay a seed as it ran before them)",
     )
     args = parser.parse_args(argv)
     if args.everything:
         plan.quarantined.clear()
+    groups = {
+        "extras": {*plan.EXTRA_DRAWS, *plan.SESSION_5_DRAWS},
+        "session-5": set(plan.SESSION_5_DRAWS),
+    }
     for feature in args.quarantine:
-        plan.quarantined.update(plan.EXTRA_DRAWS if feature == "extras" else {feature})
+        plan.quarantined.update(groups.get(feature, {feature}))
     if plan.quarantined:
         print(f"quarantined (open defects): {', '.join(sorted(plan.quarantined))}", flush=True)
     workdir = args.workdir or pathlib.Path(tempfile.gettempdir()) / f"tap-sim-{os.getpid()}"

@@ -99,10 +99,26 @@ EXTRA_DRAWS: dict[str, str] = {
     "airbyte": "a pipeline that runs the Airbyte source (source-knowbe4 read, per-stream states)",
 }
 
+#: Draws added in session 5, from a third random stream (:func:`session_5_random`), so seeds
+#: keep every earlier draw (``--quarantine session-5`` replays a seed as it ran before them).
+SESSION_5_DRAWS: dict[str, str] = {
+    "full-refresh": "Meltano's --full-refresh: no state in, the new state merged onto the stored "
+    "one; half the time with an alias changed and a cap set in the same run (attack 4 #1b)",
+    "switch-merge": "a run pointed at the other account or with a rotated key, under Meltano's "
+    "--state-strategy merge",
+    "airbyte-cap": "a run cap on an Airbyte pipeline",
+}
+
 #: Features not drawn while a defect they trigger is open (feature -> finding). A quarantined
 #: feature is still drawn (the seed's other draws stay the same) and then left out. The
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
 QUARANTINE: dict[str, str] = {}
+#: Features an open finding triggers that a campaign may leave out by hand (``--quarantine
+#: NAME``) and CI need not (its seeds pass with them: seed 12 caps a drift account at 8).
+OPEN_FINDINGS: dict[str, str] = {
+    "cap-drift": "SIM-15, SIM-16 (core): a run cap on an account served by the drift profile "
+    "(cursor-only lists) never completes, refused or cycling",
+}
 #: Streams other streams fan out from (SIM-3).
 PARENTS = ("users", "groups", "phishing_security_tests")
 #: The quarantine in force (the campaign may empty it).
@@ -543,10 +559,59 @@ def as_airbyte(run: RunPlan) -> None:
         run.target = {"kind": "normal"}
 
 
+def session_5_random(seed: int) -> random.Random:
+    """The third random stream of ``seed`` (session 5's draws)."""
+    return random.Random(f"session-5:{seed}")
+
+
+@dataclasses.dataclass
+class Session5:
+    """What session 5 draws for one run, before its plan exists (always the same rolls)."""
+
+    refresh: bool
+    shape: bool
+    cap: int | None
+    merge: bool
+
+    @classmethod
+    def draw(cls, s5: random.Random, airbyte: bool) -> Session5:
+        """Four rolls per run, whatever is quarantined (the other runs stay the same).
+
+        Meltano's state operations (a full refresh, a merge) are drawn for Singer pipelines
+        only; an Airbyte pipeline may get a cap.
+        """
+        refresh, shape, cap, merge = s5.random(), s5.random(), s5.random(), s5.random()
+        caps = (5, 8, 13, 21, 34)
+        return cls(
+            refresh=refresh < 0.06 and not airbyte and "full-refresh" not in quarantined,
+            shape=shape < 0.5,
+            cap=caps[int(cap * 100) % len(caps)] if cap < 0.5 else None,
+            merge=merge < 0.5 and not airbyte and "switch-merge" not in quarantined,
+        )
+
+    def shape_config(self, config: dict[str, t.Any], airbyte: bool) -> None:
+        """A pipeline's settings changed with a full refresh, or capped on Airbyte (in place)."""
+        if airbyte and self.cap and "airbyte-cap" not in quarantined:
+            config.setdefault("max_requests_per_run", self.cap)
+        if self.refresh and self.shape:
+            current = config.get("maps") or ""
+            config["maps"] = "" if current in ALIAS_MAPS else "alias-groups"
+            if self.cap:
+                config["max_requests_per_run"] = self.cap
+
+    def shape_run(self, run: RunPlan, switched: bool) -> None:
+        """The state a run is given: a full refresh, or a merge after a switch (in place)."""
+        if self.refresh:
+            run.state = {"op": "full-refresh"}
+        elif switched and self.merge:
+            run.state = {"op": "merge"}
+
+
 def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
     """The world and the chaotic runs of ``seed`` (the convergence runs are added later)."""
     r = random.Random(seed)
     extra = extras_random(seed)
+    s5 = session_5_random(seed)
     start, tenants = draw_world(seed, r)
     draw_extra_world(extra, tenants)
     airbyte = {p for p in (0, 1) if extra.random() < 0.15 and "airbyte" not in quarantined}
@@ -559,17 +624,24 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
     for _ in range(n):
         if r.random() < 0.15:
             pipeline = 1 - pipeline
-        if r.random() < 0.04:  # the same pipeline is pointed at the other account
+        switched = r.random() < 0.04
+        if switched:  # the same pipeline is pointed at the other account
             reading[pipeline] = "b" if reading[pipeline] == "a" else "a"
         tenant_name = reading[pipeline]
         if r.random() < 0.03:  # the account's key is rotated
             keys[tenant_name] = _key(r, tenant_name)
+            switched = True
         config = draw_config(r, configs[pipeline])
         draw_extra_config(extra, config)
+        session_5 = Session5.draw(s5, pipeline in airbyte)
+        session_5.shape_config(config, pipeline in airbyte)
         configs[pipeline] = config
         tenant = next(x for x in tenants if x.name == tenant_name)
         run = draw_run(r, pipeline, tenant, keys[tenant_name], dict(config))
         draw_extra_run(extra, run)
+        session_5.shape_run(run, switched)
+        if tenant.profile == "drift" and "cap-drift" in quarantined:
+            run.config.pop("max_requests_per_run", None)
         if pipeline in airbyte:
             as_airbyte(run)
         runs.append(run)

@@ -11,7 +11,9 @@ pointed at the other account), and which state it is handed:
   data was loaded when it was not);
 * ``foreign``: the other pipeline's current state (a reused Meltano state ID);
 * ``merge``: the current state, and afterwards the new state merged onto it the way
-  Meltano's ``--state-strategy merge`` does.
+  Meltano's ``--state-strategy merge`` does;
+* ``full-refresh``: none, and afterwards the new state merged onto the stored one (Meltano's
+  ``--full-refresh``, which merges under the default ``auto`` strategy).
 
 After every run the oracle (:mod:`tests.simulation.oracle`) checks the invariants; the
 sequence stops at the first run that breaks one. After the chaotic runs, clean runs of the
@@ -47,6 +49,13 @@ from tests.simulation.world import World
 if t.TYPE_CHECKING:
     from tests.simulation.tap_process import Exit
 
+#: State operations after which Meltano merges the new state onto the stored one.
+MERGED = ("merge", "full-refresh")
+#: Most runs one sync cycle may take in the clean phase (a smaller cap is raised).
+CYCLE_RUNS = 30
+#: Requests a resumed run spends again as proof of where it stopped (a parent's page and the
+#: page of the child list inside it).
+PROOF_PAGES = 2
 #: Longest clean phase, in runs, whatever the cap.
 MOST_CLEAN_RUNS = 150
 
@@ -239,6 +248,8 @@ class Sequence:
             pipeline.current = None
             pipeline.tainted = False
             return None
+        if op == "full-refresh":
+            return None  # the stored state stays: the new one is merged onto it
         if op == "older":
             back = int(run.state.get("back", 1))
             history = pipeline.history
@@ -304,7 +315,7 @@ class Sequence:
             value: dict | list = copy.deepcopy(exit_.acked[-1])
             if airbyte:
                 value = airbyte_kept(None if handed is None else handed.value, exit_.acked)
-            elif run.state.get("op") == "merge" and pipeline.current is not None:
+            elif run.state.get("op") in MERGED and pipeline.current is not None:
                 current = pipeline.current.value
                 if isinstance(value, dict) and isinstance(current, dict):
                     value = meltano_merge(value, copy.deepcopy(current))
@@ -329,27 +340,45 @@ class Sequence:
 
     # -- the clean phase -----------------------------------------------------------------
 
-    def clean_runs_allowed(self, world: World, run: RunPlan) -> int:
-        """Runs the clean phase may take: a few, plus what the cap needs for a whole sync."""
-        cap = run.config.get("max_requests_per_run")
-        if not cap:
-            return 4
+    def needed(self, world: World, run: RunPlan) -> int:
+        """The fewest requests one whole sync of ``run``'s streams takes now."""
         scope = oracle.Scope.of(run, self.plan.start)
-        needed = minimum_requests(
+        return minimum_requests(
             world.sandbox,
             sorted(scope.streams),
             int(run.config.get("page_size", 500)),
             cursor=run.config.get("pagination", "auto") != "page",
             members_from=scope.members_from,
         )
+
+    def clean_runs_allowed(self, world: World, run: RunPlan) -> int:
+        """Runs the clean phase may take: a few, plus what the cap needs for a whole sync."""
+        cap = run.config.get("max_requests_per_run")
+        if not cap:
+            return 4
         # two cycles: the clean phase may begin inside a chaotic cycle, and only a cycle that
         # began in it counts (seeds 315748 at cap 3, 530027 at cap 5: ~36 runs a cycle)
-        return min(MOST_CLEAN_RUNS, 4 + 4 * math.ceil(2 * needed / cap))
+        return min(MOST_CLEAN_RUNS, 4 + 4 * math.ceil(2 * self.needed(world, run) / cap))
+
+    def fit_cap(self, world: World, run: RunPlan) -> None:
+        """Raise a cap under which one sync would take more than :data:`CYCLE_RUNS` runs.
+
+        A person whose sync needs 633 requests does not keep ``max_requests_per_run: 5``
+        (two cycles would be over 400 runs: CI seed 2 with session 5's draws). The clean
+        runs then continue the interrupted sync under the new cap; a cap that fits is kept.
+        """
+        cap = run.config.get("max_requests_per_run")
+        if not cap:
+            return
+        fitting = math.ceil(self.needed(world, run) / CYCLE_RUNS) + PROOF_PAGES
+        if cap < fitting:
+            run.config["max_requests_per_run"] = fitting
 
     def _clean_phase(self, world: World) -> list[tuple[int, oracle.Violation]]:
         last = self.plan.runs[-1]
         cursor_only = self.plan.tenant(last.tenant).profile == "drift"
         template = clean_run(last, cursor_only=cursor_only)
+        self.fit_cap(world, template)
         if self.pipelines[template.pipeline].tainted:  # a full refresh, as a person would
             template.state = {"op": "lose"}
         first = len(self.results)
