@@ -844,9 +844,15 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         catalog asks for ``FULL_TABLE``, and only then activated (:meth:`_activate`); one
         that keeps its own state per parent (recipients: only the tests that can change are
         read) never is.
+
+        Nor with ``batch_config``: rows loaded from BATCH files carry no table version, and
+        a version-aware target (target-postgres) deletes the rows without one too, i.e.
+        every row the files just loaded (attack 5 #4; ``tap.py`` says so in one line).
         """
         own_state = self.incremental and self.replication_key is None
-        return not own_state and bool(self.config.get("emit_activate_version_messages"))
+        if own_state or self.get_batch_config(self.config) is not None:
+            return False
+        return bool(self.config.get("emit_activate_version_messages"))
 
     def _activate(self, report: StreamReport) -> None:
         if not self._versioned() or not report.emitted_everything:

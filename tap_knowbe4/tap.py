@@ -177,6 +177,8 @@ class TapKnowBe4(SeamedTap):
             for ref in getattr(stream, "references", ())
         )
         self._leave_out_unwanted_opt_ins(settings)
+        if self.config.get("emit_activate_version_messages") and self.config.get("batch_config"):
+            self.logger.warning(UNVERSIONED_BATCHES)
         if self.resume.resumed:
             self._resume_interrupted_sync()
         self.publish_state(force=True)
@@ -768,6 +770,13 @@ def _looks_like_a_setting(name: str) -> bool:
     return re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name) is not None
 
 
+#: Said once when both settings are on: BATCH files carry no table version (attack 5 #4).
+UNVERSIONED_BATCHES = (
+    "emit_activate_version_messages is ignored with batch_config: rows loaded from BATCH files "
+    "carry no table version, and a version-aware target deletes such rows on ACTIVATE_VERSION "
+    "(target-postgres: every row the files loaded). No ACTIVATE_VERSION is sent; rows deleted "
+    "upstream stay in the target."
+)
 #: The words the SDK reads a flag variable from; anything else it takes for false, silently.
 _FLAG_WORDS = frozenset({"true", "1", "yes", "on", "false", "0", "no", "off", ""})
 

@@ -141,3 +141,25 @@ def test_3_a_point_dated_in_another_form_is_not_dropped_unsaid(tmp_path, day, by
         or any(r["risk_score"] == 99.0 for r in run.records(RISK))
         or ("not a date" in run.stderr)
     ), f"exit 0, the point dated {day!r} neither sent nor reported"
+
+
+# -- 4: ACTIVATE_VERSION after BATCH files deletes every row they loaded ----------------------
+
+
+def test_4_batch_files_are_never_followed_by_activate_version(tmp_path):
+    """Rows loaded from BATCH files carry no table version; target-postgres (MeltanoLabs
+    0.8.1, this project's loader) deletes ``WHERE _sdc_table_version IS NULL OR < :version``
+    on ACTIVATE_VERSION, so a complete run with both settings left the users table empty
+    (hard_delete) or every row marked deleted, exit 0 (/work/notes/attack-5.md shows the
+    run against a real target-postgres). The tap sends none with BATCH, in one line."""
+    batch = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{tmp_path / 'out'}", "prefix": "b-"},
+    }
+    with sandbox(users=12) as sb:
+        config = tap_config(sb, batch_config=batch, emit_activate_version_messages=True)
+        run = run_cli(tmp_path, config, catalog=USERS)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert [m["type"] for m in run.messages if m.get("stream") == "users"] == ["SCHEMA", "BATCH"]
+    said = [line for line in run.stderr.splitlines() if "no table version" in line]
+    assert len(said) == 1, run.stderr[-2000:]
