@@ -1,4 +1,4 @@
-"""CPU of one read of users and enrollments: the tap, a raw floor and a plain SDK tap.
+"""CPU of one read of users and enrollments: the tap, a raw floor, an SDK floor, a plain SDK tap.
 
 Run by hand:  .venv/bin/python bench/cpu_per_record.py [--users 7000] [--repeat 3]
 
@@ -10,13 +10,18 @@ each in its own process from a cold start (imports included), stdout to /dev/nul
   per record; nothing else;
 * a plain Singer SDK tap (``bench/plain_sdk_tap.py``): the SDK template's REST streams with
   the tap's schemas;
+* the SDK floor (``bench/sdk_floor_tap.py``): the raw floor's reading inside the SDK's
+  record loop, with what a tap can turn off turned off: the least any tap on the SDK's
+  record loop costs;
 * the tap: ``tap-knowbe4`` with ``users`` and ``training_enrollments`` selected.
 
 For each: the median over ``--repeat`` runs of the process's CPU seconds (user + system, from
 ``wait4``: what the machine's other load does not change much) and of its wall seconds
 (the sandbox serves from this process, so the server's time is in the wall figure and not in
 the CPU one). The ratios are throughputs: ``floor CPU / tap CPU`` (1.0 = the tap costs what
-the floor does) and ``plain CPU / tap CPU`` (2.0 = the tap needs half the plain tap's CPU).
+the floor does) and ``plain CPU / tap CPU`` (2.0 = the tap needs half the plain tap's CPU);
+``floor CPU / SDK floor CPU`` is the most ``floor / tap`` can be for a tap whose records pass
+through the SDK's record loop.
 A start-up line gives the CPU of ``--version`` of each (the imports).
 """
 
@@ -83,7 +88,7 @@ def measured(command: list[str]) -> tuple[float, float]:
 
 
 def measure(users: int = 7000, repeat: int = 3) -> dict:
-    """Median CPU and wall seconds of the floor, the plain SDK tap and the tap."""
+    """Median CPU and wall seconds of the floor, the SDK floor, the plain SDK tap and the tap."""
     with Sandbox(users=users, limits=False) as sb, tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         records = len(sb.org.users()) + len(sb.org.enrollments())
@@ -98,6 +103,12 @@ def measure(users: int = 7000, repeat: int = 3) -> dict:
         programs = {
             "floor": [python, str(raw), sb.base_url, sb.api_key],
             "plain": [python, str(ROOT / "bench/plain_sdk_tap.py"), "--config", str(plain_config)],
+            "sdk_floor": [
+                python,
+                str(ROOT / "bench/sdk_floor_tap.py"),
+                "--config",
+                str(plain_config),
+            ],
             "tap": [
                 str(BIN / "tap-knowbe4"),
                 "--config",
@@ -109,12 +120,13 @@ def measure(users: int = 7000, repeat: int = 3) -> dict:
         start_up = {
             "floor": [python, "-c", "import json, requests"],
             "plain": [python, str(ROOT / "bench/plain_sdk_tap.py"), "--version"],
+            "sdk_floor": [python, str(ROOT / "bench/sdk_floor_tap.py"), "--version"],
             "tap": [str(BIN / "tap-knowbe4"), "--version"],
         }
         runs: dict[str, list[tuple[float, float]]] = {name: [] for name in programs}
         starts: dict[str, list[float]] = {name: [] for name in programs}
         for _ in range(repeat):
-            for name, command in programs.items():  # interleaved: load shifts hit all three
+            for name, command in programs.items():  # interleaved: load shifts hit all four
                 runs[name].append(measured(command))
                 starts[name].append(measured(start_up[name])[0])
     out: dict = {"records": records, "users": users}
@@ -133,6 +145,7 @@ def ratios(result: dict) -> dict[str, float]:
     return {
         "tap_vs_floor": result["floor"]["cpu"] / tap,
         "tap_vs_plain": result["plain"]["cpu"] / tap,
+        "sdk_floor_vs_floor": result["floor"]["cpu"] / result["sdk_floor"]["cpu"],
         "tap_vs_floor_wall": result["floor"]["wall"] / result["tap"]["wall"],
         "tap_vs_plain_wall": result["plain"]["wall"] / result["tap"]["wall"],
     }
@@ -148,7 +161,7 @@ def main() -> None:
     print(f"{result['records']:,} records ({result['users']:,} users and their enrollments)")
     print("| program | CPU s | wall s | start-up CPU s | records per CPU s |")
     print("| --- | --- | --- | --- | --- |")
-    for name in ("floor", "plain", "tap"):
+    for name in ("floor", "sdk_floor", "plain", "tap"):
         x = result[name]
         print(
             f"| {name} | {x['cpu']:.2f} | {x['wall']:.2f} | {x['start_cpu']:.2f} | "
@@ -156,7 +169,8 @@ def main() -> None:
         )
     print(
         f"tap/floor {r['tap_vs_floor']:.2f}x (wall {r['tap_vs_floor_wall']:.2f}x); "
-        f"tap/plain SDK tap {r['tap_vs_plain']:.2f}x (wall {r['tap_vs_plain_wall']:.2f}x)"
+        f"tap/plain SDK tap {r['tap_vs_plain']:.2f}x (wall {r['tap_vs_plain_wall']:.2f}x); "
+        f"SDK floor/floor {r['sdk_floor_vs_floor']:.2f}x (the most tap/floor can be)"
     )
 
 
