@@ -402,21 +402,28 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         count = 0
         self._repeats = ListingRepeats()  # what this listing sent, by primary key
         trail = self._trail = ListTrail()
+        top = self.parent_stream_type is None
+        listing_key = self.listing_key
+        paginator = None  # the listing's, made as its first page is asked for
         try:
             for record in self.read_listing(context):
                 if limit is not None and count >= limit:
                     report.end(Outcome.PARTIAL, f"stopped at the record limit ({limit})")
                     return Outcome.PARTIAL
-                if trail is not None and self._paginator is not None:
-                    key = comparable_key(self.listing_key(record))  # type: ignore[arg-type]
-                    resumed = self._resumed_at
-                    unproven = key is None or beyond(key, resumed.after) if resumed else False
-                    if not count and unproven:
-                        why = "the list changed since the interrupted run (its page begins later)"
-                        return (yield from self._restart(context, why))
-                    token = self._paginator.current_value
-                    top = self.parent_stream_type is None
-                    if top and trail.pages and trail.pages[-1][0] != token and trail.last:
+                if paginator is None:
+                    paginator = self._paginator
+                if paginator is not None:
+                    key = comparable_key(listing_key(record))  # type: ignore[arg-type]
+                    if not count:
+                        resumed = self._resumed_at
+                        if resumed and (key is None or beyond(key, resumed.after)):
+                            why = (
+                                "the list changed since the interrupted run (its page begins later)"
+                            )
+                            return (yield from self._restart(context, why))
+                    token = paginator.current_value
+                    pages = trail.pages
+                    if top and pages and pages[-1][0] != token and trail.last:
                         self._pages_emitted(trail.last)
                     trail.see(token, key)
                 count += 1
@@ -981,16 +988,20 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     @override
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Rename legacy fields, add the parent id, reshape, clean, count references."""
-        for old, new in self.renames.items():
-            if old in row and new not in row:  # both sent: the old one is kept as unknown
-                row[new] = row.pop(old)
-        if self.parent_key and context:
-            row[self.parent_key] = context[self.parent_key]
+        renames = self.renames
+        if renames:
+            for old, new in renames.items():
+                if old in row and new not in row:  # both sent: the old one is kept as unknown
+                    row[new] = row.pop(old)
+        parent_key = self.parent_key
+        if parent_key and context:
+            row[parent_key] = context[parent_key]
         record = self.normalize(row, context)
         if record is None:
             return None
         cleaned = self.cleaner.clean(record)
-        report = self.report
+        run, name = self.run, self.name
+        report = run.report.stream(name)  # self.report, looked up once
         if cleaned is None:
             report.dropped += 1
             return None
@@ -1000,11 +1011,12 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             if not repeats.admit(key, cleaned):
                 return None
         report.records += 1
-        tracker = self.run.references
-        if self.references:
-            tracker.observe(self.name, self.references, cleaned)
-        if self.name in tracker.targets:
-            tracker.seen(self.name, cleaned, self.primary_keys)
+        tracker = run.references
+        references = self.references
+        if references:
+            tracker.observe(name, references, cleaned)
+        if name in tracker.targets:
+            tracker.seen(name, cleaned, self.primary_keys)
         return cleaned
 
 

@@ -48,10 +48,11 @@ import typing as t
 from tap_knowbe4.state import aware_instant
 
 _INT_TEXT = re.compile(r"\s*[-+]?\d{1,30}\s*")
-_DATETIME = re.compile(
-    r"(\d{4}-\d{2}-\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?"
-    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+#: The time of day and zone of a date-time, after its date.
+_TIME_OF_DAY = (
+    r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
 )
+_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})" + _TIME_OF_DAY)
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
@@ -180,6 +181,30 @@ def _as_datetime(value: t.Any) -> str:
 
 #: Years 1 and 9999: an instant there may have no UTC form (checked by parsing it).
 _EDGE_YEARS = ("0001-", "9999-")
+
+#: A calendar-shaped date: ASCII digits (``date.fromisoformat`` reads no other), a year
+#: from 1, a month 01-12, a day 01-31 (a day from 29 on is checked against its month).
+_DAY_SHAPE = r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_PLAIN_DATE = re.compile(_DAY_SHAPE)
+_PLAIN_DATETIME = re.compile(f"(?!{'|'.join(_EDGE_YEARS)})" + _DAY_SHAPE + _TIME_OF_DAY)
+
+
+def plain_datetime(value: str) -> bool:
+    """True for a date-time that is loaded as it is sent.
+
+    That is ``_DATETIME``'s form, a real calendar day, not in years 1 or 9999: one match,
+    and the calendar is asked only from day 29 on.
+    """
+    return _PLAIN_DATETIME.fullmatch(value) is not None and (
+        value[8:10] < "29" or _real_day(value[:10])
+    )
+
+
+def plain_date(value: str) -> bool:
+    """True for a date sent as it is loaded: ``YYYY-MM-DD``, a real calendar day."""
+    return _PLAIN_DATE.fullmatch(value) is not None and (
+        value[8:10] < "29" or _real_day(value[:10])
+    )
 
 
 def _as_date(value: t.Any) -> str:
@@ -370,22 +395,14 @@ class RecordCleaner:
         return check
 
     def _string_checker(self, path: str, fmt: str | None) -> Check:
-        pattern = {"date-time": _DATETIME, "date": _DATE}.get(fmt or "")
+        plain = {"date-time": plain_datetime, "date": plain_date}.get(fmt or "")
         fix = {"date-time": _as_datetime, "date": _as_date}.get(fmt or "")
-        instant = fmt == "date-time"
-        match = pattern.fullmatch if pattern is not None else None
 
         def check(value: t.Any) -> t.Any:
             if value is None:
                 return None
             if type(value) is str:
-                if match is None:
-                    return value
-                if (
-                    match(value) is not None  # then value[:10] is the date it matched
-                    and _real_day(value[:10])
-                    and not (instant and value.startswith(_EDGE_YEARS))
-                ):
+                if plain is None or plain(value):
                     return value
                 try:
                     fixed = fix(value)  # type: ignore[misc]
@@ -397,7 +414,7 @@ class RecordCleaner:
                     return None
                 self._report(f"{fmt} rewritten to ISO 8601", path)
                 return fixed
-            if pattern is None:
+            if plain is None:
                 try:
                     converted = _as_text(value)
                 except _InvalidError:

@@ -51,6 +51,8 @@ The seams:
     when the catalog deselects nothing and conformance is off (the tap's cleaner makes
     records fit, :mod:`tap_knowbe4.records`): a tenth of the CPU of a read. Then the walks
     are skipped; the messages are the SDK's (its stream maps, version, ``time_extracted``).
+    The SDK's default map (no stream map, no flattening) returns the record it is given,
+    through three calls per record: it is not called.
 12. :meth:`SeamedStream._process_record` -- the SDK syncs a record's child streams only when
     the parent stream's first map keeps the record: a ``__filter__`` on ``users`` (or a map
     removing ``users``) left the risk histories of the users it filtered out unread, and the
@@ -83,6 +85,7 @@ from singer_sdk.helpers._batch import (
     SDKBatchMessage,
 )
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform, StreamMap
 from singer_sdk.singerlib import RecordMessage
 
 if sys.version_info >= (3, 12):
@@ -157,12 +160,23 @@ def signals_taken_over(handler: t.Callable[[int, t.Any], None]) -> t.Iterator[No
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
+def _passes_records_unchanged(stream_map: StreamMap) -> bool:
+    """11. True for the SDK's default map without flattening (it sends records as they are).
+
+    Its ``transform`` returns the record it is given: ``SameRecordTransform`` →
+    ``flatten_record`` → the record.
+    """
+    return type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
+
+
 class SeamedStream(RESTStream[_TToken]):
     """The SDK's REST stream, its private message writers behind public names (seams 2-4)."""
 
     _schema_sent = False
     #: 11. The selection mask found to select every property (conformance off).
     _mask_selecting_all: object = None
+    #: 11. Each stream map's alias, whether it sends records as they are, and the map.
+    _record_maps: list[tuple[str, bool, StreamMap]]
 
     @override
     def _write_schema_message(self) -> None:
@@ -234,12 +248,16 @@ class SeamedStream(RESTStream[_TToken]):
                 yield from super()._generate_record_messages(record)
                 return
             self._mask_selecting_all = mask
+            self._record_maps = [
+                (stream_map.stream_alias, _passes_records_unchanged(stream_map), stream_map)
+                for stream_map in self.stream_maps
+            ]
         version = self._stream_version
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
+        for alias, unchanged, stream_map in self._record_maps:
+            mapped = record if unchanged else stream_map.transform(record)
             if mapped is not None:
                 yield RecordMessage(
-                    stream=stream_map.stream_alias,
+                    stream=alias,
                     record=mapped,
                     version=version,
                     time_extracted=datetime.datetime.now(datetime.timezone.utc),
@@ -268,8 +286,11 @@ class SeamedStream(RESTStream[_TToken]):
         child context it gives is synced; unlike it, also when the stream map filters the
         record out of this stream's own output.
         """
-        for key, value in (partition_context or {}).items():
-            record.setdefault(key, value)
+        if partition_context:
+            for key, value in partition_context.items():
+                record.setdefault(key, value)
+        if not self.child_streams:  # nothing to sync (the SDK's ``_sync_children`` loop)
+            return
         for context in self.generate_child_contexts(record=record, context=child_context):
             self._sync_children(copy.copy(context))
 

@@ -28,7 +28,7 @@ import threading
 import time
 import typing as t
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib import SingerMessageType
 
 from tap_knowbe4.errors import OutputError, OutputStalledError
@@ -48,6 +48,16 @@ SIGNAL_GRACE_SECONDS = 1.0
 _LEAST_WAIT = 0.2
 
 
+def record_line_into(message: Message, block: bytearray) -> None:
+    """Append ``message``'s line to ``block``: the bytes of the SDK's ``format_message``.
+
+    The SDK's msgspec writer encodes into a buffer of its own and returns it, and the
+    block copies it; here the SDK's encoder writes the message's dict into the block.
+    """
+    encoder.encode_into(message.to_dict(), block, -1)
+    block += b"\n"
+
+
 class BufferedRecordWriter(MsgSpecWriter):
     """The SDK's msgspec writer, writing records in blocks (see the module docstring)."""
 
@@ -64,9 +74,13 @@ class BufferedRecordWriter(MsgSpecWriter):
         """Add a RECORD to the block; write the block and any other message at once."""
         if self.abandoned is not None:
             return
-        self._block += self.format_message(message)
-        if message.type == SingerMessageType.RECORD and len(self._block) < BLOCK_BYTES:
-            return
+        if message.type == SingerMessageType.RECORD:
+            block = self._block
+            record_line_into(message, block)
+            if len(block) < BLOCK_BYTES:
+                return
+        else:
+            self._block += self.format_message(message)
         self.flush()
 
     def flush(self) -> None:

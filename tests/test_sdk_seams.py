@@ -194,24 +194,32 @@ def _messages(stream: t.Any, generate: t.Callable) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    ("maps", "deselected"),
+    ("maps", "deselected", "flattening"),
     [
-        ({}, None),
-        ({"users": {"email": "__NULL__"}, "users_copy": {"__source__": "users"}}, None),
-        ({"users": {"__alias__": "people", "__filter__": "id > 100"}}, None),
-        ({}, "job_title"),
+        ({}, None, {}),
+        ({"users": {"email": "__NULL__"}, "users_copy": {"__source__": "users"}}, None, {}),
+        ({"users": {"__alias__": "people", "__filter__": "id > 100"}}, None, {}),
+        ({}, "job_title", {}),
+        ({}, None, {"flattening_enabled": True, "flattening_max_depth": 1}),
+        (
+            {"users_copy": {"__source__": "users"}},
+            None,
+            {"flattening_enabled": True, "flattening_max_depth": 2},
+        ),
     ],
-    ids=["no-maps", "maps-and-copy", "alias-filtered", "deselected"],
+    ids=["no-maps", "maps-and-copy", "alias-filtered", "deselected", "flattened", "copy-flat"],
 )
-def test_seam_11_record_messages_are_the_sdk_s(maps, deselected):
+def test_seam_11_record_messages_are_the_sdk_s(maps, deselected, flattening):
     """The tap's RECORD messages equal what the SDK's own ``_generate_record_messages``
-    makes of the same record: with stream maps (a copy, an alias, a filter), and with a
-    deselected property (then the SDK's walk runs and prunes it)."""
+    makes of the same record: with stream maps (a copy, an alias, a filter), with
+    flattening (then even the default map changes the record), and with a deselected
+    property (then the SDK's walk runs and prunes it)."""
     catalog = catalog_selecting(["users"])
     for item in next(e for e in catalog["streams"] if e["tap_stream_id"] == "users")["metadata"]:
         if deselected and item["breadcrumb"] == ["properties", deselected]:
             item["metadata"]["selected"] = False
     config = {"api_key": "seam-test-key", "budget_ledger": False, "stream_maps": maps}
+    config.update(flattening)
     stream = TapKnowBe4(config=config, catalog=catalog).streams["users"]
     stream._stream_version = 1234
     ours = _messages(stream, type(stream)._generate_record_messages)
@@ -220,6 +228,27 @@ def test_seam_11_record_messages_are_the_sdk_s(maps, deselected):
     assert len(records) == (0 if "__filter__" in str(maps) else 1 + ("users_copy" in maps))
     assert all(("job_title" in r) is (deselected is None) for r in records)
     assert all(m["version"] == 1234 for m in ours)
+    flattened = [m["record"] for m in ours if m["stream"] == "users"]
+    assert all(isinstance(r["_extra_fields"], str) is bool(flattening) for r in flattened)
+
+
+def test_seam_11_the_default_map_sends_the_record_it_is_given():
+    """The SDK's default map without flattening returns the very record it is given (so
+    the seam does not call it); an alias, a filter or flattening is not taken for it."""
+    config = {"api_key": "seam-test-key", "budget_ledger": False}
+    stream = TapKnowBe4(config=config, catalog=catalog_selecting(["users"])).streams["users"]
+    (default,) = stream.stream_maps
+    record = json.loads(json.dumps(SEAM_11_RECORD))
+    assert default.transform(record) is record
+    assert sdk_seams._passes_records_unchanged(default)
+    for other in (
+        {"stream_maps": {"users": {"__alias__": "people"}}},
+        {"stream_maps": {"users": {"__filter__": "id > 100"}}},
+        {"flattening_enabled": True, "flattening_max_depth": 1},
+    ):
+        tap = TapKnowBe4(config={**config, **other}, catalog=catalog_selecting(["users"]))
+        (stream_map,) = tap.streams["users"].stream_maps
+        assert not sdk_seams._passes_records_unchanged(stream_map), other
 
 
 def test_seam_12_children_are_read_for_parents_a_map_filters_out():

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import select
 import subprocess
 import sys
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib import RecordMessage
+
+from tap_knowbe4.writer import record_line_into
 
 CHILD = r"""
 import sys
@@ -81,3 +89,46 @@ def test_records_wait_in_a_block_and_a_state_writes_them_first():
     child.stdout.close()
     child.stderr.close()
     assert _kinds(out) == ["RECORD", "RECORD", "RECORD", "STATE", "RECORD"]
+
+
+# -- a RECORD's line, encoded straight into the block ---------------------------------------
+
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=4)
+    | st.text()
+    | st.datetimes(timezones=st.just(dt.timezone.utc))
+)
+_RECORDS = st.dictionaries(
+    st.text(),
+    st.recursive(
+        _JSON_LEAVES,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+        max_leaves=8,
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    records=st.lists(_RECORDS, min_size=1, max_size=4),
+    version=st.none() | st.integers(min_value=0, max_value=2**40),
+    extracted=st.none() | st.datetimes(timezones=st.just(dt.timezone.utc)),
+)
+def test_a_record_line_is_the_bytes_the_sdk_s_writer_formats(records, version, extracted):
+    """Lines appended to a block by ``record_line_into`` are what the SDK's msgspec writer
+    formats for the same messages, one after another."""
+    sdk = MsgSpecWriter()
+    block = bytearray(b"earlier\n")
+    expected = bytes(block)
+    for record in records:
+        message = RecordMessage(
+            stream="users", record=record, version=version, time_extracted=extracted
+        )
+        expected += bytes(sdk.format_message(message))
+        record_line_into(message, block)
+    assert bytes(block) == expected
