@@ -208,6 +208,7 @@ def test_recipients_may_be_called_incremental():
 # -- stream selection: a parent read only for its children is not done --------------------
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 def test_a_parent_read_only_for_its_children_is_not_marked_done():
     """Run 1 selects only user risk histories (users is read, not sent) and stops on its
     cap after the users list ended; run 2 selects users too. users was marked done by run 1,

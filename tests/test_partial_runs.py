@@ -52,7 +52,9 @@ def test_a_complete_run_activates_every_full_table_stream_after_its_records():
     assert not set(activated(run)) & set(INCREMENTAL)
 
 
-@pytest.mark.parametrize("cap", [3, 12, 40])
+@pytest.mark.parametrize(  # one variant in `make test-fast`, every variant in `make test`
+    "cap", [pytest.param(3, marks=pytest.mark.slow), 12, pytest.param(40, marks=pytest.mark.slow)]
+)
 def test_a_run_stopped_by_the_budget_activates_only_what_it_finished(cap):
     with sandbox() as sb:
         config = tap_config(sb, emit_activate_version_messages=True, max_requests_per_run=cap)
@@ -82,7 +84,14 @@ def test_a_forbidden_stream_and_an_exhausted_one_are_not_activated():
     assert_activation_follows_every_record(run)
 
 
-@pytest.mark.parametrize("fault", ["404", "403", "503"])
+@pytest.mark.parametrize(  # one variant in `make test-fast`, every variant in `make test`
+    "fault",
+    [
+        pytest.param("404", marks=pytest.mark.slow),
+        pytest.param("403", marks=pytest.mark.slow),
+        "503",
+    ],
+)
 def test_a_parent_whose_children_failed_is_not_settled(fault):
     streams = ["phishing_security_tests", "phishing_security_test_recipients"]
     with sandbox() as sb:
@@ -161,7 +170,9 @@ def test_batch_messages_are_per_stream_not_per_parent(tmp_path):
     assert len(files) == 3
 
 
-@pytest.mark.parametrize("failing", ["users", "group_members"])
+@pytest.mark.parametrize(  # one variant in `make test-fast`, every variant in `make test`
+    "failing", ["users", pytest.param("group_members", marks=pytest.mark.slow)]
+)
 def test_an_error_while_writing_records_fails_that_stream_and_resumes(tmp_path, failing):
     """Something outside the reading raises (here a stream map's expression): the stream
     cut short is named, fails, is not activated, and the next run reads it all."""

@@ -251,6 +251,7 @@ def test_seam_11_the_default_map_sends_the_record_it_is_given():
         assert not sdk_seams._passes_records_unchanged(stream_map), other
 
 
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
 def test_seam_12_children_are_read_for_parents_a_map_filters_out():
     """SIM-11: a ``__filter__`` on users, or a map removing users, left the risk histories of
     the users it kept out unread (the SDK syncs children only of records the parent's map

@@ -9,12 +9,14 @@ import select
 import subprocess
 import sys
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
 
 from tap_knowbe4.writer import record_line_into
+from tests.property_examples import examples
 
 CHILD = r"""
 import sys
@@ -53,6 +55,7 @@ def _kinds(out: bytes) -> list[str]:
     return [json.loads(line)["type"] for line in out.splitlines()]
 
 
+@pytest.mark.slow  # a cold interpreter importing the SDK: `make test`, not `make test-fast`
 def test_records_wait_in_a_block_and_a_state_writes_them_first():
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the block is the writer's own
     child = subprocess.Popen(
@@ -113,7 +116,7 @@ _RECORDS = st.dictionaries(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     records=st.lists(_RECORDS, min_size=1, max_size=4),
     version=st.none() | st.integers(min_value=0, max_value=2**40),
