@@ -149,17 +149,23 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
             self._paginator = None
             return None
         mode = self.settings.pagination
+        start = self.listing_start()
         self._paginator = KnowBe4Paginator(
             self.settings.page_size,
             "page" if self.cursor_refused and mode == "auto" else mode,
             key_of=self.listing_key,
             may_ignore_paging=self.may_ignore_paging,
-            start=self.listing_start(),
+            start=start,
+            start_keys=None if start is None else self.listing_start_keys(),
         )
         return self._paginator
 
     def listing_start(self) -> PageToken | None:
         """Where the listing starts when not at its beginning (a resumed list)."""
+        return None
+
+    def listing_start_keys(self) -> str | None:
+        """The fingerprint the page at :meth:`listing_start` had (``pagination.py``)."""
         return None
 
     @property

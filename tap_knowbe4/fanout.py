@@ -229,6 +229,24 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             self.own_table_version()
         return (yield from self._read_under_policy(context))
 
+    def _proven(self, resumed: ListPosition, first: tuple | None) -> bool:
+        """True when the page answered at ``resumed`` is the page the position was taken in.
+
+        Its fingerprint says so (the same records in the same order: any list, any order of
+        keys, and a cursor's page whose end then counts); or, in a list read in key order,
+        it begins at ``first``, at or before the last record read, so nothing moved to a
+        page before it.
+        """
+        paginator = self._paginator
+        if paginator is not None and paginator.start_proven:
+            return True
+        return resumed.ordered and first is not None and not beyond(first, resumed.after)
+
+    @override
+    def listing_start_keys(self) -> str | None:
+        """The fingerprint of the page :meth:`listing_start` resumes at."""
+        return self._resumed_at.page_keys if self._resumed_at is not None else None
+
     def _position(
         self, through: tuple, context: Context | None = None, parent: int | None = None
     ) -> ListPosition | None:
@@ -237,11 +255,13 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         ``context`` and ``parent``: for the children of that parent (a child stream).
         """
         trail = self._trail
-        token = trail.page_holding(through) if trail is not None else None
-        if trail is None or token is None or not trail.ordered:
+        holding = trail.page_holding(through) if trail is not None else None
+        if trail is None or holding is None:
             return None
+        index, token, page_keys = holding
         if token.cursor is not None and REDACTOR.found_in(token.cursor.encode()):
             return None  # a cursor naming the key is never kept
+        first = self._resumed_at.nth if self._resumed_at is not None else 1
         return ListPosition(
             page=None if token.cursor is not None else token.page,
             cursor=token.cursor,
@@ -251,6 +271,9 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             after=through,
             restarts=self._restarts,
             parent=parent,
+            page_keys=page_keys,
+            ordered=trail.ordered,
+            nth=first + index,
         )
 
     # -- BATCH files: per stream, not per parent; written before what they allow ---------
@@ -416,16 +439,14 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                     key = comparable_key(listing_key(record))  # type: ignore[arg-type]
                     if not count:
                         resumed = self._resumed_at
-                        if resumed and (key is None or beyond(key, resumed.after)):
-                            why = (
-                                "the list changed since the interrupted run (its page begins later)"
-                            )
+                        if resumed is not None and not self._proven(resumed, key):
+                            why = "the page it stopped in is not the page it was (the list changed)"
                             return (yield from self._restart(context, why))
                     token = paginator.current_value
                     pages = trail.pages
                     if top and pages and pages[-1][0] != token and trail.last:
                         self._pages_emitted(trail.last)
-                    trail.see(token, key)
+                    trail.see(token, key, paginator.page_keys)
                 count += 1
                 yield record
         except (StopRunError, TerminationRequestedError):
@@ -778,9 +799,10 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             self.resume.keep_list(self.name, None)  # finished, or nothing of it is done
             return
         through = min(t.cast("list[tuple]", bounds))
-        if not trail.ordered and not midway:
+        position = self._position(through)
+        if position is None and not trail.ordered and not midway:
             self.report.note("records out of key order: after a stop the list is read again")
-        self.resume.keep_list(self.name, self._position(through))
+        self.resume.keep_list(self.name, position)
 
     def _children_through(self, child: str) -> tuple | None:
         """The parent up to which ``child`` needs nothing before it (None: not one is known).

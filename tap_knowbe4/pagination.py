@@ -60,6 +60,7 @@ evidence (a page whose records were all sent before).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import typing as t
 
 from singer_sdk.pagination import BaseAPIPaginator
@@ -83,6 +84,16 @@ def _comparable(value: t.Any) -> t.Hashable:
     if isinstance(value, (dict, list)):
         return repr(value)
     return str(value).strip() if value is not None else None
+
+
+def page_fingerprint(keys: t.Sequence[t.Hashable]) -> str:
+    """16 hex digits naming a page by its records' keys, in order (record ids, nothing else).
+
+    A page read again with the same fingerprint holds the same records in the same order: the
+    records before it did not shift across its start, whatever order the list's keys come in
+    (``resume.py``).
+    """
+    return hashlib.sha256(repr(list(keys)).encode()).hexdigest()[:16] if keys else ""
 
 
 def _comparable_key(key: t.Hashable) -> t.Hashable:
@@ -125,6 +136,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         key_of: t.Callable[[dict], t.Hashable] | None = None,
         may_ignore_paging: bool = False,
         start: PageToken | None = None,
+        start_keys: str | None = None,
     ) -> None:
         """Start at page 1 (``page`` mode), ``cursor=true`` (``auto``, ``cursor``), or bare.
 
@@ -133,6 +145,9 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         first request carries ``per_page`` only (no ``page``, no ``cursor``). ``start``
         resumes a list an earlier run stopped reading (``resume.py``): at a cursor the listing
         goes on following cursors, at a page number by number, with the page size it had.
+        ``start_keys``: the :func:`page_fingerprint` that page had then. When the page
+        answered there has it too, it is that very page (:attr:`start_proven`): what it says
+        about the end of the list is evidence, as on any page this run reached.
         """
         if start is not None:
             first = start
@@ -178,6 +193,11 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         self._end_claimed = False
         self._empty_cursor_pages = 0
         self._last_page: Page | None = None
+        #: The :func:`page_fingerprint` of the last page accepted ("" before any).
+        self.page_keys = ""
+        #: True when the first page, at ``start``, had the fingerprint kept with it.
+        self.start_proven = False
+        self._start_keys = start_keys if start is not None else None
 
     @property
     def speaks_cursor(self) -> bool:
@@ -196,9 +216,14 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
                 self._fail(page, "its cursors went in a circle")
             self._cursors.add(page.next_cursor)
         self._repeats_first = self._all_seen = False
+        self.page_keys = ""
+        expected, self._start_keys = self._start_keys, None  # the first page only
         if self.key_of is None or not page.records:
             return page.records
         keys = [_comparable_key(self.key_of(r)) for r in page.records]
+        self.page_keys = page_fingerprint(keys)
+        if expected is not None:
+            self.start_proven = self.page_keys == expected
         if self._first_keys is None:
             self._first_keys, self._first = keys, page
         elif self._phase != "probe" and all(key in self._seen for key in keys):
@@ -276,7 +301,12 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         Whatever that page says about the end is no evidence: a server that no longer reads
         ``cursor`` answers its first page there.
         """
-        return self._phase == "cursor" and self._resumed_cursor and not self._cursors
+        return (
+            self._phase == "cursor"
+            and self._resumed_cursor
+            and not self._cursors
+            and not self.start_proven
+        )
 
     def _unproven(self, page: Page) -> None:
         """The end at a kept cursor is unproven: the list must be read from its start."""

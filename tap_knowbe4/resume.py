@@ -11,10 +11,13 @@ each kept only with the evidence that makes it safe to skip what it covers:
   it counts nothing;
 * **list positions** (:class:`~tap_knowbe4.state.ListPosition`): the page of a full-table
   list, of a fan-out's parents, or of the children of the one parent a child stream stopped
-  in (one user's long risk history), that held the last record counted as read. The next run
-  asks for that page again and goes on only if it still begins at or before that record:
-  the list is in ascending key order, so nothing after it can have moved to an earlier
-  page. Otherwise that list is read from its first page again;
+  in (one user's long risk history), that held the last record counted as read, by page
+  number or by the server's cursor, with a fingerprint of that page (its records' ids in
+  order). The next run asks for that page again and goes on only if it proves to be the same
+  page: the same fingerprint (any list: keys out of order, a cursor's page), or, in a list in
+  ascending key order, a page that still begins at or before that record, so nothing after
+  it can have moved to an earlier page. Otherwise that list is read from its first page
+  again, with a warning;
 * **table versions**: the version the rows of a full-table stream carry while its read
   spans runs, so that the ACTIVATE_VERSION sent when it completes keeps every row sent
   under it in the earlier runs.
@@ -22,9 +25,13 @@ each kept only with the evidence that makes it safe to skip what it covers:
 A list's position is kept page by page as the list is read (``KnowBe4Stream._pages_emitted``),
 in the STATE that follows the page's records, so a run killed mid-list (SIGKILL) has one too.
 
-Every cap makes progress with these: a run that stops on ``max_requests_per_run`` having
-moved none of them forward fails (:meth:`Resume.progressed`), rather than promise that the
-next run continues.
+Each position is proven by reading its page again (one page per level: a parent's page, then
+its children's), so a run makes progress only when ``max_requests_per_run`` leaves a request
+after those (:meth:`Resume.proof_pages`). A run that leaves a position a smaller cap cannot
+get past fails at once, naming the smallest cap that can (and a run given such a state
+fails before its first request); a run that stops on the cap having moved no position
+forward fails too (:meth:`Resume.progressed`), rather than promise that the next run
+continues.
 """
 
 from __future__ import annotations
@@ -197,6 +204,20 @@ class Resume:
                 return True
         return False
 
+    def proof_pages(self, streams: t.Container[str] | None = None) -> tuple[int, str]:
+        """Pages the next run reads again, as proof, before anything new; and whose.
+
+        The deepest position kept decides: one page for a list, two inside a parent's
+        children (the parent's page, then the children's). ``streams``: only the positions
+        of these (the ones a run will read); None: the positions this run leaves.
+        """
+        lists = self._now.lists if streams is None else self.lists_before
+        deepest = (0, "")
+        for name, position in sorted(lists.items()):
+            if streams is None or name in streams:
+                deepest = max(deepest, (1 if position.parent is None else 2, name))
+        return deepest
+
     def unsettled_lists(self, runs: int = RESTARTS_REPORTED) -> list[str]:
         """Lists read from their first page again in ``runs`` runs in a row, unfinished."""
         return sorted(n for n, p in self._now.lists.items() if p.restarts >= runs)
@@ -235,33 +256,47 @@ def comparable_key(values: t.Iterable[object]) -> tuple | None:
 
 
 class ListTrail:
-    """The pages one reading of a top-level list went through, and whether it was ordered.
+    """The pages one reading of a list went through, and whether it was in key order.
 
-    ``pages`` holds each page's token with the key of its first record; a position is the
-    last page that begins at or before a key (:meth:`page_holding`).
+    ``pages`` holds each page's token with the key of its first record and the page's
+    fingerprint (``pagination.page_fingerprint``); a position is the page holding a key
+    (:meth:`page_holding`).
     """
 
     def __init__(self) -> None:
         """An empty trail."""
-        self.pages: list[tuple[PageToken, tuple]] = []
+        self.pages: list[tuple[PageToken, tuple, str]] = []
         self.last: tuple | None = None
         self.ordered = True
+        #: A record without a comparable key was read: no page can be named by its keys.
+        self.keyless = False
 
-    def see(self, token: PageToken, key: tuple | None) -> None:
-        """A record with ``key`` came from the page asked for with ``token``."""
+    def see(self, token: PageToken, key: tuple | None, page_keys: str = "") -> None:
+        """A record with ``key`` came from the page asked for with ``token`` (``page_keys``)."""
         if key is None or (self.last is not None and not beyond(key, self.last)):
             self.ordered = False
         if key is None:
+            self.keyless = True
             return
         pages = self.pages
         if not pages or (pages[-1][0] is not token and pages[-1][0] != token):
-            pages.append((token, key))
+            pages.append((token, key, page_keys))
         self.last = key
 
-    def page_holding(self, key: tuple) -> PageToken | None:
-        """The last page read that begins at or before ``key`` (None: none did)."""
+    def page_holding(self, key: tuple) -> tuple[int, PageToken, str] | None:
+        """The page that holds ``key``: its place in the trail, token and fingerprint.
+
+        In key order: the last page read that begins at or before ``key``. Out of key order,
+        only the page of the last record read can be named (by its fingerprint). None when
+        no page can be.
+        """
+        if not self.ordered:
+            if self.keyless or key != self.last or not self.pages or not self.pages[-1][2]:
+                return None
+            token, _, page_keys = self.pages[-1]
+            return len(self.pages) - 1, token, page_keys
         found = None
-        for token, first in self.pages:
+        for index, (token, first, page_keys) in enumerate(self.pages):
             if not beyond(first, key):
-                found = token
+                found = index, token, page_keys
         return found

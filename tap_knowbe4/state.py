@@ -294,8 +294,10 @@ class ListPosition:
     ``page`` or ``cursor`` (with ``per_page``) asks for the page that held ``after``, the
     key of the last record that counts as read; ``page_size`` and ``params`` are the
     settings and query the list was read with (another value is another list). A list is
-    resumed at that page only when the page still begins at or before ``after``, so no
-    record can have moved to a page before it (``fanout.py``).
+    resumed at that page only when the page answered there proves it is the page it was:
+    the same records in the same order (``page_keys``, a fingerprint of their ids), or, in
+    a list read in ascending key order (``ordered``), a page that still begins at or before
+    ``after``, so no record can have moved to a page before it (``fanout.py``).
     """
 
     page: int | None
@@ -309,6 +311,12 @@ class ListPosition:
     restarts: int = 0
     #: For one parent's children (a child stream's listing): the parent's id.
     parent: int | None = None
+    #: The page's fingerprint (``pagination.page_fingerprint``; "" when none was taken).
+    page_keys: str = ""
+    #: True when the list came in ascending key order (``after`` proves the page too).
+    ordered: bool = True
+    #: The page's place in the list (1: its first page), however it is asked for.
+    nth: int = 1
 
     def dump(self) -> dict[str, t.Any]:
         """JSON-able form."""
@@ -317,15 +325,25 @@ class ListPosition:
             "cursor": self.cursor,
             "per_page": self.per_page,
             "page_size": self.page_size,
-            "params": dict(self.params),
+            # pairs, not an object: a merge replaces a list whole (keys of an older query
+            # would survive in an object)
+            "params": [list(pair) for pair in self.params],
             "after": list(self.after),
             "restarts": self.restarts,
             "parent": self.parent,  # null too: a merge must not keep an older one
+            "page_keys": self.page_keys,
+            "ordered": self.ordered,
+            "nth": self.nth,
         }
 
     def reached(self) -> tuple:
-        """How far the reading got, comparable between positions of one stream."""
-        return (-1 if self.parent is None else self.parent, *self.after)
+        """How far the reading got, comparable between positions of one stream.
+
+        The parent, then the page's place in the list, then (in a list in key order) the
+        last key read.
+        """
+        parent = -1 if self.parent is None else self.parent
+        return (parent, self.nth, *(self.after if self.ordered else ()))
 
     @classmethod
     def load(cls, raw: object) -> ListPosition | None:
@@ -335,8 +353,8 @@ class ListPosition:
         page, cursor = raw.get("page"), raw.get("cursor")
         per_page, page_size = raw.get("per_page"), raw.get("page_size")
         params, after = raw.get("params"), raw.get("after")
-        if (page is None) == (cursor is None):
-            return None
+        if page is not None and cursor is not None:
+            return None  # (neither: the first page, asked as a list's first request is)
         if page is not None and not _whole(page, 1, MOST_PLAUSIBLE_PAGE):
             return None
         if cursor is not None and not (
@@ -345,9 +363,14 @@ class ListPosition:
             return None
         if not (_whole(per_page, 1, MOST_PLAUSIBLE_PAGE) and _whole(page_size, 1, 10_000)):
             return None
-        if not isinstance(params, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and len(k) + len(v) < 200
-            for k, v in params.items()
+        if isinstance(params, dict):  # written before params were pairs
+            params = [[k, v] for k, v in params.items()]
+        if not isinstance(params, list) or not all(
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(v, str) for v in pair)
+            and len(pair[0]) + len(pair[1]) < 200
+            for pair in params
         ):
             return None
         if not (
@@ -363,15 +386,24 @@ class ListPosition:
         parent = raw.get("parent")
         if parent is not None and not _whole(parent, 0, 2**63):
             return None
+        page_keys, ordered = raw.get("page_keys", ""), raw.get("ordered", True)
+        nth = raw.get("nth", page or 1)
+        if not (isinstance(page_keys, str) and len(page_keys) <= 16 and isinstance(ordered, bool)):
+            return None
+        if not _whole(nth, 1, MOST_PLAUSIBLE_PAGE) or not (ordered or page_keys):
+            return None
         return cls(
             page,
             cursor,
             t.cast("int", per_page),
             t.cast("int", page_size),
-            tuple(sorted(params.items())),
+            tuple(sorted((k, v) for k, v in params)),
             tuple(after),
             restarts,
             parent,
+            page_keys,
+            ordered,
+            t.cast("int", nth),
         )
 
 

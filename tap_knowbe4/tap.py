@@ -51,6 +51,17 @@ if t.TYPE_CHECKING:
 redact.install()
 
 
+def _cap_cannot_resume(cap: int, proof: int, where: str, stopped: str) -> str:
+    """The line refusing ``max_requests_per_run`` that cannot get past a position kept."""
+    pages = "its page" if proof == 1 else "the page of its parent, then its own page,"
+    return (
+        f"max_requests_per_run ({cap}) is too small for this sync to make progress: "
+        f"{stopped} {where}, and a run resumes it by reading {pages} again as proof, "
+        f"{proof} request{'s' if proof > 1 else ''} before a new page. The smallest cap that "
+        f"can make progress is {proof + 1}: raise max_requests_per_run."
+    )
+
+
 class RunFailedError(KnowBe4Error):
     """The run ended but did not succeed (a stream failed, or stopped early)."""
 
@@ -385,6 +396,7 @@ class TapKnowBe4(SeamedTap):
         progress = ProgressLog(run, interval=run.settings.progress_interval_seconds)
         progress.start()
         try:
+            self._refuse_a_cap_that_cannot_resume()
             sync_streams()
         except TerminationRequestedError as exc:
             if isinstance(exc, OutputStalledError):  # cut short while writing records
@@ -492,7 +504,15 @@ class TapKnowBe4(SeamedTap):
             ]
             unsettled = self.resume.unsettled_lists()
             cap = run.budget.max_per_run
-            if run.budget.run_cap_reached and not self.resume.progressed():
+            proof, where = self.resume.proof_pages()
+            if run.budget.run_cap_reached and cap is not None and cap <= proof:
+                report.stop_kind = StopKind.ERROR
+                report.stop_reason = RunFailedError(
+                    _cap_cannot_resume(cap, proof, where, "this run stopped in")
+                    + " The state keeps what this run read."
+                )
+                code = 1
+            elif run.budget.run_cap_reached and not self.resume.progressed():
                 report.stop_kind = StopKind.ERROR
                 spent = ", ".join(
                     f"{n} {r.requests}" for n, r in sorted(report.streams.items()) if r.requests
@@ -539,6 +559,20 @@ class TapKnowBe4(SeamedTap):
         )
         msg = f"The run did not complete: {'; '.join(failed)}. The state lets the next run resume."
         raise RunFailedError(msg)
+
+    def _refuse_a_cap_that_cannot_resume(self) -> None:
+        """Fail before the first request when the cap cannot get past the position kept.
+
+        Resuming reads the page of each level of the position again, as proof
+        (``resume.py``): a cap no larger than that sends them all and reads nothing new, in
+        every run.
+        """
+        cap = self.run.budget.max_per_run
+        read = {s.name for s in self.streams.values() if s.selected or s.has_selected_descendents}
+        proof, where = self.resume.proof_pages(read)
+        if cap is not None and cap <= proof:
+            msg = _cap_cannot_resume(cap, proof, where, "the interrupted sync stopped in")
+            raise RunFailedError(f"{msg} No request was sent; the state is as it was.")
 
     def _continues(self, name: str) -> str:
         """Where the next run continues stream ``name``, in words (from the state)."""

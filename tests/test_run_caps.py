@@ -225,18 +225,24 @@ def test_a_cursor_the_server_no_longer_accepts_restarts_the_list(caplog):
 
 
 @pytest.mark.slow  # several runs or a subprocess: `make test`
-def test_a_cap_too_small_to_progress_fails_in_one_line(tmp_path):
-    """A cap of 1 reads page 1; the next run re-reads it to prove nothing moved, and can do
-    nothing more: exit 1 in one line, not exit 0 with a promise."""
+def test_sim_15_a_cap_too_small_to_progress_fails_at_the_first_run_that_can_know(tmp_path):
+    """A cap of 1 reads page 1 and keeps it; a run resumes by reading that page again (the
+    proof), so no later run can read a new one. The first run says so (exit 1 in one line,
+    naming the smallest cap that works: 2), not exit 0 with a promise; a run given its state
+    with the same cap fails before its first request, the state as it was."""
     with sandbox(users=45) as sb:
         config = tap_config(sb, page_size=10, max_requests_per_run=1, budget_ledger=False)
         catalog = catalog_selecting(["users"])
         first = run_cli(tmp_path, config, catalog=catalog)
-        assert first.returncode == 0, first.stderr[-2000:]
         second = run_cli(tmp_path, config, catalog=catalog, state=first.final_state)
-    line = second.assert_one_clear_line(code=1)
+    line = first.assert_one_clear_line(code=1)
     assert "max_requests_per_run (1) is too small" in line
-    assert "continues from them" not in second.stderr
+    assert "The smallest cap that can make progress is 2" in line
+    assert "continues from them" not in first.stderr
+    assert first.final_state["tap_knowbe4"]["interrupted"]["lists"]["users"]["nth"] == 1
+    line = second.assert_one_clear_line(code=1)
+    assert "No request was sent" in line
+    assert second.final_state["tap_knowbe4"]["last_run"]["requests"] == 0
     assert (
         second.final_state["tap_knowbe4"]["interrupted"]
         == first.final_state["tap_knowbe4"]["interrupted"]
@@ -286,6 +292,24 @@ def test_children_longer_than_the_cap_are_read_across_runs(parent, child, users,
 
 
 @pytest.mark.slow  # several runs or a subprocess: `make test`
+def test_sim_15_a_cursor_list_resumed_at_its_last_page_goes_on():
+    """Seed 540016, cut down: the drift profile pages by cursor only. A run read every
+    phishing test but not all their recipients, so the tests' list kept the cursor of its
+    last page. The next run read that page again: it named no next cursor, and a kept
+    cursor's page is no evidence of the end (a server ignoring ``cursor`` answers page 1
+    there), so the list started over and spent the cap on it; after 10 runs the cap was
+    refused as too small. The page is proven now by its fingerprint (its records' ids in
+    order): the same page, so its end counts, and the runs get there."""
+    streams = ["phishing_security_tests", "phishing_security_test_recipients"]
+    with sandbox(profile="drift", users=9) as sb:
+        config = tap_config(sb, page_size=4, max_requests_per_run=4)
+        _, warehouse = sync_until_complete(config, streams, most=20)
+        truth = {stream: _truth(sb, stream) for stream in streams}
+    for stream, keys in truth.items():
+        assert warehouse.keys(stream) == keys, stream
+
+
+@pytest.mark.slow  # several runs or a subprocess: `make test`
 def test_a_fan_out_resumes_at_the_parent_its_children_stopped_in():
     """SIM-7's sibling: with a start date, the first tests give no recipients to read. A run
     stopped in the recipients of the first test after them kept no place in the tests' list
@@ -309,20 +333,33 @@ def test_a_fan_out_resumes_at_the_parent_its_children_stopped_in():
 
 
 @pytest.mark.slow  # several runs or a subprocess: `make test`
-def test_a_cap_that_only_reaches_the_page_it_stopped_in_fails_with_its_arithmetic(tmp_path):
+def test_sim_15_a_cap_that_only_reaches_the_pages_it_stopped_in_fails_with_its_arithmetic(
+    tmp_path,
+):
     """A cap of 2 in a fan-out whose children are long: the first run reads the parent's
-    page and the first page of its children (kept); the next can only read both again (the
-    parent's page, then that page as proof): exit 1, naming what its requests went to."""
+    page and the first page of its children (kept). A run resumes by reading both again
+    (the parent's page, then that page, as proof): the first run fails at once, naming 3 as
+    the smallest cap that works (was: exit 0 and a promise, then a refusal a run later)."""
     streams = ["groups", "group_risk_score_history"]
     with sandbox(users=4, risk_years=1) as sb:
         config = tap_config(sb, page_size=10, max_requests_per_run=2, budget_ledger=False)
         catalog = catalog_selecting(streams)
         first = run_cli(tmp_path, config, catalog=catalog)
-        assert first.returncode == 0, first.stderr[-2000:]
         second = run_cli(tmp_path, config, catalog=catalog, state=first.final_state)
-    line = second.assert_one_clear_line(code=1)
+        third = run_cli(
+            tmp_path,
+            {**config, "max_requests_per_run": 3},
+            catalog=catalog,
+            state=first.final_state,
+        )
+    line = first.assert_one_clear_line(code=1)
     assert "max_requests_per_run (2) is too small" in line
-    assert "(group_risk_score_history 1, groups 1)" in line
+    assert "stopped in group_risk_score_history" in line
+    assert "The smallest cap that can make progress is 3" in line
+    assert "No request was sent" in second.assert_one_clear_line(code=1)
+    positions = [r.final_state["tap_knowbe4"]["interrupted"]["lists"] for r in (first, third)]
+    before, after = (p["group_risk_score_history"] for p in positions)
+    assert (after["parent"], after["nth"]) > (before["parent"], before["nth"])  # progress at 3
 
 
 @pytest.mark.slow  # several runs or a subprocess: `make test`
@@ -360,10 +397,17 @@ def test_a_position_taken_with_another_page_size_is_not_used():
         {"page": -3, "cursor": None, "per_page": 10, "page_size": 10, "params": {}, "after": [5]},
         {"page": 2, "cursor": "x", "per_page": 10, "page_size": 10, "params": {}, "after": [5]},
         {"page": 2, "cursor": None, "per_page": 10, "page_size": 10, "params": {}, "after": []},
-        {"page": 2, "cursor": None, "per_page": 10, "page_size": 10, "params": [], "after": [5]},
+        {
+            "page": 2,
+            "cursor": None,
+            "per_page": 10,
+            "page_size": 10,
+            "params": ["a=b"],
+            "after": [5],
+        },
         "page 2",
     ],
-    ids=["negative-page", "page-and-cursor", "no-key", "params-not-object", "text"],
+    ids=["negative-page", "page-and-cursor", "no-key", "params-not-pairs", "text"],
 )
 def test_an_implausible_position_is_ignored_with_a_warning(position, caplog):
     with sandbox(users=45) as sb:

@@ -244,7 +244,6 @@ SIGTERM_AT_20 = {"name": "SIGTERM", "at_request": 20}
 # -- SIM-16: a cursor-only parent list finished before its last parent's children ------------
 
 
-@open_defect("SIM-16: the last page of a cursor-only list, read again, restarts the list")
 def test_sim_16_a_cursor_list_finished_before_its_children_is_not_read_again(tmp_path):
     """Seed 540053 (cap 21, 92 clean runs, every one exit 0 "the next run continues"), cut
     down: seven groups on the drift profile (cursors only), pages of three, their members
@@ -252,7 +251,8 @@ def test_sim_16_a_cursor_list_finished_before_its_children_is_not_read_again(tmp
     stops before the children of its one group; the next run resumes groups at that page's
     cursor, which names no next cursor (it is the last page), takes that as no evidence and
     reads groups from page 1 again; that run ends where the first one did. The two runs
-    alternate for ever (seven runs a cycle in the seed)."""
+    alternate for ever (seven runs a cycle in the seed). Fixed with SIM-15: the page read
+    again is proven by its fingerprint, so its end counts."""
     drift = dict(TENANTS[0], profile="drift", seed=3780372, users=8)
     config = {"page_size": 3, "max_requests_per_run": 9, "members_endpoint": True}
     others = [s for s in STREAMS if s not in ("groups", "group_members")]
@@ -261,5 +261,25 @@ def test_sim_16_a_cursor_list_finished_before_its_children_is_not_read_again(tmp
         run(config=config, catalog={"deselect": others}),
         converge=True,
         tenants=[drift, TENANTS[1]],
+    )
+    assert not found
+
+
+# -- SIM-15: a cap the config allows makes progress, or is refused at once ----------------------
+
+
+def test_sim_15_enrollments_out_of_key_order_are_read_across_capped_runs(tmp_path):
+    """Seeds 540042 and 300015/300017, cut down: the drift profile lists an enrollment twice,
+    so training_enrollments is out of key order; no key proves a position, and every capped
+    run read it from page 1 again, then refused the cap as too small. The page it stopped in
+    is kept with its fingerprint now, and proven by it."""
+    drift = [dict(tenant, profile="drift") for tenant in TENANTS]
+    config = {"page_size": 10, "max_requests_per_run": 5}
+    others = [s for s in STREAMS if s != "training_enrollments"]
+    found = replay(
+        tmp_path,
+        run(config=config, catalog={"deselect": others}),
+        converge=True,
+        tenants=drift,
     )
     assert not found

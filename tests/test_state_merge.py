@@ -223,3 +223,36 @@ def test_a_position_dropped_within_a_run_does_not_break_the_seal_of_a_merged_rec
     assert loaded.interrupted.streams_done == {"account", "groups"}
     assert loaded.interrupted.lists == {}
     assert loaded.interrupted.parents_done == {}
+
+
+def test_4b_a_query_changed_between_merged_runs_keeps_the_newer_position():
+    """Attack 4 #4b: a position's ``params`` were an object, so a merge kept a query key the
+    newer run no longer sent (``{"status": "active"}`` merged under ``{}`` stays), the seal
+    broke and the interrupted sync started over, once per settings change. As pairs (a
+    list), the merge replaces them whole and the newer position stands."""
+    older = _stopped_in_groups(A)
+    older.interrupted.lists["groups"] = ListPosition(2, None, 3, 3, (("status", "active"),), (9,))
+    newer = _stopped_in_groups(A)
+    loaded, warnings = _load(_merged(newer, older))
+    assert warnings == []
+    assert loaded.interrupted.lists["groups"] == GROUPS_AT_PAGE_2
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        ListPosition(None, None, 10, 10, (("full", "true"),), ("2024-05-01",), parent=7),
+        ListPosition(
+            None, "c2", 10, 10, (), (5, "x"), page_keys="197b539420201b1f", ordered=False, nth=4
+        ),
+    ],
+    ids=["first-page-asked-bare", "cursor-out-of-key-order"],
+)
+def test_a_position_reads_back_as_written(position):
+    """SIM-15: a list's first page asked bare (no page, no cursor: an endpoint documented to
+    answer at once) was written and read back as implausible, with a warning each run; a
+    position out of key order keeps its fingerprint and place."""
+    state = TapState(account=A, interrupted=Interrupted(lists={"x": position}))
+    loaded, warnings = _load(_singer(state))
+    assert warnings == []
+    assert loaded.interrupted.lists["x"] == position

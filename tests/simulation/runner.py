@@ -413,6 +413,9 @@ class Sequence:
             if len(self.results) - first >= allowed:
                 break
             if oracle.CAP_REFUSED in result.exit.text:
+                cap = template.config.get("max_requests_per_run")
+                if oracle.honest_refusal(result.exit.text, cap):
+                    return []  # the oracle agrees: no run at this cap can get further
                 break  # the tap says more runs at this cap get nowhere: no need to try them
         last_result = self.results[-1]
         lines = oracle.error_lines(last_result.exit.stderr)

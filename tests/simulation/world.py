@@ -48,6 +48,9 @@ class Truth:
     rows: Rows
     #: Phishing tests by id: (started_at, has recipients).
     psts: dict[int, str | None]
+    #: Stream -> key -> every version the API lists of a key it lists with other content
+    #: (the drift profile's repeated keys): ``rows`` holds the one a single run leaves.
+    versions: dict[str, dict[tuple, list[dict]]] = dataclasses.field(default_factory=dict)
 
 
 class World:
@@ -178,9 +181,15 @@ class World:
         org = Organization(self.options[tenant])
         org.advance(seconds=clock - org.now_epoch)
         rows: Rows = {}
+        versions: dict[str, dict[tuple, list[dict]]] = {}
         for stream in KEYS:
             records = expected_records(org, stream, members_from)
             rows[stream] = {key_of(stream, r): r for r in records}
+            if len(rows[stream]) < len(records):
+                listed: dict[tuple, list[dict]] = {}
+                for record in records:
+                    listed.setdefault(key_of(stream, record), []).append(record)
+                versions[stream] = {k: v for k, v in listed.items() if len(v) > 1}
         table = endpoint_table(members_from)
         with_recipients = set(parents_of(org, table["phishing_security_test_recipients"], table))
         psts = {
@@ -188,7 +197,7 @@ class World:
             for key, row in rows["phishing_security_tests"].items()
             if key[0] in with_recipients
         }
-        found = Truth(rows=rows, psts=psts)
+        found = Truth(rows=rows, psts=psts, versions=versions)
         if len(self._truths) > 64:
             self._truths.clear()
         self._truths[memo] = found
