@@ -7,6 +7,7 @@ through the tap's command line (``tests.cli.run_cli``) over real HTTP against th
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import pathlib
@@ -163,3 +164,53 @@ def test_4_batch_files_are_never_followed_by_activate_version(tmp_path):
     assert [m["type"] for m in run.messages if m.get("stream") == "users"] == ["SCHEMA", "BATCH"]
     said = [line for line in run.stderr.splitlines() if "no table version" in line]
     assert len(said) == 1, run.stderr[-2000:]
+
+
+# -- 5: a default window shorter than documented: points between bookmark and window lost ----
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+
+
+class _Windowed:
+    """The account's risk history, a point a week from 300 days ago to ``newest_age`` days
+    ago; without ``full=true`` only the points of the last ``window`` days."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.newest_age = 100
+        self.asked: list[dict[str, str]] = []
+
+    def days(self) -> list[dt.date]:
+        return [TODAY - dt.timedelta(days=age) for age in range(300, self.newest_age - 1, -7)]
+
+    def __call__(self, request: Request) -> t.Any:
+        if request.path != "/v1/account/risk_score_history":
+            return json_answer([])
+        self.asked.append(dict(request.query))
+        days = self.days()
+        if request.query.get("full") != "true":
+            days = [day for day in days if (TODAY - day).days <= self.window]
+        return json_answer([{"risk_score": 10.0, "date": day.isoformat()} for day in days])
+
+
+@pytest.mark.parametrize("window", [90, 183])
+def test_5_a_window_shorter_than_documented_loses_no_point(tmp_path, window):
+    """Run 1 reads the whole history; its newest point is 100 days old (the bookmark). Run 2
+    omits ``full=true`` (a bookmark younger than 150 days sits inside the documented six-month
+    window), but this server's window is 90 days: the point 97 days old was never sent
+    (complete, exit 0). The answer must reach back to the bookmark; else it is asked again
+    with ``full=true``. With the documented window, run 2 asks once."""
+    server_state = _Windowed(window)
+    catalog = catalog_selecting([RISK])
+    with HostileServer(server_state) as server:
+        config = hostile_config(server, page_size=500)
+        first = run_cli(tmp_path, config, catalog=catalog)
+        assert first.returncode == 0, first.stderr[-2000:]
+        server_state.newest_age = 0
+        del server_state.asked[:]
+        second = run_cli(tmp_path, config, catalog=catalog, state=first.final_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    sent = {r["date"] for r in first.records(RISK) + second.records(RISK)}
+    missing = {day.isoformat() for day in server_state.days()} - sent
+    assert not missing, f"exit 0 with points {sorted(missing)} never sent"
+    assert len(server_state.asked) == (1 if window == 183 else 2), server_state.asked

@@ -63,6 +63,12 @@ class RiskScoreHistoryStream(ListStream):
     or ``N/A`` is loaded (or reported) without hiding real points afterwards. A date in
     another form (``10/30/2026``, epoch seconds) is never compared with the bookmark or the
     start date as text: the point goes on to the cleaner, which reports it.
+
+    The window is taken on evidence, not on its documented length: an answer without
+    ``full=true`` must reach back to the bookmark (a point dated on or before it). One that
+    does not (a server whose default window is shorter than documented, or a bookmark whose
+    point is gone) is asked again with ``full=true`` at once, one warning line per stream:
+    the points between the bookmark and the window's start would never come otherwise.
     """
 
     replication_key = "date"
@@ -71,6 +77,11 @@ class RiskScoreHistoryStream(ListStream):
     _owner: int | None = None
     _newest: str | None = None
     _since: str | None = None
+    #: This owner's answer held a point on or before the bookmark (the window reached it).
+    _reached: bool = False
+    #: Ask with ``full=true`` whatever the bookmark (the window did not reach it).
+    _full_again: bool = False
+    _said_short: bool = False
 
     def _owner_of(self, context: Context | None) -> int:
         return int(context[self.parent_key]) if (self.parent_key and context) else 0
@@ -89,13 +100,40 @@ class RiskScoreHistoryStream(ListStream):
             self._since = None if full else dates.get(owner)
         return self._since
 
+    def _windowed(self, context: Context | None) -> bool:
+        """True when the owner's bookmark sits inside the six-month window (no ``full``)."""
+        since = self._bookmark(context)
+        if since is None or self._full_again:
+            return False
+        return since >= (utcnow() - RISK_WINDOW_SAFE).strftime("%Y-%m-%d")
+
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict:
         """``full=true`` unless the owner's bookmark sits inside the six-month window."""
         params = super().get_url_params(context, next_page_token)
-        since = self._bookmark(context)
-        if since is not None and since >= (utcnow() - RISK_WINDOW_SAFE).strftime("%Y-%m-%d"):
+        if self._windowed(context):
             params.pop("full", None)
         return params
+
+    def read_listing(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        """The owner's points; asked again with ``full=true`` when the window fell short."""
+        windowed = self._windowed(context)
+        self._reached = False
+        yield from super().read_listing(context)
+        if not windowed or self._reached:
+            return
+        if not self._said_short:
+            self._said_short = True
+            self.logger.warning(
+                "Stream '%s': an answer without full=true did not reach back to the "
+                "bookmark (the server's default window is shorter than six months?): "
+                "asked again with full=true.",
+                self.name,
+            )
+        self._full_again = True
+        try:
+            yield from super().read_listing(context)
+        finally:
+            self._full_again = False
 
     def normalize(self, record: dict, context: Context | None) -> dict | None:
         """Keep points on or after the bookmark and the start date; note the newest."""
@@ -103,6 +141,8 @@ class RiskScoreHistoryStream(ListStream):
         day = point.get("date")
         since = self._bookmark(context)
         if isinstance(day, str) and _ISO_DAY.fullmatch(day):  # else the cleaner reports it
+            if since is not None and day <= since:
+                self._reached = True
             if since is not None and day < since:
                 return None
             start = self.settings.start_date
