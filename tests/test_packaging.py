@@ -1,6 +1,6 @@
 """The package a team can pin: it builds, passes `twine check`, and says what it needs.
 
-The sdist and the wheel are built once per session (``python -m build``: the sdist, then the
+The sdist and the wheel are built once per test run (``python -m build``: the sdist, then the
 wheel from the sdist, in an isolated environment, as a release would be).
 """
 
@@ -22,7 +22,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+#: `make test-fast` leaves this module out; one xdist group, so that the session's build (the
+#: ``dist`` fixture, ~15 CPU-s) runs on one worker only, not once per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("packaging")]
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "tap_knowbe4"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -118,3 +120,76 @@ def test_what_python_reads_at_start_up_runs_cold():
     assert warm_tap._warm_process(env) is None
     ended = warm_tap.run([sys.executable, "-m", "tap_knowbe4", "--version"], env=env)
     assert ended.returncode == 0
+
+
+def _popen(command: list[str], tmp_path, *, warm: bool, stdout=subprocess.PIPE, term=None):
+    """Run ``command`` through ``warm_tap.popen`` (or cold ``Popen``); its exit code, the
+    messages it wrote and its log lines. ``term``: a list the run's process is put into (the
+    sandbox signals it from there)."""
+    env = clean_env()
+    errors = tmp_path / f"stderr-{warm}.txt"
+    with errors.open("wb") as stderr:
+        if warm:
+            proc = warm_tap.popen(command, env=env, cwd=tmp_path, stdout=stdout, stderr=stderr)
+            assert isinstance(proc, warm_tap.WarmPopen)
+        else:
+            proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=stdout, stderr=stderr)
+        if term is not None:
+            term.append(proc)
+        output = proc.stdout.read() if proc.stdout is not None else b""
+        code = proc.wait(timeout=120)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    return code, _singer(output.decode()), _without_clock(errors.read_text())
+
+
+def _terminate_at_second_request(sb, monkeypatch) -> list:
+    """The sandbox sends SIGTERM to the run (put into the list returned) when its second
+    request comes, then answers it: the signal meets the run mid-list, whatever the speed."""
+    runs: list = []
+    answer = sb.app.api
+    seen = itertools.count()
+
+    def api(*args, **kwargs):
+        if next(seen) == 1:
+            runs[-1].send_signal(signal.SIGTERM)
+        return answer(*args, **kwargs)
+
+    monkeypatch.setattr(sb.app, "api", api)
+    return runs
+
+
+def test_a_run_read_while_it_works_is_the_cold_one(shared_sandbox, tmp_path, monkeypatch):
+    """``warm_tap.popen`` (the simulation's runs): stdout read as it comes, the same exit and
+    output as ``subprocess.Popen``; a SIGTERM mid-run ends both alike."""
+    catalog = catalog_selecting(["users", "groups", "training_campaigns"])
+    command = tap_command(
+        tmp_path, tap_config(shared_sandbox, budget_ledger=False, page_size=5), catalog=catalog
+    )
+    warm = _popen(command, tmp_path, warm=True)
+    cold = _popen(command, tmp_path, warm=False)
+    assert warm[0] == cold[0] == 0
+    assert warm[1] == cold[1]
+    assert len(warm[1]) > 40
+    terminated = []
+    for is_warm in (True, False):
+        with monkeypatch.context() as patch:
+            term = _terminate_at_second_request(shared_sandbox, patch)
+            terminated.append(_popen(command, tmp_path, warm=is_warm, term=term))
+    (code, messages, log), (cold_code, cold_messages, cold_log) = terminated
+    assert code == cold_code != 0
+    assert messages == cold_messages
+    assert 0 < len(messages) < len(warm[1])
+    assert log[-1] == cold_log[-1]
+
+
+def test_a_run_writing_to_a_full_disk_fails_as_the_cold_one(shared_sandbox, tmp_path):
+    catalog = catalog_selecting(["users"])
+    command = tap_command(
+        tmp_path, tap_config(shared_sandbox, budget_ledger=False), catalog=catalog
+    )
+    with open("/dev/full", "wb") as full:
+        warm = _popen(command, tmp_path, warm=True, stdout=full)
+        cold = _popen(command, tmp_path, warm=False, stdout=full)
+    assert warm[0] == cold[0] != 0
+    assert warm[2][-1] == cold[2][-1]

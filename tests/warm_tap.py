@@ -10,8 +10,14 @@ exit code (or the signal that ended it), atexit handlers and a fresh random seed
 What a forked child cannot reproduce falls back to a cold ``subprocess.run``: another
 program, or an environment that differs in what Python reads only at start-up (``PYTHON*``,
 ``LANG``, ``LC_*``). ``KNOWBE4_COLD_TAP=1`` makes every run cold (tests/test_warm_tap.py
-checks that both give the same output). Runs that receive signals while they work keep
-using ``subprocess.Popen`` (their claim is about the process from its first instruction).
+checks that both give the same output). The installed ``source-knowbe4`` (the Airbyte
+source) runs warm too.
+
+:func:`popen` is ``subprocess.Popen`` for a run that is read while it works and may be sent a
+signal at some request (the simulation's runs, tests/simulation/tap_process.py): the child's
+own pid takes the signal, its stdout may be a pipe or any file (``/dev/full``), and its exit
+code is the one ``Popen`` reports. Tests whose claim is about the process from its first
+instruction (a signal before the tap has started, say) keep using ``subprocess.Popen``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 import pathlib
 import random
 import runpy
+import select
 import selectors
 import signal
 import socket
@@ -44,17 +51,19 @@ def _startup_env(env: t.Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith(_STARTUP_PREFIXES)}
 
 
-def _entry_script() -> str:
-    """The installed ``tap-knowbe4`` script next to this interpreter."""
-    return str(pathlib.Path(sys.executable).parent / "tap-knowbe4")
+def _entry_script(name: str = "tap-knowbe4") -> str:
+    """The installed ``tap-knowbe4`` (or ``source-knowbe4``) script next to this interpreter."""
+    return str(pathlib.Path(sys.executable).parent / name)
 
 
 def _target(command: t.Sequence[str]) -> tuple[str, str] | None:
-    """``("module", "tap_knowbe4")`` or ``("script", path)`` when ``command`` runs the tap."""
+    """``("module", "tap_knowbe4")`` or ``("script", path)`` when ``command`` runs the tap
+    (or the Airbyte source the package installs)."""
     if len(command) >= 3 and list(command[:3]) == [sys.executable, "-m", "tap_knowbe4"]:
         return ("module", "tap_knowbe4")
-    if command and str(command[0]) == _entry_script():
-        return ("script", _entry_script())
+    for script in (_entry_script(), _entry_script("source-knowbe4")):
+        if command and str(command[0]) == script:
+            return ("script", script)
     return None
 
 
@@ -153,13 +162,24 @@ class _WarmProcess:
             self.process.kill()
             self.process.wait()
 
-    def start(self, kind_target: tuple[str, str], argv: list[str], env: t.Mapping[str, str]):
-        """Fork a child; its pid, the status socket and the read ends of stdout/stderr."""
+    def start(
+        self,
+        kind_target: tuple[str, str],
+        argv: list[str],
+        env: t.Mapping[str, str],
+        out_w: int,
+        err_w: int,
+        cwd: str | None = None,
+    ) -> tuple[int, _Status]:
+        """Fork a child writing to ``out_w``/``err_w`` (closed here); its pid and status."""
         status_ours, status_theirs = socket.socketpair()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
         stdin = os.open(os.devnull, os.O_RDONLY)
-        request = {"target": kind_target, "argv": argv, "env": dict(env), "cwd": os.getcwd()}
+        request = {
+            "target": kind_target,
+            "argv": argv,
+            "env": dict(env),
+            "cwd": cwd or os.getcwd(),
+        }
         try:
             with self.lock:
                 socket.send_fds(
@@ -171,12 +191,51 @@ class _WarmProcess:
             for fd in (status_theirs.fileno(), stdin, out_w, err_w):
                 os.close(fd)
             status_theirs.detach()
-        status = status_ours.makefile("rb")
-        pid_line = status.readline()
+        status = _Status(status_ours)
+        pid_line = status.line(None)
         if not pid_line:
+            status.close()
             msg = "the warm tap process is gone"
             raise RuntimeError(msg)
-        return int(pid_line), status, status_ours, out_r, err_r
+        return int(pid_line), status
+
+
+class _Status:
+    """The lines a run's waiter sends: the child's pid, then its exit code and CPU seconds."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def line(self, timeout: float | None) -> str | None:
+        """The next line ("" once the waiter has gone), or None after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self.sock], [], [], remaining)[0]:
+                return None
+            data = self.sock.recv(4096)
+            if not data:
+                return ""
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode()
+
+    def exit_code(self, timeout: float | None) -> int | None:
+        """The child's exit code once it has ended (its CPU seconds are noted), or None after
+        ``timeout`` seconds."""
+        line = self.line(timeout)
+        if line is None:
+            return None
+        if not line:
+            msg = "the warm tap process lost a run"
+            raise RuntimeError(msg)
+        code, cpu = line.split()
+        _cpu_seconds.append(float(cpu))
+        return int(code)
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 _warm: _WarmProcess | None = None
@@ -252,29 +311,117 @@ def run(
             timeout=timeout,
             check=check,
         )
-    argv = [str(part) for part in command]
-    argv = argv[2:] if target[0] == "module" else argv  # runpy sets argv[0] for a module
-    pid, status, status_sock, out_r, err_r = warm.start(target, argv, env)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid, status = warm.start(target, _argv(command, target), env, out_w, err_w)
     try:
         output = _read_all([out_r, err_r], time.monotonic() + timeout)
         if output is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             raise subprocess.TimeoutExpired(list(command), timeout)
-        code, cpu = status.readline().split()
-        returncode = int(code)
-        _cpu_seconds.append(float(cpu))
+        returncode = t.cast("int", status.exit_code(None))
     finally:
         for fd in (out_r, err_r):
             os.close(fd)
         status.close()
-        status_sock.close()
     result = subprocess.CompletedProcess(
         list(command), returncode, _text(output[out_r]), _text(output[err_r])
     )
     if check:
         result.check_returncode()
     return result
+
+
+def _argv(command: t.Sequence[str], target: tuple[str, str]) -> list[str]:
+    argv = [str(part) for part in command]
+    return argv[2:] if target[0] == "module" else argv  # runpy sets argv[0] for a module
+
+
+class WarmPopen:
+    """The part of ``subprocess.Popen`` a run read while it works needs, for a forked child."""
+
+    def __init__(
+        self, args: list[str], pid: int, status: _Status, stdout: t.BinaryIO | None
+    ) -> None:
+        self.args = args
+        self.pid = pid
+        self.stdout = stdout
+        self.returncode: int | None = None
+        self._status = status
+        self._lock = threading.Lock()
+
+    def _ended(self, timeout: float | None) -> bool:
+        if not self._lock.acquire(blocking=timeout != 0):
+            return self.returncode is not None  # another thread is waiting for the end
+        try:
+            if self.returncode is None:
+                self.returncode = self._status.exit_code(timeout)
+                if self.returncode is not None:
+                    self._status.close()
+            return self.returncode is not None
+        finally:
+            self._lock.release()
+
+    def poll(self) -> int | None:
+        """The exit code, or None while the child runs."""
+        self._ended(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the end; ``subprocess.TimeoutExpired`` after ``timeout`` seconds."""
+        if not self._ended(timeout):
+            raise subprocess.TimeoutExpired(self.args, t.cast("float", timeout))
+        return t.cast("int", self.returncode)
+
+    def send_signal(self, sig: int) -> None:
+        """Signal the child (nothing once it has ended, as ``Popen`` does)."""
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL the child."""
+        self.send_signal(signal.SIGKILL)
+
+
+def popen(
+    command: t.Sequence[str],
+    *,
+    env: t.Mapping[str, str],
+    cwd: pathlib.Path,
+    stdout: t.BinaryIO | int,
+    stderr: t.BinaryIO,
+) -> subprocess.Popen[bytes] | WarmPopen:
+    """``subprocess.Popen(command, stdin=DEVNULL, stdout=..., stderr=...)``, warm when it can be.
+
+    ``stdout`` is ``subprocess.PIPE`` (then ``.stdout`` reads it) or an open file; ``stderr``
+    an open file.
+    """
+    target = _target(command)
+    warm = _warm_process(env) if target is not None else None
+    if warm is None or target is None:
+        return subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            env=dict(env),
+            cwd=cwd,
+        )
+    if stdout == subprocess.PIPE:
+        out_r, out_w = os.pipe()
+    else:
+        out_r, out_w = None, os.dup(t.cast("t.BinaryIO", stdout).fileno())
+    err_w = os.dup(stderr.fileno())
+    try:
+        pid, status = warm.start(target, _argv(command, target), env, out_w, err_w, str(cwd))
+    except BaseException:
+        if out_r is not None:
+            os.close(out_r)
+        raise
+    reader = None if out_r is None else open(out_r, "rb")  # noqa: SIM115 - the caller closes it
+    return WarmPopen([str(part) for part in command], pid, status, reader)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ The command is the console script installed next to this Python
 (``.venv/bin/tap-knowbe4 --config ... --catalog ... [--state ...]``), with the environment
 cleared of ``TAP_KNOWBE4_*`` and its cache (where the shared budget ledger lives) in the
 sequence's directory: one machine per sequence. stderr goes to a file; stdout to the target.
+The process is forked from a warm one that has imported the tap (``tests/warm_tap.py``: its own
+pid, environment, directory, signals and exit code, without ~0.8 CPU-s of imports per run);
+``KNOWBE4_COLD_TAP=1`` starts every run cold.
 
 Bounds: the run must end within :data:`RUN_DEADLINE` seconds, and within
 :data:`SIGNAL_BOUND` seconds of a signal (the README promises about one second; the margin is
@@ -24,6 +27,7 @@ import threading
 import time
 import typing as t
 
+from tests import warm_tap
 from tests.cli import clean_env
 from tests.simulation.target import Target
 
@@ -70,7 +74,7 @@ class TapProcess:
         """Files of the run go to ``run_dir``; the machine's cache is ``cache_dir``."""
         self.run_dir = run_dir
         self.cache_dir = cache_dir
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: subprocess.Popen[bytes] | warm_tap.WarmPopen | None = None
         self._signal: str | None = None
         self._signal_at: float | None = None
         self._lock = threading.Lock()
@@ -116,9 +120,8 @@ class TapProcess:
             stderr_path.open("wb") as stderr,
             open(os.devnull if not full_disk else "/dev/full", "wb") as full,
         ):
-            proc = subprocess.Popen(
+            proc = warm_tap.popen(
                 command,
-                stdin=subprocess.DEVNULL,
                 stdout=full if full_disk else subprocess.PIPE,
                 stderr=stderr,
                 env=env,
@@ -154,7 +157,11 @@ class TapProcess:
         )
 
     def _wait(
-        self, proc: subprocess.Popen[bytes], started: float, reader: Target, hang: str | None
+        self,
+        proc: subprocess.Popen[bytes] | warm_tap.WarmPopen,
+        started: float,
+        reader: Target,
+        hang: str | None,
     ) -> str:
         """Wait for the end; kill past a bound and say which.
 
