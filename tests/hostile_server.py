@@ -34,6 +34,8 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     raw_query: str = ""
+    #: Body bytes written to the client so far (a client that hangs up stops the count).
+    body_sent: int = 0
 
 
 @dataclasses.dataclass
@@ -105,9 +107,9 @@ class HostileServer:
                     self.send_header(name, value)
                 self.end_headers()
                 with contextlib.suppress(OSError):
-                    self._send_body(answer, body)
+                    self._send_body(answer, body, request)
 
-            def _send_body(self, answer: Answer, body: bytes) -> None:
+            def _send_body(self, answer: Answer, body: bytes, request: Request) -> None:
                 limit = len(body) if answer.drop_after is None else answer.drop_after
                 step = answer.chunk or len(body) or 1
                 sent = 0
@@ -116,6 +118,7 @@ class HostileServer:
                     self.wfile.write(piece)
                     self.wfile.flush()
                     sent += len(piece)
+                    request.body_sent = sent
                     if answer.pause and sent < limit:
                         time.sleep(answer.pause)
                 if answer.drop_after is not None:

@@ -109,10 +109,11 @@ def test_latency(make_session: Callable[[Sandbox], requests.Session]) -> None:
     with Sandbox(users=10, limits=False, latency_ms=150) as sb, make_session(sb) as s:
         started = time.monotonic()
         s.get(sb.base_url + "/v1/account")
-        assert time.monotonic() - started >= 0.15
-        started = time.monotonic()
-        s.get(sb.base_url + "/_sandbox/stats")
-        assert time.monotonic() - started < 0.15
+        assert time.monotonic() - started >= 0.15  # a lower bound: no load can break it
+    # The control endpoints are never delayed: with an hour of latency, a delayed answer
+    # would time out (ten minutes, no load stretches an undelayed one that far).
+    with Sandbox(users=10, limits=False, latency_ms=3_600_000) as sb, make_session(sb) as s:
+        assert s.get(sb.base_url + "/_sandbox/stats", timeout=600).status_code == 200
 
 
 def test_inject_validates() -> None:
