@@ -73,6 +73,14 @@ def test_the_installed_script_runs_warm_as_itself():
     assert warm.stdout.startswith("Usage: tap-knowbe4 ")
 
 
+def test_the_installed_airbyte_source_runs_warm_as_itself():
+    source = warm_tap._entry_script("source-knowbe4")
+    assert warm_tap._target([source, "spec"]) == ("script", source)
+    warm, cold = _both([source, "spec"], clean_env())
+    assert (warm.returncode, warm.stdout) == (cold.returncode, cold.stdout)
+    assert json.loads(warm.stdout.splitlines()[-1])["type"] == "SPEC"
+
+
 def test_the_environment_and_directory_are_the_runs_own(shared_sandbox, tmp_path):
     """Settings from the environment reach the child; the key never shows, even forked."""
     env = clean_env(

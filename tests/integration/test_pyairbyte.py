@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import warm_tap
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
 from tests.project_scripts import load_script
@@ -151,14 +152,13 @@ def test_pyairbyte_checks_then_reads_every_stream_then_only_what_changed(pyairby
 
 
 def run_source(tmp: Path, name: str, *args: str, files: dict[str, str]) -> int:
-    """Run the installed ``source-knowbe4`` as Airbyte would; keep its stdout as ``name``."""
+    """Run the installed ``source-knowbe4`` as Airbyte would (forked warm: tests/warm_tap.py);
+    keep its stdout as ``name``."""
     out = tmp / f"{name}.jsonl"
-    with out.open("wb") as stdout:
-        code = subprocess.run(
-            [str(SOURCE), *args], stdout=stdout, stderr=subprocess.PIPE, timeout=300, check=False
-        ).returncode
+    ended = warm_tap.run([str(SOURCE), *args], timeout=300)
+    out.write_text(ended.stdout)
     files[name] = str(out)
-    return code
+    return ended.returncode
 
 
 def test_the_cdk_accepts_every_message_of_every_command(pyairbyte, tmp_path):
