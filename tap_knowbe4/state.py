@@ -14,6 +14,7 @@ The Singer state the tap emits has two parts::
         "streams": {
           "phishing_security_test_recipients": {"settled": {"9001": 3920214, ...}},
           "group_risk_score_history": {"dates": {"2026-11-01": "3-14,18"}},
+          "account_risk_score_history@5d1c0a7e2b9f4c31": {...},  # under a shape: part_key
           ...
         },
         "last_run": {"requests": 66, "records": 18211, "seconds": 21.4,
@@ -614,8 +615,10 @@ class TapState:
     #: Keys the stored interrupted-sync record and this run's records had (see
     #: :data:`KEYED_PARTS`): each one no longer held is written as null.
     interrupted_keys: dict[str, set[str]] = dataclasses.field(default_factory=dict, repr=False)
-    #: The streams' parts as loaded (what :attr:`voided` is made from).
+    #: The streams' parts as loaded, by :func:`part_key` (what :attr:`voided` is made from).
     loaded_streams: dict[str, t.Any] = dataclasses.field(default_factory=dict, repr=False)
+    #: The streams this run sends records of (their part is written under their shape).
+    own_shapes: set[str] = dataclasses.field(default_factory=set, repr=False)
 
     def stream(self, name: str) -> StreamState:
         """The state of stream ``name`` (created empty on first use)."""
@@ -625,15 +628,33 @@ class TapState:
         return found
 
     def dump_streams(self) -> dict[str, t.Any]:
-        """The streams' parts (the large ones), empty ones left out, voided entries written."""
-        dumped = {name: s.dump() for name, s in sorted(self.streams.items())}
+        """The streams' parts (the large ones), each under its :func:`part_key`.
+
+        A stream this run sends is written under its shape; one it does not, as it was kept
+        (its shape's own parts passed on). Empty parts are left out, but for a shape of this
+        run's own (``name@<shape>``): that key, even empty, says which part is that shape's.
+        Voided entries (see :func:`voided_part`) go under the plain name they were kept by.
+        """
+        keyed: dict[str, t.Any] = {
+            key: part
+            for key, part in self.loaded_streams.items()
+            if SHAPED in key and key.split(SHAPED, 1)[0] not in self.own_shapes
+        }
+        for name, state in self.streams.items():
+            part = state.dump()
+            shape = self.shapes.get(name, "") if name in self.own_shapes else ""
+            if part or shape:
+                keyed[part_key(name, shape)] = part
+        for name in self.own_shapes:
+            if self.shapes.get(name):
+                keyed.setdefault(part_key(name, self.shapes[name]), {})
         for name, void in self.voided.items():
-            part = dumped.get(name, {})
-            dumped[name] = {
+            part = keyed.get(name, {})
+            keyed[name] = {
                 **part,
                 **{kind: {**entries, **part.get(kind, {})} for kind, entries in void.items()},
             }
-        return {name: value for name, value in sorted(dumped.items()) if value}
+        return dict(sorted(keyed.items()))
 
     def void(self, name: str) -> None:
         """Write stream ``name``'s stored entries back voided (see :func:`voided_part`)."""
@@ -685,10 +706,20 @@ class TapState:
         interrupted = self.interrupted
         changed = []
         for name in sorted(shapes):
-            if shapes[name] == self.shapes.get(name, ""):
+            shape, recorded = shapes[name], self.shapes.get(name, "")
+            plain = self.streams.pop(name, None)  # what the plain name keeps
+            own = self.loaded_streams.get(part_key(name, shape)) if shape else None
+            if own is not None:  # the part this shape's runs wrote, whatever lies beside it
+                self.streams[name] = StreamState.load(own, utcnow(), _quiet, name)
+            elif shape == recorded and plain is not None:
+                self.streams[name] = plain
+                if shape:  # written before parts were keyed by shape: moved to its key
+                    self.void(name)
+            if shape == recorded:
                 continue
-            kept = bool(self.streams.pop(name, None))
-            self.void(name)  # a merge must not bring them back beside the new shape
+            kept = plain is not None and bool(plain.settled or plain.dates)
+            if not shape:
+                self.void(name)  # a merge must not bring them back beside the new shape
             if interrupted is not None:
                 kept = name in interrupted.streams_done or kept
                 interrupted.streams_done.discard(name)
@@ -698,6 +729,7 @@ class TapState:
             if kept:
                 changed.append(name)
         self.shapes = {**self.shapes, **shapes}
+        self.own_shapes = set(shapes)
         if changed:
             warn(
                 f"{', '.join(changed)}: written with other stream maps, flattening or field "
@@ -763,12 +795,32 @@ class TapState:
             streams={
                 str(name): StreamState.load(value, now, say, str(name))
                 for name, value in streams_raw.items()
+                if SHAPED not in str(name)  # a shape's own part: see forget_reshaped
             },
             last_run=LastRun.load(raw.get("last_run")),
             shapes=_shapes(raw.get("shapes")),
             loaded_streams=streams_raw,
             interrupted_keys=written_keys(raw.get("interrupted")),
         )
+
+
+#: Between a stream's name and its shape in :func:`part_key`.
+SHAPED = "@"
+
+
+def part_key(name: str, shape: str) -> str:
+    """Where the state keeps stream ``name``'s part for ``shape``: ``name@<shape>``.
+
+    The plain ``name`` for the default shape (none: ``""``), as states always kept it.
+    Keyed by shape, a merge (Meltano's merge strategies and ``--full-refresh`` write the new
+    state onto the stored one key by key) cannot pair the bookmarks or settled tests one
+    shape's run wrote with another's: each describes what its own table received.
+    """
+    return f"{name}{SHAPED}{shape}" if shape else name
+
+
+def _quiet(text: str) -> None:
+    logger.warning("State: %s.", text)
 
 
 def voided_part(raw: object) -> dict[str, dict[str, t.Any]]:

@@ -64,6 +64,29 @@ def test_1_a_bookmark_forgotten_for_a_new_alias_does_not_come_back_through_a_mer
     )
 
 
+def test_1b_a_full_refresh_under_a_new_alias_never_applies_the_stored_bookmark(tmp_path):
+    """#1b: as #1, but run 2 is ``--full-refresh``: Meltano hands it no state, so it cannot
+    void the stored bookmark; its state (the history read from its start under the alias,
+    stopped on its cap) is merged onto run 1's. The bookmarks of each shape are kept under
+    their own key now (``account_risk_score_history@<shape>``), so the merge cannot pair
+    them: run 3 (same alias) reads on from run 2's own, and every point reaches
+    ``risk_renamed``."""
+    with sandbox(users=12) as sb:
+        config = tap_config(sb, page_size=10)
+        first = run_cli(tmp_path, config, catalog=catalog_selecting([RISK]))
+        assert first.returncode == 0, first.stderr[-2000:]
+        capped = {**config, **ALIAS, "max_requests_per_run": 2}
+        second = run_cli(tmp_path, capped, catalog=RISK_AND_USERS)  # --full-refresh: no state
+        assert second.returncode == 0, second.stderr[-2000:]
+        state = _merged(second.final_state, first.final_state)
+        third = run_cli(tmp_path, {**config, **ALIAS}, catalog=RISK_AND_USERS, state=state)
+    assert third.returncode == 0, third.stderr[-2000:]
+    sent = _keys(second.records(RENAMED) + third.records(RENAMED))
+    assert sent == _keys(first.records(RISK)), (
+        f"exit 0 with {len(_keys(first.records(RISK)) - sent)} risk points never sent to {RENAMED}"
+    )
+
+
 # -- 2: a shape dropped from the state comes back through a merge ---------------------------
 
 

@@ -186,9 +186,10 @@ def test_a_merge_of_the_accounts_own_states_keeps_its_bookmarks():
 def test_bookmarks_forgotten_for_a_new_shape_do_not_come_back_through_a_merge():
     """Attack 4 #1: a run whose stream maps rename two streams forgets what was kept for
     them (another table received it) and stops before rewriting it; merged onto the stored
-    state, the old bookmark and settled test would come back beside the new shape. They are
-    written back voided: merged, they read as nothing, without a warning; a date the new
-    run writes itself is kept."""
+    state, the old bookmark and settled test would come back beside the new shape. The new
+    shape's parts are kept under their own key (``name@<shape>``, attack 4 #1b): merged,
+    the old parts stay the plain name's (the table that received them), and the renamed
+    streams get only what their own runs wrote, without a warning."""
     risk, recipients = "account_risk_score_history", "phishing_security_test_recipients"
     old = TapState(
         account=A,
@@ -202,6 +203,7 @@ def test_bookmarks_forgotten_for_a_new_shape_do_not_come_back_through_a_merge():
     assert len(warnings) == 1
     new.stream(risk).dates[5] = "2026-11-19"
     loaded, warnings = _load(_merged(new, old))
+    loaded.forget_reshaped({risk: "1234abcd", recipients: "1234abcd"}, warnings.append)
     assert warnings == []
     assert loaded.streams[risk].dates == {5: "2026-11-19"}
     assert loaded.streams[recipients].settled == {}
@@ -256,3 +258,46 @@ def test_a_position_reads_back_as_written(position):
     loaded, warnings = _load(_singer(state))
     assert warnings == []
     assert loaded.interrupted.lists["x"] == position
+
+
+def test_1b_a_full_refresh_under_a_new_shape_is_never_paired_with_the_stored_bookmarks():
+    """Attack 4 #1b: ``--full-refresh`` hands the tap no state, so it cannot void what the
+    stored state keeps. A run adding an ``__alias__`` and stopping on its cap wrote its
+    bookmarks under the stream's name; Meltano merged them onto the stored ones (another
+    table's), and the next run with the alias applied the older table's bookmarks to the
+    new one: owners the capped run had not reached were never read (exit 0). Keyed by
+    shape, the two never meet."""
+    risk = "account_risk_score_history"
+    stored = TapState(
+        account=A, streams={risk: StreamState(dates={0: "2026-11-19", 7: "2026-11-18"})}
+    )
+    stored.forget_reshaped({risk: ""}, print)
+    refresh, _ = _load(None)
+    refresh.forget_reshaped({risk: "1234abcd"}, print)
+    refresh.stream(risk).dates[3] = "2026-11-10"  # the capped run reached owner 3 only
+    merged = _merged(refresh, stored)
+    assert set(merged["tap_knowbe4"]["streams"]) == {risk, f"{risk}@1234abcd"}
+    aliased, warnings = _load(merged)
+    aliased.forget_reshaped({risk: "1234abcd"}, warnings.append)
+    assert warnings == []
+    assert aliased.streams[risk].dates == {3: "2026-11-10"}  # not owner 0's or 7's
+    plain, _ = _load(merged)
+    plain.forget_reshaped({risk: ""}, warnings.append)
+    assert len(warnings) == 1  # the state's shape is the alias's: ambiguous, read in full
+    assert plain.streams.get(risk) is None
+
+
+def test_1b_a_state_written_before_parts_were_keyed_by_shape_keeps_its_bookmarks():
+    """The migration: a part under the plain name with a recorded shape (written before
+    parts were keyed by shape) is that shape's; it moves to its key, and the plain name's
+    entries are written voided so a merge cannot leave them there for the default shape."""
+    risk = "account_risk_score_history"
+    older = {"tap_knowbe4": {**TapState(account=A).dump(), "shapes": {risk: "1234abcd"}}}
+    older["tap_knowbe4"]["streams"] = {risk: {"dates": {"2026-11-19": "0"}}}
+    state, warnings = _load(older)
+    state.forget_reshaped({risk: "1234abcd"}, warnings.append)
+    assert warnings == []
+    assert state.streams[risk].dates == {0: "2026-11-19"}
+    dumped = state.dump()["streams"]
+    assert dumped[f"{risk}@1234abcd"] == {"dates": {"2026-11-19": "0"}}
+    assert dumped[risk] == {"dates": {"2026-11-19": ""}}  # voided

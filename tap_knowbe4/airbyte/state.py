@@ -28,7 +28,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_knowbe4.airbyte.protocol import StateBlob, models
-from tap_knowbe4.state import STATE_KEY
+from tap_knowbe4.state import SHAPED, STATE_KEY
 
 #: The containers of ``TapState.dump()`` whose entries belong to one stream each.
 _PER_STREAM = ("streams", "interrupted")
@@ -66,6 +66,9 @@ def stream_part(tap_state: t.Mapping[str, t.Any] | None, name: str) -> dict[str,
     streams = _dict(own.get("streams"))
     if name in streams:
         part["stream"] = streams[name]
+    shaped = {k: v for k, v in streams.items() if k.startswith(f"{name}{SHAPED}")}
+    if shaped:  # its parts kept under a shape (``state.part_key``)
+        part["shaped"] = shaped
     for container, key in _KEYED:
         entries = _dict(own.get(container))
         if name in entries:
@@ -92,6 +95,8 @@ def _assemble(shared: dict[str, t.Any], parts: dict[str, dict[str, t.Any]]) -> d
     """A tap state from shared parts and each stream's own part."""
     own = dict(shared)
     own["streams"] = {n: p["stream"] for n, p in parts.items() if "stream" in p}
+    for part in parts.values():
+        own["streams"].update(_dict(part.get("shaped")))
     for container, key in _KEYED:
         own[container] = {n: p[key] for n, p in parts.items() if key in p}
     done = sorted(n for n, p in parts.items() if p.get("done"))
