@@ -52,7 +52,7 @@ from tap_knowbe4.records import RecordCleaner
 from tap_knowbe4.redact import REDACTOR
 from tap_knowbe4.references import Reference
 from tap_knowbe4.repeats import ListingRepeats, describe_key
-from tap_knowbe4.resume import ListTrail, beyond, comparable_key
+from tap_knowbe4.resume import ListTrail, comparable_key, within
 from tap_knowbe4.sdk_seams import SDK_RETRIED, override
 from tap_knowbe4.state import ListPosition, TapState
 from tap_knowbe4.transport import never_reached
@@ -230,17 +230,19 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         return (yield from self._read_under_policy(context))
 
     def _proven(self, resumed: ListPosition, first: tuple | None) -> bool:
-        """True when the page answered at ``resumed`` is the page the position was taken in.
+        """True when the page answered at ``resumed`` proves where the list stopped.
 
-        Its fingerprint says so (the same records in the same order: any list, any order of
-        keys, and a cursor's page whose end then counts); or, in a list read in key order,
-        it begins at ``first``, at or before the last record read, so nothing moved to a
-        page before it.
+        In a list read in key order: it begins (at ``first``) at or after the first key it
+        had and at or before the last record read, so nothing moved to a page before it.
+        Out of key order only a server's cursor is kept (its own position), and the page
+        there must have its fingerprint (the same records in the same order).
         """
         paginator = self._paginator
-        if paginator is not None and paginator.start_proven:
-            return True
-        return resumed.ordered and first is not None and not beyond(first, resumed.after)
+        if first is None:
+            return False
+        if resumed.ordered:
+            return within(resumed.first or first, first, resumed.after)
+        return resumed.cursor is not None and paginator is not None and paginator.start_proven
 
     @override
     def listing_start_keys(self) -> str | None:
@@ -258,7 +260,9 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         holding = trail.page_holding(through) if trail is not None else None
         if trail is None or holding is None:
             return None
-        index, token, page_keys = holding
+        index, token, page_first, page_keys = holding
+        if not trail.ordered and token.cursor is None:
+            return None  # by page number out of key order: no page proves the ones before it
         if token.cursor is not None and REDACTOR.found_in(token.cursor.encode()):
             return None  # a cursor naming the key is never kept
         first = self._resumed_at.nth if self._resumed_at is not None else 1
@@ -274,6 +278,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             page_keys=page_keys,
             ordered=trail.ordered,
             nth=first + index,
+            first=page_first,
         )
 
     # -- BATCH files: per stream, not per parent; written before what they allow ---------
@@ -670,6 +675,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if trail is None or trail.last is None:
             return
         position = self._position(trail.last, context, parent_id)
+        if position is None and not trail.ordered:
+            self.resume.unresumable.add(self.name)
         self._once_written(lambda: self.resume.keep_list(self.name, position))
 
     def _parent_done(self, context: Context, parent_id: int) -> None:
@@ -802,6 +809,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         position = self._position(through)
         if position is None and not trail.ordered and not midway:
             self.report.note("records out of key order: after a stop the list is read again")
+            self.resume.unresumable.add(self.name)
         self.resume.keep_list(self.name, position)
 
     def _children_through(self, child: str) -> tuple | None:

@@ -13,11 +13,15 @@ each kept only with the evidence that makes it safe to skip what it covers:
   list, of a fan-out's parents, or of the children of the one parent a child stream stopped
   in (one user's long risk history), that held the last record counted as read, by page
   number or by the server's cursor, with a fingerprint of that page (its records' ids in
-  order). The next run asks for that page again and goes on only if it proves to be the same
-  page: the same fingerprint (any list: keys out of order, a cursor's page), or, in a list in
-  ascending key order, a page that still begins at or before that record, so nothing after
-  it can have moved to an earlier page. Otherwise that list is read from its first page
-  again, with a warning;
+  order) and its first key. The next run asks for that page again and goes on only if it
+  proves to be where the list stopped: in a list in ascending key order, a page that begins
+  at or after the first key it had and at or before that record (nothing can have moved to
+  an earlier page, ids only growing); at a server's cursor (the server's own position, as
+  within one run), the same fingerprint, and then that page's end counts. Otherwise that
+  list is read from its first page again, with a warning. A list out of key order paged by
+  number keeps no position: a fingerprint proves its page, not the pages before it (a record
+  re-sorted before it would be skipped), so it is read whole in one run, or the cap is
+  refused;
 * **table versions**: the version the rows of a full-table stream carry while its read
   spans runs, so that the ACTIVATE_VERSION sent when it completes keeps every row sent
   under it in the earlier runs.
@@ -85,6 +89,8 @@ class Resume:
             {c: p for c, p in previous.parents_of.items() if c in self.parents_before},
         )
         self._state = state
+        #: Lists stopped in that no position can resume (out of key order, by page number).
+        self.unresumable: set[str] = set()
         self._last_seen: dict[str, int] = {}
         self._unordered: set[str] = set()
         self._held: dict[str, int] = {}
@@ -283,8 +289,8 @@ class ListTrail:
             pages.append((token, key, page_keys))
         self.last = key
 
-    def page_holding(self, key: tuple) -> tuple[int, PageToken, str] | None:
-        """The page that holds ``key``: its place in the trail, token and fingerprint.
+    def page_holding(self, key: tuple) -> tuple[int, PageToken, tuple, str] | None:
+        """The page that holds ``key``: its place in the trail, token, first key, fingerprint.
 
         In key order: the last page read that begins at or before ``key``. Out of key order,
         only the page of the last record read can be named (by its fingerprint). None when
@@ -293,10 +299,18 @@ class ListTrail:
         if not self.ordered:
             if self.keyless or key != self.last or not self.pages or not self.pages[-1][2]:
                 return None
-            token, _, page_keys = self.pages[-1]
-            return len(self.pages) - 1, token, page_keys
+            token, first, page_keys = self.pages[-1]
+            return len(self.pages) - 1, token, first, page_keys
         found = None
         for index, (token, first, page_keys) in enumerate(self.pages):
             if not beyond(first, key):
-                found = index, token, page_keys
+                found = index, token, first, page_keys
         return found
+
+
+def within(low: tuple, key: tuple, high: tuple) -> bool:
+    """True when ``low <= key <= high`` (False when they cannot be compared)."""
+    try:
+        return low <= key <= high
+    except TypeError:
+        return False

@@ -318,6 +318,8 @@ class ListPosition:
     ordered: bool = True
     #: The page's place in the list (1: its first page), however it is asked for.
     nth: int = 1
+    #: The key of the page's first record when it was kept (empty: not recorded).
+    first: tuple[int | str, ...] = ()
 
     def dump(self) -> dict[str, t.Any]:
         """JSON-able form."""
@@ -335,6 +337,7 @@ class ListPosition:
             "page_keys": self.page_keys,
             "ordered": self.ordered,
             "nth": self.nth,
+            "first": list(self.first),
         }
 
     def reached(self) -> tuple:
@@ -393,6 +396,14 @@ class ListPosition:
             return None
         if not _whole(nth, 1, MOST_PLAUSIBLE_PAGE) or not (ordered or page_keys):
             return None
+        first = raw.get("first", [])
+        if not (
+            isinstance(first, list)
+            and len(first) <= 4
+            and all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in first)
+            and all(len(str(v)) <= 100 for v in first)
+        ):
+            return None
         return cls(
             page,
             cursor,
@@ -405,6 +416,7 @@ class ListPosition:
             page_keys,
             ordered,
             t.cast("int", nth),
+            tuple(first),
         )
 
 

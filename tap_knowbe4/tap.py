@@ -505,7 +505,21 @@ class TapKnowBe4(SeamedTap):
             unsettled = self.resume.unsettled_lists()
             cap = run.budget.max_per_run
             proof, where = self.resume.proof_pages()
-            if run.budget.run_cap_reached and cap is not None and cap <= proof:
+            unresumable = sorted(self.resume.unresumable)
+            if run.budget.run_cap_reached and unresumable:
+                report.stop_kind = StopKind.ERROR
+                names = ", ".join(unresumable)
+                report.stop_reason = RunFailedError(
+                    f"max_requests_per_run ({cap}) is too small for this sync to make "
+                    f"progress: {names} {'is' if len(unresumable) == 1 else 'are'} listed out "
+                    "of key order by page number, so no page proves where a run stopped (a "
+                    "record sorted anew before it would be skipped): such a list is read whole "
+                    f"in one run, and {run.total_requests} requests did not reach its end. The "
+                    f"smallest cap that can make progress is more than {run.total_requests}: "
+                    "raise max_requests_per_run."
+                )
+                code = 1
+            elif run.budget.run_cap_reached and cap is not None and cap <= proof:
                 report.stop_kind = StopKind.ERROR
                 report.stop_reason = RunFailedError(
                     _cap_cannot_resume(cap, proof, where, "this run stopped in")

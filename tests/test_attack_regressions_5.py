@@ -41,11 +41,6 @@ class _Reordering:
         return json_answer(users(self.order[(page - 1) * size : page * size]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack 5 #1: a resumed list's proof is its page's first key <= the kept one; "
-    "a server that lists in another order since the capped run passes it (owner: core)",
-)
 def test_1_a_list_listed_in_another_order_since_the_capped_run_loses_nothing(tmp_path):
     """Run 1 reads users in id order (pages of 2) and stops on its cap after page 2: the
     position is page 2, through user 4. Before run 2 the server lists users in another
@@ -65,24 +60,20 @@ def test_1_a_list_listed_in_another_order_since_the_capped_run_loses_nothing(tmp
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack 5 #6: a list out of key order resumes on its kept page's fingerprint "
-    "(667efc0); a record that moved before that page since the capped run is never read "
-    "(owner: core, a design decision)",
-)
 def test_6_a_record_that_moved_before_the_kept_page_of_an_unordered_list_is_sent(tmp_path):
     """Users listed by name (ids out of order): run 1 stops on its cap after page 2 and keeps
     page 2 with its fingerprint (since 667efc0 an unordered list resumes). Before run 2 user
     6 is renamed to sort first and user 3 to sort last: page 2 is the same page, so the
     resume is proven, and user 6 (on page 1 now, page 4 before) is never sent, although it
-    existed throughout the sync (complete, exit 0). Before 667efc0 the list was read again."""
+    existed throughout the sync (complete, exit 0). Before 667efc0 the list was read again.
+    Fixed: a list out of key order paged by number keeps no position; the capped run fails
+    at once naming the cap (it can never be read across runs), the next reads it whole."""
     server_state = _Reordering()
     server_state.order = [5, 3, 8, 1, 7, 2, 6, 4]
     with HostileServer(server_state) as server:
         first = run_cli(tmp_path, hostile_config(server, max_requests_per_run=2), catalog=USERS)
-        assert first.returncode == 0, first.stderr[-2000:]
-        assert first.final_state["tap_knowbe4"]["interrupted"]["lists"]["users"]["page"] == 2
+        assert "users is listed out of key order" in first.assert_one_clear_line(code=1)
+        assert not any(first.final_state["tap_knowbe4"]["interrupted"]["lists"].values())
         server_state.order = [5, 6, 8, 1, 7, 2, 3, 4]
         second = run_cli(tmp_path, hostile_config(server), catalog=USERS, state=first.final_state)
     loaded = {r["id"] for r in first.records("users") + second.records("users")}

@@ -183,7 +183,9 @@ def test_a_cursor_only_list_read_across_capped_runs_loses_nothing(style):
 def test_sim_15_a_list_whose_keys_repeat_is_read_across_capped_runs():
     """The drift lists some enrollments twice, so the list is out of key order and no key
     proves a position. The page it stopped in is proven by its fingerprint (its records'
-    ids in order, ``pagination.page_fingerprint``): read again, the same page goes on; the
+    ids in order, ``pagination.page_fingerprint``) at the server's cursor (its own position;
+    a list out of key order paged by number keeps none: attack 5 #6): read again, the same
+    page goes on; the
     runs load every enrollment and the ACTIVATE_VERSION that ends the read deletes none.
     (Before: no position, and every capped run read page 1 again, then failed "too small".)"""
     with sandbox(profile="drift", users=25) as sb:

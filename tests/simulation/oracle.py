@@ -120,6 +120,35 @@ def _another_version(scope: Scope, truth: Truth, stream: str, key: tuple, loaded
     return False
 
 
+#: Streams each profile lists out of key order (the drift profile repeats a key: README).
+OUT_OF_ORDER = {
+    "drift": frozenset(
+        (
+            "training_enrollments",
+            "account_risk_score_history",
+            "group_risk_score_history",
+            "user_risk_score_history",
+        )
+    )
+}
+#: The lists a refused cap names as out of key order.
+OUT_OF_ORDER_REFUSED = re.compile(r"progress: ([\w, ]+?) (?:is|are) listed out of key order")
+
+
+def honest_order_refusal(text: str, profile: str) -> bool:
+    """True when a cap is refused for lists the oracle knows come out of key order.
+
+    Such a list paged by number keeps no position (a record sorted anew before the page a
+    run stopped in would be skipped), so it is read whole in one run or never: a cap that
+    does not reach its end can never converge, and saying so at once is the honest answer.
+    """
+    found = OUT_OF_ORDER_REFUSED.search(text)
+    if found is None:
+        return False
+    names = {name.strip() for name in found.group(1).split(",")}
+    return bool(names) and names <= OUT_OF_ORDER.get(profile, frozenset())
+
+
 def honest_refusal(text: str, cap: object) -> bool:
     """True when a refused cap is one the oracle's own arithmetic says cannot get further.
 
