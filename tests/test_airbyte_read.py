@@ -297,3 +297,28 @@ def test_the_shared_budget_ledger_counts_reads_of_another_connection(tmp_path):
         (error,) = run.errors
         assert error["failure_type"] == "transient_error"
         assert "INCOMPLETE" in run.final_statuses.values()
+
+
+def test_a_cap_full_refresh_streams_use_up_is_refused_not_retried(tmp_path):
+    """SIM-17 (seed 300008): Airbyte reads a full-refresh stream whole in every sync, so a
+    capped sync that moves no incremental stream can never finish: one config_error line
+    naming the smallest cap, not a transient error Airbyte retries for ever."""
+    with sandbox() as sb:
+        source = Source(tmp_path, tap_config(sb, max_requests_per_run=3, page_size=2))
+        streams = ["account", "users", "groups"]
+        catalog = configured_catalog(source.discover().catalog, streams)
+        first = source.read(catalog)
+        assert first.code == 1
+        (error,) = first.errors
+        assert error["failure_type"] == "config_error", error
+        assert "is too small for this sync to make progress" in error["message"]
+        assert "The smallest cap that can make progress is more than 3" in error["message"]
+        # the state changes nothing: the next sync at this cap is the same
+        again = source.read(catalog, first.states)
+        assert again.code == 1
+        assert again.errors[0]["message"] == error["message"]
+        # a cap that an incremental stream shares is a budget stop the next sync resumes
+        mixed = configured_catalog(source.discover().catalog, ["user_risk_score_history"])
+        resumed = source.read(mixed)
+        assert resumed.code == 1
+        assert resumed.errors[0]["failure_type"] == "transient_error"

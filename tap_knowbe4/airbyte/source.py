@@ -34,7 +34,7 @@ from tap_knowbe4.airbyte import catalog as catalogs
 from tap_knowbe4.airbyte.output import LogHandler, Output
 from tap_knowbe4.airbyte.protocol import ProtocolError, load, models
 from tap_knowbe4.airbyte.spec import setting_names, specification
-from tap_knowbe4.airbyte.state import tap_state_from
+from tap_knowbe4.airbyte.state import stream_part, tap_state_from
 from tap_knowbe4.airbyte.writer import AirbyteWriter
 from tap_knowbe4.errors import (
     AuthenticationError,
@@ -302,6 +302,10 @@ def read(args: argparse.Namespace, output: Output) -> int:
     incomplete = _send_statuses(output, writer, plan, report, tap)
     if error is not None:
         return fail(output, error)
+    refusal = cap_too_small_for_full_refresh(plan, report, tap, tap_state)
+    if refusal is not None:
+        output.error(refusal, models.FailureType.config_error)
+        return 1
     if plan.unavailable:
         text = "; ".join(plan.unavailable.values())
         output.error(text[:1].upper() + text[1:] + ".", models.FailureType.config_error)
@@ -316,6 +320,39 @@ def read(args: argparse.Namespace, output: Output) -> int:
         output.error(text, models.FailureType.system_error)
         return 1
     return 0
+
+
+def cap_too_small_for_full_refresh(
+    plan: catalogs.ReadPlan,
+    report: RunReport | None,
+    tap: TapKnowBe4 | None,
+    state_in: t.Mapping[str, t.Any] | None,
+) -> str | None:
+    """The line refusing ``max_requests_per_run`` when no sync at that cap can finish.
+
+    Airbyte reads a full-refresh stream whole in every sync (its state is not used), so
+    what a capped sync keeps is only what its incremental streams kept. A sync stopped by
+    the cap that moved none of them (no bookmark, no position: ``state_in`` and the state
+    after the run agree for every incremental stream) is what every later sync at that cap
+    will be: transient it is not (SIM-17). One that moved any, the next sync resumes.
+    """
+    if tap is None or report is None or report.stop_kind is not StopKind.BUDGET:
+        return None
+    budget = tap.run.budget
+    if not budget.run_cap_reached:
+        return None
+    if any(stream_part(state_in, n) != stream_part(tap.state, n) for n in plan.incremental):
+        return None
+    unfinished = [name for name in plan.streams if not stream_complete(report, name)]
+    spent = tap.run.total_requests
+    return (
+        f"max_requests_per_run ({budget.max_per_run}) is too small for this sync to make "
+        "progress: Airbyte reads a full-refresh stream whole in every sync, and "
+        f"{spent} requests moved no incremental stream further and did not finish "
+        f"{', '.join(unfinished)}; the next sync at this cap would do the same. The "
+        f"smallest cap that can make progress is more than {spent}: raise "
+        "max_requests_per_run."
+    )
 
 
 def _warn_state(text: str) -> None:

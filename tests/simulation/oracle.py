@@ -164,6 +164,23 @@ def honest_refusal(text: str, cap: object) -> bool:
     return int(found.group(2)) == proof + 1 and cap <= proof
 
 
+#: An Airbyte cap that full-refresh streams alone used up: the requests it names.
+FULL_REFRESH_REFUSED = re.compile(r"whole in every sync, and (\d+) requests moved no incremental")
+
+
+def honest_full_refresh_refusal(text: str, cap: object) -> bool:
+    """True when an Airbyte source refuses a cap its full-refresh streams used up alone.
+
+    Airbyte reads a full-refresh stream whole in every sync (SIM-17): a capped sync that
+    moved no incremental stream is what every sync at that cap will be. The oracle agrees
+    when the requests the line names are the whole cap (the run was the cap's, not a fault's).
+    """
+    found = FULL_REFRESH_REFUSED.search(text)
+    if found is None or not isinstance(cap, int) or isinstance(cap, bool):
+        return False
+    return int(found.group(1)) == cap
+
+
 @dataclasses.dataclass(frozen=True)
 class Violation:
     """One broken invariant."""

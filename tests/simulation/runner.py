@@ -415,8 +415,10 @@ class Sequence:
             if oracle.CAP_REFUSED in result.exit.text:
                 cap = template.config.get("max_requests_per_run")
                 profile = next(x.profile for x in self.plan.tenants if x.name == template.tenant)
-                if oracle.honest_refusal(result.exit.text, cap) or oracle.honest_order_refusal(
-                    result.exit.text, profile
+                if (
+                    oracle.honest_refusal(result.exit.text, cap)
+                    or oracle.honest_order_refusal(result.exit.text, profile)
+                    or oracle.honest_full_refresh_refusal(result.exit.text, cap)
                 ):
                     return []  # the oracle agrees: no run at this cap can get further
                 break  # the tap says more runs at this cap get nowhere: no need to try them
