@@ -118,9 +118,11 @@ def test_activate_version_with_hard_delete_keeps_rows_of_a_partial_run(
         now = {u["id"] for u in sb.org.users()}
         assert before - now, "the sandbox deletes users over time"
 
-        # stopped after the first page of users: nothing may be deleted
-        partial = {**env, "TAP_KNOWBE4_MAX_REQUESTS_PER_RUN": "1"}
-        meltano("run", "--full-refresh", "tap-knowbe4", "target-postgres", env=partial)
+        # stopped after two of the three pages of users (the smallest cap that makes
+        # progress: a cap of 1 is refused, exit 1): the run exits 0 and nothing is deleted
+        partial = {**env, "TAP_KNOWBE4_MAX_REQUESTS_PER_RUN": "2"}
+        stopped = meltano("run", "--full-refresh", "tap-knowbe4", "target-postgres", env=partial)
+        assert "users   partial" in stopped.stderr
         assert _user_ids(postgres.dsn, schema) >= before
 
         # complete: the deleted users go, everyone else stays
