@@ -5,7 +5,8 @@ GETs every page, ``json`` parses it) and hands each record to the SDK's record l
 (``Stream.sync``: post-processing, stream maps, RECORD messages, counters, STATE), with
 everything a tap can turn off turned off: no type conformance, no walk for deselected
 properties, records written in 64 KiB blocks (the SDK's writer flushes every record). No
-checks, no cleaning, no state of its own. It imports nothing from the tap:
+checks, no cleaning, no state of its own. It imports nothing from the tap; its two lists and
+settings are the plain SDK tap's (``bench/yardstick_streams.py``):
 
     .venv/bin/python bench/sdk_floor_tap.py --config CONFIG   # {"api_key": ..., "api_url": ...}
 
@@ -18,17 +19,14 @@ from __future__ import annotations
 import atexit
 import datetime
 import sys
-from pathlib import Path
 
 import requests
 from singer_sdk import SchemaDirectory, Stream, StreamSchema, Tap
-from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage, SingerMessageType
+from yardstick_streams import CONFIG_JSONSCHEMA, PER_PAGE, SCHEMAS, streams_on
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "tap_knowbe4" / "schemas"
-PER_PAGE = 500
 BLOCK = 64 * 1024
 
 
@@ -82,33 +80,16 @@ class FloorStream(Stream):
                 )
 
 
-class UsersStream(FloorStream):
-    name = "users"
-    path = "/v1/users"
-    primary_keys = ("id",)
-
-
-class EnrollmentsStream(FloorStream):
-    name = "training_enrollments"
-    path = "/v1/training/enrollments"
-    primary_keys = ("enrollment_id",)
-    extra_params = {
-        "include_campaign_id": "true",
-        "include_store_purchase_id": "true",
-        "include_employee_number": "true",
-    }
+STREAMS = streams_on(FloorStream)
 
 
 class SdkFloorTap(Tap):
     name = "tap-sdk-floor"
     message_writer_class = BlockWriter
-    config_jsonschema = th.PropertiesList(
-        th.Property("api_key", th.StringType, required=True, secret=True),
-        th.Property("api_url", th.StringType, required=True),
-    ).to_dict()
+    config_jsonschema = CONFIG_JSONSCHEMA
 
     def discover_streams(self) -> list[Stream]:
-        return [UsersStream(self), EnrollmentsStream(self)]
+        return [stream(self) for stream in STREAMS]
 
 
 if __name__ == "__main__":
