@@ -12,7 +12,10 @@ Rows (each measured in this run, on this machine; README shows the date and the 
   ``output/`` holds (a first run without ``output/`` is full, later ones incremental): its own
   timings of the extraction (``meltano run tap-knowbe4 target-duckdb``) and of
   ``meltano run dbt-duckdb:build``, Meltano's start-up included, and the whole command;
-- ``make test-fast``, wall clock (``--no-test-fast`` leaves it out).
+- ``make test-fast`` run ``--test-fast-runs`` times (default 3; 0 or ``--no-test-fast`` leaves
+  it out): the median and range of its wall clock and of the CPU of all its processes.
+
+The block names the one-minute load average before and after: the times depend on it.
 
 Without ``--write`` it prints the block; with it, the block replaces README's
 ``<!-- first-hour:start -->`` ... ``<!-- first-hour:end -->``. Run it by hand (under
@@ -27,6 +30,8 @@ import datetime as dt
 import os
 import platform
 import re
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,17 +88,30 @@ def demo_requests() -> dict[str, int]:
     return counts
 
 
-def run_demo() -> dict[str, t.Any]:
-    """One ``make demo`` as it is; its kind of run and its own timings."""
+def _timed(target: str) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """Run ``make -s target`` here: its process, wall seconds and CPU seconds.
+
+    The CPU is every process the command started and waited for (user + system, from
+    ``RUSAGE_CHILDREN`` before and after): pytest's workers, Meltano's plugins, dbt.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.run(
-        ["make", "-s", "demo"],
+        ["make", "-s", target],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
     wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, wall, cpu
+
+
+def run_demo() -> dict[str, t.Any]:
+    """One ``make demo`` as it is; its kind of run and its own timings."""
+    proc, wall, _ = _timed("demo")
     done, kind = DEMO_DONE.search(proc.stdout), DEMO_KIND.search(proc.stdout)
     if proc.returncode != 0 or not done or not kind:
         msg = f"make demo exited {proc.returncode}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
@@ -106,25 +124,34 @@ def run_demo() -> dict[str, t.Any]:
     }
 
 
-def time_test_fast() -> float:
-    """Wall-clock seconds of one ``make test-fast`` (which must pass)."""
-    started = time.monotonic()
-    proc = subprocess.run(
-        ["make", "-s", "test-fast"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    took = time.monotonic() - started
-    if proc.returncode != 0:
-        msg = f"make test-fast failed:\n{proc.stdout[-3000:]}"
-        raise RuntimeError(msg)
-    return took
+def time_test_fast(runs: int) -> dict[str, float]:
+    """``make test-fast`` ``runs`` times (each must pass): median and range of wall and CPU."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        proc, wall, cpu = _timed("test-fast")
+        if proc.returncode != 0:
+            msg = f"make test-fast failed:\n{proc.stdout[-3000:]}"
+            raise RuntimeError(msg)
+        walls.append(wall)
+        cpus.append(cpu)
+    return {
+        "runs": runs,
+        "wall": statistics.median(walls),
+        "wall_min": min(walls),
+        "wall_max": max(walls),
+        "cpu": statistics.median(cpus),
+        "cpu_min": min(cpus),
+        "cpu_max": max(cpus),
+    }
 
 
-def block(requests: dict[str, int], demos: list[dict[str, t.Any]], test_fast: float | None) -> str:
-    """The README block: the date and machine, then one row per figure."""
+def block(
+    requests: dict[str, int],
+    demos: list[dict[str, t.Any]],
+    test_fast: dict[str, float] | None,
+    load: tuple[float, float] = (0.0, 0.0),
+) -> str:
+    """The README block: the date, machine and load, then one row per figure."""
     rows = [
         (
             f"requests of the demo's first, full run ({DEMO_USERS} users)",
@@ -147,13 +174,22 @@ def block(requests: dict[str, int], demos: list[dict[str, t.Any]], test_fast: fl
             )
         )
     if test_fast is not None:
-        rows.append(("`make test-fast`", f"{test_fast:.0f} s"))
+        rows.append(
+            (
+                f"`make test-fast`, median of {test_fast['runs']:.0f} runs (range): wall / CPU "
+                "of all its processes",
+                f"{test_fast['wall']:.0f} s ({test_fast['wall_min']:.0f}-"
+                f"{test_fast['wall_max']:.0f} s) / {test_fast['cpu']:.0f} s "
+                f"({test_fast['cpu_min']:.0f}-{test_fast['cpu_max']:.0f} s)",
+            )
+        )
     lines = [
         START,
         "<!-- Written by bench/first_hour.py --write; do not edit by hand. -->",
         f"Measured {dt.date.today()} on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()} (`bench/first_hour.py`; request counts come from "
-        "the sandbox and do not depend on the machine; times do):",
+        f"Python {platform.python_version()}, load average {load[0]:.1f} before and "
+        f"{load[1]:.1f} after (`bench/first_hour.py`; request counts come from the sandbox and "
+        "do not depend on the machine; times do, and on the machine's other load):",
         "",
         "| figure | measured |",
         "|---|---|",
@@ -177,13 +213,16 @@ def main() -> int:
     """Measure, then print the block or write it into README."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo-runs", type=int, default=2)
+    parser.add_argument("--test-fast-runs", type=int, default=3, help="0 leaves it out")
     parser.add_argument("--no-test-fast", action="store_true", help="leave out make test-fast")
     parser.add_argument("--write", action="store_true", help="update README.md's block")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     requests = demo_requests()
     demos = [run_demo() for _ in range(args.demo_runs)]
-    test_fast = None if args.no_test_fast else time_test_fast()
-    text = block(requests, demos, test_fast)
+    runs = 0 if args.no_test_fast else args.test_fast_runs
+    test_fast = time_test_fast(runs) if runs > 0 else None
+    text = block(requests, demos, test_fast, (load_before, os.getloadavg()[0]))
     if args.write:
         write(text)
     print(text)

@@ -64,7 +64,9 @@ def test_readme_block_is_what_the_script_writes() -> None:
     example = bench.block(
         {"first": 1, "first_with_history": 2, "second": 3},
         [{"kind": "full", "extract": 1, "dbt": 1, "wall": 1.0}] * demos,
-        1.0 if "`make test-fast`" in block else None,
+        {"runs": 3, "wall": 1, "wall_min": 1, "wall_max": 1, "cpu": 1, "cpu_min": 1, "cpu_max": 1}
+        if "`make test-fast`" in block
+        else None,
     )
     names = [re.sub(r"\((full|incremental) run\)", "", row) for row in _rows(block)]
     expected = [re.sub(r"\((full|incremental) run\)", "", row) for row in _rows(example)]
