@@ -322,3 +322,27 @@ def test_a_cap_full_refresh_streams_use_up_is_refused_not_retried(tmp_path):
         resumed = source.read(mixed)
         assert resumed.code == 1
         assert resumed.errors[0]["failure_type"] == "transient_error"
+
+
+def test_sim_18_a_cap_full_refresh_streams_use_up_is_refused_with_fail_when_budget_exhausted(
+    tmp_path,
+):
+    """SIM-18 (seed 570000): with ``fail_when_budget_exhausted`` the cap's stop is
+    raised, and the source sent it as the transient 'max_requests_per_run (8) is reached'
+    every sync, for ever (the SIM-17 refusal was checked only after a clean stop)."""
+    with sandbox() as sb:
+        config = tap_config(
+            sb, max_requests_per_run=3, page_size=2, fail_when_budget_exhausted=True
+        )
+        source = Source(tmp_path, config)
+        catalog = configured_catalog(source.discover().catalog, ["account", "users", "groups"])
+        first = source.read(catalog)
+        assert first.code == 1
+        (error,) = first.errors
+        assert error["failure_type"] == "config_error", error
+        assert "The smallest cap that can make progress is more than 3" in error["message"]
+        # a cap an incremental stream shares stays a budget stop the next sync resumes
+        mixed = configured_catalog(source.discover().catalog, ["user_risk_score_history"])
+        resumed = source.read(mixed)
+        assert resumed.code == 1
+        assert resumed.errors[0]["failure_type"] == "transient_error"

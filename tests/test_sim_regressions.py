@@ -283,3 +283,19 @@ def test_sim_15_enrollments_out_of_key_order_are_read_across_capped_runs(tmp_pat
         tenants=drift,
     )
     assert not found
+
+
+# -- SIM-18: an Airbyte cap full-refresh streams use up, with fail_when_budget_exhausted -------
+
+
+def test_sim_18_an_airbyte_cap_full_refresh_streams_use_up_is_refused_when_failing_on_budget(
+    tmp_path,
+):
+    """Seed 570000 (cap 8, 52 clean runs, each exit 1 'max_requests_per_run (8)
+    is reached'), cut down: an Airbyte pipeline with ``fail_when_budget_exhausted`` whose
+    full-refresh streams need more than its cap. Airbyte reads them whole every sync, so no
+    sync at that cap finishes; the SIM-17 refusal was checked only after a clean budget stop,
+    and the raised one went out as a transient error every sync. Now the one config_error."""
+    config = {"page_size": 500, "max_requests_per_run": 8, "fail_on_budget": True}
+    found = replay(tmp_path, run(protocol="airbyte", config=config), converge=True)
+    assert not found

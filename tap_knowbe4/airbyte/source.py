@@ -300,12 +300,14 @@ def read(args: argparse.Namespace, output: Output) -> int:
         writer.checkpoint(tap.state, final=True)
     report = tap.run.report if tap is not None else None
     incomplete = _send_statuses(output, writer, plan, report, tap)
-    if error is not None:
-        return fail(output, error)
+    # fail_when_budget_exhausted raises the cap's stop: refused all the same (SIM-18)
+    budget_stop = error is None or (report is not None and error is report.stop_reason)
     refusal = cap_too_small_for_full_refresh(plan, report, tap, tap_state)
-    if refusal is not None:
+    if refusal is not None and budget_stop:
         output.error(refusal, models.FailureType.config_error)
         return 1
+    if error is not None:
+        return fail(output, error)
     if plan.unavailable:
         text = "; ".join(plan.unavailable.values())
         output.error(text[:1].upper() + text[1:] + ".", models.FailureType.config_error)
