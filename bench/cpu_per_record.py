@@ -15,9 +15,9 @@ each in its own process from a cold start (imports included), stdout to /dev/nul
   record loop costs;
 * the tap: ``tap-knowbe4`` with ``users`` and ``training_enrollments`` selected.
 
-For each: the median over ``--repeat`` runs of the process's CPU seconds (user + system, from
-``wait4``: what the machine's other load does not change much) and of its wall seconds
-(the sandbox serves from this process, so the server's time is in the wall figure and not in
+For each: the median over ``--repeat`` runs (each run's figure printed too) of the process's
+CPU seconds (user + system, from ``wait4``: what the machine's other load does not change
+much) and of its wall seconds (the sandbox serves from this process, so the server's time is in the wall figure and not in
 the CPU one). The ratios are throughputs: ``floor CPU / tap CPU`` (1.0 = the tap costs what
 the floor does) and ``plain CPU / tap CPU`` (2.0 = the tap needs half the plain tap's CPU);
 ``floor CPU / SDK floor CPU`` is the most ``floor / tap`` can be for a tap whose records pass
@@ -135,6 +135,7 @@ def measure(users: int = 7000, repeat: int = 3) -> dict:
             "cpu": statistics.median(r[0] for r in runs[name]),
             "wall": statistics.median(r[1] for r in runs[name]),
             "start_cpu": statistics.median(starts[name]),
+            "cpu_runs": sorted(r[0] for r in runs[name]),
         }
     return out
 
@@ -159,12 +160,13 @@ def main() -> None:
     result = measure(args.users, args.repeat)
     r = ratios(result)
     print(f"{result['records']:,} records ({result['users']:,} users and their enrollments)")
-    print("| program | CPU s | wall s | start-up CPU s | records per CPU s |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| program | CPU s | CPU s, each run | wall s | start-up CPU s | records per CPU s |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for name in ("floor", "sdk_floor", "plain", "tap"):
         x = result[name]
+        each = ", ".join(f"{c:.2f}" for c in x["cpu_runs"])
         print(
-            f"| {name} | {x['cpu']:.2f} | {x['wall']:.2f} | {x['start_cpu']:.2f} | "
+            f"| {name} | {x['cpu']:.2f} | {each} | {x['wall']:.2f} | {x['start_cpu']:.2f} | "
             f"{result['records'] / x['cpu']:,.0f} |"
         )
     print(
