@@ -16,12 +16,12 @@ each in its own process from a cold start (imports included), stdout to /dev/nul
 * the tap: ``tap-knowbe4`` with ``users`` and ``training_enrollments`` selected.
 
 For each: the median over ``--repeat`` runs (each run's figure printed too) of the process's
-CPU seconds (user + system, from ``wait4``: what the machine's other load does not change
-much) and of its wall seconds (the sandbox serves from this process, so the server's time is in the wall figure and not in
-the CPU one). The ratios are throughputs: ``floor CPU / tap CPU`` (1.0 = the tap costs what
-the floor does) and ``plain CPU / tap CPU`` (2.0 = the tap needs half the plain tap's CPU);
-``floor CPU / SDK floor CPU`` is the most ``floor / tap`` can be for a tap whose records pass
-through the SDK's record loop.
+CPU seconds (user + system, from ``wait4``: what the machine's other load does not change much)
+and of its wall seconds (the sandbox serves from this process, so the server's time is in the
+wall figure and not in the CPU one). The ratios are throughputs: ``floor CPU / tap CPU`` (1.0 =
+the tap costs what the floor does) and ``plain CPU / tap CPU`` (2.0 = the tap needs half the
+plain tap's CPU); ``floor CPU / SDK floor CPU`` is the most ``floor / tap`` can be for a tap
+whose records pass through the SDK's record loop.
 A start-up line gives the CPU of ``--version`` of each (the imports).
 """
 
