@@ -346,3 +346,29 @@ def test_sim_18_a_cap_full_refresh_streams_use_up_is_refused_with_fail_when_budg
         resumed = source.read(mixed)
         assert resumed.code == 1
         assert resumed.errors[0]["failure_type"] == "transient_error"
+
+
+def test_sim_19_a_budget_stop_says_that_pyairbyte_keeps_nothing_from_a_failed_read(tmp_path):
+    """SIM-19 (seed 580037): PyAirbyte 0.71.3 loads records and writes states only when the
+    source exits 0, so a capped read there keeps nothing and the next starts over, for ever
+    (measured: three reads capped at 20 left its cache without a table or a state). The
+    budget stop's line promised nothing more than 'max_requests_per_run (120) is reached';
+    it now says who resumes it and what a PyAirbyte user must give."""
+    with sandbox() as sb:
+        for config in (
+            tap_config(sb, max_requests_per_run=120),
+            tap_config(sb, max_requests_per_run=120, fail_when_budget_exhausted=True),
+            tap_config(sb, daily_request_limit=60),
+        ):
+            source = Source(tmp_path, config)
+            catalog = configured_catalog(source.discover().catalog)
+            stopped = source.read(catalog)
+            assert stopped.code == 1
+            (error,) = stopped.errors
+            assert error["failure_type"] == "transient_error", error
+            assert error["message"].startswith(
+                ("max_requests_per_run (120) is reached: ", "the daily request budget (60)")
+            ), error
+            assert "Airbyte keeps them" in error["message"]
+            assert "PyAirbyte keeps nothing from a read that fails" in error["message"]
+            assert "tap-knowbe4 --plan" in error["message"]

@@ -299,3 +299,38 @@ def test_sim_18_an_airbyte_cap_full_refresh_streams_use_up_is_refused_when_faili
     config = {"page_size": 500, "max_requests_per_run": 8, "fail_on_budget": True}
     found = replay(tmp_path, run(protocol="airbyte", config=config), converge=True)
     assert not found
+
+
+# -- SIM-19: PyAirbyte keeps nothing from a read that fails --------------------------------------
+
+
+def test_sim_19_a_pyairbyte_read_that_fails_keeps_nothing_and_the_line_says_so(tmp_path):
+    """Seed 580037 (a PyAirbyte pipeline capped at 13, raised to 19 for the clean phase: 150
+    clean reads, each exit 1 'max_requests_per_run (19) is reached'), cut down. PyAirbyte
+    0.71.3 loads records and writes states only when the source exits 0, so a capped read
+    that a whole sync does not fit starts over every time; the model kept the states of
+    failed reads as the Airbyte platform does, and so never saw it. The source's line now
+    says who resumes a budget stop and that a PyAirbyte sync must fit in one read; a person
+    who reads it gives no cap, and the sync converges."""
+    capped = {"page_size": 3, "max_requests_per_run": 13}
+    plan = SequencePlan.from_json(
+        json.dumps(
+            {
+                "seed": 0,
+                "start": "2025-03-10T10:00:00Z",
+                "tenants": TENANTS,
+                "runs": [run(protocol="airbyte", airbyte_runner="pyairbyte", config=capped)] * 2,
+            }
+        )
+    )
+    result = Sequence(plan, tmp_path / "sequence").run()
+    assert not result.violations, result.violations
+    first, second = result.runs[:2]
+    assert first.exit.code == second.exit.code == 1
+    assert first.exit.stdout.count(b'"STATE"') > 0  # states went out; PyAirbyte kept none
+    (error,) = (x for x in second.exit.traces if x.get("type") == "ERROR")
+    assert "PyAirbyte keeps nothing from a read that fails" in error["error"]["message"]
+    # the second read was handed nothing and spent its cap the same way
+    assert not (tmp_path / "sequence" / "run-001" / "state.json").exists()
+    assert result.runs[-1].exit.code == 0  # the clean phase, with the cap given up
+    assert "max_requests_per_run" not in result.runs[-1].plan.config

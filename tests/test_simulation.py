@@ -10,12 +10,13 @@ on their own first: a simulation is only as good as its model.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 
 import pytest
 
 from tests.simulation import oracle, plan
-from tests.simulation.runner import Saved, Sequence, edited, meltano_merge
+from tests.simulation.runner import Saved, Sequence, airbyte_loads, edited, meltano_merge
 from tests.simulation.tap_process import Exit
 from tests.simulation.warehouse import Warehouse
 
@@ -292,3 +293,40 @@ def test_a_seeded_sequence_breaks_no_invariant(tmp_path, seed, monkeypatch):
         [f"run {index}: {violation}" for index, violation in result.violations]
         + ["plan:", sequence.to_json()]
     )
+
+
+def test_pyairbyte_keeps_nothing_of_a_read_that_failed_and_the_platform_keeps_its_states():
+    """SIM-19: PyAirbyte (0.71.3) loads a read's records and states only when the source
+    exits 0 (or -15); the Airbyte platform keeps every acknowledged state."""
+    assert airbyte_loads("platform", 1) and airbyte_loads("platform", 0)
+    assert airbyte_loads("pyairbyte", 0) and airbyte_loads("pyairbyte", -15)
+    assert not any(airbyte_loads("pyairbyte", code) for code in (1, 143, 130, -9))
+    warehouse = Warehouse()
+    warehouse.begin_run(0, {"users": ("id",)})
+    warehouse.apply({"type": "RECORD", "record": {"stream": "users", "data": {"id": 1}}})
+    before = warehouse.snapshot()
+    warehouse.begin_run(1, {"users": ("id",)})
+    warehouse.apply({"type": "RECORD", "record": {"stream": "users", "data": {"id": 1, "x": 2}}})
+    warehouse.apply({"type": "RECORD", "record": {"stream": "users", "data": {"id": 2}}})
+    warehouse.restore(before)
+    assert warehouse.keys("users") == {(1,)}
+    assert warehouse.rows("users")[(1,)].record == {"id": 1}
+    assert warehouse.rows("users")[(1,)].run == 0
+
+
+def test_session_7_draws_only_say_who_runs_an_airbyte_pipeline(monkeypatch):
+    """Session 7's draw (PyAirbyte or the platform) comes from a fourth stream: every other
+    draw of a seed stays as it was, and both runners are drawn in the first few hundred."""
+    seen = set()
+    for seed in range(200):
+        with_it = plan.draw_sequence(seed)
+        monkeypatch.setattr(plan, "quarantined", {*plan.quarantined, *plan.SESSION_7_DRAWS})
+        without = plan.draw_sequence(seed)
+        monkeypatch.undo()
+        for a, b in zip(with_it.runs, without.runs, strict=True):
+            assert b.airbyte_runner == "platform"
+            if a.protocol != "airbyte":
+                assert a.airbyte_runner == "platform"
+            seen.add(a.airbyte_runner if a.protocol == "airbyte" else "singer")
+            assert dataclasses.replace(a, airbyte_runner="platform") == b, seed
+    assert seen == {"singer", "platform", "pyairbyte"}

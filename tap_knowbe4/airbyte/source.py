@@ -140,9 +140,24 @@ def failure_type(exc: BaseException) -> models.FailureType:
     return models.FailureType.system_error
 
 
+#: What follows a budget stop's line: who keeps the states it sent (SIM-19).
+RESUME_NOTE = (
+    ": the next sync resumes from the states this one sent where a failed sync's states are "
+    "kept (Airbyte keeps them); PyAirbyte keeps nothing from a read that fails, so there "
+    "every read starts over: a whole sync must fit in max_requests_per_run (give none, or "
+    "what tap-knowbe4 --plan counts) and in the day's budget."
+)
+
+
 def fail(output: Output, exc: BaseException) -> int:
-    """Send ``exc`` as one error TRACE (the tap's line); return the exit code."""
+    """Send ``exc`` as one error TRACE (the tap's line); return the exit code.
+
+    A budget stop's line says who resumes it (:data:`RESUME_NOTE`): the Airbyte platform
+    keeps the states a failed sync sent, PyAirbyte loads nothing of a read that fails.
+    """
     line, code = TapKnowBe4.failure_line(exc)
+    if isinstance(exc, BudgetExhaustedError):
+        line = line.rstrip(".") + RESUME_NOTE
     trace = None
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         import traceback  # noqa: PLC0415 - only at DEBUG

@@ -109,6 +109,15 @@ SESSION_5_DRAWS: dict[str, str] = {
     "airbyte-cap": "a run cap on an Airbyte pipeline",
 }
 
+#: Draws added in session 7, from a fourth random stream (:func:`session_7_random`), so seeds
+#: keep every earlier draw.
+SESSION_7_DRAWS: dict[str, str] = {
+    "pyairbyte": "an Airbyte pipeline run by PyAirbyte, not the Airbyte platform: a read that "
+    "fails keeps nothing (neither its records nor its states; PyAirbyte 0.71.3 loads both only "
+    "when the source exits 0 or -15), where the platform keeps every state the destination "
+    "acknowledged",
+}
+
 #: Features not drawn while a defect they trigger is open (feature -> finding). A quarantined
 #: feature is still drawn (the seed's other draws stay the same) and then left out. The
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
@@ -174,6 +183,10 @@ class RunPlan:
     #: ``singer`` (``tap-knowbe4``), or ``airbyte`` (``source-knowbe4 read``: see
     #: :func:`as_airbyte`); a pipeline speaks one of them throughout.
     protocol: str = "singer"
+    #: Who runs an Airbyte pipeline: ``platform`` (Airbyte: keeps the states the destination
+    #: acknowledged, also from a sync that failed) or ``pyairbyte`` (keeps nothing from a
+    #: read that failed; see :data:`SESSION_7_DRAWS`).
+    airbyte_runner: str = "platform"
 
     def describe(self) -> str:
         """One short line: what is unusual about this run."""
@@ -225,6 +238,8 @@ class RunPlan:
             parts.append(f"ledger={self.ledger}")
         if self.protocol != "singer":
             parts.append(self.protocol)
+            if self.airbyte_runner != "platform":
+                parts.append(self.airbyte_runner)
         if self.clean:
             parts.append("clean")
         return " ".join(parts)
@@ -559,6 +574,11 @@ def as_airbyte(run: RunPlan) -> None:
         run.target = {"kind": "normal"}
 
 
+def session_7_random(seed: int) -> random.Random:
+    """The fourth random stream of ``seed`` (session 7's draws)."""
+    return random.Random(f"session-7:{seed}")
+
+
 def session_5_random(seed: int) -> random.Random:
     """The third random stream of ``seed`` (session 5's draws)."""
     return random.Random(f"session-5:{seed}")
@@ -615,6 +635,8 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
     start, tenants = draw_world(seed, r)
     draw_extra_world(extra, tenants)
     airbyte = {p for p in (0, 1) if extra.random() < 0.15 and "airbyte" not in quarantined}
+    s7 = session_7_random(seed)
+    pyairbyte = {p for p in (0, 1) if s7.random() < 0.5 and "pyairbyte" not in quarantined}
     n = chaos_runs if chaos_runs is not None else r.randrange(5, 14)
     keys = {x.name: x.key for x in tenants}
     reading = {0: "a", 1: "b"}
@@ -644,6 +666,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
             run.config.pop("max_requests_per_run", None)
         if pipeline in airbyte:
             as_airbyte(run)
+            run.airbyte_runner = "pyairbyte" if pipeline in pyairbyte else "platform"
         runs.append(run)
     return SequencePlan(seed=seed, start=start, tenants=tenants, runs=runs)
 
@@ -677,4 +700,5 @@ def clean_run(last: RunPlan, *, cursor_only: bool = False) -> RunPlan:
         catalog={k: v for k, v in last.catalog.items() if k != "override"},
         clean=True,
         protocol=last.protocol,
+        airbyte_runner=last.airbyte_runner,
     )

@@ -139,12 +139,37 @@ def _interrupted(value: dict | list | None) -> object:
     return own.get("interrupted") if isinstance(own, dict) else None
 
 
+#: Exit codes after which PyAirbyte loads a read's records and states (0.71.3,
+#: ``_executors/base.py``: any other code raises before ``_write_all_stream_data``).
+PYAIRBYTE_SUCCESS = (0, -15)
+
+
 def airbyte_kept(handed: object, acked: list[dict]) -> list[dict]:
-    """The per-stream states Airbyte keeps after a run: the newest state of each stream."""
+    """The per-stream states Airbyte keeps after a run: the newest state of each stream.
+
+    Both runners key their store by stream and replace a stream's row with its newest state
+    (the platform's per-stream state persistence; PyAirbyte's ``SqlStateWriter``); a stream
+    this run did not send keeps its stored state (deselected streams included), and every
+    stored state is handed to the next read (PyAirbyte asks its cache with no stream filter).
+    Whether a run's states count at all is :func:`airbyte_loads`'s question.
+    """
     kept: dict[str, dict] = {}
     for state in [*(handed if isinstance(handed, list) else []), *acked]:
         kept[str(state["stream"]["stream_descriptor"]["name"])] = state
     return list(kept.values())
+
+
+def airbyte_loads(runner: str, code: int) -> bool:
+    """True when an Airbyte runner keeps what a run that exited ``code`` sent.
+
+    The platform keeps every record and state the destination acknowledged, also from a
+    sync that failed (a retried sync resumes from them). PyAirbyte keeps nothing from a read
+    whose source did not exit 0 (or -15): it loads the records and writes the newest state
+    of each stream only after the whole message stream was read, and a failed exit raises
+    first (measured: three reads capped at 20 requests left the cache with no table and no
+    state; an uncapped read then kept all 14 streams' states).
+    """
+    return runner != "pyairbyte" or code in PYAIRBYTE_SUCCESS
 
 
 def edited(value: dict, edit: str) -> dict:
@@ -282,6 +307,8 @@ class Sequence:
         warehouse = pipeline.warehouse
         airbyte = run.protocol == "airbyte"
         warehouse.begin_run(index, airbyte_keys() if airbyte else None)
+        pyairbyte = airbyte and run.airbyte_runner == "pyairbyte"
+        before = warehouse.snapshot() if pyairbyte else None
         problems = len(warehouse.problems)
         config = tap_config(run, world.base_url, self.plan.start, run_dir)
         exit_ = tap.run(
@@ -295,6 +322,10 @@ class Sequence:
             airbyte=airbyte,
         )
         exit_.traces = list(warehouse.traces)
+        acked = exit_.acked
+        if before is not None and not airbyte_loads(run.airbyte_runner, exit_.code):
+            acked = []
+            warehouse.restore(before)  # PyAirbyte loaded none of this read's records
         clocks = list(world.run_clocks)
         continues = handed is not None and _interrupted(handed.value) is not None
         cycle = [*handed.cycle, *clocks] if continues and handed else clocks
@@ -311,10 +342,10 @@ class Sequence:
             ]
             if not pipeline.tainted:
                 violations += oracle.check_never(world, run.tenant, cycle, scope, warehouse, exit_)
-        if exit_.acked:
-            value: dict | list = copy.deepcopy(exit_.acked[-1])
+        if acked:
+            value: dict | list = copy.deepcopy(acked[-1])
             if airbyte:
-                value = airbyte_kept(None if handed is None else handed.value, exit_.acked)
+                value = airbyte_kept(None if handed is None else handed.value, acked)
             elif run.state.get("op") in MERGED and pipeline.current is not None:
                 current = pipeline.current.value
                 if isinstance(value, dict) and isinstance(current, dict):
@@ -366,9 +397,17 @@ class Sequence:
         A person whose sync needs 633 requests does not keep ``max_requests_per_run: 5``
         (two cycles would be over 400 runs: CI seed 2 with session 5's draws). The clean
         runs then continue the interrupted sync under the new cap; a cap that fits is kept.
+        A PyAirbyte pipeline's cap that a whole sync does not fit is dropped (SIM-19: no read
+        it fails keeps anything, and the source's budget-stop line says to give none).
         """
         cap = run.config.get("max_requests_per_run")
         if not cap:
+            return
+        if run.protocol == "airbyte" and run.airbyte_runner == "pyairbyte":
+            # PyAirbyte keeps nothing from a read that fails: a sync must fit in one read, and
+            # the source's line says so (SIM-19); a person then gives no cap
+            if cap < self.needed(world, run) + PROOF_PAGES:
+                run.config.pop("max_requests_per_run")
             return
         fitting = math.ceil(self.needed(world, run) / CYCLE_RUNS) + PROOF_PAGES
         if cap < fitting:

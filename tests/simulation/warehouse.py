@@ -19,7 +19,9 @@ An Airbyte run (:meth:`Warehouse.begin_run` given the catalog's keys) is applied
 destination that deduplicates by key (PyAirbyte's merge; the model never deletes, so a
 full-refresh ``overwrite`` replacing a table is not modelled): ``RECORD`` upserts
 ``record.data``, a ``STREAM`` ``STATE`` is acknowledged (the message, for the runner to keep
-per stream), ``TRACE`` and ``LOG`` are kept for the oracle in :attr:`Warehouse.traces`.
+per stream), ``TRACE`` and ``LOG`` are kept for the oracle in :attr:`Warehouse.traces`. A
+PyAirbyte read that fails loads nothing: the runner puts the tables back
+(:meth:`Warehouse.snapshot`, :meth:`Warehouse.restore`).
 
 A stream map's ``__alias__`` needs nothing special: the target sees the alias as the stream.
 Anything that is not a Singer message (a line that is not JSON, a RECORD before its SCHEMA,
@@ -83,6 +85,14 @@ class Warehouse:
         self.protocol = "singer" if airbyte_keys is None else "airbyte"
         if airbyte_keys is not None:
             self.key_properties.update(airbyte_keys)
+
+    def snapshot(self) -> dict[str, dict[tuple, Row]]:
+        """The tables as they are (rows are replaced, never changed, so a shallow copy)."""
+        return {name: dict(rows) for name, rows in self.tables.items()}
+
+    def restore(self, tables: dict[str, dict[tuple, Row]]) -> None:
+        """Put back the tables of :meth:`snapshot` (a runner that loaded nothing of a run)."""
+        self.tables = {name: dict(rows) for name, rows in tables.items()}
 
     def apply_line(self, line: bytes) -> dict | None:
         """Apply one line of the tap's output; the STATE value when it was a STATE."""
