@@ -18,6 +18,12 @@ from a page is documented there; this module only reports what the answer *says*
   ``Link: <...>; rel="next"`` (its ``cursor`` or ``page`` parameter);
 * an answer that names nothing is **silent** about the next page.
 
+An end said in one place never outvotes more said in another (attack 7 #1, #3): an envelope's
+end (a page-era ``meta.next_page: null``) beside a header naming the next cursor takes the
+header's; an empty ``X-Next-Cursor`` (a proxy's, on every answer) beside ``Link: rel="next"``
+takes the link's; ``has_more: true`` beside a null cursor is more records with nothing to ask
+for (:attr:`Page.more`), never the end.
+
 An object holding every key field of the stream where a list belongs (the documentation shows
 some lists that way) is read as a list of that one record. A member of a known envelope's
 paging part (``pagination``, ``_metadata``, ``meta``, ``links``, ``paging``) that is not an
@@ -254,6 +260,16 @@ def _envelope_page(response: requests.Response, body: dict, member: str, path: s
     if found.said:
         where = f"the next page named by {found.where}"
         cursor, number, more = found.result()
+        if cursor == "" or (cursor is None and number is None):
+            # the envelope says the end (or more, naming nothing): a next page the headers
+            # name is evidence of more records, never outvoted (a page-era member beside cursors)
+            h_cursor, h_number, h_more, h_where = _header_next(response)
+            if h_cursor or h_number is not None:
+                cursor, number, more = h_cursor, h_number, None
+                where = f"{where} (an end or nothing to ask for), and {h_where} naming the next page"
+            elif h_more and cursor == "":
+                cursor, more = None, True
+                where = f"{where} (an end), and {h_where} saying more follow"
     else:
         cursor, number, more, where = _header_next(response)
         where = f"no member naming a next page, {where}"
@@ -295,9 +311,11 @@ class _Next:
             return min(self.cursors, key=lambda c: c[0])[1], None, None
         if self.pages:
             return None, self.pages[0], None
+        if self.more:  # more follows: an end marker elsewhere in the answer does not outvote it
+            return None, None, True
         if self.end or self.more is False:
             return "", None, None
-        return None, None, self.more
+        return None, None, None
 
     def search(self, node: dict, *, skip: str = "", prefix: str = "", depth: int = 0) -> None:
         for name, value in node.items():
@@ -392,14 +410,22 @@ def _header_next(
     present and empty. A cursor inside a Link URL is percent-decoded once (it is part of a
     URL); a header cursor is an opaque token and is sent back as it came.
     """
+    empty_header = False
     if "X-Next-Cursor" in response.headers:
         text = _cursor_text(response.headers["X-Next-Cursor"])
-        return text, None, None, "X-Next-Cursor" if text else "an empty X-Next-Cursor"
+        if text:
+            return text, None, None, "X-Next-Cursor"
+        empty_header = True
     link = response.headers.get("Link")
     match = _LINK_NEXT.search(link) if link else None
     if match is None:  # no Link, or other relations only: says nothing about a next page
+        if empty_header:
+            return "", None, None, "an empty X-Next-Cursor"
         return None, None, None, "no X-Next-Cursor or Link: rel=next header"
+    # a next link is evidence of more records: an empty X-Next-Cursor beside it (a proxy's,
+    # added to every answer) does not outvote it
     found = _Next()
     found.link(match.group(1))
     cursor, number, more = found.result()
-    return cursor, number, more, 'Link: rel="next"'
+    where = 'Link: rel="next"' + (" beside an empty X-Next-Cursor" if empty_header else "")
+    return cursor, number, more, where
