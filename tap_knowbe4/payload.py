@@ -266,7 +266,7 @@ def _envelope_page(response: requests.Response, body: dict, member: str, path: s
             h_cursor, h_number, h_more, h_where = _header_next(response)
             if h_cursor or h_number is not None:
                 cursor, number, more = h_cursor, h_number, None
-                where = f"{where} (an end or nothing to ask for), and {h_where} naming the next page"
+                where = f"{where} (no page to ask for), and {h_where} naming the next page"
             elif h_more and cursor == "":
                 cursor, more = None, True
                 where = f"{where} (an end), and {h_where} saying more follow"
