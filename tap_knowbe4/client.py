@@ -37,7 +37,7 @@ from tap_knowbe4.pagination import KnowBe4Paginator, PageToken
 from tap_knowbe4.payload import InvalidBodyError, Page, TokenRejectedError, read_page
 from tap_knowbe4.redact import REDACTOR
 from tap_knowbe4.regions import REGION_CODES
-from tap_knowbe4.retries import backoff_waits, parse_retry_after
+from tap_knowbe4.retries import backoff_waits, retry_after_of
 from tap_knowbe4.sdk_seams import SeamedStream, override
 from tap_knowbe4.transport import GuardedSession, never_reached
 
@@ -375,4 +375,4 @@ class _Throttled(Exception):  # noqa: N818 - an answer, not an error
     def __init__(self, path: str, response: requests.Response) -> None:
         super().__init__(f"429 on {path}")
         self.path = path
-        self.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        self.retry_after = retry_after_of(response.headers)

@@ -3,6 +3,9 @@
 ``Retry-After`` comes from the server and is not trusted: a value that does not parse, is
 not finite, or asks for more than a day (``inf``, ``10^20``, ``Fri, 31 Dec 9999``) is
 treated as absent, with a warning, and never reaches the state.
+An HTTP-date ``Retry-After`` is measured against the answer's ``Date`` header when it has
+one: a server clock hours ahead made a one-second wait look like hours, "the daily quota is
+spent" (attack 7 #2).
 """
 
 from __future__ import annotations
@@ -53,6 +56,28 @@ def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> floa
     return seconds
 
 
+def server_now(headers: t.Mapping[str, str]) -> dt.datetime | None:
+    """The answer's ``Date`` header as an aware instant (None when absent or unreadable)."""
+    text = headers.get("Date")
+    if not text:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+
+
+def retry_after_of(headers: t.Mapping[str, str]) -> float | None:
+    """Seconds an answer asks to wait (None when it asks nothing plausible).
+
+    An HTTP-date ``Retry-After`` is measured against the answer's own ``Date`` (RFC 9110
+    10.2.3), so a server whose clock is far from this machine's still means the delay it
+    says, not the distance between the two clocks.
+    """
+    return parse_retry_after(headers.get("Retry-After"), server_now(headers))
+
+
 def backoff_waits(
     base: float = 1.0, cap: float = 60.0
 ) -> t.Generator[float, BaseException | None, None]:
@@ -65,9 +90,7 @@ def backoff_waits(
     exc = yield 0.0  # priming value, discarded by backoff
     while True:
         response = getattr(exc, "response", None)
-        told = (
-            parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
-        )
+        told = retry_after_of(response.headers) if response is not None else None
         wait = min(cap, base * (2**attempt)) if told is None else min(cap, told)
         attempt += 1
         exc = yield wait

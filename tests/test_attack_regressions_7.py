@@ -8,11 +8,14 @@ when every user was sent, and ACTIVATE_VERSION only after all of them.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import typing as t
 
 import pytest
 
+from tap_knowbe4.retries import retry_after_of
 from tests.cli import run_cli
 from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer, users
 from tests.singer_output import catalog_selecting
@@ -112,3 +115,55 @@ def test_3_an_empty_x_next_cursor_does_not_hide_a_next_link(tmp_path):
         return Answer(200, json.dumps(users(ids)), headers)
 
     _assert_honest(_cursor_list(answer), tmp_path)
+
+
+# -- 2: a server clock far from this machine's, and a Retry-After given as an HTTP date ----
+
+
+def _page_list(request: Request) -> list[int]:
+    page, size = int(request.query.get("page", "1")), int(request.query["per_page"])
+    return IDS[(page - 1) * size : page * size]
+
+
+@pytest.mark.parametrize("offset_hours", [2, -2, 30], ids=["2h-ahead", "2h-behind", "30h-ahead"])
+def test_2_a_retry_after_date_is_measured_against_the_answers_own_date(tmp_path, offset_hours):
+    """The server's clock is hours away from this machine's. One 429 says ``Retry-After:
+    <its Date + 1 s>`` (an HTTP date, RFC 9110): measured against this machine's clock a
+    server 2 h ahead asked for 2 h, more than ``max_retry_wait_seconds``, so the run stopped
+    at once as "the daily quota is spent" (users not read, exit 0, the quota's reset two hours
+    out in the state). Against the answer's own ``Date`` it is one second."""
+    throttled: list[int] = []
+
+    def handler(request: Request) -> Answer:
+        now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=offset_hours)
+        headers = {"Date": email.utils.format_datetime(now, usegmt=True)}
+        if request.path != "/v1/users":
+            return Answer(200, "[]", headers)
+        if not throttled:
+            throttled.append(1)
+            later = email.utils.format_datetime(now + dt.timedelta(seconds=1), usegmt=True)
+            return Answer(
+                429, '{"message": "Too many requests"}', {**headers, "Retry-After": later}
+            )
+        return Answer(200, json.dumps(users(_page_list(request))), headers)
+
+    with HostileServer(handler) as server:
+        run = run_cli(tmp_path, hostile_config(server, max_retry_wait_seconds=300), catalog=USERS)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Stopped early" not in run.stderr, run.stderr[-2000:]
+    assert {r["id"] for r in run.records("users")} == set(IDS), run.stderr[-2000:]
+    assert run.final_state["tap_knowbe4"]["budget"]["quota_spent_at"] is None
+
+
+def test_2_retry_after_of_reads_the_date_header():
+    """The unit: the delay is the Retry-After date minus the answer's Date, whatever this
+    machine's clock says; without a readable Date, this machine's clock."""
+    headers = {
+        "Date": "Sun, 01 Nov 2099 12:00:00 GMT",
+        "Retry-After": "Sun, 01 Nov 2099 12:00:07 GMT",
+    }
+    assert retry_after_of(headers) == 7.0
+    assert retry_after_of({**headers, "Date": "Sun, 01 Nov 1999 12:00:00 GMT"}) is None  # > a day
+    assert retry_after_of({"Retry-After": "5"}) == 5.0
+    assert retry_after_of({"Date": "garbage", "Retry-After": "5"}) == 5.0
+    assert retry_after_of({}) is None
