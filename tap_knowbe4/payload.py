@@ -49,13 +49,15 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 
 from tap_knowbe4.redact import REDACTOR
+from tap_knowbe4.state import MOST_PLAUSIBLE_CURSOR
 
 if t.TYPE_CHECKING:
     import requests
 
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_CURSOR_OK = re.compile(r"[\x21-\x7e]{1,512}")
+#: A cursor the tap sends back and keeps: printable ASCII, no spaces, as long as a state keeps.
+_CURSOR_OK = re.compile(rf"[\x21-\x7e]{{1,{MOST_PLAUSIBLE_CURSOR}}}")
 _WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORDS = re.compile(r"[a-z0-9]+")
 #: More objects than any page holds (500 records of a few nested objects each): a body
@@ -396,7 +398,7 @@ def _cursor_text(value: object) -> str:
         raise InvalidBodyError(msg)
     text = str(value).strip()
     if not _CURSOR_OK.fullmatch(text):
-        msg = "the next cursor is not printable text of at most 512 characters"
+        msg = f"the next cursor is not printable text of at most {MOST_PLAUSIBLE_CURSOR} characters"
         raise InvalidBodyError(msg)
     return text
 

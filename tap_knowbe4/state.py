@@ -283,7 +283,8 @@ class BudgetState:
 
 #: The most a stored page number, page size or cursor may be (larger is not a position).
 MOST_PLAUSIBLE_PAGE = 10_000_000
-MOST_PLAUSIBLE_CURSOR = 1_000
+#: (A server's opaque cursor may be a signed token of several hundred characters: attack 7 #5.)
+MOST_PLAUSIBLE_CURSOR = 4_096
 #: Table versions are the start of a run in seconds: none before this (2020-01-01).
 EARLIEST_VERSION = 1_577_836_800
 

@@ -8,6 +8,7 @@ when every user was sent, and ACTIVATE_VERSION only after all of them.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
 import json
@@ -167,3 +168,41 @@ def test_2_retry_after_of_reads_the_date_header():
     assert retry_after_of({"Retry-After": "5"}) == 5.0
     assert retry_after_of({"Date": "garbage", "Retry-After": "5"}) == 5.0
     assert retry_after_of({}) is None
+
+
+# -- 5: long opaque cursors -------------------------------------------------------------------
+
+
+def _token(start: int) -> str:
+    """A signed-token-like cursor of 832 characters naming where the next page starts."""
+    return base64.urlsafe_b64encode(
+        json.dumps({"after": start, "sig": "x" * 600}).encode()
+    ).decode()
+
+
+def _long_cursor_list(request: Request) -> Answer:
+    if request.path != "/v1/users":
+        return json_answer([])
+    cursor = request.query.get("cursor", "true")
+    start = 0 if cursor == "true" else json.loads(base64.urlsafe_b64decode(cursor))["after"]
+    after = _token(start + 2) if start + 2 < len(IDS) else ""
+    return Answer(200, json.dumps(users(IDS[start : start + 2])), {"X-Next-Cursor": after})
+
+
+def test_5_a_cursor_of_several_hundred_characters_is_followed_and_kept(tmp_path):
+    """Cursors of 832 characters were refused as unreadable (at most 512): every run failed
+    with 0 records. Followed now, and kept by a capped run for the next to resume."""
+    with HostileServer(_long_cursor_list) as server:
+        whole = run_cli(tmp_path, hostile_config(server), catalog=USERS)
+        assert whole.returncode == 0, whole.stderr[-1500:]
+        assert {r["id"] for r in whole.records("users")} == set(IDS)
+        first = run_cli(tmp_path, hostile_config(server, max_requests_per_run=2), catalog=USERS)
+        assert first.returncode == 0, first.stderr[-1500:]
+        kept = first.final_state["tap_knowbe4"]["interrupted"]["lists"]["users"]["cursor"]
+        assert len(kept) > 512
+        second = run_cli(tmp_path, hostile_config(server), catalog=USERS, state=first.final_state)
+    assert second.returncode == 0, second.stderr[-1500:]
+    assert "not applied" not in second.stderr
+    assert "not valid" not in second.stderr
+    assert {r["id"] for r in first.records("users") + second.records("users")} == set(IDS)
+    assert len(second.records("users")) < len(IDS)  # resumed at the kept cursor, not restarted
