@@ -49,6 +49,11 @@ PARENT = "tap-knowbe4"
 DEFAULT_LOADER = "target-duckdb"
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 VARIABLE = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
+#: What the tap's ``account_label`` accepts (``tap_knowbe4.settings``): checked here too, so a
+#: mistake is one line from ``make fleet``, not from every run of the account (attack 7 #6).
+LABEL = re.compile(r"[A-Za-z0-9._@-]{1,40}")
+#: The region codes; a region given as a console host or URL is left to the tap to resolve.
+REGION_CODES = ("us", "eu", "ca", "uk", "de")
 ACCOUNT_FIELDS = ("name", "region", "key_env", "api_url", "label", "config")
 FLEET_FIELDS = ("loader", "ledger_dir", "accounts")
 #: Settings an account's ``config`` may not hold: the key comes from ``key_env`` only, the
@@ -143,7 +148,9 @@ def _text(where: str, field: str, value: object) -> str:
     return value.strip()
 
 
-def _account(index: int, entry: object, taken: set[str]) -> Account:
+def _account(
+    index: int, entry: object, taken: set[str], known_settings: t.Collection[str] = ()
+) -> Account:
     where = f"accounts[{index}]"
     if not isinstance(entry, dict):
         _fail(where, "each account is a mapping with at least a name")
@@ -172,22 +179,37 @@ def _account(index: int, entry: object, taken: set[str]) -> Account:
             f"config may not set {', '.join(reserved)}: they come from the account's fields "
             "(key_env, label, region, api_url) and the fleet's ledger_dir",
         )
+    unknown = sorted(set(config) - set(known_settings)) if known_settings else []
+    if unknown:
+        _fail(where, f"config names no tap setting {', '.join(map(str, unknown))[:200]}")
+    region = _text(where, "region", entry.get("region", "us"))
+    if region.isalpha() and region.lower() not in REGION_CODES:
+        _fail(where, f"region must be one of {', '.join(REGION_CODES)} (or the console's address)")
+    label = _text(where, "label", entry.get("label", name))
+    if not LABEL.fullmatch(label) or label.startswith("eyJ"):
+        _fail(where, "label must be 1-40 letters, digits or . _ - @ (never a key)")
     api_url = entry.get("api_url")
     return Account(
         name=name,
-        region=_text(where, "region", entry.get("region", "us")),
+        region=region,
         key_env=key_env,
         api_url=None if api_url is None else _text(where, "api_url", api_url),
-        label=_text(where, "label", entry.get("label", name)),
+        label=label,
         config=dict(config),
     )
 
 
-def parse(document: object, *, reserved_names: t.Iterable[str] = ()) -> Fleet:
+def parse(
+    document: object,
+    *,
+    reserved_names: t.Iterable[str] = (),
+    known_settings: t.Collection[str] = (),
+) -> Fleet:
     """Check a parsed ``fleet.yml``; raise :class:`FleetError` with one line on a mistake.
 
     ``reserved_names``: extractor names already in ``meltano.yml`` (an account may not
-    shadow them).
+    shadow them). ``known_settings``: the tap's settings (``meltano.yml``'s definition); an
+    account's ``config`` naming another is refused (none given: not checked).
     """
     if not isinstance(document, dict):
         _fail("fleet", "the file must be a mapping with an 'accounts' list")
@@ -203,7 +225,7 @@ def parse(document: object, *, reserved_names: t.Iterable[str] = ()) -> Fleet:
     accounts: list[Account] = []
     reserved = set(reserved_names)
     for index, entry in enumerate(entries):
-        account = _account(index, entry, {a.name for a in accounts})
+        account = _account(index, entry, {a.name for a in accounts}, known_settings)
         if account.extractor in reserved:
             _fail(f"account {account.name}", f"meltano.yml already defines {account.extractor}")
         readers = [a.name for a in accounts if a.key_env == account.key_env]
@@ -226,6 +248,19 @@ def project_extractors(project: Path = ROOT) -> set[str]:
     return {p["name"] for p in extractors if isinstance(p, dict) and "name" in p}
 
 
+def project_settings(project: Path = ROOT) -> set[str]:
+    """The settings ``meltano.yml`` declares for the tap (empty when it declares none)."""
+    meltano_yml = project / "meltano.yml"
+    if not meltano_yml.exists():
+        return set()
+    document = yaml.safe_load(meltano_yml.read_text()) or {}
+    extractors = (document.get("plugins") or {}).get("extractors") or []
+    for plugin in extractors:
+        if isinstance(plugin, dict) and plugin.get("name") == PARENT:
+            return {s["name"] for s in plugin.get("settings") or [] if isinstance(s, dict)}
+    return set()
+
+
 def load(path: Path | str | None = None, project: Path = ROOT) -> Fleet:
     """Read and check the fleet file (default: ``$KNOWBE4_FLEET_FILE`` or ``fleet.yml``)."""
     path = Path(path or os.environ.get("KNOWBE4_FLEET_FILE") or project / FLEET_FILE)
@@ -237,7 +272,11 @@ def load(path: Path | str | None = None, project: Path = ROOT) -> Fleet:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise FleetError(f"{path}: not valid YAML{at}") from None
-    return parse(document, reserved_names=project_extractors(project))
+    return parse(
+        document,
+        reserved_names=project_extractors(project),
+        known_settings=project_settings(project),
+    )
 
 
 def render(fleet: Fleet, source: str = FLEET_FILE) -> str:

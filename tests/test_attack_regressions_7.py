@@ -19,6 +19,7 @@ import pytest
 from tap_knowbe4.retries import retry_after_of
 from tests.cli import run_cli
 from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer, users
+from tests.project_scripts import ROOT, load_script
 from tests.singer_output import catalog_selecting
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
@@ -206,3 +207,43 @@ def test_5_a_cursor_of_several_hundred_characters_is_followed_and_kept(tmp_path)
     assert "not valid" not in second.stderr
     assert {r["id"] for r in first.records("users") + second.records("users")} == set(IDS)
     assert len(second.records("users")) < len(IDS)  # resumed at the kept cursor, not restarted
+
+
+# -- 6: fleet.yml mistakes the tap would refuse at every run -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"label": "ACME Corp"}, "label"),
+        ({"label": "x" * 41}, "label"),
+        ({"label": "acme\nINFO forged line"}, "label"),
+        ({"label": "eyJhbGciOiJIUzI1NiJ9"}, "label"),
+        ({"region": "mars"}, "region"),
+        ({"config": {"max_request_per_run": 2}}, "max_request_per_run"),
+    ],
+)
+def test_6_the_fleet_file_refuses_what_the_tap_would_refuse_at_every_run(fields, words):
+    """``make fleet`` wrote these into fleet.meltano.yml; every run of the account then failed
+    on the tap's one line. Refused at ``make fleet`` now, in one line naming the account."""
+    fleet = load_script("fleet")
+    document = {"accounts": [{"name": "acme", "key_env": "ACME_KEY", **fields}]}
+    with pytest.raises(fleet.FleetError) as caught:
+        fleet.parse(document, known_settings=fleet.project_settings(ROOT))
+    message = str(caught.value)
+    assert words in message
+    assert message.startswith("account acme")
+    assert "\n" not in message
+    assert "eyJ" not in message
+
+
+def test_6_the_fleet_file_accepts_what_the_tap_accepts():
+    """Region codes in any case, console hosts (left to the tap), settings the tap has."""
+    fleet = load_script("fleet")
+    for fields in (
+        {"region": "EU", "label": "acme-emea.1@x"},
+        {"region": "https://eu.knowbe4.com/ui"},
+        {"config": {"start_date": "2024-01-01", "max_requests_per_run": 100}},
+    ):
+        document = {"accounts": [{"name": "acme", "key_env": "ACME_KEY", **fields}]}
+        fleet.parse(document, known_settings=fleet.project_settings(ROOT))
