@@ -81,6 +81,8 @@ def is_typical_cap(count: int) -> bool:
 
 def _comparable(value: t.Any) -> t.Hashable:
     """A key value compared across pages: ``100`` and ``"100"`` alike; lists and objects too."""
+    if type(value) is int:  # most keys: the text of an int has nothing to strip
+        return str(value)
     if isinstance(value, (dict, list)):
         return repr(value)
     return str(value).strip() if value is not None else None
@@ -98,7 +100,7 @@ def page_fingerprint(keys: t.Sequence[t.Hashable]) -> str:
 
 def _comparable_key(key: t.Hashable) -> t.Hashable:
     if isinstance(key, tuple):
-        return tuple(_comparable(v) for v in key)
+        return tuple(map(_comparable, key))
     return _comparable(key)
 
 

@@ -248,6 +248,9 @@ def comparable_key(values: t.Iterable[object]) -> tuple | None:
     """
     key: list[int | str] = []
     for value in values:
+        if type(value) is int:  # most keys (a bool is not one)
+            key.append(value)
+            continue
         if isinstance(value, bool) or value is None:
             return None
         if isinstance(value, int):
