@@ -449,7 +449,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                             return (yield from self._restart(context, why))
                     token = paginator.current_value
                     pages = trail.pages
-                    if top and pages and pages[-1][0] != token and trail.last:
+                    last_token = pages[-1][0] if pages else token  # the same object on a page
+                    if top and last_token is not token and last_token != token and trail.last:
                         self._pages_emitted(trail.last)
                     trail.see(token, key, paginator.page_keys)
                 count += 1
