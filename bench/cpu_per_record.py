@@ -144,6 +144,10 @@ def measure(users: int = 7000, repeat: int = 5) -> dict:
                 runs[name].append(measured(command))
                 starts[name].append(measured(start_up[name])[0])
     out: dict = {"records": records, "users": users}
+    # the plain tap's CPU over the tap's, round by round (each round runs both, interleaved)
+    out["tap_vs_plain_rounds"] = sorted(
+        plain[0] / tap[0] for plain, tap in zip(runs["plain"], runs["tap"], strict=True)
+    )
     for name in programs:
         out[name] = {
             "cpu": statistics.median(r[0] for r in runs[name]),
@@ -188,6 +192,8 @@ def main() -> None:
         f"tap/plain SDK tap {r['tap_vs_plain']:.2f}x (wall {r['tap_vs_plain_wall']:.2f}x); "
         f"SDK floor/floor {r['sdk_floor_vs_floor']:.2f}x (the most tap/floor can be)"
     )
+    rounds = ", ".join(f"{x:.2f}" for x in result["tap_vs_plain_rounds"])
+    print(f"tap/plain SDK tap in each round: {rounds}")
 
 
 if __name__ == "__main__":
