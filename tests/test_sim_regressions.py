@@ -330,7 +330,7 @@ def test_sim_19_a_pyairbyte_read_that_fails_keeps_nothing_and_the_line_says_so(t
     assert first.exit.stdout.count(b'"STATE"') > 0  # states went out; PyAirbyte kept none
     (error,) = (x for x in second.exit.traces if x.get("type") == "ERROR")
     assert "PyAirbyte keeps nothing from a read that fails" in error["error"]["message"]
-    # the second read was handed nothing and spent its cap the same way
-    assert not (tmp_path / "sequence" / "run-001" / "state.json").exists()
+    # the second read was handed nothing (PyAirbyte's "[]") and spent its cap the same way
+    assert (tmp_path / "sequence" / "run-001" / "state.json").read_text() == "[]"
     assert result.runs[-1].exit.code == 0  # the clean phase, with the cap given up
     assert "max_requests_per_run" not in result.runs[-1].plan.config

@@ -138,13 +138,22 @@ def _airbyte_discovered() -> dict:
 
 
 def airbyte_catalog(run: RunPlan) -> dict:
-    """The configured catalog of an Airbyte ``run``: the streams it selects, incremental
-    where the source supports it (deduplicated by key), as PyAirbyte configures them."""
+    """The configured catalog of an Airbyte ``run``: the streams it selects.
+
+    The platform's connection reads a stream incremental where the source supports it
+    (deduplicated by key), else in full refresh (overwrite). PyAirbyte (0.71.3,
+    ``Source.get_configured_catalog``) configures every stream ``incremental``, whether the
+    source supports it or not.
+    """
     deselect = set(run.catalog.get("deselect", ()))
     if not run.config.get("user_risk"):  # the source refuses what the settings cannot read
         deselect.add("user_risk_score_history")
     wanted = [s["name"] for s in _airbyte_discovered()["streams"] if s["name"] not in deselect]
-    return configured_catalog(_airbyte_discovered(), wanted)
+    configured = configured_catalog(_airbyte_discovered(), wanted)
+    if run.airbyte_runner == "pyairbyte":
+        for stream in configured["streams"]:
+            stream["sync_mode"] = "incremental"
+    return configured
 
 
 def airbyte_keys() -> dict[str, tuple[str, ...]]:

@@ -311,10 +311,13 @@ class Sequence:
         before = warehouse.snapshot() if pyairbyte else None
         problems = len(warehouse.problems)
         config = tap_config(run, world.base_url, self.plan.start, run_dir)
+        given: dict | list | None = None if handed is None else handed.value
+        if pyairbyte and given is None:
+            given = []  # PyAirbyte always passes --state: "[]" when its cache has none
         exit_ = tap.run(
             source_config(config) if airbyte else config,
             airbyte_catalog(run) if airbyte else catalog(run),
-            None if handed is None else handed.value,
+            given,
             warehouse,
             {"kind": "text"} if plan_only else run.target,
             signal_name=run.signal["name"] if hang and run.signal else None,
