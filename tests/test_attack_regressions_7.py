@@ -247,3 +247,41 @@ def test_6_the_fleet_file_accepts_what_the_tap_accepts():
     ):
         document = {"accounts": [{"name": "acme", "key_env": "ACME_KEY", **fields}]}
         fleet.parse(document, known_settings=fleet.project_settings(ROOT))
+
+
+# -- 4: a record deleted upstream while a list is paged by number (open) -----------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="attack 7 #4 (open): page numbers cannot show a record that moved onto a page "
+    "already read; README 'the limit of page numbers'",
+)
+def test_4_a_record_deleted_while_a_list_is_paged_by_number_hides_none(tmp_path):
+    """Users 1-7 in pages of 2, by number. After page 2 is answered user 1 is deleted: every
+    later user moves one place up, page 3 is [6, 7], and user 5, which existed throughout the
+    read, is never sent (complete, exit 0, ACTIVATE_VERSION: a version-aware target deletes
+    its row until the next run)."""
+    listed = list(IDS)
+
+    def handler(request: Request) -> Answer:
+        if request.path != "/v1/users":
+            return json_answer([])
+        rows = _page_list_of(listed, request)
+        if request.query.get("page") == "2" and 1 in listed:
+            listed.remove(1)  # deleted upstream once page 2 was answered
+        return Answer(200, json.dumps(users(rows)))
+
+    with HostileServer(handler) as server:
+        config = hostile_config(server, emit_activate_version_messages=True, pagination="page")
+        run = run_cli(tmp_path, config, catalog=USERS)
+    sent = {r["id"] for r in run.records("users")}
+    activated = any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
+    if run.returncode == 0 or activated:
+        assert set(range(2, 8)) <= sent, f"users {sorted(set(range(2, 8)) - sent)} never sent"
+
+
+def _page_list_of(listed: list[int], request: Request) -> list[int]:
+    page, size = int(request.query.get("page", "1")), int(request.query["per_page"])
+    return listed[(page - 1) * size : page * size]
