@@ -42,6 +42,7 @@ if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
+DRIVER = Path(__file__).with_name("meltano_cli_driver.py")
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 #: Organization served to the pipelines: small enough to be quick, big enough for paging.
@@ -78,6 +79,31 @@ class Meltano:
                 f"--- stderr (tail) ---\n{proc.stderr[-8000:]}"
             )
         return proc
+
+    def in_one_process(self, steps: list[list[t.Any]], env: dict[str, str]) -> list[str]:
+        """Run ``meltano`` commands that print from Meltano itself (``config``, ``invoke
+        --dump``, ...) one after the other in one Meltano process (``meltano_cli_driver.py``:
+        each start costs about 2 s of CPU); return what each printed. Each step is the
+        arguments, optionally followed by a dict of variables added to ``env`` for it."""
+        commands = []
+        for step in steps:
+            extra = step[-1] if isinstance(step[-1], dict) else {}
+            commands.append({"args": [a for a in step if isinstance(a, str)], "env": extra})
+        proc = subprocess.run(
+            [str(self.executable.parent / "python"), str(DRIVER)],
+            input=json.dumps(commands),
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-6000:]
+        results = json.loads(proc.stdout)
+        failed = [r for r in results if r["code"] != 0]
+        assert not failed, f"meltano {' '.join(failed[0]['args'])}: {failed[0]['error']}"
+        return [r["stdout"] for r in results]
 
 
 @pytest.fixture(scope="session")
