@@ -63,10 +63,11 @@ def test_two_accounts_from_one_file_load_two_schemas_with_their_own_state(
             "run", "tap-knowbe4--north", "target-duckdb", "tap-knowbe4--south", "target-duckdb",
             env=env,
         )  # fmt: skip
-        states = meltano("state", "list", env=env).stdout.split()
-        north_state = json.loads(
-            meltano("state", "get", "dev:tap-knowbe4--north-to-target-duckdb", env=env).stdout
+        listed, north_state_text = meltano.in_one_process(
+            [["state", "list"], ["state", "get", "dev:tap-knowbe4--north-to-target-duckdb"]], env
         )
+        states = listed.split()
+        north_state = json.loads(north_state_text)
         truth = {"north": _truth(north), "south": _truth(south)}
         hosts = {
             name: sb.base_url.split("://")[1] for name, sb in (("north", north), ("south", south))
