@@ -143,8 +143,8 @@ def test_flattening_expands_nested_user_and_fits_the_schema_in_target_csv(
             int(r["enrollment_id"]): int(r["user__id"]) if r["user__id"] else None
             for r in csv.DictReader(file)
         }
-    truth = {
+    users = {
         e["enrollment_id"]: (e.get("user") or {}).get("id")
         for e in expected_records(pipeline_sandbox.org, "training_enrollments")
     }
-    assert loaded == truth
+    assert loaded == users
