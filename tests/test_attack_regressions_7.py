@@ -285,3 +285,40 @@ def test_4_a_record_deleted_while_a_list_is_paged_by_number_hides_none(tmp_path)
 def _page_list_of(listed: list[int], request: Request) -> list[int]:
     page, size = int(request.query.get("page", "1")), int(request.query["per_page"])
     return listed[(page - 1) * size : page * size]
+
+
+# -- 1, 3: the class: any end said beside any next page named, on a cursor-only server ----------
+
+_ENDS = {
+    "next_cursor-null": lambda body, headers: body.update(next_cursor=None),
+    "has_more-false": lambda body, headers: body.update(has_more=False),
+    "is_last_page-true": lambda body, headers: body.update(is_last_page=True),
+    "meta.next_page-null": lambda body, headers: body.update(meta={"next_page": None}),
+    "empty-x-next-cursor": lambda body, headers: headers.update({"X-Next-Cursor": ""}),
+}
+_NAMED = {
+    "x-next-cursor": lambda after, body, headers: headers.update({"X-Next-Cursor": after}),
+    "link": lambda after, body, headers: headers.update(
+        {"Link": f'<http://example.invalid/v1/users?cursor={after}>; rel="next"'}
+    ),
+    "envelope-cursor": lambda after, body, headers: body.update(pagination={"next_cursor": after}),
+}
+
+
+@pytest.mark.parametrize("named", list(_NAMED))
+@pytest.mark.parametrize("end", list(_ENDS))
+def test_1_3_no_end_said_anywhere_outvotes_a_next_page_named_elsewhere(tmp_path, end, named):
+    """Every page says an end in one place and names the next cursor in another (the last
+    page names none): the list is read whole, or the run fails; never 2 of 7 users, exit 0."""
+    if end == "empty-x-next-cursor" and named == "x-next-cursor":
+        pytest.skip("one header cannot be both")
+
+    def answer(ids: list[int], after: str) -> Answer:
+        body: dict[str, t.Any] = {"data": users(ids)}
+        headers: dict[str, str] = {}
+        _ENDS[end](body, headers)
+        if after:
+            _NAMED[named](after, body, headers)
+        return Answer(200, json.dumps(body), headers)
+
+    _assert_honest(_cursor_list(answer), tmp_path)
