@@ -332,3 +332,18 @@ def test_session_7_draws_only_say_who_runs_an_airbyte_pipeline(monkeypatch):
             seen.add(a.airbyte_runner if a.protocol == "airbyte" else "singer")
             assert dataclasses.replace(a, airbyte_runner="platform") == b, seed
     assert seen == {"singer", "platform", "pyairbyte"}
+
+
+def test_a_platform_sync_that_succeeded_overwrites_its_full_refresh_tables():
+    """The Airbyte platform replaces a ``full_refresh`` / ``overwrite`` table by what the
+    sync that succeeded sent; the oracle judges those deletions as ACTIVATE_VERSION's."""
+    warehouse = Warehouse()
+    warehouse.begin_run(0, {"users": ("id",)})
+    for n in (1, 2):
+        warehouse.apply({"type": "RECORD", "record": {"stream": "users", "data": {"id": n}}})
+    warehouse.begin_run(1, {"users": ("id",)})
+    warehouse.apply({"type": "RECORD", "record": {"stream": "users", "data": {"id": 2}}})
+    warehouse.overwrite("users")
+    assert warehouse.keys("users") == {(2,)}
+    (deletion,) = warehouse.deletions
+    assert (deletion.run, deletion.kind, deletion.keys) == (1, "overwrite", [(1,)])

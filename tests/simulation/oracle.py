@@ -493,7 +493,8 @@ def check_activations(
     warehouse: Warehouse,
     run_id: int,
 ) -> list[Violation]:
-    """No ACTIVATE_VERSION of this run deleted a row that existed throughout it."""
+    """No ACTIVATE_VERSION (or Airbyte overwrite) of this run deleted a row that existed
+    throughout it."""
     found = []
     for deletion in warehouse.deletions:
         if deletion.run != run_id or not deletion.keys:
@@ -503,11 +504,14 @@ def check_activations(
             continue
         alive = owed_throughout(world, tenant, clocks, scope, stream)
         wrong = [k for k in deletion.keys if k in alive]
+        what = deletion.kind
+        if deletion.kind == "ACTIVATE_VERSION":
+            what = f"ACTIVATE_VERSION {deletion.version}"
         if wrong:
             found.append(
                 Violation(
                     "never",
-                    f"ACTIVATE_VERSION {deletion.version} of {deletion.stream} deleted "
+                    f"{what} of {deletion.stream} deleted "
                     f"{len(wrong)} rows that exist upstream, e.g. {wrong[0]}",
                 )
             )

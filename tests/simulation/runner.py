@@ -172,6 +172,16 @@ def airbyte_loads(runner: str, code: int) -> bool:
     return runner != "pyairbyte" or code in PYAIRBYTE_SUCCESS
 
 
+def airbyte_overwrite(configured: dict, exit_: Exit, warehouse: Warehouse) -> None:
+    """The platform's ``overwrite``: a sync that succeeded replaces the table of each stream
+    it read in full refresh (and COMPLETE) by the rows it sent. PyAirbyte merges instead."""
+    statuses = oracle.final_statuses(exit_)
+    for stream in configured.get("streams", ()):
+        name = stream["stream"]["name"]
+        if stream.get("sync_mode") == "full_refresh" and statuses.get(name) == "COMPLETE":
+            warehouse.overwrite(name)
+
+
 def edited(value: dict, edit: str) -> dict:
     """``value`` edited as a person would (see the module docstring)."""
     out = copy.deepcopy(value)
@@ -314,9 +324,10 @@ class Sequence:
         given: dict | list | None = None if handed is None else handed.value
         if pyairbyte and given is None:
             given = []  # PyAirbyte always passes --state: "[]" when its cache has none
+        configured = airbyte_catalog(run) if airbyte else catalog(run)
         exit_ = tap.run(
             source_config(config) if airbyte else config,
-            airbyte_catalog(run) if airbyte else catalog(run),
+            configured,
             given,
             warehouse,
             {"kind": "text"} if plan_only else run.target,
@@ -329,6 +340,8 @@ class Sequence:
         if before is not None and not airbyte_loads(run.airbyte_runner, exit_.code):
             acked = []
             warehouse.restore(before)  # PyAirbyte loaded none of this read's records
+        if airbyte and not pyairbyte and exit_.code == 0:
+            airbyte_overwrite(configured, exit_, warehouse)
         clocks = list(world.run_clocks)
         continues = handed is not None and _interrupted(handed.value) is not None
         cycle = [*handed.cycle, *clocks] if continues and handed else clocks

@@ -16,12 +16,14 @@ The model, message by message, in the order the target reads them:
 * ``STATE``: acknowledged at once, since everything before it was applied.
 
 An Airbyte run (:meth:`Warehouse.begin_run` given the catalog's keys) is applied as a
-destination that deduplicates by key (PyAirbyte's merge; the model never deletes, so a
-full-refresh ``overwrite`` replacing a table is not modelled): ``RECORD`` upserts
+destination that deduplicates by key (PyAirbyte's merge; the platform's ``append_dedup``):
+``RECORD`` upserts
 ``record.data``, a ``STREAM`` ``STATE`` is acknowledged (the message, for the runner to keep
 per stream), ``TRACE`` and ``LOG`` are kept for the oracle in :attr:`Warehouse.traces`. A
 PyAirbyte read that fails loads nothing: the runner puts the tables back
-(:meth:`Warehouse.snapshot`, :meth:`Warehouse.restore`).
+(:meth:`Warehouse.snapshot`, :meth:`Warehouse.restore`). A platform sync that succeeded
+replaces each ``full_refresh`` stream's table by the rows it sent (:meth:`Warehouse.overwrite`,
+kept in :attr:`Warehouse.deletions` like an ACTIVATE_VERSION's); PyAirbyte deletes nothing.
 
 A stream map's ``__alias__`` needs nothing special: the target sees the alias as the stream.
 Anything that is not a Singer message (a line that is not JSON, a RECORD before its SCHEMA,
@@ -54,6 +56,8 @@ class Deletion:
     stream: str
     version: int
     keys: list[tuple]
+    #: ``ACTIVATE_VERSION``, or ``overwrite`` (an Airbyte full-refresh table replaced).
+    kind: str = "ACTIVATE_VERSION"
 
 
 class Warehouse:
@@ -212,6 +216,15 @@ class Warehouse:
             del table[key]
         self.deletions.append(Deletion(self.run, stream, version, gone))
         self.activated.add(stream)
+
+    def overwrite(self, stream: str) -> None:
+        """Replace ``stream``'s table by the rows this run wrote (an Airbyte platform sync that
+        succeeded, for a stream configured ``full_refresh`` / ``overwrite``)."""
+        table = self.tables.get(stream, {})
+        gone = [k for k, row in table.items() if row.run != self.run]
+        for key in gone:
+            del table[key]
+        self.deletions.append(Deletion(self.run, stream, 0, gone, kind="overwrite"))
 
     def keys(self, stream: str) -> set[tuple]:
         """Primary keys of the rows of ``stream``."""
