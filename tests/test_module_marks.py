@@ -52,8 +52,11 @@ def test_a_module_is_left_out_only_when_no_test_of_it_can_match(
 
 
 def _selected(*env: tuple[str, str]) -> list[str]:
-    """The node ids ``make test-fast`` selects (with a fault matrix file of its own)."""
-    outer = {k: v for k, v in os.environ.items() if k != "KNOWBE4_FAULT_MATRIX"}
+    """The node ids ``make test-fast`` selects (with a fault matrix file of its own, and none
+    of the outer run's ``PYTEST_ADDOPTS``: ``-v`` there turned the list into a tree)."""
+    outer = {
+        k: v for k, v in os.environ.items() if k not in ("KNOWBE4_FAULT_MATRIX", "PYTEST_ADDOPTS")
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", FAST, "-p", "no:xdist"],
         capture_output=True,
