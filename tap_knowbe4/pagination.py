@@ -31,7 +31,8 @@ the probe of a silent full page        page 1 full and naming nothing, page 2 th
 one answer, where documented           endpoints the reference documents as answering everything
                                        at once (user risk histories): more rows than a page, or
                                        the probe above answering more rows than asked (the
-                                       server ignores ``page`` and ``per_page``)
+                                       server ignores ``page`` and ``per_page``); in ``page``
+                                       mode too, the probe then sent with ``per_page`` alone
 =====================================  ============================================================
 
 Nothing else ends a list. A full page that names no next page is followed by page 2
@@ -391,9 +392,11 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             first = self._first or page
             if self._end_claimed:  # and page 1 said it was the last
                 return self._end("an explicit end marker (page 2 repeated page 1)")
-            if self.mode == "page":
+            if self.mode == "page" and not self.may_ignore_paging:
                 self._fail(first, "ignores `page` (page 2 repeated page 1)")
                 return None
+            # documented to answer everything at once, the probe tells (SIM-20) whatever the
+            # mode: a history exactly one page long failed every run under `page`
             self._page_ignored = True
             return self._probe(first)
         self._fail(page, "sent a page whose records were all sent before")
@@ -405,6 +408,8 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             self._fail(page, "named no next page, and a page of one record cannot be probed")
             return None
         self._phase = "probe"
+        if self.mode == "page":  # documented unpaginated (see _repeated): per_page alone
+            return PageToken(per_page=self.size - 1)
         return PageToken(cursor="true", per_page=self.size - 1)
 
     def _after_probe(self, page: Page) -> PageToken | None:

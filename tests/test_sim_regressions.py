@@ -334,3 +334,24 @@ def test_sim_19_a_pyairbyte_read_that_fails_keeps_nothing_and_the_line_says_so(t
     assert (tmp_path / "sequence" / "run-001" / "state.json").read_text() == "[]"
     assert result.runs[-1].exit.code == 0  # the clean phase, with the cap given up
     assert "max_requests_per_run" not in result.runs[-1].plan.config
+
+
+# -- SIM-20: a documented-unpaginated answer exactly one page long, under pagination: page -----
+
+
+def test_sim_20_a_risk_history_exactly_one_page_long_is_read_under_pagination_page(tmp_path):
+    """Seeds 580460, 580510 (every clean run exit 1: 'GET /v1/users/79001958/
+    risk_score_history answered 5 records ... and ignores `page` (page 2 repeated page 1)'),
+    cut down. A user's risk history is documented to answer everything at once; with
+    ``page_size: 5`` a history of exactly five points is a full page, so page 2 is asked, and
+    the endpoint answers the same five. Under ``pagination: auto`` the probe (one record
+    fewer, more answered) proves the one answer was the list; under ``pagination: page`` the
+    listing failed at once, every run, for ever. Now the probe is asked there too, by
+    ``per_page`` alone, as the endpoint's first request is."""
+    hostile = [
+        {"name": "a", "seed": 4063221, "users": 21, "profile": "hostile", "key": TENANTS[0]["key"]},
+        TENANTS[1],
+    ]
+    config = {"page_size": 5, "pagination": "page", "user_risk": True}
+    found = replay(tmp_path, run(config=config), converge=True, tenants=hostile)
+    assert not found
