@@ -17,7 +17,7 @@ select
     manager_name,
     manager_email,
     status,
-    coalesce(status = 'active', false) as is_active,
+    {{ knowbe4_user_is_active('status') }} as is_active,
     cast(phish_prone_percentage as {{ knowbe4_type_double() }}) as phish_prone_percentage,
     cast(current_risk_score as {{ knowbe4_type_double() }}) as current_risk_score,
     language,

@@ -1,0 +1,23 @@
+{#- What a status says, as the staging models read it: the API's words compared without regard
+    to case or surrounding spaces ('passed', 'PAST DUE', ' Active ' mean what 'Passed',
+    'Past Due' and 'active' mean); null or any other word is false. -#}
+
+{#- The normalized form of a status: lower case, no surrounding spaces. -#}
+{% macro knowbe4_status(expression) -%}
+  lower(trim({{ expression }}))
+{%- endmacro %}
+
+{#- An enrollment is completed when its status is Passed or Completed. -#}
+{% macro knowbe4_enrollment_is_completed(status) -%}
+  coalesce({{ knowbe4_status(status) }} in ('passed', 'completed'), false)
+{%- endmacro %}
+
+{#- An enrollment is past due when its status is Past Due (the API's only overdue signal). -#}
+{% macro knowbe4_enrollment_is_past_due(status) -%}
+  coalesce({{ knowbe4_status(status) }} = 'past due', false)
+{%- endmacro %}
+
+{#- A user is active when their status is active. -#}
+{% macro knowbe4_user_is_active(status) -%}
+  coalesce({{ knowbe4_status(status) }} = 'active', false)
+{%- endmacro %}
