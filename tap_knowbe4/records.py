@@ -48,9 +48,11 @@ import typing as t
 from tap_knowbe4.state import aware_instant
 
 _INT_TEXT = re.compile(r"\s*[-+]?\d{1,30}\s*")
-#: The time of day and zone of a date-time, after its date.
+#: The time of day and zone of a date-time, after its date: ASCII digits only (``\d`` also
+#: matches other scripts' digits, which no ISO 8601 reader takes).
 _TIME_OF_DAY = (
-    r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
 _DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})" + _TIME_OF_DAY)
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")

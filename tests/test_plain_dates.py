@@ -10,6 +10,8 @@ from tap_knowbe4.records import (
     _DATE,
     _DATETIME,
     _EDGE_YEARS,
+    EXTRA_FIELDS,
+    RecordCleaner,
     _real_day,
     plain_date,
     plain_datetime,
@@ -92,3 +94,21 @@ def test_a_date_time_passes_as_sent_exactly_when_the_three_steps_said_so(value):
 @example("\uff12\uff10\uff12\uff13-11-13")
 def test_a_date_passes_as_sent_exactly_when_the_two_steps_said_so(value):
     assert plain_date(value) is three_steps_date(value)
+
+
+def test_a_date_time_with_another_scripts_digit_in_its_time_is_not_sent_as_one():
+    """Regression (session 7): ``\\d`` in the time of day took an Arabic-Indic digit, so
+    ``2023-11-24T01:1٤:16.000Z`` went out as a date-time no ISO 8601 reader parses; it is
+    loaded as null and kept as sent in ``_extra_fields``, with one report."""
+    value = "2023-11-24T01:1\u0664:16.000Z"
+    reports: list[tuple[str, str]] = []
+    cleaner = RecordCleaner(
+        {
+            "type": "object",
+            "properties": {"d": {"type": ["string", "null"], "format": "date-time"}},
+        },
+        report=lambda kind, field: reports.append((field, kind)),
+    )
+    assert not plain_datetime(value)
+    assert cleaner.clean({"d": value}) == {"d": None, EXTRA_FIELDS: {"d": value}}
+    assert [field for field, _ in reports] == ["d"]
