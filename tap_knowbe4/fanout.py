@@ -783,15 +783,22 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         """
         midway = through is not None
         tree = [self, *self._descendants()]
+        unversioned: set[str] = set()  # versioned streams whose read cannot be continued
         for stream in tree:
             report = stream.report
             if report.final.done and not midway:
                 continue
-            version = stream._pending_version if stream._versioned() else None
+            versioned = stream._versioned()
+            if versioned and stream._pending_version is None:
+                continue  # its read did not start in this run: version and positions stand
+            version = stream._pending_version if versioned else None
             started = report.outcome is not None or bool(report.parents)
             started = started or (midway and stream is self)
             clean = written and started and report.clean_so_far and not stream._output_failed
             self.resume.keep_version(stream.name, version if clean else None)
+            if versioned and not clean:  # SIM-21: no position without the version before it
+                self.resume.forget_positions(stream.name)
+                unversioned.add(stream.name)
         trail = self._trail
         if not written or trail is None or not trail.pages:
             return  # this run read none of the list: the position it had stands
@@ -802,8 +809,9 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             bounds.append(trail.last)
         for child in tree[1:]:
             if child.parent_stream_type is type(self) and not child.report.final.done:
-                bounds.append(self._children_through(child.name))
-        if not bounds or None in bounds:
+                through_child = self._children_through(child.name)
+                bounds.append(None if child.name in unversioned else through_child)
+        if not bounds or None in bounds or self.name in unversioned:
             self.resume.keep_list(self.name, None)  # finished, or nothing of it is done
             return
         through = min(t.cast("list[tuple]", bounds))

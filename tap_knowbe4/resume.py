@@ -60,13 +60,26 @@ class Resume:
         state: TapState,
         parents: t.Mapping[str, str] | None = None,
         warn: t.Callable[[str], None] | None = None,
+        versioned: t.Iterable[str] = (),
     ) -> None:
         """Start from the interrupted sync in ``state``, if any.
 
         ``parents``: child stream -> the parent stream this run reads it for. A fan-out
         position kept for another parent is dropped (with a ``warn``): that fan-out restarts.
+        ``versioned``: streams whose rows carry a table version (ACTIVATE_VERSION); a
+        position of one kept without the version of the rows before it is dropped (SIM-21):
+        continuing it under a new version would let ACTIVATE_VERSION delete those rows.
         """
         previous = state.interrupted or Interrupted()
+        for name in sorted(set(versioned) - set(previous.versions)):
+            if name in previous.parents_done or name in previous.lists:
+                previous.parents_done.pop(name, None)
+                previous.lists.pop(name, None)
+                if warn is not None:
+                    warn(
+                        f"{name}: the state keeps where its read stopped but not the table "
+                        "version of the rows read before: it is read from its start"
+                    )
         self._parents = dict(parents or {})
         for child, parent in sorted(previous.parents_of.items()):
             if child in previous.parents_done and self._parents.get(child, parent) != parent:
@@ -189,6 +202,17 @@ class Resume:
             self._now.versions.pop(name, None)
         else:
             self._now.versions[name] = version
+
+    def forget_positions(self, name: str) -> None:
+        """Every row of ``name`` is read again: its fan-out and list positions go.
+
+        A versioned stream's positions hold only with the table version its rows before
+        them carry: the next run's ACTIVATE_VERSION of another version would delete the
+        rows it skipped (SIM-21).
+        """
+        self._now.parents_done.pop(name, None)
+        self._now.parents_of.pop(name, None)
+        self._now.lists.pop(name, None)
 
     # -- the end of the run ------------------------------------------------------------------
 

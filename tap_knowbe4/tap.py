@@ -175,6 +175,11 @@ class TapKnowBe4(SeamedTap):
                 if child.parent_stream_type is type(parent)
             },
             warn=self.logger.warning,
+            versioned=[
+                s.name
+                for s in t.cast("list[KnowBe4Stream]", list(self.streams.values()))
+                if s._versioned()
+            ],
         )
         self.run = RunControl(
             settings,

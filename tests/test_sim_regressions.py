@@ -10,6 +10,7 @@ a defect not fixed yet is ``xfail(strict=True)`` naming it, so its fix turns it 
 from __future__ import annotations
 
 import json
+import time
 import typing as t
 
 import pytest
@@ -354,4 +355,50 @@ def test_sim_20_a_risk_history_exactly_one_page_long_is_read_under_pagination_pa
     ]
     config = {"page_size": 5, "pagination": "page", "user_risk": True}
     found = replay(tmp_path, run(config=config), converge=True, tenants=hostile)
+    assert not found
+
+
+# -- SIM-21: a fan-out position kept without the table version of the rows before it --------
+
+
+def test_sim_21_a_kept_fan_out_position_never_outlives_its_table_version(tmp_path, monkeypatch):
+    """Seed 600019 (final campaign of session 7; it failed only when runs crossed a second:
+    table versions are a run's start in seconds), cut down. With ACTIVATE_VERSION on, a
+    capped run sends group_members for the first groups (version V1) and keeps "done up to
+    group 3171". The next run fails on /v1/groups before group_members starts: the version
+    was dropped while the position stayed. The run after began a new version V2, skipped the
+    groups "done", and its ACTIVATE_VERSION V2 deleted their 9 members (exit 0). Now a
+    stream whose read did not start keeps its version and position, and a versioned stream
+    never keeps a position without the version of the rows before it (at the end of a run
+    and when a state is read)."""
+    one = Sequence._one
+
+    def spaced(self, world, plan):  # the three runs in a second each: their versions differ
+        if len(self.results) < 3:
+            time.sleep(1.05)
+        return one(self, world, plan)
+
+    monkeypatch.setattr(Sequence, "_one", spaced)
+    tenants = [
+        {
+            "name": "a",
+            "seed": 4200134,
+            "users": 23,
+            "profile": "documented",
+            "key": TENANTS[0]["key"],
+        },
+        TENANTS[1],
+    ]
+    base = {"activate": True, "members_endpoint": True, "max_requests_per_run": 8}
+    found = replay(
+        tmp_path,
+        run(config={**base, "maps": "alias-groups", "page_size": 100, "pagination": "cursor"}),
+        run(
+            config={**base, "maps": "alias-risk", "page_size": 3, "pagination": "cursor"},
+            faults=[{"count": 5, "kind": "drop", "path": None}],
+        ),
+        run(config={**base, "maps": "alias-risk", "page_size": 3, "max_requests_per_run": 16}),
+        converge=True,
+        tenants=tenants,
+    )
     assert not found
