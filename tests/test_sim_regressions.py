@@ -10,7 +10,6 @@ a defect not fixed yet is ``xfail(strict=True)`` naming it, so its fix turns it 
 from __future__ import annotations
 
 import json
-import time
 import typing as t
 
 import pytest
@@ -361,9 +360,10 @@ def test_sim_20_a_risk_history_exactly_one_page_long_is_read_under_pagination_pa
 # -- SIM-21: a fan-out position kept without the table version of the rows before it --------
 
 
-def test_sim_21_a_kept_fan_out_position_never_outlives_its_table_version(tmp_path, monkeypatch):
+def test_sim_21_a_kept_fan_out_position_never_outlives_its_table_version(tmp_path):
     """Seed 600019 (final campaign of session 7; it failed only when runs crossed a second:
-    table versions are a run's start in seconds), cut down. With ACTIVATE_VERSION on, a
+    table versions are a run's start in seconds, and each run now gets a newer one, see
+    ``tests/simulation/table_clock.py``), cut down. With ACTIVATE_VERSION on, a
     capped run sends group_members for the first groups (version V1) and keeps "done up to
     group 3171". The next run fails on /v1/groups before group_members starts: the version
     was dropped while the position stayed. The run after began a new version V2, skipped the
@@ -371,14 +371,6 @@ def test_sim_21_a_kept_fan_out_position_never_outlives_its_table_version(tmp_pat
     stream whose read did not start keeps its version and position, and a versioned stream
     never keeps a position without the version of the rows before it (at the end of a run
     and when a state is read)."""
-    one = Sequence._one
-
-    def spaced(self, world, plan):  # the three runs in a second each: their versions differ
-        if len(self.results) < 3:
-            time.sleep(1.05)
-        return one(self, world, plan)
-
-    monkeypatch.setattr(Sequence, "_one", spaced)
     tenants = [
         {
             "name": "a",

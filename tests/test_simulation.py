@@ -17,6 +17,7 @@ import pytest
 
 from tests.simulation import oracle, plan
 from tests.simulation.runner import Saved, Sequence, airbyte_loads, edited, meltano_merge
+from tests.simulation.table_clock import TableClock
 from tests.simulation.tap_process import Exit
 from tests.simulation.warehouse import Warehouse
 
@@ -59,6 +60,27 @@ def test_activate_version_deletes_older_versions_only_as_sql_targets_do():
     assert warehouse.keys("users") == {(2,), (3,)}
     (deletion,) = warehouse.deletions
     assert (deletion.run, deletion.keys) == (1, [(1,)])
+
+
+def test_each_run_waits_for_a_second_newer_than_every_table_version_seen():
+    """SIM-21 replayed by luck: a run in the second of the last one shared its version."""
+    slept: list[float] = []
+    clock = TableClock(sleep=slept.append)
+    warehouse = Warehouse()
+    warehouse.apply(_schema())
+    warehouse.apply(_record(1, version=1_796_400_000))
+    warehouse.apply({"type": "ACTIVATE_VERSION", "stream": "users", "version": 1_796_400_003})
+    clock.see(warehouse.newest_version)
+    kept = {"tap_knowbe4": {"interrupted": {"versions": {"groups": 1_796_400_005}}}}
+    clock.see_state(kept)
+    airbyte = {"stream": {"stream_state": {"tap_state": {"tap_knowbe4": {"interrupted": {
+        "versions": {"users": 1_796_400_007}}}}}}}  # fmt: skip
+    clock.see_state([airbyte])
+    assert clock.newest == 1_796_400_007
+    assert clock.wait_for_a_new_second(now=lambda: 1_796_400_007.4) == pytest.approx(0.601)
+    assert clock.wait_for_a_new_second(now=lambda: 1_796_400_008.2) == 0.0
+    assert slept == [pytest.approx(0.601)]
+    assert clock.waited == pytest.approx(0.601)
 
 
 def test_the_warehouse_names_what_a_target_could_not_apply(tmp_path):

@@ -42,6 +42,7 @@ from tests.simulation.inputs import (
     tap_config,
 )
 from tests.simulation.plan import RISK_STREAMS, RunPlan, SequencePlan, clean_run, draw_sequence
+from tests.simulation.table_clock import TableClock
 from tests.simulation.tap_process import TapProcess
 from tests.simulation.warehouse import Warehouse
 from tests.simulation.world import World
@@ -258,6 +259,8 @@ class Sequence:
         self.pipelines = [Pipeline(), Pipeline()]
         self.results: list[RunResult] = []
         self.keys = {x.key for x in plan.tenants} | {r.key for r in plan.runs}
+        #: Each run's table version is newer than every one seen before (``table_clock``).
+        self.table_clock = TableClock()
 
     def run(self) -> SequenceResult:
         """Run every chaotic run, then the clean phase; stop at the first violation."""
@@ -325,6 +328,7 @@ class Sequence:
         if pyairbyte and given is None:
             given = []  # PyAirbyte always passes --state: "[]" when its cache has none
         configured = airbyte_catalog(run) if airbyte else catalog(run)
+        self.table_clock.wait_for_a_new_second()
         exit_ = tap.run(
             source_config(config) if airbyte else config,
             configured,
@@ -337,6 +341,9 @@ class Sequence:
         )
         exit_.traces = list(warehouse.traces)
         acked = exit_.acked
+        self.table_clock.see(warehouse.newest_version)
+        for state in acked:
+            self.table_clock.see_state(state)
         if before is not None and not airbyte_loads(run.airbyte_runner, exit_.code):
             acked = []
             warehouse.restore(before)  # PyAirbyte loaded none of this read's records
@@ -500,11 +507,13 @@ def run_seed(
     """Draw and run the sequence of ``seed``; its files are removed unless it failed."""
     started = time.monotonic()
     plan = draw_sequence(seed, chaos_runs)
-    result = Sequence(plan, workdir / f"seed-{seed}", log).run()
+    sequence = Sequence(plan, workdir / f"seed-{seed}", log)
+    result = sequence.run()
     if not result.failed and not keep:
         shutil.rmtree(result.workdir, ignore_errors=True)
+    waited = sequence.table_clock.waited
     log(
-        f"seed {seed}: {len(result.runs)} runs in {time.monotonic() - started:.0f}s, "
-        f"{'FAILED' if result.failed else 'ok'}"
+        f"seed {seed}: {len(result.runs)} runs in {time.monotonic() - started:.0f}s "
+        f"({waited:.1f}s waiting for new table versions), {'FAILED' if result.failed else 'ok'}"
     )
     return result

@@ -80,6 +80,8 @@ class Warehouse:
         self.protocol = "singer"
         #: The current Airbyte run's TRACE messages.
         self.traces: list[dict] = []
+        #: The newest table version any message carried (``table_clock``).
+        self.newest_version = 0
 
     def begin_run(self, run: int, airbyte_keys: dict[str, tuple[str, ...]] | None = None) -> None:
         """Messages from now on belong to run ``run`` (an Airbyte run's, given its keys)."""
@@ -174,6 +176,8 @@ class Warehouse:
             self.problems.append(f"RECORD of {stream} without its key {keys}")
             return
         number = version if isinstance(version, int) and not isinstance(version, bool) else None
+        if number is not None and number > self.newest_version:
+            self.newest_version = number
         key = tuple(record[k] for k in keys)
         self.tables.setdefault(stream, {})[key] = Row(record, number, self.run)
 
@@ -210,6 +214,7 @@ class Warehouse:
         if not isinstance(version, int) or isinstance(version, bool):
             self.problems.append(f"ACTIVATE_VERSION of {stream} without a version")
             return
+        self.newest_version = max(self.newest_version, version)
         table = self.tables.get(stream, {})
         gone = [k for k, row in table.items() if row.version is not None and row.version < version]
         for key in gone:
