@@ -16,6 +16,7 @@ import json
 import pytest
 
 from tests.simulation import oracle, plan
+from tests.simulation.page_shift import Hidden, PageShift
 from tests.simulation.runner import Saved, Sequence, airbyte_loads, edited, meltano_merge
 from tests.simulation.table_clock import TableClock
 from tests.simulation.tap_process import Exit
@@ -369,3 +370,49 @@ def test_a_platform_sync_that_succeeded_overwrites_its_full_refresh_tables():
     assert warehouse.keys("users") == {(2,)}
     (deletion,) = warehouse.deletions
     assert (deletion.run, deletion.kind, deletion.keys) == (1, "overwrite", [(1,)])
+
+
+def test_session_9_draws_only_add_server_paging_and_a_deletion_between_pages(monkeypatch):
+    """Session 9's draws come from a fifth stream: a seed's other draws stay as they were
+    (a server option drawn before stays as drawn), and each is drawn in the first few
+    hundred seeds."""
+    seen: set[str] = set()
+    for seed in range(300):
+        with_them = plan.draw_sequence(seed)
+        monkeypatch.setattr(plan, "quarantined", {*plan.quarantined, *plan.SESSION_9_DRAWS})
+        without = plan.draw_sequence(seed)
+        monkeypatch.undo()
+        for a, b in zip(with_them.runs, without.runs, strict=True):
+            assert b.delete_before_page == 0
+            added = {k: v for k, v in a.server.items() if k not in b.server}
+            assert {k: a.server[k] for k in b.server} == b.server, seed
+            assert set(added) <= {"cursor_style", "cursor_scope", "pagination"}, seed
+            if added.get("cursor_style"):
+                assert added["cursor_style"] in plan.MORE_CURSOR_STYLES
+                seen.add("cursor-styles")
+            if added.get("pagination"):
+                seen.add("server-pagination")
+            if a.delete_before_page:
+                assert 2 <= a.delete_before_page <= 5
+                seen.add("delete-between-pages")
+            same = dataclasses.replace(a, server=b.server, delete_before_page=0)
+            assert same == b, seed
+    assert seen == set(plan.SESSION_9_DRAWS)
+
+
+def test_page_numbers_miss_exactly_the_users_a_deletion_moved_onto_the_pages_read():
+    """Attack 7 #4's limit, as the oracle excuses it (page_shift.PageShift.hidden): users
+    1-7 in pages of 2; user 1 deleted before page 3: user 5 moved onto page 2, unread."""
+    before, after = (1, 2, 3, 4, 5, 6, 7), (2, 3, 4, 5, 6, 7)
+    assert PageShift(True, 4, before, after).hidden() == {5}
+    assert PageShift(False, 4, before, after).hidden() == frozenset()  # a cursor misses none
+    assert PageShift(True, 4, before, (1, 2, 3, 4, 6, 7)).hidden() == frozenset()  # after it
+    assert PageShift(True, 4, before, (3, 4, 5, 6, 7)).hidden() == {5, 6}  # two deleted
+    hidden = Hidden(frozenset({5}), "users")
+    assert hidden.covers("users", (5,))
+    assert hidden.covers("user_risk_score_history", (5, "2025-01-01"))
+    assert hidden.covers("group_members", (30, 5))
+    assert not hidden.covers("group_members", (5, 30))
+    assert not Hidden(frozenset({5}), "endpoint").covers("group_members", (30, 5))
+    assert not hidden.covers("users", (6,))
+    assert not hidden.covers("training_enrollments", (5,))

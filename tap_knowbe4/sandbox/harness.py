@@ -165,6 +165,18 @@ class Sandbox:
         """
         self.app.after_requests(count, action)
 
+    def before_request_to(
+        self, path: str, nth: int, action: Callable[[dict[str, str]], object]
+    ) -> None:
+        """Call ``action(query)`` before the ``nth`` request to exactly ``path`` is answered.
+
+        ``path`` is a list (``/v1/users``, not its sub-paths); requests count from now, and
+        ``action`` gets that request's query. Like :meth:`after_requests`, it runs in the
+        serving thread before faults, limits and the answer: ``nth`` 3 on a list moves the
+        clock between its second and third page.
+        """
+        self.app.before_request_to(path, nth, action)
+
     def reconfigure(
         self,
         org: Organization | None = None,

@@ -116,6 +116,8 @@ class SandboxApp:
         self._control_seq = 0
         #: (API request number, action): actions run just before that request is answered.
         self._actions: list[tuple[int, Callable[[], object]]] = []
+        #: [path, requests to it still to come, action]: ``before_request_to``.
+        self._path_actions: list[list[Any]] = []
         self._cache_lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], Listing] = OrderedDict()
         self._cache_items = 0
@@ -161,6 +163,29 @@ class SandboxApp:
             raise ValueError("count must be at least 1")
         with self._seq_lock:
             self._actions.append((self._api_seq + int(count), action))
+
+    def before_request_to(
+        self, path: str, nth: int, action: Callable[[dict[str, str]], object]
+    ) -> None:
+        """Run ``action(query)`` before answering the ``nth`` request to exactly ``path``.
+
+        Requests count from now: ``nth`` 3 on ``/v1/users`` is between its pages 2 and 3.
+        """
+        if int(nth) < 1:
+            raise ValueError("nth must be at least 1")
+        with self._seq_lock:
+            self._path_actions.append([path, int(nth), action])
+
+    def _due_path_actions(self, path: str) -> list[Callable[[dict[str, str]], object]]:
+        due = []
+        with self._seq_lock:
+            for entry in self._path_actions:
+                if entry[0] == path:
+                    entry[1] -= 1
+                    if entry[1] == 0:
+                        due.append(entry[2])
+            self._path_actions = [e for e in self._path_actions if e[1] > 0]
+        return due
 
     def _due_actions(self, number: int) -> list[Callable[[], object]]:
         with self._seq_lock:
@@ -212,6 +237,8 @@ class SandboxApp:
         """Run the API pipeline for one request; returns the reply and its endpoint template."""
         for action in self._due_actions(number):
             action()
+        for path_action in self._due_path_actions(path.removesuffix(".json")):
+            path_action(query)
         found = match(path.removesuffix(".json"))
         template = found[0].template if found else UNMATCHED
         fault = self.faults.take(path)

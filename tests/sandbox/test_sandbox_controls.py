@@ -57,6 +57,23 @@ def test_after_requests_acts_just_before_that_request_is_answered():
             sb.after_requests(0, lambda: None)
 
 
+def test_before_request_to_acts_between_two_pages_of_one_list_only():
+    """The simulation's deletion between two pages: sub-paths and other lists do not count."""
+    seen: list[dict[str, str]] = []
+    with Sandbox(users=10, seed=3, limits=False) as sb:
+        sb.before_request_to("/v1/users", 2, seen.append)
+        _get(sb, "/v1/users?page=1&per_page=3")
+        _get(sb, "/v1/users/1/risk_score_history")
+        _get(sb, "/v1/groups")
+        assert not seen
+        _get(sb, "/v1/users.json?page=2&per_page=3")
+        assert seen == [{"page": "2", "per_page": "3"}]
+        _get(sb, "/v1/users?page=3&per_page=3")
+        assert len(seen) == 1  # once
+        with pytest.raises(ValueError, match="at least 1"):
+            sb.before_request_to("/v1/users", 0, seen.append)
+
+
 def test_wait_closed_counts_the_request_of_a_client_that_died_in_it():
     """A client gone mid-request (a killed tap) is still answered and counted by a server
     thread afterwards; ``wait_closed`` returns once that happened, so a count read or reset

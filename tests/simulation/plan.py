@@ -118,6 +118,21 @@ SESSION_7_DRAWS: dict[str, str] = {
     "acknowledged",
 }
 
+#: Draws added in session 9, from a fifth random stream (:func:`session_9_random`), so seeds
+#: keep every earlier draw.
+SESSION_9_DRAWS: dict[str, str] = {
+    "cursor-styles": "a server that names its next cursor in any place the sandbox offers "
+    "(_metadata, a Link header, a links envelope, one place per list), on every list or on "
+    "enrollments only (session 4 drew the header and the data/pagination envelope only)",
+    "server-pagination": "a server that ignores the cursor parameter (page numbers only) or "
+    "pages by cursor only on its cursor lists, for one run",
+    "delete-between-pages": "a user the earlier pages of /v1/users listed is deleted upstream "
+    "just before a later page is answered (by page number, the user moved onto the pages read "
+    "is missed by that read: the documented limit the oracle excuses, page_shift.py)",
+}
+#: The places a session-9 server may name its next cursor in.
+MORE_CURSOR_STYLES = ("metadata", "link", "links", "varied")
+
 #: Features not drawn while a defect they trigger is open (feature -> finding). A quarantined
 #: feature is still drawn (the seed's other draws stay the same) and then left out. The
 #: campaign's ``--everything`` lifts the quarantine; each entry goes when its fix lands.
@@ -187,6 +202,9 @@ class RunPlan:
     #: acknowledged, also from a sync that failed) or ``pyairbyte`` (keeps nothing from a
     #: read that failed; see :data:`SESSION_7_DRAWS`).
     airbyte_runner: str = "platform"
+    #: The request of this run to ``/v1/users`` before which a user its earlier pages listed
+    #: is deleted upstream (0: none; see ``page_shift``).
+    delete_before_page: int = 0
 
     def describe(self) -> str:
         """One short line: what is unusual about this run."""
@@ -236,6 +254,8 @@ class RunPlan:
             parts.append(f"key-in={self.misplaced_key}")
         if self.ledger:
             parts.append(f"ledger={self.ledger}")
+        if self.delete_before_page:
+            parts.append(f"delete-before-users-page-{self.delete_before_page}")
         if self.protocol != "singer":
             parts.append(self.protocol)
             if self.airbyte_runner != "platform":
@@ -574,6 +594,27 @@ def as_airbyte(run: RunPlan) -> None:
         run.target = {"kind": "normal"}
 
 
+def session_9_random(seed: int) -> random.Random:
+    """The fifth random stream of ``seed`` (session 9's draws)."""
+    return random.Random(f"session-9:{seed}")
+
+
+def draw_session_9(s9: random.Random, run: RunPlan) -> None:
+    """Session 9: where a server names its cursor, how it pages, a deletion between pages.
+
+    Four rolls per chaotic run whatever is quarantined (the other runs stay the same); a
+    server option the run drew already stays as drawn.
+    """
+    style, scope, paging, delete = s9.random(), s9.random(), s9.random(), s9.random()
+    if style < 0.1 and "cursor-styles" not in quarantined:
+        run.server.setdefault("cursor_style", MORE_CURSOR_STYLES[int(style * 1000) % 4])
+        run.server.setdefault("cursor_scope", "all" if scope < 0.6 else "enrollments")
+    if paging < 0.05 and "server-pagination" not in quarantined:
+        run.server.setdefault("pagination", ("page", "cursor")[int(paging * 1000) % 2])
+    if delete < 0.12 and "delete-between-pages" not in quarantined:
+        run.delete_before_page = 2 + int(delete * 1000) % 4
+
+
 def session_7_random(seed: int) -> random.Random:
     """The fourth random stream of ``seed`` (session 7's draws)."""
     return random.Random(f"session-7:{seed}")
@@ -637,6 +678,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
     airbyte = {p for p in (0, 1) if extra.random() < 0.15 and "airbyte" not in quarantined}
     s7 = session_7_random(seed)
     pyairbyte = {p for p in (0, 1) if s7.random() < 0.5 and "pyairbyte" not in quarantined}
+    s9 = session_9_random(seed)
     n = chaos_runs if chaos_runs is not None else r.randrange(5, 14)
     keys = {x.name: x.key for x in tenants}
     reading = {0: "a", 1: "b"}
@@ -667,6 +709,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
         if pipeline in airbyte:
             as_airbyte(run)
             run.airbyte_runner = "pyairbyte" if pipeline in pyairbyte else "platform"
+        draw_session_9(s9, run)
         runs.append(run)
     return SequencePlan(seed=seed, start=start, tenants=tenants, runs=runs)
 

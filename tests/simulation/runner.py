@@ -41,6 +41,7 @@ from tests.simulation.inputs import (
     source_config,
     tap_config,
 )
+from tests.simulation.page_shift import Hidden
 from tests.simulation.plan import RISK_STREAMS, RunPlan, SequencePlan, clean_run, draw_sequence
 from tests.simulation.table_clock import TableClock
 from tests.simulation.tap_process import TapProcess
@@ -84,6 +85,8 @@ class Pipeline:
     #: that rows are loaded (in the other warehouse), so this warehouse may lack them until
     #: its state is cleared. The oracle does not ask this pipeline for owed rows meanwhile.
     tainted: bool = False
+    #: Run -> users a deletion between two pages hid from that run's read by page number.
+    hidden: dict[int, frozenset[int]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -353,6 +356,12 @@ class Sequence:
         continues = handed is not None and _interrupted(handed.value) is not None
         cycle = [*handed.cycle, *clocks] if continues and handed else clocks
         cycle_start = handed.cycle_start if continues and handed else index
+        for shift in world.page_shifts:
+            pipeline.hidden[index] = pipeline.hidden.get(index, frozenset()) | shift.hidden()
+        hidden = Hidden(
+            frozenset().union(*(ids for i, ids in pipeline.hidden.items() if i >= cycle_start)),
+            scope.members_from,
+        )
         violations = [
             *oracle.check_bounded(exit_),
             *oracle.check_singer(warehouse.problems[problems:], exit_),
@@ -361,10 +370,14 @@ class Sequence:
         ]
         if not plan_only:
             violations += [
-                *oracle.check_activations(world, run.tenant, clocks, scope, warehouse, index),
+                *oracle.check_activations(
+                    world, run.tenant, clocks, scope, warehouse, index, hidden
+                ),
             ]
             if not pipeline.tainted:
-                violations += oracle.check_never(world, run.tenant, cycle, scope, warehouse, exit_)
+                violations += oracle.check_never(
+                    world, run.tenant, cycle, scope, warehouse, exit_, hidden
+                )
         if acked:
             value: dict | list = copy.deepcopy(acked[-1])
             if airbyte:
@@ -379,6 +392,13 @@ class Sequence:
         result = RunResult(index, run, exit_, violations)
         self.results.append(result)
         self.log(result.line(self.plan.seed))
+        for shift in world.page_shifts:
+            gone = sorted(set(shift.before) - set(shift.after))
+            way = "page numbers" if shift.by_number else "cursor"
+            self.log(
+                f"    users {gone} deleted after {shift.read} read by {way}; hidden: "
+                f"{sorted(shift.hidden())}"
+            )
         for violation in violations:
             self.log(f"    {violation}")
         return result

@@ -23,6 +23,7 @@ from tap_knowbe4.sandbox import Organization, Sandbox
 from tap_knowbe4.sandbox.options import OrgOptions, profile_values
 from tap_knowbe4.sandbox.times import parse_instant
 from tests.ground_truth import endpoint_table, expected_records, parents_of
+from tests.simulation.page_shift import USERS, PageShift, delete_between_pages
 
 if t.TYPE_CHECKING:
     from tests.simulation.plan import RunPlan, SequencePlan, TenantPlan
@@ -73,6 +74,8 @@ class World:
         self._lock = threading.Lock()
         #: Clocks the current run has seen (its start, then each mid-run move that happened).
         self.run_clocks: list[int] = []
+        #: Users deleted between two pages of the current run's ``/v1/users`` (``page_shift``).
+        self.page_shifts: list[PageShift] = []
 
     def _org_options(self, tenant: TenantPlan) -> OrgOptions:
         return OrgOptions.build(
@@ -125,6 +128,7 @@ class World:
         """Move the clock, serve the run's account as it drew it, schedule its events."""
         self.advance(run.advance)
         self.run_clocks = [self.clock]
+        self.page_shifts = []
         tenant = self.plan.tenant(run.tenant)
         org = self._org(run.tenant, tuple(run.org_quirks))
         server = dict(run.server)
@@ -141,9 +145,23 @@ class World:
             self._inject(run.tenant, fault)
         for at_request, seconds in run.midrun:
             self.sandbox.after_requests(at_request, functools.partial(self.advance, seconds))
+        if run.delete_before_page:
+            delete = functools.partial(self._delete_between_pages, org)
+            self.sandbox.before_request_to(USERS, run.delete_before_page, delete)
         if run.signal is not None:
             name = run.signal["name"]
             self.sandbox.after_requests(run.signal["at_request"], lambda: on_signal(name))
+
+    def _delete_between_pages(self, org: Organization, query: dict[str, str]) -> None:
+        """Move the clock to the next deletion of a user the earlier pages listed."""
+        found = delete_between_pages(org, self.sandbox.paging, query)
+        if found is None:
+            return
+        seconds, read, by_number = found
+        before = tuple(u["id"] for u in org.users())
+        self.advance(seconds)
+        after = tuple(u["id"] for u in org.users())
+        self.page_shifts.append(PageShift(by_number, read, before, after))
 
     def _inject(self, tenant: str, fault: dict[str, t.Any]) -> None:
         kind = fault["kind"]
