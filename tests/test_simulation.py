@@ -17,6 +17,7 @@ import pytest
 
 from tests.simulation import oracle, plan
 from tests.simulation.page_shift import Hidden, PageShift
+from tests.simulation.quota_clock import wait_out_short_verdicts
 from tests.simulation.runner import Saved, Sequence, airbyte_loads, edited, meltano_merge
 from tests.simulation.table_clock import TableClock
 from tests.simulation.tap_process import Exit
@@ -82,6 +83,23 @@ def test_each_run_waits_for_a_second_newer_than_every_table_version_seen():
     assert clock.wait_for_a_new_second(now=lambda: 1_796_400_008.2) == 0.0
     assert slept == [pytest.approx(0.601)]
     assert clock.waited == pytest.approx(0.601)
+
+
+def test_a_quota_verdict_about_to_end_is_waited_out_before_a_run(tmp_path):
+    """A 1 s Retry-After held for the next run or not by the box's speed; now never."""
+    slept: list[float] = []
+    now = 1_796_400_000.0  # 2026-12-04T16:00:00Z
+    state = {"tap_knowbe4": {"budget": {"quota_resets_at": "2026-12-04T16:00:02Z"}}}
+    ledger = tmp_path / "ledger.json"
+    ledger.write_text('{"accounts": {"x": {"quota_resets_at": "2026-12-04T16:00:04Z"}}}')
+    waited = wait_out_short_verdicts(state, ledger, now=lambda: now, sleep=slept.append)
+    assert waited == pytest.approx(4.05)
+    assert slept == [pytest.approx(4.05)]
+    later = {"tap_knowbe4": {"budget": {"quota_resets_at": "2026-12-04T16:00:30Z"}}}
+    assert wait_out_short_verdicts(later, tmp_path / "none", now=lambda: now) == 0.0  # holds
+    ledger.write_text("this is not a ledger")
+    airbyte = [{"stream": {"stream_state": {"tap_state": state}}}]
+    assert wait_out_short_verdicts(airbyte, ledger, now=lambda: now, sleep=slept.append) > 0
 
 
 def test_the_warehouse_names_what_a_target_could_not_apply(tmp_path):

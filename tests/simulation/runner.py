@@ -43,6 +43,7 @@ from tests.simulation.inputs import (
 )
 from tests.simulation.page_shift import Hidden
 from tests.simulation.plan import RISK_STREAMS, RunPlan, SequencePlan, clean_run, draw_sequence
+from tests.simulation.quota_clock import wait_out_short_verdicts
 from tests.simulation.table_clock import TableClock
 from tests.simulation.tap_process import TapProcess
 from tests.simulation.warehouse import Warehouse
@@ -53,6 +54,8 @@ if t.TYPE_CHECKING:
 
 #: State operations after which Meltano merges the new state onto the stored one.
 MERGED = ("merge", "full-refresh")
+#: The shared budget ledger, under a sequence's directory (its machine's cache).
+LEDGER = pathlib.Path("cache", "tap-knowbe4", "budget-ledger.json")
 #: Most runs one sync cycle may take in the clean phase (a smaller cap is raised).
 CYCLE_RUNS = 30
 #: Requests a resumed run spends again as proof of where it stopped (a parent's page and the
@@ -223,7 +226,7 @@ def touch_ledger(cache: pathlib.Path, op: str) -> None:
     another tool's JSON, ``symlink`` moves it to a shared folder and links it back,
     ``remove`` deletes it. Nothing happens when there is no ledger yet.
     """
-    path = cache / "tap-knowbe4" / "budget-ledger.json"
+    path = cache.parent / LEDGER
     if not path.is_file():
         return
     data = path.read_bytes()
@@ -264,6 +267,8 @@ class Sequence:
         self.keys = {x.key for x in plan.tenants} | {r.key for r in plan.runs}
         #: Each run's table version is newer than every one seen before (``table_clock``).
         self.table_clock = TableClock()
+        #: Seconds waited for "quota spent" verdicts about to end (``quota_clock``).
+        self.verdict_waited = 0.0
 
     def run(self) -> SequenceResult:
         """Run every chaotic run, then the clean phase; stop at the first violation."""
@@ -332,6 +337,7 @@ class Sequence:
             given = []  # PyAirbyte always passes --state: "[]" when its cache has none
         configured = airbyte_catalog(run) if airbyte else catalog(run)
         self.table_clock.wait_for_a_new_second()
+        self.verdict_waited += wait_out_short_verdicts(given, self.workdir / LEDGER)
         exit_ = tap.run(
             source_config(config) if airbyte else config,
             configured,
@@ -534,6 +540,7 @@ def run_seed(
     waited = sequence.table_clock.waited
     log(
         f"seed {seed}: {len(result.runs)} runs in {time.monotonic() - started:.0f}s "
-        f"({waited:.1f}s waiting for new table versions), {'FAILED' if result.failed else 'ok'}"
+        f"({waited:.1f}s waiting for new table versions, {sequence.verdict_waited:.1f}s for "
+        f"quota verdicts to end), {'FAILED' if result.failed else 'ok'}"
     )
     return result
