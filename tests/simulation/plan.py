@@ -118,9 +118,9 @@ SESSION_7_DRAWS: dict[str, str] = {
     "acknowledged",
 }
 
-#: Draws added in session 9, from a fifth random stream (:func:`session_9_random`), so seeds
+#: Draws added in session 8, from a fifth random stream (:func:`session_8_random`), so seeds
 #: keep every earlier draw.
-SESSION_9_DRAWS: dict[str, str] = {
+SESSION_8_DRAWS: dict[str, str] = {
     "cursor-styles": "a server that names its next cursor in any place the sandbox offers "
     "(_metadata, a Link header, a links envelope, one place per list), on every list or on "
     "enrollments only (session 4 drew the header and the data/pagination envelope only)",
@@ -130,7 +130,7 @@ SESSION_9_DRAWS: dict[str, str] = {
     "just before a later page is answered (by page number, the user moved onto the pages read "
     "is missed by that read: the documented limit the oracle excuses, page_shift.py)",
 }
-#: The places a session-9 server may name its next cursor in.
+#: The places a session-8 server may name its next cursor in.
 MORE_CURSOR_STYLES = ("metadata", "link", "links", "varied")
 
 #: Features not drawn while a defect they trigger is open (feature -> finding). A quarantined
@@ -594,18 +594,18 @@ def as_airbyte(run: RunPlan) -> None:
         run.target = {"kind": "normal"}
 
 
-def session_9_random(seed: int) -> random.Random:
-    """The fifth random stream of ``seed`` (session 9's draws)."""
-    return random.Random(f"session-9:{seed}")
+def session_8_random(seed: int) -> random.Random:
+    """The fifth random stream of ``seed`` (session 8's draws)."""
+    return random.Random(f"session-8:{seed}")
 
 
-def draw_session_9(s9: random.Random, run: RunPlan) -> None:
-    """Session 9: where a server names its cursor, how it pages, a deletion between pages.
+def draw_session_8(s8: random.Random, run: RunPlan) -> None:
+    """Session 8: where a server names its cursor, how it pages, a deletion between pages.
 
     Four rolls per chaotic run whatever is quarantined (the other runs stay the same); a
     server option the run drew already stays as drawn.
     """
-    style, scope, paging, delete = s9.random(), s9.random(), s9.random(), s9.random()
+    style, scope, paging, delete = s8.random(), s8.random(), s8.random(), s8.random()
     if style < 0.1 and "cursor-styles" not in quarantined:
         run.server.setdefault("cursor_style", MORE_CURSOR_STYLES[int(style * 1000) % 4])
         run.server.setdefault("cursor_scope", "all" if scope < 0.6 else "enrollments")
@@ -678,7 +678,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
     airbyte = {p for p in (0, 1) if extra.random() < 0.15 and "airbyte" not in quarantined}
     s7 = session_7_random(seed)
     pyairbyte = {p for p in (0, 1) if s7.random() < 0.5 and "pyairbyte" not in quarantined}
-    s9 = session_9_random(seed)
+    s8 = session_8_random(seed)
     n = chaos_runs if chaos_runs is not None else r.randrange(5, 14)
     keys = {x.name: x.key for x in tenants}
     reading = {0: "a", 1: "b"}
@@ -709,7 +709,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
         if pipeline in airbyte:
             as_airbyte(run)
             run.airbyte_runner = "pyairbyte" if pipeline in pyairbyte else "platform"
-        draw_session_9(s9, run)
+        draw_session_8(s8, run)
         runs.append(run)
     return SequencePlan(seed=seed, start=start, tenants=tenants, runs=runs)
 
