@@ -6,7 +6,8 @@ every record (nested objects and arrays included):
 * values of the declared type pass untouched (the fast path);
 * values of another type that carry the same meaning are converted: ids and counts sent
   as text (``"9007199254740993"`` stays exact), ``employee_number`` sent as a number where
-  text is declared, ``"true"``/``"false"`` for booleans, timestamps without a zone;
+  text is declared, ``"true"``/``"false"`` for booleans, timestamps without a zone or with
+  an offset (every date-time goes out in UTC with ``Z``: the same instant);
 * values that cannot mean anything of the declared type (``"abc"`` for a count,
   ``Infinity``, a date-time that does not parse, an object where text belongs) become null in
   their column, and are kept as sent in ``_extra_fields``;
@@ -48,12 +49,15 @@ import typing as t
 from tap_knowbe4.state import aware_instant
 
 _INT_TEXT = re.compile(r"\s*[-+]?\d{1,30}\s*")
-#: The time of day and zone of a date-time, after its date: ASCII digits only (``\d`` also
-#: matches other scripts' digits, which no ISO 8601 reader takes).
-_TIME_OF_DAY = (
-    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
-    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-)
+#: The time of day of a date-time, after its date: ASCII digits only (``\d`` also matches
+#: other scripts' digits, which no ISO 8601 reader takes).
+_CLOCK = r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+#: An offset from UTC (``-05:00``, ``+00:00``).
+_OFFSET = r"[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]"
+#: The time of day and zone of a date-time that passes as sent: UTC, ``Z``. One sent with an
+#: offset is moved to UTC (the same instant): a warehouse's timestamp column keeps the wall
+#: time and drops the offset (target-duckdb stores ``23:30-05:00`` as 23:30, 5 h early).
+_TIME_OF_DAY = _CLOCK + r"(?:\.[0-9]{1,9})?Z"
 _DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})" + _TIME_OF_DAY)
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
@@ -174,11 +178,21 @@ def _as_bool(value: t.Any) -> bool:
 
 
 def _as_datetime(value: t.Any) -> str:
-    """A date-time as ISO 8601 text, UTC ``Z`` added when the zone is missing."""
+    """A date-time as ISO 8601 text in UTC with ``Z``: the same instant.
+
+    One without a zone is taken as UTC. One with an offset is moved to UTC; in the plain form
+    (:data:`_OFFSET_DATETIME`) only its wall time and zone change, the fraction of a second
+    kept as sent (``10:00:00.000-05:00`` becomes ``15:00:00.000Z``).
+    """
     parsed = aware_instant(value)
     if parsed is None:
         raise _InvalidError
-    return parsed.isoformat().replace("+00:00", "Z")
+    utc = parsed.astimezone(dt.timezone.utc)
+    plain = _OFFSET_DATETIME.fullmatch(value)
+    if plain is not None:
+        wall = utc.replace(tzinfo=None).isoformat(timespec="seconds")
+        return f"{wall}{plain.group(1) or ''}Z"
+    return utc.isoformat().replace("+00:00", "Z")
 
 
 #: Years 1 and 9999: an instant there may have no UTC form (checked by parsing it).
@@ -189,6 +203,8 @@ _EDGE_YEARS = ("0001-", "9999-")
 _DAY_SHAPE = r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
 _PLAIN_DATE = re.compile(_DAY_SHAPE)
 _PLAIN_DATETIME = re.compile(f"(?!{'|'.join(_EDGE_YEARS)})" + _DAY_SHAPE + _TIME_OF_DAY)
+#: The plain form but for an offset where ``Z`` belongs; group 1 is the fraction of a second.
+_OFFSET_DATETIME = re.compile(_DAY_SHAPE + _CLOCK + r"(\.[0-9]{1,9})?" + _OFFSET)
 
 
 def plain_datetime(value: str) -> bool:
@@ -224,6 +240,13 @@ def _as_text(value: t.Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         raise _InvalidError
     return str(value)
+
+
+#: The report of a date or date-time that was rewritten (the same day or instant).
+_REWRITTEN = {
+    "date": "date rewritten to ISO 8601",
+    "date-time": "date-time rewritten to ISO 8601 in UTC (Z), the same instant",
+}
 
 
 def _ignore(kind: str, field: str) -> None:
@@ -414,7 +437,7 @@ class RecordCleaner:
                     )
                     self._keep(path, value)
                     return None
-                self._report(f"{fmt} rewritten to ISO 8601", path)
+                self._report(_REWRITTEN[fmt], path)  # type: ignore[index]
                 return fixed
             if plain is None:
                 try:

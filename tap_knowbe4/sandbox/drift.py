@@ -15,12 +15,18 @@ Four quirks (``QUIRKS`` in :mod:`tap_knowbe4.sandbox.options`), applied to what 
 * ``repeated-keys``: one key listed more than once with other content (a public fixture lists
   one enrollment three times): every tenth enrollment is followed by a version in another
   campaign and status, then by an exact repeat of itself; every risk-score history lists its
-  newest date three times with three scores.
+  newest date three times with three scores;
+* ``offset-times``: every timestamp (``...T10:00:00.000Z``) sent as the same instant at an
+  offset from UTC (``...T05:00:00.000-05:00``, ``+05:30``, ``+14:00``, ``+00:00``...), one
+  offset per value (a function of the value); risk-score ``date`` fields are left alone.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import re
+import zlib
 from typing import Any
 
 Record = dict[str, Any]
@@ -31,7 +37,12 @@ QUIRKS = {
     "risk_score_history)",
     "new-fields": "fields no client knows, on the second half of every list (mid-sync)",
     "repeated-keys": "one key listed again with other content (enrollments, risk-score dates)",
+    "offset-times": "timestamps sent at an offset from UTC (the same instant: -05:00, +05:30...)",
 }
+
+#: The offsets ``offset-times`` sends timestamps at, in minutes east of UTC.
+OFFSETS = (-5 * 60, 5 * 60 + 30, 14 * 60, 0, -12 * 60, 9 * 60 + 45, -(3 * 60 + 30))
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z")
 
 #: Fields the tap cannot know, added to the second half of every list.
 NEW_FIELDS: dict[str, Any] = {
@@ -64,6 +75,9 @@ def apply(method: str, answer: Any, quirks: frozenset[str]) -> Any:
     if "legacy-fields" in quirks:
         for record in records:
             _legacy_fields(method, record)
+    if "offset-times" in quirks:
+        for record in records:
+            _offset_times(record)
     if isinstance(answer, list):
         if "new-fields" in quirks:
             for record in records[len(records) // 2 :]:
@@ -115,6 +129,29 @@ def _new_fields(record: Record) -> None:
     stub = record.get("user")
     if isinstance(stub, dict):
         stub[NEW_STUB_FIELD[0]] = NEW_STUB_FIELD[1]
+
+
+def at_offset(timestamp: str) -> str:
+    """``timestamp`` (``...T10:00:00.000Z``) as the same instant at one of :data:`OFFSETS`."""
+    minutes = OFFSETS[zlib.crc32(timestamp.encode()) % len(OFFSETS)]
+    zone = dt.timezone(dt.timedelta(minutes=minutes))
+    instant = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).astimezone(zone)
+    wall = instant.replace(tzinfo=None).isoformat(timespec="milliseconds")
+    sign = "-" if minutes < 0 else "+"
+    return f"{wall}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _offset_times(node: Any) -> None:
+    """Every timestamp in ``node`` (at any depth) at an offset; ``date`` fields left alone."""
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, value in list(pairs):
+            if isinstance(value, str) and key != "date" and _TIMESTAMP.fullmatch(value):
+                item[key] = at_offset(value)
+            elif isinstance(value, dict | list):
+                pending.append(value)
 
 
 def _repeated(method: str, records: list[Record]) -> list[Record]:

@@ -91,13 +91,13 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     # The API as it drifts (issue 19): cursor-only lists that ignore `page`, the cursor in a
     # header, a Link or one of three envelopes (a different one per list), older and newer
-    # fields, one key listed again with other content.
+    # fields, one key listed again with other content, timestamps at offsets from UTC.
     "drift": {
         **_DOCUMENTED,
         "pagination": "cursor",
         "cursor_scope": "all",
         "cursor_style": "varied",
-        "quirks": ("legacy-names", "legacy-fields", "new-fields", "repeated-keys"),
+        "quirks": ("legacy-names", "legacy-fields", "new-fields", "repeated-keys", "offset-times"),
     },
 }
 

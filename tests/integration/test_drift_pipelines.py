@@ -2,8 +2,9 @@
 
 The sandbox's ``drift`` profile pages every list by cursor (``page`` ignored, the cursor in a
 header, a link or one of three envelopes), adds fields no client knows to the second half of
-every list (they appear mid-sync), sends fields the API dropped years ago, and lists some
-enrollments again with other content. ``meltano run tap-knowbe4 target-duckdb`` and
+every list (they appear mid-sync), sends fields the API dropped years ago, lists some
+enrollments again with other content, and sends every timestamp at an offset from UTC
+(``-05:00``, ``+05:30``, ``+14:00``...). ``meltano run tap-knowbe4 target-duckdb`` and
 ``target-postgres`` must load every row, the unknown fields in ``_extra_fields`` of exactly the
 rows that carried them, the old fields in their columns, and, for a key listed twice, the
 version listed last (what an upserting target keeps).
@@ -20,7 +21,14 @@ import pytest
 
 from tap_knowbe4.sandbox.drift import NEW_FIELDS, NEW_STUB_FIELD
 from tests.ground_truth import expected_records
-from tests.integration.checks import assert_matches_ground_truth, read_tables
+from tests.integration.checks import (
+    assert_matches_ground_truth,
+    date_time_properties,
+    key_properties,
+    norm,
+    read_tables,
+    utc_naive,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -87,6 +95,29 @@ def check_warehouse(query: Query, schema: str, sb: Sandbox) -> None:
     assert all(count == pst % 3 for pst, count in counts)  # the drift's legacy field
 
 
+def check_instants(query: Query, schema: str, sb: Sandbox, catalog: dict[str, t.Any]) -> None:
+    """Every date-time of every row is the instant the API sent, although it sent an offset.
+
+    Regression (marts8's M8-2): target-duckdb stored ``2026-12-03T23:30:00-05:00`` as 23:30,
+    the wall time, 5 h before the instant; every mart keyed on a day or an interval moved.
+    """
+    assert not sb.org.users()[0]["joined_on"].endswith("Z"), "the drift sends offsets"
+    compared, wrong = 0, []
+    for stream in STREAMS:
+        key = key_properties(catalog, stream)
+        columns = date_time_properties(catalog[stream]["schema"])
+        truth = {tuple(norm(k, r.get(k)) for k in key): r for r in expected_records(sb.org, stream)}
+        selected = ", ".join(f'"{c}"' for c in [*key, *columns])
+        for row in query(f'SELECT {selected} FROM "{schema}"."{stream}"'):
+            want = truth[tuple(norm(k, v) for k, v in zip(key, row, strict=False))]
+            for column, value in zip(columns, row[len(key) :], strict=True):
+                compared += value is not None
+                if utc_naive(value) != utc_naive(want.get(column)):
+                    wrong.append((stream, column, value, want.get(column)))
+    assert compared > 100, compared
+    assert not wrong, f"{len(wrong)} of {compared} timestamps moved, e.g. {wrong[:3]}"
+
+
 def _run(meltano: Meltano, env: dict[str, str], target: str) -> None:
     meltano("run", "tap-knowbe4", target, env={**env, "TAP_KNOWBE4__SELECT": SELECT})
 
@@ -102,6 +133,7 @@ def test_drift_into_duckdb(
         tables = read_tables(lambda sql, p: con.execute(sql, p).fetchall(), "knowbe4", catalog, "?")
         assert_matches_ground_truth(tables, drift_sandbox.org, catalog, STREAMS, TIMESTAMPS)
         check_warehouse(lambda sql: con.execute(sql).fetchall(), "knowbe4", drift_sandbox)
+        check_instants(lambda sql: con.execute(sql).fetchall(), "knowbe4", drift_sandbox, catalog)
 
 
 def test_drift_into_postgres(
@@ -124,3 +156,4 @@ def test_drift_into_postgres(
         tables = read_tables(lambda sql, p: con.execute(sql, p).fetchall(), schema, catalog, "%s")
         assert_matches_ground_truth(tables, drift_sandbox.org, catalog, STREAMS, TIMESTAMPS)
         check_warehouse(lambda sql: con.execute(sql).fetchall(), schema, drift_sandbox)
+        check_instants(lambda sql: con.execute(sql).fetchall(), schema, drift_sandbox, catalog)

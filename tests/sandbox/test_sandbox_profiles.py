@@ -189,7 +189,13 @@ def test_profile_table() -> None:
         "all",
         "varied",
     )
-    assert set(drift["quirks"]) == {"legacy-names", "legacy-fields", "new-fields", "repeated-keys"}
+    assert set(drift["quirks"]) == {
+        "legacy-names",
+        "legacy-fields",
+        "new-fields",
+        "repeated-keys",
+        "offset-times",
+    }
     tidy = PROFILES["tidy"]
     assert (tidy["cursor_scope"], tidy["cursor_style"], tidy["retry_after"]) == (
         "all",
