@@ -1,5 +1,5 @@
-"""Allow ``python -m tap_knowbe4``."""
+"""Allow ``python -m tap_knowbe4`` (the ``tap-knowbe4`` console script)."""
 
-from tap_knowbe4.tap import TapKnowBe4
+from tap_knowbe4.console import tap
 
-TapKnowBe4.cli()
+tap()

@@ -101,7 +101,8 @@ def test_wheel_holds_every_schema_and_the_license(dist: Dist) -> None:
     assert metadata["License-Expression"] == PYPROJECT["license"] == "Apache-2.0"
     assert "tap_knowbe4/sandbox/__init__.py" in names
     entry_points = dist.wheel_text(f"tap_knowbe4-{VERSION}.dist-info/entry_points.txt")
-    assert "tap-knowbe4 = tap_knowbe4.tap:TapKnowBe4.cli" in entry_points
+    assert "tap-knowbe4 = tap_knowbe4.console:tap" in entry_points
+    assert "source-knowbe4 = tap_knowbe4.console:source" in entry_points
 
 
 def test_sdist_holds_the_license_changelog_and_hub_definition(dist: Dist) -> None:
