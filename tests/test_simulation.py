@@ -402,6 +402,10 @@ def test_session_8_draws_only_add_server_paging_and_a_deletion_between_pages(mon
         monkeypatch.undo()
         for a, b in zip(with_them.runs, without.runs, strict=True):
             assert b.delete_before_page == 0
+            assert not b.stale_key
+            if a.stale_key:
+                assert a.stale_key.startswith(f"kb4-sim-{a.tenant}-revoked-")
+                seen.add("stale-key")
             added = {k: v for k, v in a.server.items() if k not in b.server}
             assert {k: a.server[k] for k in b.server} == b.server, seed
             assert set(added) <= {"cursor_style", "cursor_scope", "pagination"}, seed
@@ -413,7 +417,7 @@ def test_session_8_draws_only_add_server_paging_and_a_deletion_between_pages(mon
             if a.delete_before_page:
                 assert 2 <= a.delete_before_page <= 5
                 seen.add("delete-between-pages")
-            same = dataclasses.replace(a, server=b.server, delete_before_page=0)
+            same = dataclasses.replace(a, server=b.server, delete_before_page=0, stale_key="")
             assert same == b, seed
     assert seen == set(plan.SESSION_8_DRAWS)
 

@@ -54,7 +54,7 @@ def tap_config(
     """The config file of ``run``."""
     drawn = run.config
     config: dict[str, t.Any] = {
-        "api_key": run.key,
+        "api_key": run.stale_key or run.key,
         "api_url": url_of(base_url, run.url),
         "requests_per_second": 0,
         "requests_per_minute": 0,

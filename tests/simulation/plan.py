@@ -129,6 +129,9 @@ SESSION_8_DRAWS: dict[str, str] = {
     "delete-between-pages": "a user the earlier pages of /v1/users listed is deleted upstream "
     "just before a later page is answered (by page number, the user moved onto the pages read "
     "is missed by that read: the documented limit the oracle excuses, page_shift.py)",
+    "stale-key": "a run configured with a key the account no longer accepts (rotated in "
+    "KnowBe4, not in the pipeline: 401, or a 200 'Invalid Token' on a hostile server), from a "
+    "stream of its own ('session-8-key:<seed>')",
 }
 #: The places a session-8 server may name its next cursor in.
 MORE_CURSOR_STYLES = ("metadata", "link", "links", "varied")
@@ -205,6 +208,8 @@ class RunPlan:
     #: The request of this run to ``/v1/users`` before which a user its earlier pages listed
     #: is deleted upstream (0: none; see ``page_shift``).
     delete_before_page: int = 0
+    #: A key the run is configured with that the account no longer accepts ("": ``key``).
+    stale_key: str = ""
 
     def describe(self) -> str:
         """One short line: what is unusual about this run."""
@@ -256,6 +261,8 @@ class RunPlan:
             parts.append(f"ledger={self.ledger}")
         if self.delete_before_page:
             parts.append(f"delete-before-users-page-{self.delete_before_page}")
+        if self.stale_key:
+            parts.append("stale-key")
         if self.protocol != "singer":
             parts.append(self.protocol)
             if self.airbyte_runner != "platform":
@@ -615,6 +622,13 @@ def draw_session_8(s8: random.Random, run: RunPlan) -> None:
         run.delete_before_page = 2 + int(delete * 1000) % 4
 
 
+def draw_stale_key(stale: random.Random, run: RunPlan) -> None:
+    """Session 8: a run given a key its account no longer accepts (two draws per run)."""
+    roll, bits = stale.random(), stale.getrandbits(128)
+    if roll < 0.04 and "stale-key" not in quarantined:
+        run.stale_key = f"kb4-sim-{run.tenant}-revoked-{bits:032x}"
+
+
 def session_7_random(seed: int) -> random.Random:
     """The fourth random stream of ``seed`` (session 7's draws)."""
     return random.Random(f"session-7:{seed}")
@@ -679,6 +693,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
     s7 = session_7_random(seed)
     pyairbyte = {p for p in (0, 1) if s7.random() < 0.5 and "pyairbyte" not in quarantined}
     s8 = session_8_random(seed)
+    stale = random.Random(f"session-8-key:{seed}")
     n = chaos_runs if chaos_runs is not None else r.randrange(5, 14)
     keys = {x.name: x.key for x in tenants}
     reading = {0: "a", 1: "b"}
@@ -710,6 +725,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
             as_airbyte(run)
             run.airbyte_runner = "pyairbyte" if pipeline in pyairbyte else "platform"
         draw_session_8(s8, run)
+        draw_stale_key(stale, run)
         runs.append(run)
     return SequencePlan(seed=seed, start=start, tenants=tenants, runs=runs)
 

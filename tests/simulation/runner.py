@@ -265,6 +265,7 @@ class Sequence:
         self.pipelines = [Pipeline(), Pipeline()]
         self.results: list[RunResult] = []
         self.keys = {x.key for x in plan.tenants} | {r.key for r in plan.runs}
+        self.keys |= {r.stale_key for r in plan.runs if r.stale_key}
         #: Each run's table version is newer than every one seen before (``table_clock``).
         self.table_clock = TableClock()
         #: Seconds waited for "quota spent" verdicts about to end (``quota_clock``).
