@@ -83,6 +83,7 @@ def test_each_run_waits_for_a_second_newer_than_every_table_version_seen():
     assert clock.wait_for_a_new_second(now=lambda: 1_796_400_008.2) == 0.0
     assert slept == [pytest.approx(0.601)]
     assert clock.waited == pytest.approx(0.601)
+    assert clock.wait_for_a_new_second(now=lambda: 1_796_000_000) == 1.5  # the clock set back
 
 
 def test_a_quota_verdict_about_to_end_is_waited_out_before_a_run(tmp_path):

@@ -21,6 +21,9 @@ import typing as t
 
 #: Margin past the second boundary (the tap reads the same clock, later).
 MARGIN = 0.001
+#: The longest wait: a version is a second the wall clock has seen, so one second and the
+#: margin suffice unless the clock was set back (then the wait would never end: capped).
+LONGEST = 1.5
 
 
 def versions_in_state(value: object) -> t.Iterator[int]:
@@ -62,7 +65,7 @@ class TableClock:
 
     def wait_for_a_new_second(self, now: t.Callable[[], float] = time.time) -> float:
         """Sleep until the wall clock is past the newest version seen; the seconds slept."""
-        left = self.newest + 1 + MARGIN - now()
+        left = min(self.newest + 1 + MARGIN - now(), LONGEST)
         if left <= 0:
             return 0.0
         self._sleep(left)
