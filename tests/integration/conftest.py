@@ -82,28 +82,51 @@ class Meltano:
 
     def in_one_process(self, steps: list[list[t.Any]], env: dict[str, str]) -> list[str]:
         """Run ``meltano`` commands that print from Meltano itself (``config``, ``invoke
-        --dump``, ...) one after the other in one Meltano process (``meltano_cli_driver.py``:
-        each start costs about 2 s of CPU); return what each printed. Each step is the
-        arguments, optionally followed by a dict of variables added to ``env`` for it."""
+        --dump``, ...) one after the other in one Meltano process (``drive_meltano``); return
+        what each printed. Each step is the arguments, optionally followed by a dict of
+        variables added to ``env`` for it."""
         commands = []
         for step in steps:
             extra = step[-1] if isinstance(step[-1], dict) else {}
             commands.append({"args": [a for a in step if isinstance(a, str)], "env": extra})
-        proc = subprocess.run(
-            [str(self.executable.parent / "python"), str(DRIVER)],
-            input=json.dumps(commands),
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr[-6000:]
-        results = json.loads(proc.stdout)
-        failed = [r for r in results if r["code"] != 0]
-        assert not failed, f"meltano {' '.join(failed[0]['args'])}: {failed[0]['error']}"
-        return [r["stdout"] for r in results]
+        return printed(drive_meltano(self.executable, commands, cwd=ROOT, env=env))
+
+
+def drive_meltano(
+    executable: Path,
+    steps: list[dict[str, t.Any]],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float = 600,
+) -> list[dict[str, t.Any]]:
+    """Run ``meltano`` commands one after the other in one Meltano process, through Meltano's
+    own command line (``meltano_cli_driver.py``: each start costs about 2 s of CPU).
+
+    ``executable`` is the ``meltano`` whose Python runs the driver; each step is ``{"args":
+    [...], "env": {...}}`` (``env`` added for that step only). Returns, per step, what the
+    driver reports: ``args``, exit ``code``, ``stdout``, ``error`` (the traceback's tail) and
+    ``seconds``; a step that failed is the caller's to judge (``printed`` refuses any).
+    """
+    proc = subprocess.run(
+        [str(executable.parent / "python"), str(DRIVER)],
+        input=json.dumps(steps),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return t.cast("list[dict[str, t.Any]]", json.loads(proc.stdout))
+
+
+def printed(results: list[dict[str, t.Any]]) -> list[str]:
+    """What each step of ``drive_meltano`` printed, once every step exited 0."""
+    failed = [r for r in results if r["code"] != 0]
+    assert not failed, f"meltano {' '.join(failed[0]['args'])}: {failed[0]['error']}"
+    return [r["stdout"] for r in results]
 
 
 @pytest.fixture(scope="session")

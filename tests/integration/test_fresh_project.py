@@ -38,9 +38,7 @@ import pytest
 import yaml
 
 from tests.integration.checks import DEFAULT_STREAMS
-from tests.integration.conftest import ROOT, meltano_install
-
-DRIVER = Path(__file__).with_name("meltano_cli_driver.py")
+from tests.integration.conftest import ROOT, drive_meltano, meltano_install, printed
 
 #: A group per integration module (tests/integration/conftest.py says why): its tests share
 #: one worker and its module fixtures; the groups spread over the workers.
@@ -83,21 +81,7 @@ class FreshProject:
             assert argv[1] in ("add", "config", "select"), argv
             assert argv[1:3] != ["config", "test"], argv
             steps.append({"args": [_expand(arg, self.env) for arg in argv[1:]]})
-        proc = subprocess.run(
-            [str(Path(self.meltano).parent / "python"), str(DRIVER)],
-            input=json.dumps(steps),
-            cwd=self.dir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr[-6000:]
-        results = json.loads(proc.stdout)
-        failed = [r for r in results if r["code"] != 0]
-        assert not failed, f"meltano {' '.join(failed[0]['args'])}: {failed[0]['error']}"
-        return [r["stdout"] for r in results]
+        return printed(drive_meltano(Path(self.meltano), steps, cwd=self.dir, env=self.env))
 
     def run(self, *args: str, cwd: Path | None = None) -> str:
         proc = subprocess.run(

@@ -34,7 +34,7 @@ import yaml
 
 from tap_knowbe4.settings import Settings
 from tap_knowbe4.tap import TapKnowBe4
-from tests.integration.conftest import ROOT, meltano_install
+from tests.integration.conftest import ROOT, drive_meltano, meltano_install, printed
 from tests.project_scripts import load_script
 
 #: A group per integration module (tests/integration/conftest.py says why): its tests share
@@ -42,7 +42,6 @@ from tests.project_scripts import load_script
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("meltano_settings")]
 
 meltano_settings = load_script("meltano_settings")
-DRIVER = Path(__file__).with_name("meltano_cli_driver.py")
 KEY = "kb4-settings-test-key"
 #: The README's forms of the SDK's own settings (section "Add it to your Meltano project").
 SDK_FORMS: dict[str, tuple[str, t.Any]] = {
@@ -135,21 +134,9 @@ def meltano(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Results]:
     }
     integer = {"args": ["config", "set", "tap-knowbe4-integer", "requests_per_second", "0.5"]}
     steps += [decimal, integer]
-    proc = subprocess.run(
-        [str(executable.parent / "python"), str(DRIVER)],
-        input=json.dumps(steps),
-        cwd=directory / "project",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = json.loads(proc.stdout)
+    results = drive_meltano(executable, steps, cwd=directory / "project", env=env, timeout=900)
     *ours, decimal_result, integer_result = results
-    for result in ours:
-        assert result["code"] == 0, f"meltano {' '.join(result['args'])}: {result['error']}"
+    printed(ours)
     configs = [_json_from(r["stdout"]) for r in ours if r["args"][: len(DUMP)] == DUMP]
     yield Results(
         rounds=rounds,
