@@ -14,6 +14,7 @@ import typing as t
 
 import pytest
 
+from tests.simulation.page_shift import PageShift
 from tests.simulation.plan import STREAMS, SequencePlan
 from tests.simulation.runner import Sequence
 
@@ -394,3 +395,33 @@ def test_sim_21_a_kept_fan_out_position_never_outlives_its_table_version(tmp_pat
         tenants=tenants,
     )
     assert not found
+
+
+# -- Attack 7 #4 drawn: a deletion between two pages of a list read by page number ----------
+
+
+def test_a_deletion_between_pages_read_by_number_is_excused_for_exactly_the_users_it_hid(
+    tmp_path, monkeypatch
+):
+    """Session 8's draw ``delete_before_page``: before the third request to /v1/users (pages
+    of 3, by number, ACTIVATE_VERSION) a user of the first two pages is deleted; the user that
+    moved onto page 2 is never sent in that run, and ACTIVATE_VERSION deletes its row (the
+    documented limit, attack 7 #4). The oracle excuses that user, and only that one, for the
+    cycle (``page_shift``); the clean runs bring it back. Without the excuse, exactly that
+    user is reported."""
+    base = {"activate": True, "page_size": 3, "pagination": "page"}
+    users_only = {"deselect": [s for s in STREAMS if s != "users"]}
+    runs = [
+        run(config=base, catalog=users_only),
+        run(config=base, catalog=users_only, delete_before_page=3),
+    ]
+    world = {"seed": 0, "start": "2025-03-10T10:00:00Z", "tenants": TENANTS}
+    plan = SequencePlan.from_json(json.dumps({**world, "runs": runs}))
+    sequence = Sequence(plan, tmp_path / "excused")
+    assert not sequence.run().violations
+    (hidden,) = sequence.pipelines[0].hidden.values()
+    assert len(hidden) == 1
+    monkeypatch.setattr(PageShift, "hidden", lambda self: frozenset())
+    found = Sequence(plan, tmp_path / "not-excused", converge=False).run().violations
+    assert found
+    assert all(f"({next(iter(hidden))},)" in str(v) for _, v in found), found
