@@ -26,23 +26,21 @@ nothing is dropped silently. With flattening on, a null nested object becomes an
 nulls, so the flattened record has exactly the flattened SCHEMA's columns.
 
 Speed: every field is checked, but most need no work. For each *shape* of object (its field
-names in the order sent; a page's records share one) the cleaner keeps a :class:`_Shape`: the
-field names and, per field, the types whose values pass untouched (``str`` or null for plain
-text, ``int`` or null for a count). A record's values are compared with it in one pass of C
-(``map``); only the fields that do not pass (a date-time to parse, a float to check, a nested
-object, a value of another type) go through their checkers. The result is exactly what the
-field-by-field walk gives (``tests/test_record_shapes.py``); objects with unknown fields take
-that walk.
+names in the order sent; a page's records share one) the cleaner compiles one function
+(:func:`_shape_cleaner`) that tests each field's value against the types that pass untouched
+(``str`` or null for plain text, ``int`` or null for a count; text in its format's plain form
+for a date-time or a date) and sends only the fields that do not pass (a date-time to rewrite,
+a float to check, a nested object, a value of another type) through their checkers. The result
+is exactly what the field-by-field walk gives (``tests/test_record_shapes.py``); objects with
+unknown fields take that walk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import itertools
 import json
 import math
-import operator
 import re
 import typing as t
 
@@ -273,12 +271,42 @@ def _passing(*kinds: type) -> frozenset[type]:
 MOST_SHAPES = 64
 
 
-class _Shape(t.NamedTuple):
-    """One order of field names an object was sent in, all known (see the module docstring)."""
+def _shape_cleaner(
+    names: tuple[str, ...],
+    checks: t.Sequence[Check],
+    passes: t.Sequence[frozenset[type]],
+    plain_texts: t.Sequence[t.Callable[[str], bool] | None],
+) -> t.Callable[[dict], dict]:
+    """One function for objects of one shape (see the module docstring): compiled once.
 
-    names: tuple[str, ...]
-    #: Per field, the types of value that pass untouched.
-    passes: tuple[frozenset[type], ...]
+    For each field in the order sent, the value goes through its checker unless its type
+    passes untouched, or it is text its format takes as sent (``plain_texts``: a date-time
+    in UTC, a calendar date). The same fields reach the same checkers, in the same order, as
+    in the field-by-field walk (``tests/test_record_shapes.py``).
+    """
+    lines = ["def clean(value):", "    cleaned = dict(value)"]
+    scope: dict[str, t.Any] = {}
+    for index, (name, check, ok, plain) in enumerate(
+        zip(names, checks, passes, plain_texts, strict=True)
+    ):
+        if isinstance(ok, _AnyType):
+            continue
+        conditions = ["v is not None"] if _NONE in ok else []
+        for number, kind in enumerate(sorted((k for k in ok if k is not _NONE), key=id)):
+            scope[f"t{index}_{number}"] = kind
+            conditions.append(f"type(v) is not t{index}_{number}")
+        if plain is not None:
+            scope[f"p{index}"] = plain
+            conditions.append(f"not (type(v) is str and p{index}(v))")
+        scope[f"c{index}"] = check
+        lines += [
+            f"    v = value[{name!r}]",
+            f"    if {' and '.join(conditions) or 'True'}:",
+            f"        cleaned[{name!r}] = c{index}(v)",
+        ]
+    lines.append("    return cleaned")
+    exec("\n".join(lines), scope)  # noqa: S102 (names are the schema's, written as literals)
+    return t.cast("t.Callable[[dict], dict]", scope["clean"])
 
 
 class RecordCleaner:
@@ -307,6 +335,8 @@ class RecordCleaner:
         self._extras: dict[str, t.Any] | None = None
         #: The types each compiled checker returns untouched, without a report.
         self._untouched: dict[Check, frozenset[type]] = {}
+        #: Per text checker with a format, the test of text it returns untouched.
+        self._plain_text: dict[Check, t.Callable[[str], bool]] = {}
         self._root = self._object_checker(schema, "", 0)
 
     def clean(self, record: dict) -> dict | None:
@@ -350,7 +380,11 @@ class RecordCleaner:
             fmt = node.get("format")
             plain = fmt not in ("date-time", "date")
             untouched = _passing(str, _NONE) if plain else _passing(_NONE)
-            return self._string_checker(path, fmt), untouched
+            check = self._string_checker(path, fmt)
+            plain_test = {"date-time": plain_datetime, "date": plain_date}.get(fmt or "")
+            if plain_test is not None:
+                self._plain_text[check] = plain_test
+            return check, untouched
         return (lambda value: value), _AnyType()
 
     def _keep(self, path: str, value: t.Any) -> None:
@@ -500,10 +534,11 @@ class RecordCleaner:
         expand = depth > 0 and depth <= self._expand
         nulls = dict.fromkeys(props) if expand else None
         passes = {name: self._untouched[props[name]] for name in known}
-        shapes: dict[tuple[str, ...], _Shape | None] = {}
+        plain_texts = {name: self._plain_text.get(props[name]) for name in known}
+        shapes: dict[tuple[str, ...], t.Callable[[dict], dict] | None] = {}
 
-        def shape_of(value: dict) -> _Shape | None:
-            """The shape of ``value``'s field names; None when one is unknown."""
+        def shape_of(value: dict) -> t.Callable[[dict], dict] | None:
+            """The cleaner of ``value``'s shape; None when a field name is unknown."""
             names = tuple(value)
             try:
                 return shapes[names]
@@ -511,7 +546,12 @@ class RecordCleaner:
                 pass
             shape = None
             if known.issuperset(names):
-                shape = _Shape(names, tuple(passes[name] for name in names))
+                shape = _shape_cleaner(
+                    names,
+                    [props[name] for name in names],
+                    [passes[name] for name in names],
+                    [plain_texts[name] for name in names],
+                )
             if len(shapes) < self.most_shapes:
                 shapes[names] = shape
             return shape
@@ -526,11 +566,7 @@ class RecordCleaner:
                 return None
             shape = shape_of(value) if self.most_shapes else None
             if shape is not None:  # all fields known: check only those that do not pass
-                cleaned = dict(value)
-                passed = map(operator.contains, shape.passes, map(type, value.values()))
-                for name in itertools.compress(shape.names, map(operator.not_, passed)):
-                    cleaned[name] = props[name](cleaned[name])
-                return cleaned
+                return shape(value)
             unknown = value.keys() - known
             if unknown:
                 for name in value:  # in the order sent
