@@ -141,6 +141,9 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
 
     #: Set when the server refused ``cursor=true`` (HTTP 400): page by number instead.
     cursor_refused = False
+    #: Set when a listing of this stream answered ``cursor=true`` with records (or named a
+    #: cursor): an empty answer to ``cursor=true`` is then an empty list (``pagination.py``).
+    cursor_understood = False
 
     @override
     def get_new_paginator(self) -> KnowBe4Paginator | None:
@@ -157,6 +160,7 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
             may_ignore_paging=self.may_ignore_paging,
             start=start,
             start_keys=None if start is None else self.listing_start_keys(),
+            cursor_understood=self.cursor_understood,
         )
         return self._paginator
 

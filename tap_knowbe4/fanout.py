@@ -47,7 +47,7 @@ from tap_knowbe4.errors import (
 )
 from tap_knowbe4.logs import DebugLogger
 from tap_knowbe4.outcome import Outcome, StopKind, StreamReport
-from tap_knowbe4.pagination import PageToken
+from tap_knowbe4.pagination import KnowBe4Paginator, PageToken
 from tap_knowbe4.records import RecordCleaner
 from tap_knowbe4.redact import REDACTOR
 from tap_knowbe4.references import Reference
@@ -499,6 +499,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         self._report_repeats(self._repeats)
         paginator = self._paginator
         if paginator is not None:
+            self._learn_cursor_support(paginator)
             for note in paginator.notes:
                 report.note(note)
             if paginator.resume_unproven and self._resumed_at is not None:
@@ -586,6 +587,24 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 break
             self._named_repeats += 1
             report.note(f"{describe_key(self.primary_keys, key)}: {times + 1} versions", 1)
+
+    def _learn_cursor_support(self, paginator: KnowBe4Paginator) -> None:
+        """Remember what this listing showed of the server's cursors (attack 8 #1).
+
+        ``cursor=true`` answered with records, or a cursor named: an empty answer to
+        ``cursor=true`` is believed in later listings of this stream. ``cursor=true``
+        answered empty while page 1 held records: the server does not read ``cursor`` here,
+        and later listings page by number (as after a 400).
+        """
+        if paginator.cursor_start_answered:
+            self.cursor_understood = True
+        if paginator.cursor_answered_empty and not self.cursor_refused:
+            self.cursor_refused = True
+            self.logger.warning(
+                "Stream '%s': the server answered cursor=true with no records, but page 1 "
+                "with some; paging by number instead.",
+                self.name,
+            )
 
     def _cursor_was_refused(self, exc: UnexpectedResponseError, records: int) -> bool:
         """True (once) when ``pagination: auto``'s first ``cursor=true`` was answered 400."""

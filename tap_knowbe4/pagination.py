@@ -15,7 +15,10 @@ an explicit end marker                 ``X-Next-Cursor`` present and empty; an e
                                        page no cursor led to, page 2 confirms it (the same
                                        records, or none): a proxy may add the header everywhere
 an empty page                          no records (unless it names a next cursor: followed, at
-                                       most three empty pages in a row)
+                                       most three empty pages in a row); under ``auto`` an
+                                       empty answer to ``cursor=true`` only once page 1 by
+                                       number is empty too, or the endpoint answered
+                                       ``cursor=true`` with records before in the run
 a short page                           fewer records than a full page (what was asked, or the
                                        size the server showed it pages by); a first page of a
                                        round size (a multiple of 10 or 25) below the asked size
@@ -140,6 +143,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         may_ignore_paging: bool = False,
         start: PageToken | None = None,
         start_keys: str | None = None,
+        cursor_understood: bool = False,
     ) -> None:
         """Start at page 1 (``page`` mode), ``cursor=true`` (``auto``, ``cursor``), or bare.
 
@@ -151,6 +155,9 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         ``start_keys``: the :func:`page_fingerprint` that page had then. When the page
         answered there has it too, it is that very page (:attr:`start_proven`): what it says
         about the end of the list is evidence, as on any page this run reached.
+        ``cursor_understood``: an earlier listing of this endpoint in the run answered
+        ``cursor=true`` with records or named a cursor, so an empty answer to ``cursor=true``
+        is an empty list (else page 1 by number tells).
         """
         if start is not None:
             first = start
@@ -201,17 +208,40 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         #: True when the first page, at ``start``, had the fingerprint kept with it.
         self.start_proven = False
         self._start_keys = start_keys if start is not None else None
+        #: An empty first answer to ``cursor=true`` is checked by page 1 by number (attack 8
+        #: #1): False once asked, or when the server showed it reads cursors here.
+        self._check_empty_start = mode == "auto" and not cursor_understood
+        self._asking_page_one = False
+        #: True when ``cursor=true`` was answered empty and page 1 by number held records:
+        #: the server does not read ``cursor`` here (page by number from now on).
+        self.cursor_answered_empty = False
+        self._start_had_records = False
 
     @property
     def speaks_cursor(self) -> bool:
         """True once the listing follows a cursor the server named."""
         return self._phase == "cursor"
 
+    @property
+    def cursor_start_answered(self) -> bool:
+        """True when ``cursor=true`` was answered with records, or a cursor was named.
+
+        The server then reads ``cursor`` (or ignores it and answers page 1) on this
+        endpoint: an empty answer to ``cursor=true`` in another of its listings is an empty
+        list, not a cursor it could not read.
+        """
+        return self._start_had_records or bool(self._cursors)
+
     # -- records --------------------------------------------------------------------
 
     def accept(self, page: Page) -> list[dict]:
         """Observe ``page`` (its keys, its cursor); return its records, all of them."""
         self._last_page = page
+        if self._asking_page_one:
+            self._asking_page_one = False
+            self.cursor_answered_empty = bool(page.records)
+        elif page.records and self._phase == "first" and self.current_value.cursor == "true":
+            self._start_had_records = True
         if page.single:
             self.notes.append("an object where a list belongs: read as one record")
         if page.next_cursor and self.mode != "page":  # cursors followed must not repeat
@@ -247,6 +277,8 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         if self._phase == "probe" and page is not None:
             self._fail(page, "asked again for one record fewer, it answered none")
             return False
+        if self._empty_cursor_start(page):
+            return True  # get_next asks page 1 by number
         if page is None or not page.next_cursor or self.mode == "page":
             self._end("an empty page")
             return False
@@ -262,6 +294,8 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         page = self._last_page
         if page is None or self._stop:  # pragma: no cover - accept() always runs first
             return None
+        if self._asking_page_one:
+            return PageToken(page=1, per_page=self.current_value.per_page)
         if page.records:
             self._empty_cursor_pages = 0
         if self._phase == "probe":
@@ -280,6 +314,28 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         return self._silent(page)
 
     # -- what each kind of answer leads to ----------------------------------------------
+
+    def _empty_cursor_start(self, page: Page | None) -> bool:
+        """True (once) when ``auto``'s ``cursor=true`` was answered with no records.
+
+        That is no evidence the list is empty: a server paging by number may take ``true``
+        for a cursor it cannot read and answer ``[]`` (or ``next_cursor: null``), as another
+        refuses the parameter with a 400 (attack 8 #1: every user deleted by the
+        ACTIVATE_VERSION that followed, exit 0). Page 1 by number tells; where the server
+        answered ``cursor=true`` with records before in the run (``cursor_understood``), an
+        empty answer is believed.
+        """
+        if (
+            page is None
+            or not self._check_empty_start
+            or self._phase != "first"
+            or page.next_cursor
+            or self.current_value.cursor != "true"
+        ):
+            return False
+        self._check_empty_start = False
+        self._asking_page_one = True
+        return True
 
     def _end_said(self, page: Page) -> PageToken | None:
         """The answer says the list ended.

@@ -249,14 +249,23 @@ def minimum_requests(
     server's rules would need (``sb.paging.min_requests``), instead of the tap's protocol.
     """
 
+    answered: set[str] = set()  # endpoints whose `cursor=true` was answered with records
+
     def listing_requests(
         sb: Sandbox, path: str, rows: int, page_size: int, *, cursor: bool, cursor_only: bool
     ) -> int:
         if floor:
             return sb.paging.min_requests(path, rows, page_size, cursor=cursor)
-        return tap_listing_requests(
+        requests = tap_listing_requests(
             sb, path, rows, page_size, cursor=cursor, cursor_only=cursor_only
         )
+        template = sb.paging.template(path)
+        asks_cursor = cursor and not cursor_only and not _documented_unpaginated(sb, path)
+        if asks_cursor and not rows and template not in answered:
+            requests += 1  # `cursor=true` answered empty: page 1 by number tells (attack 8 #1)
+        if asks_cursor and rows:
+            answered.add(template)
+        return requests
 
     org = canonical(sb.org)
     table = endpoint_table(members_from)

@@ -1,0 +1,113 @@
+"""Regression tests for the eighth adversarial review (/work/notes/attack-8.md).
+
+Each test is one finding (its number in the name), driven through the tap's command line
+(``tests.cli.run_cli``) over real HTTP against :mod:`tests.hostile_server`. The property:
+exit 0, or an ACTIVATE_VERSION, only when every record upstream was sent.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from tests.cli import run_cli
+from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer, users
+from tests.singer_output import catalog_selecting
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this module out
+
+IDS = list(range(1, 8))
+
+#: What a server that pages by number may answer to ``cursor=true`` (a cursor it cannot read).
+EMPTY_CURSOR_ANSWERS: dict[str, t.Callable[[], Answer]] = {
+    "bare": lambda: json_answer([]),
+    "envelope-null-cursor": lambda: json_answer({"data": [], "pagination": {"next_cursor": None}}),
+    "empty-x-next-cursor": lambda: json_answer([], **{"X-Next-Cursor": ""}),
+    "has-more-false": lambda: json_answer({"data": [], "has_more": False}),
+}
+
+
+def _by_number(rows: list[dict], request: Request) -> Answer:
+    page, per_page = int(request.query.get("page", "1")), int(request.query.get("per_page", "100"))
+    return json_answer(rows[(page - 1) * per_page : page * per_page])
+
+
+def _activated(run: t.Any) -> bool:
+    return any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
+
+
+@pytest.mark.parametrize("empty", list(EMPTY_CURSOR_ANSWERS), ids=list(EMPTY_CURSOR_ANSWERS))
+def test_1_an_empty_answer_to_cursor_true_is_no_empty_list(tmp_path, empty):
+    """A server pages ``/v1/users`` by number and answers ``cursor=true`` with no records
+    (it takes ``true`` for a cursor it cannot read). The tap took that for an empty list: 0 of
+    7 users, exit 0, and the ACTIVATE_VERSION after it deleted every user in a version-aware
+    target. Page 1 by number tells; later listings of the stream page by number."""
+
+    def handler(request: Request) -> Answer:
+        if request.path != "/v1/users":
+            return json_answer([])
+        if "cursor" in request.query:
+            return EMPTY_CURSOR_ANSWERS[empty]()
+        return _by_number(users(IDS), request)
+
+    with HostileServer(handler) as server:
+        config = hostile_config(server, emit_activate_version_messages=True)
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(r["id"] for r in run.records("users")) == IDS, run.stderr[-2000:]
+    assert _activated(run)
+    assert "answered cursor=true with no records, but page 1 with some" in run.stderr
+
+
+def test_1_the_class_a_child_listing_answered_empty_at_cursor_true(tmp_path):
+    """The same in every listing: group members by endpoint, each group's first request
+    ``cursor=true`` answered ``[]`` while page 1 lists its members. Every membership is
+    sent before the ACTIVATE_VERSION; after the first group the stream pages by number."""
+    members = {1: [11, 12, 13], 2: [21, 22, 23, 24, 25], 3: []}
+
+    def handler(request: Request) -> Answer:
+        if request.path == "/v1/groups":
+            groups = [
+                {"id": g, "name": f"g{g}", "member_count": len(m)} for g, m in members.items()
+            ]
+            return _by_number(groups, request)
+        parts = request.path.strip("/").split("/")
+        if len(parts) == 4 and parts[:2] == ["v1", "groups"] and parts[3] == "members":
+            if "cursor" in request.query:
+                return json_answer([])
+            return _by_number(users(members[int(parts[2])]), request)
+        return json_answer([])
+
+    with HostileServer(handler) as server:
+        config = hostile_config(
+            server, emit_activate_version_messages=True, group_members_source="endpoint"
+        )
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["groups", "group_members"]))
+        asked = [(r.path, r.raw_query) for r in server.requests]
+    sent = {(r["group_id"], r["user_id"]) for r in run.records("group_members")}
+    assert sent == {(g, u) for g, ids in members.items() for u in ids}, run.stderr[-2000:]
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert _activated(run)
+    cursors = [q for path, q in asked if path.endswith("/members") and "cursor" in q]
+    assert len(cursors) == 1, asked  # only the first group's listing asked for a cursor
+
+
+def test_1_an_empty_list_still_ends_after_one_request_more(tmp_path):
+    """Over-correction guard: a list that is empty both ways ends (exit 0, ACTIVATE_VERSION)
+    after page 1 by number; a server that named a cursor for the stream before is believed
+    at once for its later empty listings."""
+
+    def handler(request: Request) -> Answer:
+        if request.path == "/v1/users":
+            return json_answer([])
+        return json_answer([])
+
+    with HostileServer(handler) as server:
+        config = hostile_config(server, emit_activate_version_messages=True)
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+        asked = [(r.path, r.raw_query) for r in server.requests if r.path == "/v1/users"]
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.records("users") == []
+    assert _activated(run)
+    assert asked == [("/v1/users", "per_page=2&cursor=true"), ("/v1/users", "per_page=2&page=1")]
