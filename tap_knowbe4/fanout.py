@@ -65,6 +65,11 @@ if t.TYPE_CHECKING:
     from tap_knowbe4.sdk_seams import BaseBatchFileEncoding, BatchConfig
 
 
+#: Statuses that refuse ``cursor=true`` (the first request under ``pagination: auto``): the
+#: listing is asked again by page number (``_cursor_was_refused``).
+CURSOR_REFUSED_STATUSES = frozenset({400, 404, 410, 422})
+
+
 class KnowBe4Stream(KnowBe4HTTPStream):
     """Base class of every KnowBe4 stream: outcomes, fan-out, resume and record cleaning."""
 
@@ -479,9 +484,10 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 return (yield from self._restart(context, why))
             if self._cursor_was_refused(exc, count):
                 self.logger.warning(
-                    "Stream '%s': the server refused the cursor parameter (HTTP 400); "
+                    "Stream '%s': the server refused the cursor parameter (HTTP %s); "
                     "paging by number instead.",
                     self.name,
+                    exc.status,
                 )
                 return (yield from self._read_under_policy(context))
             run.stop(StopKind.ERROR, exc)
@@ -607,10 +613,16 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             )
 
     def _cursor_was_refused(self, exc: UnexpectedResponseError, records: int) -> bool:
-        """True (once) when ``pagination: auto``'s first ``cursor=true`` was answered 400."""
+        """True (once) when ``pagination: auto``'s first ``cursor=true`` was refused.
+
+        400, and the statuses a server answers a cursor it cannot read with (404, 410, 422:
+        an expired kept cursor gets them too, ``_restart``): each made every run fail on a
+        server that lists by page number (attack 8 #2). Page 1 by number tells; if it is
+        refused as well, that answer is the stream's error line.
+        """
         paginator = self._paginator
         if (
-            exc.status != 400
+            exc.status not in CURSOR_REFUSED_STATUSES
             or records
             or self.cursor_refused
             or paginator is None

@@ -111,3 +111,45 @@ def test_1_an_empty_list_still_ends_after_one_request_more(tmp_path):
     assert run.records("users") == []
     assert _activated(run)
     assert asked == [("/v1/users", "per_page=2&cursor=true"), ("/v1/users", "per_page=2&page=1")]
+
+
+# -- 2: cursor=true refused with another status than 400 ------------------------------------
+
+
+@pytest.mark.parametrize("status", [404, 410, 422])
+def test_2_cursor_true_refused_with_another_status_is_paged_by_number(tmp_path, status):
+    """A server listing by page number refuses the cursor it cannot read with 404, 410 or
+    422 (a validation error, as FastAPI answers): only a 400 fell back to page numbers, so
+    every run failed at once, exit 1, with a line naming the status and not the cursor
+    (nothing to act on: ``pagination: page`` was the way out)."""
+
+    def handler(request: Request) -> Answer:
+        if request.path != "/v1/users":
+            return json_answer([])
+        if "cursor" in request.query:
+            return json_answer({"message": "invalid cursor"}, status=status)
+        return _by_number(users(IDS), request)
+
+    with HostileServer(handler) as server:
+        config = hostile_config(server, emit_activate_version_messages=True)
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(r["id"] for r in run.records("users")) == IDS
+    assert f"refused the cursor parameter (HTTP {status}); paging by number" in run.stderr
+
+
+def test_2_a_list_refused_by_number_too_is_still_one_line(tmp_path):
+    """Over-correction guard: an endpoint answering 404 to every request (it is not there)
+    fails in one line naming the status, after one request more (page 1 by number)."""
+
+    def handler(request: Request) -> Answer:
+        if request.path == "/v1/users":
+            return json_answer({"message": "Not Found"}, status=404)
+        return json_answer([])
+
+    with HostileServer(handler) as server:
+        run = run_cli(tmp_path, hostile_config(server), catalog=catalog_selecting(["users"]))
+        asked = [r.raw_query for r in server.requests if r.path == "/v1/users"]
+    line = run.assert_one_clear_line(code=1)
+    assert "GET /v1/users answered 404" in line
+    assert asked == ["per_page=2&cursor=true", "per_page=2&page=1"]
