@@ -686,10 +686,12 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             report.parent_ended(Outcome.UNCHANGED)
             return
         self._reading_for, self._restarted, self._trail = (context, parent_id), False, None
+        dropped = report.dropped
         outcome = yield from self._guarded(context)
         report.parent_ended(outcome)
         if outcome is Outcome.COMPLETE:
-            self._once_written(lambda: self._parent_done(context, parent_id))
+            whole = report.dropped == dropped
+            self._once_written(lambda: self._parent_done(context, parent_id, whole=whole))
         elif outcome in (Outcome.FAILED, Outcome.PARTIAL):
             self.resume.hold(self.name, parent_id)
             if outcome is Outcome.PARTIAL:
@@ -711,9 +713,19 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             self.resume.unresumable.add(self.name)
         self._once_written(lambda: self.resume.keep_list(self.name, position))
 
-    def _parent_done(self, context: Context, parent_id: int) -> None:
-        """Every record of this parent was read and written: its state may move."""
-        self.parent_complete(context)
+    def _parent_done(self, context: Context, parent_id: int, *, whole: bool = True) -> None:
+        """Every record of this parent was read and written: its state may move.
+
+        Not when a record was dropped (``whole`` False: its key could not be read): a test
+        settled or a bookmark moved past it would never read it again once the API sends it
+        readable (attack 8 #4); the parent is done for this sync only.
+        """
+        if whole:
+            self.parent_complete(context)
+        else:
+            self.report.note(
+                f"parents read again next run: a record of their {self.name} was dropped"
+            )
         self.resume.mark_parent_done(self.name, parent_id)
         self.knowbe4_tap.publish_state()
 
@@ -772,7 +784,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 else:
                     report.end(Outcome.PARTIAL, f"{self.name} was not read to its end")
             final = report.final
-            if final is Outcome.COMPLETE:
+            if final is Outcome.COMPLETE and not report.dropped:  # (attack 8 #4, as above)
                 stream.stream_complete()
                 if stream.selected:
                     stream._activate(report)

@@ -153,3 +153,79 @@ def test_2_a_list_refused_by_number_too_is_still_one_line(tmp_path):
     line = run.assert_one_clear_line(code=1)
     assert "GET /v1/users answered 404" in line
     assert asked == ["per_page=2&cursor=true", "per_page=2&page=1"]
+
+
+# -- 4: a record dropped for its key, then readable: state must not have moved past it -----
+
+PST = {
+    "pst_id": 5,
+    "status": "Closed",
+    "name": "t",
+    "started_at": "2026-01-05T10:00:00.000Z",
+    "scheduled_count": 3,
+    "delivered_count": 3,
+    "opened_count": 1,
+}
+
+
+def _first_page_only(rows: list[dict], request: Request) -> Answer:
+    cursor = request.query.get("cursor")
+    first = cursor in (None, "true") and request.query.get("page", "1") == "1"
+    return json_answer(rows if first else [])
+
+
+def test_4_a_test_whose_recipient_was_dropped_is_not_settled(tmp_path):
+    """Recipient 2 of a closed, old test came with ``recipient_id: "R-2"``: dropped (its
+    key cannot be read, one warning), yet the test was settled, so once the API sent it
+    readable (same counters) it was never read again: recipient 2 never loaded, exit 0."""
+    bad = [True]
+
+    def handler(request: Request) -> Answer:
+        if request.path == "/v1/phishing/security_tests":
+            return _first_page_only([PST], request)
+        if request.path == "/v1/phishing/security_tests/5/recipients":
+            ids = [1, "R-2" if bad[0] else 2, 3]
+            rows = [{"recipient_id": r, "user": {"id": 100 + n}} for n, r in enumerate(ids)]
+            return _first_page_only(rows, request)
+        return json_answer([])
+
+    catalog = catalog_selecting(["phishing_security_tests", "phishing_security_test_recipients"])
+    with HostileServer(handler) as server:
+        config = hostile_config(server, page_size=50)
+        first = run_cli(tmp_path, config, catalog=catalog)
+        bad[0] = False
+        second = run_cli(tmp_path, config, catalog=catalog, state=first.final_state)
+    assert first.returncode == second.returncode == 0, second.stderr[-2000:]
+    stream = "phishing_security_test_recipients"
+    assert [r["recipient_id"] for r in first.records(stream)] == [1, 3]
+    assert [r["recipient_id"] for r in second.records(stream)] == [1, 2, 3], second.stderr[-2000:]
+
+
+@pytest.mark.parametrize("owner", ["account", "group"])
+def test_4_a_risk_point_dropped_for_its_date_does_not_move_the_bookmark(tmp_path, owner):
+    """The class: a risk point dated ``N/A`` (its key) was dropped and the owner's bookmark
+    moved to the newest point; sent later as 2026-10-08, before that bookmark, it was never
+    loaded (account and group histories alike). The bookmark stays until every point of the
+    owner's history was read."""
+    bad = [True]
+    path = {"account": "/v1/account/risk_score_history", "group": "/v1/groups/7/risk_score_history"}
+
+    def handler(request: Request) -> Answer:
+        if request.path == "/v1/groups":
+            return _first_page_only([{"id": 7, "name": "g"}], request)
+        if request.path == path[owner]:
+            dates = ["2026-10-01", "N/A" if bad[0] else "2026-10-08", "2026-10-15"]
+            points = [{"risk_score": 30.0 + n, "date": d} for n, d in enumerate(dates)]
+            return _first_page_only(points, request)
+        return json_answer([])
+
+    stream = f"{owner}_risk_score_history"
+    catalog = catalog_selecting([stream, *(["groups"] if owner == "group" else [])])
+    with HostileServer(handler) as server:
+        config = hostile_config(server, page_size=50)
+        first = run_cli(tmp_path, config, catalog=catalog)
+        bad[0] = False
+        second = run_cli(tmp_path, config, catalog=catalog, state=first.final_state)
+    assert first.returncode == second.returncode == 0, second.stderr[-2000:]
+    assert [p["date"] for p in first.records(stream)] == ["2026-10-01", "2026-10-15"]
+    assert "2026-10-08" in [p["date"] for p in second.records(stream)], second.stderr[-2000:]
