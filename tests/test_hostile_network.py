@@ -86,14 +86,20 @@ def test_risk_points_dated_in_the_future_or_unreadable_do_not_move_the_bookmark(
 
     with HostileServer(answer) as server:
         config = hostile_config(server, page_size=500)
+        served["points"] = history[:2]  # the future point alone is never the bookmark
+        alone = run_tap(config, streams=["account_risk_score_history"])
+        stored = alone.final_state["tap_knowbe4"]["streams"]["account_risk_score_history"]
+        assert stored == {"dates": {"2026-10-01": "0"}}
+        served["points"] = history
         first = run_tap(config, streams=["account_risk_score_history"])
         check_singer(first)
         dates = {p["date"] for p in first.records("account_risk_score_history")}
         assert dates == {"2026-10-01", "9999-12-31"}  # kept; the unreadable one is reported
         report = first.tap.run.report.stream("account_risk_score_history")
         assert any("primary key" in text for text in report.anomalies)
-        stored = first.final_state["tap_knowbe4"]["streams"]["account_risk_score_history"]
-        assert stored == {"dates": {"2026-10-01": "0"}}
+        # the unreadable point, dropped, keeps the bookmark where it was (none), so it loads
+        # once the API sends it readable (attack 8 #4)
+        assert "account_risk_score_history" not in first.final_state["tap_knowbe4"]["streams"]
         # a real point after the absurd one is not hidden by it
         served["points"] = [*history, {"date": "2026-10-08", "risk_score": 9.0}]
         second = run_tap(config, streams=["account_risk_score_history"], state=first.final_state)
