@@ -229,3 +229,37 @@ def test_4_a_risk_point_dropped_for_its_date_does_not_move_the_bookmark(tmp_path
     assert first.returncode == second.returncode == 0, second.stderr[-2000:]
     assert [p["date"] for p in first.records(stream)] == ["2026-10-01", "2026-10-15"]
     assert "2026-10-08" in [p["date"] for p in second.records(stream)], second.stderr[-2000:]
+
+
+# -- 5: a user's groups that cannot be read ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "groups", [10, "10,20", {"ids": [10, 20]}, [10, "twenty"]], ids=["int", "csv", "obj", "item"]
+)
+def test_5_memberships_of_unreadable_groups_are_not_activated(tmp_path, groups):
+    """User 1's ``groups`` came as something no group ids can be read from. A scalar crashed
+    the users stream (``TypeError: 'int' object is not iterable`` while pricing its children,
+    exit 1, every run); text or an object loaded ``groups`` as null (one warning about users)
+    and group_members, derived from it, sent ACTIVATE_VERSION without user 1's memberships, so
+    a version-aware target deleted them, exit 0. Now the run ends 0, user 2's memberships are
+    sent, and group_members is not activated."""
+    rows = [
+        {"id": 1, "email": "a@x", "status": "active", "groups": groups},
+        {"id": 2, "email": "b@x", "status": "active", "groups": [20]},
+    ]
+
+    def handler(request: Request) -> Answer:
+        if request.path == "/v1/users":
+            return _first_page_only(rows, request)
+        return json_answer([])
+
+    with HostileServer(handler) as server:
+        config = hostile_config(server, page_size=50, emit_activate_version_messages=True)
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users", "group_members"]))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert (20, 2) in {(m["group_id"], m["user_id"]) for m in run.records("group_members")}
+    activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+    assert "group_members" not in activated, run.stderr[-2000:]
+    assert "users" in activated

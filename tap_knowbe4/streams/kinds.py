@@ -9,6 +9,7 @@ import zlib
 
 from tap_knowbe4.fanout import KnowBe4Stream
 from tap_knowbe4.plan import pages
+from tap_knowbe4.records import EXTRA_FIELDS
 from tap_knowbe4.state import parse_instant, plausible_date, utcnow
 from tap_knowbe4.streams import normalize
 
@@ -209,9 +210,16 @@ class DerivedGroupMembersStream(KnowBe4Stream):
     paginated = False
 
     def read_listing(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
-        """One link row per (group, user), built from the parent user record."""
+        """One link row per (group, user), built from the parent user record.
+
+        A user whose ``groups`` could not be read counts as a dropped record: no
+        ACTIVATE_VERSION then deletes memberships the target holds (attack 8 #5).
+        """
         if not context:
             return
+        if context.get("groups_unreadable"):
+            self.report.dropped += 1
+            self.report.note("users whose groups could not be read: memberships not all known")
         user_id = context["user_id"]
         for group_id in sorted(set(context.get("group_ids") or ())):
             if group_id:
@@ -226,13 +234,27 @@ class UsersStream(ListStream):
     """``/v1/users``: passes the user id, and the group ids, to its children."""
 
     def get_child_context(self, record: dict, context: Context | None) -> dict | None:
-        """``user_id`` for risk history; ``group_ids`` for derived group members."""
+        """``user_id`` for risk history; ``group_ids`` for derived group members.
+
+        ``groups_unreadable`` when the user's ``groups`` could not be read whole (a scalar,
+        text, an item that is no id, as sent or as the cleaner kept it in ``_extra_fields``):
+        its memberships are unknown, so ``group_members`` is not read whole (attack 8 #5).
+        """
         child = super().get_child_context(record, context)
         if child is not None:
-            groups = record.get("groups") or []
-            child["group_ids"] = [
-                g for g in groups if isinstance(g, int) and not isinstance(g, bool)
-            ]
+            groups = record.get("groups")
+            items = groups if isinstance(groups, list) else []
+            ids = [g for g in items if isinstance(g, int) and not isinstance(g, bool)]
+            extras = record.get(EXTRA_FIELDS)
+            kept = isinstance(extras, dict) and any(
+                k == "groups" or k.startswith("groups[") for k in extras
+            )
+            odd = (groups is not None and not isinstance(groups, list)) or any(
+                g is not None and g not in ids for g in items
+            )
+            child["group_ids"] = ids
+            if kept or odd:
+                child["groups_unreadable"] = True
         return child
 
 
