@@ -775,6 +775,11 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 except BatchWriteError as exc:
                     self.run.stop(StopKind.ERROR, exc)
             written = written and not self._output_failed
+            if stream is not self and self.report.dropped:
+                # parents dropped for a key that could not be read had no children read:
+                # the child is not read whole, so it is not activated (attack 8 #6)
+                skipped = report.parents.get(Outcome.SKIPPED, 0) + self.report.dropped
+                report.parents[Outcome.SKIPPED] = skipped
             if stream is not self:
                 stream._check_vanished(report)
                 if own is Outcome.COMPLETE:
@@ -1018,10 +1023,19 @@ class KnowBe4Stream(KnowBe4HTTPStream):
 
     @override
     def get_child_context(self, record: dict, context: Context | None) -> dict | None:
-        """The context this record gives its children; None skips them (no request)."""
+        """The context this record gives its children; None skips them (no request).
+
+        Only whole-number ids make a parent: a page priced before it is cleaned may hold an
+        id the cleaner will drop (``"U-1"``, an object), which crashed every fan-out
+        comparing it with the ids of the state (attack 8 #6).
+        """
         child = {key: record.get(field) for key, field in self.child_context_fields.items()}
-        if any(child.get(key) in (None, 0) for key in self.child_context_fields):
-            return None
+        for key in self.child_context_fields:
+            value = child.get(key)
+            if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
+                value = child[key] = int(value)  # as the cleaner reads it
+            if value in (None, 0) or not isinstance(value, int) or isinstance(value, bool):
+                return None
         return child
 
     @override

@@ -263,3 +263,73 @@ def test_5_memberships_of_unreadable_groups_are_not_activated(tmp_path, groups):
     activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
     assert "group_members" not in activated, run.stderr[-2000:]
     assert "users" in activated
+
+
+# -- 6: a parent whose id cannot be read --------------------------------------------------
+
+#: Each fan-out: extra settings, the streams selected, the parent's list, its child.
+FAN_OUTS = {
+    "user-risk-history": (
+        {"include_user_risk_score_history": True},
+        "/v1/users",
+        "user_risk_score_history",
+    ),
+    "members-by-endpoint": ({"group_members_source": "endpoint"}, "/v1/groups", "group_members"),
+    "group-risk-history": ({}, "/v1/groups", "group_risk_score_history"),
+    "recipients": ({}, "/v1/phishing/security_tests", "phishing_security_test_recipients"),
+    "members-from-users": ({}, "/v1/users", "group_members"),
+}
+PARENT_STREAM = {
+    "/v1/users": "users",
+    "/v1/groups": "groups",
+    "/v1/phishing/security_tests": "phishing_security_tests",
+}
+
+
+@pytest.mark.parametrize("bad_id", ["U-1", {"id": 1}], ids=["text", "object"])
+@pytest.mark.parametrize("fan_out", list(FAN_OUTS))
+def test_6_a_parent_whose_id_cannot_be_read_neither_crashes_nor_activates(
+    tmp_path, fan_out, bad_id
+):
+    """The first parent of a list comes with an id the cleaner cannot read (``"U-1"``, an
+    object): it is dropped with a warning, as any such record. Every fan-out crashed before
+    its children were read (``TypeError: '>=' not supported`` while the page's children were
+    priced against the state's ids), exit 1, every run; and with memberships derived from
+    users, group_members was activated without that user's, deleting them. Now the other
+    parent's children are read, exit 0, and a full-table child is not activated."""
+    extra, parent_path, child = FAN_OUTS[fan_out]
+    parents = {
+        "/v1/users": [{"id": 7, "email": "b@x", "status": "active", "groups": [20]}],
+        "/v1/groups": [{"id": 20, "name": "b"}],
+        "/v1/phishing/security_tests": [
+            {"pst_id": 6, "status": "Closed", "started_at": "2026-01-01T00:00:00Z"}
+        ],
+    }
+    key = "pst_id" if "security_tests" in parent_path else "id"
+    bad = {**parents[parent_path][0], key: bad_id}
+    parents[parent_path] = [bad, *parents[parent_path]]
+    children = {
+        "/members": [{"id": 7}],
+        "/recipients": [{"recipient_id": 1, "user": {"id": 7}}],
+        "/risk_score_history": [{"date": "2026-10-01", "risk_score": 1.0}],
+    }
+
+    def handler(request: Request) -> Answer:
+        if request.path in parents:
+            rows = [{**p, "scheduled_count": 1} for p in parents[request.path]]
+            return _first_page_only(rows, request)
+        for tail, rows in children.items():
+            if request.path.endswith(tail):
+                return _first_page_only(rows, request)
+        return json_answer([])
+
+    streams = [PARENT_STREAM[parent_path], child]
+    with HostileServer(handler) as server:
+        config = hostile_config(server, page_size=50, emit_activate_version_messages=True, **extra)
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(streams))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert "TypeError" not in run.stderr
+    assert len(run.records(child)) == 1, run.stderr[-2000:]
+    activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+    assert not activated, activated  # the parent dropped a record; the child is not whole
