@@ -60,13 +60,33 @@ class Plan:
         return "\n".join(out)
 
 
-def pages(count: int, page_size: int) -> int:
+def count_of(value: object) -> int:
+    """A count as sent, for an estimate: a whole number, or its digits as text; else 0.
+
+    Parents are priced on the raw page, before the cleaner reads it: a ``member_count`` or
+    ``scheduled_count`` sent as ``"3"``, ``"N/A"`` or an object crashed every run comparing
+    it with a number (attack 8 #7).
+    """
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip()[:18])
+    return 0
+
+
+def pages(count: object, page_size: int) -> int:
     """Requests to read ``count`` records by page number, as the paginator reads them.
 
     The pages, the last one short (or empty: a list that fills its pages exactly ends with
     an empty one), plus page 2 when a short first page has a size a server might cap
-    ``per_page`` at (the paginator asks, ``pagination.py``).
+    ``per_page`` at (the paginator asks, ``pagination.py``). ``count`` as sent
+    (:func:`count_of`).
     """
+    count = count_of(count)
     if count <= 0:
         return 1
     full = count // page_size

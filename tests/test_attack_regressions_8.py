@@ -333,3 +333,46 @@ def test_6_a_parent_whose_id_cannot_be_read_neither_crashes_nor_activates(
     assert len(run.records(child)) == 1, run.stderr[-2000:]
     activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
     assert not activated, activated  # the parent dropped a record; the child is not whole
+
+
+# -- 7: a parent's count that is not a number -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "count",
+    ["3", "N/A", {"n": 3}, [3], 2.5, True],
+    ids=["digits", "na", "obj", "list", "2.5", "true"],
+)
+@pytest.mark.parametrize("fan_out", ["members-by-endpoint", "recipients"])
+def test_7_a_parents_count_as_text_or_unreadable_neither_crashes_nor_hides_children(
+    tmp_path, fan_out, count
+):
+    """A group's ``member_count`` or a test's ``scheduled_count`` sent as text (``"3"``, which
+    the README promises to read exactly), ``"N/A"``, an object or a list crashed the sync and
+    ``--plan`` every run (``TypeError: '<=' not supported`` pricing the children on the raw
+    page, exit 1; ``--plan`` said "please report it"); ``2.5`` or ``true`` for
+    ``scheduled_count`` loaded as null and the test was taken for an errored one: its
+    recipients were never read, exit 0. Now the children are read and the plan is printed."""
+    extra, parent_path, child = FAN_OUTS[fan_out]
+    field = "member_count" if fan_out.startswith("members") else "scheduled_count"
+    key = "pst_id" if "security_tests" in parent_path else "id"
+    parent = {key: 6, "name": "g", "status": "Closed", "started_at": "2026-01-01T00:00:00Z"}
+    children = {"/members": [{"id": 7}], "/recipients": [{"recipient_id": 1, "user": {"id": 7}}]}
+
+    def handler(request: Request) -> Answer:
+        if request.path == parent_path:
+            return _first_page_only([{**parent, field: count}], request)
+        for tail, rows in children.items():
+            if request.path.endswith(tail):
+                return _first_page_only(rows, request)
+        return json_answer([])
+
+    streams = [PARENT_STREAM[parent_path], child]
+    with HostileServer(handler) as server:
+        config = hostile_config(server, page_size=50, **extra)
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(streams))
+        plan = run_cli(tmp_path, config, "--plan", catalog=catalog_selecting(streams))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert len(run.records(child)) == 1, run.stderr[-2000:]
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert "TypeError" not in run.stderr + plan.stderr

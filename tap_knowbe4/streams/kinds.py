@@ -291,8 +291,14 @@ class PhishingSecurityTestsStream(ListStream):
         return record
 
     def get_child_context(self, record: dict, context: Context | None) -> dict | None:
-        """Errored tests (``scheduled_count`` null) have no recipients: no request."""
-        if record.get("scheduled_count") is None:
+        """Errored tests (``scheduled_count`` null) have no recipients: no request.
+
+        A count sent but unreadable (``2.5``, ``true``: null in the column, kept in
+        ``_extra_fields``) is no errored test: its recipients are read (attack 8 #7).
+        """
+        extras = record.get(EXTRA_FIELDS)
+        unreadable = isinstance(extras, dict) and "scheduled_count" in extras
+        if record.get("scheduled_count") is None and not unreadable:
             return None
         child = super().get_child_context(record, context)
         if child is not None:
