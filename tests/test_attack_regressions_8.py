@@ -23,7 +23,9 @@ IDS = list(range(1, 8))
 EMPTY_CURSOR_ANSWERS: dict[str, t.Callable[[], Answer]] = {
     "bare": lambda: json_answer([]),
     "envelope-null-cursor": lambda: json_answer({"data": [], "pagination": {"next_cursor": None}}),
-    "empty-x-next-cursor": lambda: json_answer([], **{"X-Next-Cursor": ""}),
+    "empty-x-next-cursor": lambda: Answer(
+        200, "[]", {"Content-Type": "application/json", "X-Next-Cursor": ""}
+    ),
     "has-more-false": lambda: json_answer({"data": [], "has_more": False}),
 }
 
