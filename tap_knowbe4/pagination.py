@@ -103,6 +103,8 @@ def page_fingerprint(keys: t.Sequence[t.Hashable]) -> str:
 
 
 def _comparable_key(key: t.Hashable) -> t.Hashable:
+    if type(key) is tuple and len(key) == 1 and type(key[0]) is int:
+        return (str(key[0]),)  # one int (most lists)
     if isinstance(key, tuple):
         return tuple(map(_comparable, key))
     return _comparable(key)

@@ -270,6 +270,8 @@ def comparable_key(values: t.Iterable[object]) -> tuple | None:
 
     None when a part is neither (such a list keeps no position).
     """
+    if type(values) is tuple and len(values) == 1 and type(values[0]) is int:
+        return values  # one int (most lists): the key as it is
     key: list[int | str] = []
     for value in values:
         if type(value) is int:  # most keys (a bool is not one)

@@ -2,8 +2,9 @@
 
 ``pagination._comparable_key`` (a page's fingerprint and repeat checks) and
 ``resume.comparable_key`` (a list's order and positions) skip their general tests for an
-``int`` (most keys). For any key a server can send (JSON values, ints of any size, bools,
-ints subclassed), the result equals that of the forms they replaced, written out here.
+``int`` (most keys), and for a key of one ``int`` the loop over its parts. For any key a
+server can send (JSON values, ints of any size, bools, ints subclassed), the result equals
+that of the forms they replaced, written out here.
 """
 
 from __future__ import annotations
