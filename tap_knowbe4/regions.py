@@ -98,6 +98,11 @@ def resolve_base_url(region: str | None, api_url: str | None) -> str:
         raise _bad_url("has an invalid port")
     if "%" in parsed.host:
         raise _bad_url("has an escaped character in its host")
+    segments = (parsed.path or "").strip("/").split("/")
+    if "v1" in segments:  # the tap adds /v1/<endpoint>: /v1/v1/groups answered 404 every run
+        raise _bad_url(
+            "holds the API version (/v1), which the tap adds itself: give the address without it"
+        )
     if parsed.scheme == "http" and not _is_loopback(parsed.host):
         msg = (
             "api_url must use https unless it points at this machine (127.0.0.1/localhost); "

@@ -309,6 +309,9 @@ def _number_text(text: str) -> float | None:
 
 
 def _api_key(name: str, key: str) -> str:
+    if key[:1] in ("'", '"') or key[-1:] in ("'", '"'):  # a .env file or a shell kept them
+        msg = f"{name} is in quotes, which an API token never has: remove the quotes."
+        raise ConfigError(msg)
     if not _HEADER_SAFE.fullmatch(key):
         msg = (
             f"{name} contains a space, a control character or a non-ASCII character, which "

@@ -378,3 +378,35 @@ def test_7_a_parents_count_as_text_or_unreadable_neither_crashes_nor_hides_child
     assert len(run.records(child)) == 1, run.stderr[-2000:]
     assert plan.returncode == 0, plan.stderr[-2000:]
     assert "TypeError" not in run.stderr + plan.stderr
+
+
+# -- 8: wrong-but-plausible settings say what is wrong -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [
+        ("api_url", "{url}/v1", "api_url holds the API version (/v1)"),
+        ("api_url", "{url}/v1/", "api_url holds the API version (/v1)"),
+        ("api_url", "{url}/v1/users", "api_url holds the API version (/v1)"),
+        ("api_key", '"{key}"', "api_key is in quotes"),
+        ("api_key", "'{key}'", "api_key is in quotes"),
+    ],
+    ids=["v1", "v1-slash", "v1-users", "double-quotes", "single-quotes"],
+)
+def test_8_a_setting_copied_with_too_much_says_so_before_any_request(
+    tmp_path, setting, value, says
+):
+    """The API address copied with its ``/v1`` failed every run on ``GET /v1/v1/groups
+    answered 404``; a key kept in its quotes (a ``.env`` or shell line) on "The API key was
+    rejected": true lines that did not say what to change. Now one configuration line
+    naming it, no request, the key never printed."""
+    with HostileServer(lambda request: json_answer([])) as server:
+        config = hostile_config(server)
+        config[setting] = value.format(url=server.url, key=config["api_key"])
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users", "groups"]))
+        requests = len(server.requests)
+    line = run.assert_one_clear_line(code=1)
+    assert says in line
+    assert requests == 0
+    assert config["api_key"].strip("'\"") not in run.stderr + run.stdout
