@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import importlib.metadata
 import json
 import os
 import statistics
@@ -46,6 +47,11 @@ from unpaced import selecting, unpaced_config
 
 import tap_knowbe4
 from tap_knowbe4.sandbox import Sandbox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -94,8 +100,26 @@ def measured(command: list[str]) -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, wall
 
 
+def installed_as_declared() -> None:
+    """Stop when the venv's console scripts are not those ``pyproject.toml`` declares.
+
+    A venv installed before an entry point changed runs the old one (``tap-knowbe4`` went
+    through ``tap_knowbe4.console`` from session 8: the collector set before the imports);
+    its figures would not be the tap's. ``make install`` installs it again.
+    """
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    installed = {e.name: e.value for e in importlib.metadata.entry_points(group="console_scripts")}
+    stale = {
+        name: installed.get(name) for name in declared if installed.get(name) != declared[name]
+    }
+    if stale:
+        msg = f"console scripts installed before pyproject.toml changed: {stale}; run make install"
+        raise SystemExit(msg)
+
+
 def compiled() -> None:
     """Bytecode for the tap's modules and the bench's (see the module docstring)."""
+    installed_as_declared()
     for folder in (Path(tap_knowbe4.__file__).parent, ROOT / "bench"):
         compileall.compile_dir(folder, quiet=1)
 
