@@ -1,9 +1,10 @@
 """A user deleted upstream between two pages of ``/v1/users``, and what page numbers miss.
 
 The drawn event (``RunPlan.delete_before_page`` = n): just before the n-th request of a run to
-``/v1/users`` is answered, the world's clock moves to the moment the next user among those the
-earlier pages listed is deleted (the sandbox's data is a function of the clock, so a deletion
-is a clock move). Every later user moves up one place in the list.
+``/v1/users`` is answered (or a later one, the first that still has users to list after the
+pages before and a user among those that is ever deleted), the world's clock moves to the
+moment the next user among those the earlier pages listed is deleted (the sandbox's data is a
+function of the clock, so a deletion is a clock move). Every later user moves up one place.
 
 Read by cursor (the server's position is a user id), nothing is missed. Read by page number,
 the user that moved onto the pages already read is never sent in that read: the documented
@@ -23,6 +24,8 @@ if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox.paging import PagingRules
 
 USERS = "/v1/users"
+#: Requests to /v1/users from the drawn one on that may carry the event (the first that can).
+LATER_REQUESTS = 12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +59,8 @@ def delete_between_pages(
     if by_number:
         page = int(query.get("page") or 1)
         read = (page - 1) * paging.page_size(USERS, int(query.get("per_page") or 0))
+        if read >= len(listed):  # the page that proves the end: nobody can move onto it
+            return None
     elif cursor is not None and cursor.startswith("@") and cursor[1:].isdigit():
         by_number, read = True, int(cursor[1:])  # a position, not a key: it shifts too
     elif cursor is not None and cursor.isdigit():  # the key of the last user read

@@ -618,8 +618,9 @@ def draw_session_8(s8: random.Random, run: RunPlan) -> None:
         run.server.setdefault("cursor_scope", "all" if scope < 0.6 else "enrollments")
     if paging < 0.05 and "server-pagination" not in quarantined:
         run.server.setdefault("pagination", ("page", "cursor")[int(paging * 1000) % 2])
-    if delete < 0.12 and "delete-between-pages" not in quarantined:
-        run.delete_before_page = 2 + int(delete * 1000) % 4
+    if delete < 0.25 and "delete-between-pages" not in quarantined:
+        # users come last in a run, often in one or two pages: mostly the first boundary
+        run.delete_before_page = (2, 2, 2, 3)[int(delete * 1000) % 4]
 
 
 def draw_stale_key(stale: random.Random, run: RunPlan) -> None:

@@ -23,7 +23,7 @@ from tap_knowbe4.sandbox import Organization, Sandbox
 from tap_knowbe4.sandbox.options import OrgOptions, profile_values
 from tap_knowbe4.sandbox.times import parse_instant
 from tests.ground_truth import endpoint_table, expected_records, parents_of
-from tests.simulation.page_shift import USERS, PageShift, delete_between_pages
+from tests.simulation.page_shift import LATER_REQUESTS, USERS, PageShift, delete_between_pages
 
 if t.TYPE_CHECKING:
     from tests.simulation.plan import RunPlan, SequencePlan, TenantPlan
@@ -145,18 +145,23 @@ class World:
             self._inject(run.tenant, fault)
         for at_request, seconds in run.midrun:
             self.sandbox.after_requests(at_request, functools.partial(self.advance, seconds))
-        if run.delete_before_page:
-            delete = functools.partial(self._delete_between_pages, org)
-            self.sandbox.before_request_to(USERS, run.delete_before_page, delete)
+        if run.delete_before_page:  # the first of these requests with users left to list
+            delete = functools.partial(self._delete_between_pages, org, [])
+            first = run.delete_before_page
+            for nth in range(first, first + LATER_REQUESTS):
+                self.sandbox.before_request_to(USERS, nth, delete)
         if run.signal is not None:
             name = run.signal["name"]
             self.sandbox.after_requests(run.signal["at_request"], lambda: on_signal(name))
 
-    def _delete_between_pages(self, org: Organization, query: dict[str, str]) -> None:
-        """Move the clock to the next deletion of a user the earlier pages listed."""
-        found = delete_between_pages(org, self.sandbox.paging, query)
+    def _delete_between_pages(
+        self, org: Organization, done: list[bool], query: dict[str, str]
+    ) -> None:
+        """Move the clock to the next deletion of a user the earlier pages listed (once)."""
+        found = None if done else delete_between_pages(org, self.sandbox.paging, query)
         if found is None:
             return
+        done.append(True)
         seconds, read, by_number = found
         before = tuple(u["id"] for u in org.users())
         self.advance(seconds)
