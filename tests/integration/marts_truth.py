@@ -71,6 +71,14 @@ class Truth:
     callback_users: set[int]
     #: The API's answers as sent (integers where the tap loads text, completion percentages).
     raw: dict[str, Rows]
+    #: (entity type, entity id, date) -> the risk score of that point, users' points too.
+    risk_scores: dict[tuple[str, t.Any, str], float | None] = dataclasses.field(
+        default_factory=dict
+    )
+    #: The account's name (the trend mart's entity id of the account's points).
+    account_name: str | None = None
+    #: Group id -> name (the trend mart's entity name of a group's points).
+    group_names: dict[int, str | None] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, org: Organization, earlier: Truth | None = None) -> Truth:
@@ -84,18 +92,21 @@ class Truth:
         of users deleted since, too).
         """
         users = {u["id"]: u for u in expected_records(org, "users")}
-        points = {("account", None, p["date"]) for p in org.account_risk_score_history(full=True)}
+        scores: dict[tuple[str, t.Any, str], float | None] = {}
+        for p in org.account_risk_score_history(full=True):
+            scores[("account", None, p["date"])] = p.get("risk_score")
         for g in org.groups():
-            history = org.group_risk_score_history(g["id"], full=True)
-            points |= {("group", g["id"], p["date"]) for p in history}
-        user_points = {
-            ("user", uid, p["date"])
-            for uid in users
-            for p in org.user_risk_score_history(uid, full=True)
-        }
+            for p in org.group_risk_score_history(g["id"], full=True):
+                scores[("group", g["id"], p["date"])] = p.get("risk_score")
+        points = set(scores)
+        for uid in users:
+            for p in org.user_risk_score_history(uid, full=True):
+                scores[("user", uid, p["date"])] = p.get("risk_score")
+        user_points = {k for k in scores if k[0] == "user"}
         if earlier is not None:
             points |= earlier.risk_points
             user_points |= earlier.user_risk_points
+            scores = {**earlier.risk_scores, **scores}
         callback_users = {
             uid
             for pst in org.security_tests(campaign_type="callback")
@@ -119,6 +130,9 @@ class Truth:
             user_risk_points=user_points,
             callback_users=callback_users,
             raw=raw,
+            risk_scores=scores,
+            account_name=org.account().get("name"),
+            group_names={g["id"]: g.get("name") for g in expected_records(org, "groups")},
         )
 
     def known(self, row: dict) -> int | None:
@@ -142,6 +156,59 @@ class Truth:
             counts[2] += failed(row)
             counts[3] += bool(row.get("reported_at"))
         return {k: tuple(v) for k, v in out.items()}
+
+    def phishing_test_details(self) -> dict[int, tuple]:
+        """pst_id -> (status, started_at, opened, clicked, bounced, campaign_id)."""
+        out = {
+            p["pst_id"]: [p.get("status"), when(p.get("started_at")), 0, 0, 0, p["campaign_id"]]
+            for p in self.tests
+        }
+        for row in self.recipients:
+            counts = out[row["pst_id"]]
+            counts[2] += bool(row.get("opened_at"))
+            counts[3] += bool(row.get("clicked_at"))
+            counts[4] += bool(row.get("bounced_at"))
+        return {k: tuple(v) for k, v in out.items()}
+
+    def last_failures(self, *, active: bool = True) -> dict[t.Any, dt.datetime]:
+        """Per active user (or, ``active=False``, per 'archived'/'deleted'): the latest of
+        their failed recipient rows' first failure event."""
+        out: dict[t.Any, dt.datetime] = {}
+        for row in self.recipients:
+            events = [when(row.get(e)) for e in PHISHING_FAILURE_EVENTS if row.get(e)]
+            if not events:
+                continue
+            uid = self.active(row)
+            if active != (uid is not None):
+                continue
+            who: t.Any = uid if active else "deleted" if self.known(row) is None else "archived"
+            first = min(t_ for t_ in events if t_ is not None)
+            out[who] = max(out.get(who, first), first)
+        return out
+
+    def trend(self, with_user_risk: bool) -> dict[tuple[str, t.Any, str], tuple]:
+        """(entity type, entity id as the mart writes it, date) -> (entity name, risk score,
+        previous date, previous score, change): each entity's points in date order."""
+        by_entity: dict[tuple[str, t.Any], list[str]] = collections.defaultdict(list)
+        for kind, entity, day in self.risk_scores:
+            if kind != "user" or with_user_risk:
+                by_entity[(kind, entity)].append(day)
+        out = {}
+        for (kind, entity), days in by_entity.items():
+            if kind == "account":
+                mart_id, name = self.account_name or "account", self.account_name
+            elif kind == "group":
+                mart_id, name = str(entity), self.group_names.get(entity)
+            else:
+                mart_id = str(entity)
+                name = (self.users.get(entity) or {}).get("email")
+            previous: tuple[str | None, float | None] = (None, None)
+            for day in sorted(days):
+                score = self.risk_scores[(kind, entity, day)]
+                change = None if score is None or previous[1] is None else score - previous[1]
+                out[(kind, mart_id, day)] = (name, score, *previous, change)
+                previous = (day, score)
+        return out
 
     def training(self) -> dict[tuple[int | None, str], tuple]:
         """(campaign_id, department) of active users -> (users enrolled, users completed (every
@@ -405,4 +472,101 @@ def check_marts(query: Query, schema: str, truth: Truth, with_user_risk: bool) -
             close(summary[i], expected[i]) for i in (1, 7, 8)
         ):
             problems.append(f"department_summary {name}: {tuple(summary)} != {expected}")
+    problems += check_more_columns(query, schema, truth, with_user_risk)
+    return problems
+
+
+def _same_time(a: t.Any, b: dt.datetime | None) -> bool:
+    """A warehouse timestamp (naive UTC, or aware) equals a naive UTC datetime."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, str):
+        a = dt.datetime.fromisoformat(a)
+    if a.tzinfo is not None:
+        a = a.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return a == b
+
+
+def check_more_columns(query: Query, schema: str, truth: Truth, with_user_risk: bool) -> list[str]:
+    """The columns check_marts' counts leave out: each test's status, start and opened,
+    clicked and bounced counts; each user's last failure; the former users' last failure and
+    rate; each department's average risk score; every risk-score point's name, score,
+    previous point and change."""
+    problems: list[str] = []
+    marts = f"{schema}_marts"
+
+    details = truth.phishing_test_details()
+    rows = query(
+        f"select pst_id, status, started_at, opened, clicked, bounced, campaign_id "
+        f"from {marts}.knowbe4__phishing_tests"
+    )
+    for pst_id, status, started, *counts in rows:
+        want = details.get(int(pst_id))
+        got = (status, started, *(None if c is None else int(c) for c in counts))
+        if (
+            want is None
+            or got[:1] + got[2:] != want[:1] + want[2:]
+            or not _same_time(started, want[1])
+        ):
+            problems.append(f"phishing_tests {pst_id}: {got} != {want}")
+
+    last = truth.last_failures()
+    rows = query(f"select user_id, last_failure_at from {marts}.knowbe4__user_phishing")
+    wrong = [(u, v, last.get(int(u))) for u, v in rows if not _same_time(v, last.get(int(u)))]
+    if wrong:
+        problems.append(f"user_phishing last_failure_at (got, expected): {wrong[:3]}")
+
+    former = truth.former_phishing()
+    former_last = truth.last_failures(active=False)
+    rows = query(
+        f"select user_kind, last_failure_at, failure_rate "
+        f"from {marts}.knowbe4__former_user_phishing"
+    )
+    for kind, last_at, rate in rows:
+        _, _, delivered, fails, _ = former[kind]
+        if not _same_time(last_at, former_last.get(kind)) or not close(
+            rate, fails / delivered if delivered else None
+        ):
+            problems.append(f"former_user_phishing {kind}: {last_at}, {rate}")
+
+    scores: dict[str, list[float]] = collections.defaultdict(list)
+    for user in truth.users.values():
+        if user.get("status") == "active" and user.get("current_risk_score") is not None:
+            scores[department(user)].append(user["current_risk_score"])
+    rows = query(f"select department, avg_risk_score from {marts}.knowbe4__department_summary")
+    for name, avg in rows:
+        mine = scores.get(name)
+        if not close(avg, sum(mine) / len(mine) if mine else None):
+            problems.append(f"department_summary {name}: avg_risk_score {avg}, {mine}")
+
+    trend = truth.trend(with_user_risk)
+    rows = query(
+        f"select entity_type, entity_id, cast(score_date as varchar), entity_name, risk_score, "
+        f"cast(previous_score_date as varchar), previous_risk_score, risk_score_change "
+        f"from {marts}.knowbe4__risk_score_trend"
+    )
+    got_trend = {(r[0], r[1], r[2]): r[3:] for r in rows}
+    if set(got_trend) != set(trend):
+        problems.append(
+            f"risk_score_trend points: {len(got_trend)} != {len(trend)}, e.g. "
+            f"{sorted(set(got_trend) ^ set(trend), key=str)[:3]}"
+        )
+    mismatched = []
+    for key, (name, score, before, before_score, change) in trend.items():
+        got_point = got_trend.get(key)
+        if got_point is None:
+            continue
+        got = got_point
+        if (
+            got[0] != name
+            or not close(got[1], score)
+            or got[2] != before
+            or not close(got[3], before_score)
+            or not close(got[4], change)
+        ):
+            mismatched.append((key, got, (name, score, before, before_score, change)))
+    if mismatched:
+        problems.append(
+            f"risk_score_trend (got, expected): {mismatched[:3]} ({len(mismatched)} points)"
+        )
     return problems
