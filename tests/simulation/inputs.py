@@ -98,7 +98,7 @@ def tap_config(
     if any(f["kind"] == "slow" for f in run.faults):
         config["request_timeout_seconds"] = 1  # the slow answer (1.5 s) is abandoned, retried
     if run.misplaced_key:
-        config[run.misplaced_key] = run.key
+        config[run.misplaced_key] = run.stale_key or run.key  # the key the person has
     return config
 
 
