@@ -784,6 +784,11 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 stream._check_vanished(report)
                 if own is Outcome.COMPLETE:
                     report.end(Outcome.COMPLETE)
+                elif own is Outcome.SKIPPED and self.report.forbidden:
+                    # a parent the key may not read (403), selected or read only for its
+                    # children: the children were not read either, and say so (SIM-22)
+                    report.forbidden = True
+                    report.end(Outcome.SKIPPED, f"not read: {self.name} answered 403")
                 elif own is Outcome.SKIPPED:
                     report.end(Outcome.SKIPPED, f"skipped with {self.name}")
                 else:

@@ -140,3 +140,36 @@ def test_discovery_and_about_need_no_config(tmp_path):
     settings = json.loads(about.stdout)["settings"]
     assert settings["properties"]["api_key"]["writeOnly"] is True
     assert "api_key" in settings["required"]
+
+
+@pytest.mark.parametrize(
+    ("parent", "children", "settings"),
+    [
+        ("/v1/phishing/security_tests", ["phishing_security_test_recipients"], {}),
+        ("/v1/groups", ["group_risk_score_history", "group_members"], {}),
+        (
+            "/v1/users",
+            ["user_risk_score_history", "group_members"],
+            {"include_user_risk_score_history": True},
+        ),
+    ],
+)
+def test_sim_22_a_forbidden_parent_read_only_for_its_children_fails_them(
+    parent, children, settings
+):
+    """SIM-22 (seed 644031, silent loss, exit 0): a parent stream not selected but read for
+    its selected children answered 403; the tap skipped it ("the other streams go on"),
+    never read the children and exited 0 with every one of their rows missing. A selected
+    parent's 403 already exited 1. Now the children are "not read" and the run exits 1
+    naming them; nothing is activated."""
+    if parent == "/v1/groups":
+        settings = {"group_members_source": "endpoint"}
+    with sandbox(forbidden_prefixes=(parent,), api_key=SECRET) as sb:
+        config = tap_config(sb, emit_activate_version_messages=True, **settings)
+        run = run_tap(config, streams=children)
+    check_singer(run)
+    assert run.error is not None, "exit 0 with the children never read"
+    for child in children:
+        assert f"{child} (not read: " in str(run.error)
+        assert not run.records(child)
+    assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
