@@ -544,6 +544,8 @@ class RecordCleaner:
                 return shapes[names]
             except KeyError:
                 pass
+            if len(shapes) >= self.most_shapes:
+                return None  # a shape per record: the walk, not a compilation per record
             shape = None
             if known.issuperset(names):
                 shape = _shape_cleaner(
@@ -552,8 +554,7 @@ class RecordCleaner:
                     [passes[name] for name in names],
                     [plain_texts[name] for name in names],
                 )
-            if len(shapes) < self.most_shapes:
-                shapes[names] = shape
+            shapes[names] = shape
             return shape
 
         def check(value: t.Any) -> t.Any:
