@@ -75,11 +75,9 @@ def test_1_the_bound_holds_for_any_bound(monkeypatch, bound):
     """The class: whatever ``most_shapes`` is, no more shapes than it are compiled per object."""
     compiled = []
     real = records._shape_cleaner
-    monkeypatch.setattr(
-        records, "_shape_cleaner", lambda *a: compiled.append(a[0]) or real(*a)
-    )
+    monkeypatch.setattr(records, "_shape_cleaner", lambda *a: compiled.append(a[0]) or real(*a))
     cleaner = RecordCleaner(SCHEMA, key_fields=("id",), most_shapes=bound)
     names = [f"f{i}" for i in range(4)]
     for order in itertools.permutations(names):
-        assert cleaner.clean({"id": 1, **{name: "x" for name in order}}) is not None
+        assert cleaner.clean({"id": 1, **dict.fromkeys(order, "x")}) is not None
     assert len(compiled) <= bound
