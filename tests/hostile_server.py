@@ -19,11 +19,12 @@ import contextlib
 import dataclasses
 import json
 import socket
-import threading
 import time
 import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tap_knowbe4.sandbox.serving import ServingThread
 
 
 @dataclasses.dataclass
@@ -75,6 +76,7 @@ class HostileServer:
         self.handler = handler
         self.requests: list[Request] = []
         self._server: ThreadingHTTPServer | None = None
+        self._serving: ServingThread | None = None
 
     @property
     def url(self) -> str:
@@ -128,12 +130,14 @@ class HostileServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._serving = ServingThread(self._server, name="hostile-server")
+        self._serving.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         assert self._server is not None
-        self._server.shutdown()
+        assert self._serving is not None
+        self._serving.stop()
         self._server.server_close()
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ssl
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import trustme
 
+from tap_knowbe4.sandbox.serving import ServingThread
 from tap_knowbe4.tap import TapKnowBe4
 from tests.singer_output import run_tap
 
@@ -36,12 +36,12 @@ def https_server(tmp_path_factory):
     cert.configure_cert(context)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serving = ServingThread(server, name="https-server")
+    serving.start()
     ca_path = tmp_path_factory.mktemp("ca") / "corporate-ca.pem"
     ca.cert_pem.write_to_path(str(ca_path))
     yield f"https://127.0.0.1:{server.server_address[1]}", str(ca_path)
-    server.shutdown()
+    serving.stop()
     server.server_close()
 
 

@@ -27,7 +27,6 @@ list templates page by cursor (``cursor_templates``, ``pages_by_cursor(path)``),
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
@@ -37,6 +36,7 @@ from tap_knowbe4.sandbox.options import DEFAULT_PROFILE, server_options, split_o
 from tap_knowbe4.sandbox.org import Organization
 from tap_knowbe4.sandbox.paging import PagingRules
 from tap_knowbe4.sandbox.server import SandboxApp, SandboxHTTPServer, make_server
+from tap_knowbe4.sandbox.serving import ServingThread
 
 
 class Sandbox:
@@ -52,7 +52,7 @@ class Sandbox:
         self.org = Organization(org_options)
         self.app = SandboxApp(self.org, self.server_options)
         self._server: SandboxHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServingThread | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Sandbox:
@@ -60,25 +60,19 @@ class Sandbox:
         if self._server is None:
             opts = self.server_options
             self._server = make_server(self.app, opts.host, opts.port)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="knowbe4-sandbox",
-                daemon=True,
-            )
-            self._thread.start()
+            self._serving = ServingThread(self._server, name="knowbe4-sandbox")
+            self._serving.start()
         return self
 
     def stop(self) -> None:
         """Stop serving, close client connections and release the port."""
         server, self._server = self._server, None
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()
         if server is not None:
-            server.shutdown()
             server.close_connections()
             server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> Sandbox:
         return self.start()

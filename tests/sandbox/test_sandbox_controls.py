@@ -4,7 +4,6 @@ at an exact request (``Sandbox.reconfigure``, ``Sandbox.after_requests``)."""
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
 import requests
@@ -98,20 +97,15 @@ def test_wait_closed_sees_a_connection_the_server_has_not_accepted_yet():
     with a probe connection of its own. Here the serving loop is paused while the client
     connects and dies, then resumed while ``wait_closed`` waits."""
     with Sandbox(users=10, seed=3, limits=False) as sb:
-        server = sb._server  # the test pauses its serving loop: no public control does
-        assert server is not None
+        serving = sb._serving  # the test pauses its serving loop: no public control does
+        assert serving is not None
         host, port = sb.base_url.removeprefix("http://").rsplit(":", 1)
-        server.shutdown()  # stops accepting; the socket keeps listening
+        serving.stop()  # stops accepting; the socket keeps listening
         request = f"GET /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {sb.api_key}\r\n\r\n"
         with socket.create_connection((host, int(port)), timeout=10) as dying:
             dying.sendall(request.encode())
         with pytest.raises(TimeoutError, match="still open"):
             sb.wait_closed(timeout=0.2)  # not accepted: not closed either
-        resumed = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-        resumed.start()
-        try:
-            sb.wait_closed()
-            assert sb.stats()["requests"] == 1
-        finally:
-            server.shutdown()
-            resumed.join(timeout=5)
+        serving.start()
+        sb.wait_closed()
+        assert sb.stats()["requests"] == 1
