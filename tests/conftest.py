@@ -124,6 +124,14 @@ def pytest_ignore_collect(collection_path: pathlib.Path, config: pytest.Config) 
     return None if may_select(expression, module_marks(collection_path)) else True
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the warm tap process (tests/warm_tap.py) as the tests begin when a collected
+    module uses it, so that its imports overlap the first tests."""
+    warm_tap = sys.modules.get("tests.warm_tap")
+    if warm_tap is not None and session.items:
+        warm_tap.prestart()
+
+
 def _matrix_file() -> pathlib.Path:
     """Where fault tests append their rows (shared by pytest-xdist workers)."""
     return pathlib.Path(os.environ["KNOWBE4_FAULT_MATRIX"])

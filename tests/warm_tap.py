@@ -261,6 +261,12 @@ def _warm_process(env: t.Mapping[str, str]) -> _WarmProcess | None:
     return _warm
 
 
+def prestart() -> None:
+    """Start this worker's warm process now (when it has none): it imports the tap (~1 s)
+    while the first tests run, instead of holding up the first run that needs it."""
+    _warm_process(os.environ)
+
+
 def _read_all(fds: list[int], deadline: float) -> dict[int, bytes] | None:
     """Everything written to ``fds`` until each is closed; None at ``deadline``."""
     chunks: dict[int, list[bytes]] = {fd: [] for fd in fds}
