@@ -46,7 +46,7 @@ def test_definitions_are_the_tested_loaders_installing_the_fix_wheel(tmp_path: P
 
 
 def test_definitions_default_to_the_config_the_tests_run_with() -> None:
-    project = yaml.safe_load(dist.MELTANO_YML.read_text())
+    project = dist.read_yaml(dist.MELTANO_YML)
     configs = {p["name"]: p.get("config", {}) for p in project["plugins"]["loaders"]}
     for name, definition in dist.loader_definitions(Path("fix.whl")).items():
         defaults = {s["name"]: s["value"] for s in definition["settings"] if "value" in s}

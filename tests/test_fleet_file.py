@@ -71,7 +71,7 @@ def test_the_example_file_is_a_valid_fleet():
 
 
 def test_meltano_yml_includes_the_generated_file():
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    project = fleet.read_yaml(ROOT / "meltano.yml")
     assert f"./{fleet.GENERATED_FILE}" in project["include_paths"]
 
 

@@ -126,7 +126,7 @@ def test_meltano_yml_repeats_the_hub_definition(hub: dict[str, t.Any]) -> None:
     assert in_project == expected
     extractor = next(
         p
-        for p in yaml.safe_load(meltano_settings.MELTANO_YML.read_text())["plugins"]["extractors"]
+        for p in meltano_settings.read_yaml(meltano_settings.MELTANO_YML)["plugins"]["extractors"]
         if p["name"] == "tap-knowbe4"
     )
     assert extractor["pip_url"] == "-e ."
