@@ -12,7 +12,11 @@ import random
 import pytest
 
 from tap_knowbe4 import records
+from tap_knowbe4.payload import MOST_OBJECTS, objects_in
 from tap_knowbe4.records import MOST_SHAPES, RecordCleaner
+from tests.cli import run_cli
+from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer
+from tests.singer_output import catalog_selecting
 
 #: A schema with a nested object: each object has its own remembered shapes.
 SCHEMA = {
@@ -81,3 +85,57 @@ def test_1_the_bound_holds_for_any_bound(monkeypatch, bound):
     for order in itertools.permutations(names):
         assert cleaner.clean({"id": 1, **dict.fromkeys(order, "x")}) is not None
     assert len(compiled) <= bound
+
+
+#: Text that holds braces: more than MOST_OBJECTS in one value, or spread over a page.
+BRACED_TEXT = {
+    "one-comment": lambda n: ["{" * (MOST_OBJECTS + 1)] + [None] * (n - 1),
+    "spread-over-the-page": lambda n: ["{}" * (MOST_OBJECTS // n + 1)] * n,
+    "json-in-text": lambda n: ['{"a": {"b": 1}}' * (MOST_OBJECTS // (2 * n) + 1)] * n,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", list(BRACED_TEXT), ids=list(BRACED_TEXT))
+def test_2_braces_inside_text_are_no_objects(tmp_path, kind):
+    """The guard against a body of millions of objects counted every ``{``, those inside
+    text too: a user whose comment held 100,001 braces (or a page whose custom fields hold
+    JSON or CSS) made every page of users 'more than 100,000 objects', retried, exit 1, every
+    run: the list could never be read. Only objects outside strings count now."""
+    comments = BRACED_TEXT[kind](50)
+    rows = [
+        {"id": i, "email": f"u{i}@example.com", "status": "active", "comment": comments[i - 1]}
+        for i in range(1, 51)
+    ]
+
+    def handler(request: Request) -> Answer:
+        if request.path != "/v1/users" or request.query.get("page", "1") != "1":
+            return json_answer([])
+        return json_answer(rows)
+
+    with HostileServer(handler) as server:
+        config = hostile_config(server, page_size=100, pagination="page")
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = {r["id"]: r["comment"] for r in run.records("users")}
+    assert got == {r["id"]: r["comment"] for r in rows}
+
+
+@pytest.mark.parametrize(
+    ("body", "objects"),
+    [
+        (b'[{"a": "{{{"}, {}]', 2),
+        (b'["{\\"{", "\\\\", "{"]', 0),  # escaped quotes and backslashes inside text
+        (b'[{"a": "x\\', 1),  # unterminated text: counted up to the end
+        (b"[" + b",".join([b"{}"] * 5) + b"]", 5),
+    ],
+)
+def test_2_objects_are_counted_outside_text(body, objects):
+    """The count the guard refuses on: ``{`` outside JSON strings, escapes read."""
+    assert objects_in(body) == objects
+
+
+def test_2_a_body_of_many_escapes_is_counted_in_one_pass():
+    """An unterminated string of escaped quotes is read once (no rescan from every quote):
+    the count of 4 MB of them returns (a quadratic scan would not, in any test's time)."""
+    assert objects_in(b'["' + b'\\"' * 2_000_000) == 0
