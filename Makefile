@@ -8,11 +8,15 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
-# The dev virtualenv: the tap (editable) with pytest, ruff, mypy, duckdb, psycopg.
+# The dev virtualenv: the tap (editable) with pytest, ruff, mypy, duckdb, psycopg. Installed
+# with uv (one wheel from pip first), bytecode compiled as pip would: the same packages as
+# `pip install -e '.[dev]'` in 24 s instead of 46 s of wall clock (31 s of CPU instead of 42 s;
+# a fresh .venv, the box's uv cache, 2026-12-04 21:03 UTC, load ~2-3). CI starts from a clean
+# clone, so it pays this on every run.
 install: $(STAMP)
 
 # Meltano in .tools/meltano and every plugin of meltano.yml under .meltano/ (skips what is
