@@ -36,6 +36,7 @@ from tap_knowbe4.sdk_seams import override
 from tap_knowbe4.whole_writes import flush_whole, write_whole
 
 if t.TYPE_CHECKING:
+    import datetime as dt
     from types import FrameType
 
     from singer_sdk.singerlib import Message
@@ -58,12 +59,25 @@ def record_line_into(message: Message, block: bytearray) -> None:
     block += b"\n"
 
 
+def record_head(stream: str) -> bytes:
+    """The bytes of a RECORD line of ``stream`` up to its record (``format_message``'s)."""
+    return b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
+
+
+def version_part(version: int | None) -> bytes:
+    """The bytes of a RECORD line's version (none without one), as ``format_message``."""
+    return b"" if version is None else b',"version":' + encoder.encode(version)
+
+
 class BufferedRecordWriter(MsgSpecWriter):
     """The SDK's msgspec writer, writing records in blocks (see the module docstring)."""
 
     def __init__(self) -> None:
         """Start with an empty block; whatever is left in it at exit is written then."""
         self._block = bytearray()
+        #: The start of a RECORD line per stream, and its version part per version.
+        self._heads: dict[str, bytes] = {}
+        self._versions: dict[int | None, bytes] = {}
         #: Why the output was given up (then nothing is written to it again).
         self.abandoned: BaseException | None = None
         self.grace = SignalGrace()
@@ -82,6 +96,37 @@ class BufferedRecordWriter(MsgSpecWriter):
         else:
             self._block += self.format_message(message)
         self.flush()
+
+    def write_record(
+        self, stream: str, record: dict, version: int | None, time_extracted: dt.datetime
+    ) -> None:
+        """Add the line of ``RecordMessage(stream, record, version, time_extracted)`` to the block.
+
+        The bytes :meth:`write_message` writes for that message (``time_extracted`` in UTC),
+        without the message: the line's parts around the record are encoded once per stream
+        and version (seam 14 of ``sdk_seams.py``).
+        """
+        if self.abandoned is not None:
+            return
+        head = self._heads.get(stream)
+        if head is None:
+            head = self._heads[stream] = record_head(stream)
+        tail = self._versions.get(version)
+        if tail is None:
+            tail = self._versions[version] = version_part(version) + b',"time_extracted":'
+        block = self._block
+        start = len(block)
+        block += head
+        try:
+            encoder.encode_into(record, block, -1)
+            block += tail
+            encoder.encode_into(time_extracted, block, -1)
+        except BaseException:
+            del block[start:]  # no part of a line that could not be encoded
+            raise
+        block += b"}\n"
+        if len(block) >= BLOCK_BYTES:
+            self.flush()
 
     def flush(self) -> None:
         """Write what the block holds and flush stdout (the block is emptied either way).

@@ -13,6 +13,7 @@ import importlib
 import json
 import logging
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -21,11 +22,13 @@ import typing as t
 import pytest
 import requests
 from singer_sdk import RESTStream, Tap
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 import tap_knowbe4
 from tap_knowbe4 import sdk_seams
 from tap_knowbe4.tap import TapKnowBe4
+from tap_knowbe4.writer import BufferedRecordWriter
 from tests.conftest import sandbox, tap_config
 from tests.singer_output import ALL_STREAMS, catalog_selecting, run_tap
 
@@ -232,6 +235,50 @@ def test_seam_11_record_messages_are_the_sdk_s(maps, deselected, flattening):
     assert all(isinstance(r["_extra_fields"], str) is bool(flattening) for r in flattened)
 
 
+_TIME = re.compile(rb'"time_extracted":"[^"]*"')
+
+
+@pytest.mark.parametrize(
+    ("maps", "deselected", "flattening"),
+    [
+        ({}, None, {}),
+        ({"users": {"email": "__NULL__"}, "users_copy": {"__source__": "users"}}, None, {}),
+        ({"users": {"__alias__": "people", "__filter__": "id > 100"}}, None, {}),
+        ({}, "job_title", {}),
+        ({}, None, {"flattening_enabled": True, "flattening_max_depth": 1}),
+    ],
+    ids=["no-maps", "maps-and-copy", "alias-filtered", "deselected", "flattened"],
+)
+def test_seam_14_record_lines_are_the_sdk_s_messages_formatted(maps, deselected, flattening):
+    """The lines ``_write_record_message`` writes are the SDK's own RECORD messages of the
+    record (``RESTStream._generate_record_messages``) as the SDK's msgspec writer formats
+    them, byte for byte but for the time: written without message objects when the walks
+    are skipped (seam 11), through the SDK's messages when a property is deselected."""
+    catalog = catalog_selecting(["users"])
+    for item in next(e for e in catalog["streams"] if e["tap_stream_id"] == "users")["metadata"]:
+        if deselected and item["breadcrumb"] == ["properties", deselected]:
+            item["metadata"]["selected"] = False
+    config = {"api_key": "seam-test-key", "budget_ledger": False, "stream_maps": maps}
+    config.update(flattening)
+    stream = TapKnowBe4(config=config, catalog=catalog).streams["users"]
+    stream._stream_version = 1234
+    writer = stream._tap.message_writer
+    assert isinstance(writer, BufferedRecordWriter)
+    sdk = MsgSpecWriter()
+    expected = b"".join(
+        bytes(sdk.format_message(m))
+        for m in RESTStream._generate_record_messages(
+            stream, json.loads(json.dumps(SEAM_11_RECORD))
+        )
+    )
+    stream.state_manager.is_flushed = True
+    stream._write_record_message(json.loads(json.dumps(SEAM_11_RECORD)))
+    written, writer._block = bytes(writer._block), bytearray()
+    assert _TIME.sub(b"T", written) == _TIME.sub(b"T", expected)
+    assert written.count(b"\n") == (0 if "__filter__" in str(maps) else 1 + ("users_copy" in maps))
+    assert stream.state_manager.is_flushed is False  # a STATE may follow, as the SDK's
+
+
 def test_seam_11_the_default_map_sends_the_record_it_is_given():
     """The SDK's default map without flattening returns the very record it is given (so
     the seam does not call it); an alias, a filter or flattening is not taken for it."""
@@ -299,6 +346,7 @@ def test_seam_6_after_construction_the_signals_are_the_tap_s():
 _TERMINATED_WHILE_BUILT = """
 import os, signal
 from tap_knowbe4.tap import TapKnowBe4
+from tap_knowbe4.writer import BufferedRecordWriter
 discover = TapKnowBe4.discover_streams
 def discover_then_terminated(self):
     os.kill(os.getpid(), signal.SIGTERM)  # while the SDK's constructor runs

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
 
-from tap_knowbe4.writer import record_line_into
+from tap_knowbe4.writer import BufferedRecordWriter, record_line_into
 from tests.property_examples import examples
 
 CHILD = r"""
@@ -135,3 +135,42 @@ def test_a_record_line_is_the_bytes_the_sdk_s_writer_formats(records, version, e
         expected += bytes(sdk.format_message(message))
         record_line_into(message, block)
     assert bytes(block) == expected
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(
+    records=st.lists(_RECORDS, min_size=1, max_size=4),
+    stream=st.text(min_size=1),
+    version=st.none() | st.integers(min_value=0, max_value=2**40),
+    extracted=st.datetimes(timezones=st.just(dt.timezone.utc)),
+)
+def test_write_record_writes_the_bytes_the_sdk_s_writer_formats(
+    records, stream, version, extracted
+):
+    """Seam 14: ``write_record`` appends what the SDK's msgspec writer formats for the
+    ``RecordMessage`` of the same stream, record, version and time, with no message made."""
+    sdk = MsgSpecWriter()
+    writer = BufferedRecordWriter()
+    expected = b""
+    for record in records:
+        message = RecordMessage(
+            stream=stream, record=record, version=version, time_extracted=extracted
+        )
+        expected += bytes(sdk.format_message(message))
+        writer.write_record(stream, record, version, extracted)
+    assert bytes(writer._block) == expected
+    writer._block = bytearray()  # nothing for the exit hook to write
+
+
+def test_a_record_that_cannot_be_encoded_leaves_no_part_of_its_line():
+    """An unencodable value raises, and the block holds only the lines before it."""
+    writer = BufferedRecordWriter()
+    now = dt.datetime.now(dt.timezone.utc)
+    writer.write_record("users", {"id": 1}, None, now)
+    before = bytes(writer._block)
+    looped: dict = {"id": 2}
+    looped["self"] = looped  # msgspec encodes nearly anything (enc_hook), but not a loop
+    with pytest.raises(RecursionError):
+        writer.write_record("users", looped, None, now)
+    assert bytes(writer._block) == before
+    writer._block = bytearray()
