@@ -64,9 +64,9 @@ class ReferenceTracker:
         slots = self._slots.get(stream)
         if slots is None or slots[0] is not references:
             slots = self._slots[stream] = (references, [self._slot(stream, r) for r in references])
-        for ref, parts, named in slots[1]:
-            value: t.Any = record
-            for part in parts:
+        for ref, first, rest, named in slots[1]:
+            value = record.get(first)  # a record is a dict
+            for part in rest:  # ``user.id``: ``id`` of ``user``
                 value = value.get(part) if isinstance(value, dict) else None
             if value is not None:
                 named[value] += 1
@@ -75,9 +75,9 @@ class ReferenceTracker:
 
     def _slot(
         self, stream: str, ref: Reference
-    ) -> tuple[Reference, tuple[str, ...], collections.Counter[t.Any]]:
+    ) -> tuple[Reference, str, tuple[str, ...], collections.Counter[t.Any]]:
         """What :meth:`observe` needs of ``ref``, looked up once per stream."""
-        return ref, ref.parts, self._named[stream, ref]
+        return ref, ref.parts[0], ref.parts[1:], self._named[stream, ref]
 
     def seen(self, stream: str, record: dict, keys: t.Sequence[str]) -> None:
         """Note the id of a record of a referenced stream."""

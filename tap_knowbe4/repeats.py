@@ -11,14 +11,14 @@ those keys are counted and named in the run summary.
 For risk-score histories this decides the day's value when the API lists several scores on
 one date: the last one listed.
 
-To compare without encoding every record, the versions of the last :data:`WINDOW` keys are
-kept; a key that comes back after that many others is sent again (it may be identical) and
-counted with the changed ones: never dropped on a guess.
+To compare without encoding every record, the versions of at least the last :data:`WINDOW`
+keys are kept (two generations of up to that many keys each: the older one is let go as a
+new one fills); a key that comes back after more others is sent again (it may be identical)
+and counted with the changed ones: never dropped on a guess.
 """
 
 from __future__ import annotations
 
-import collections
 import typing as t
 
 #: How many recent keys keep their versions for comparison.
@@ -32,7 +32,10 @@ class ListingRepeats:
         """A fresh listing."""
         self._window = window
         self._keys: set[t.Hashable] = set()
-        self._recent: collections.OrderedDict[t.Hashable, list[dict]] = collections.OrderedDict()
+        #: The versions sent of recent keys: a copy of the record, or a list of copies
+        #: once a key had several. Filled up to ``window`` keys, then made the older one.
+        self._recent: dict[t.Hashable, dict | list[dict]] = {}
+        self._older: dict[t.Hashable, dict | list[dict]] = {}
         #: Records dropped because the same version was already sent.
         self.exact = 0
         #: Keys sent again with other content (or too far apart to compare), and how often.
@@ -40,27 +43,33 @@ class ListingRepeats:
 
     def admit(self, key: t.Hashable, record: dict) -> bool:
         """True when ``record`` is to be sent; False for an exact repeat."""
-        if key not in self._keys:  # the common case, kept short
-            self._keys.add(key)
+        keys = self._keys
+        if key not in keys:  # the common case, kept short
+            keys.add(key)
             recent = self._recent
-            recent[key] = [record.copy()]  # a copy: what is written may be trimmed later
-            if len(recent) > self._window:
-                recent.popitem(last=False)
+            recent[key] = record.copy()  # a copy: what is written may be trimmed later
+            if len(recent) >= self._window:
+                self._older, self._recent = recent, {}
             return True
-        versions = self._recent.get(key)
-        if versions is not None and record in versions:
+        kept = self._recent.get(key)
+        if kept is None:
+            kept = self._older.get(key)
+        versions = [] if kept is None else [kept] if type(kept) is dict else kept
+        if record in versions:
             self.exact += 1
             return False
         self.changed[key] = self.changed.get(key, 0) + 1
-        self._remember(key, record, versions or [])
+        self._remember(key, record, versions)
         return True
 
     def _remember(self, key: t.Hashable, record: dict, versions: list[dict]) -> None:
-        versions.append(dict(record))  # a copy: what is written may be trimmed later
-        self._recent[key] = versions
-        self._recent.move_to_end(key)
-        if len(self._recent) > self._window:
-            self._recent.popitem(last=False)
+        versions = [*versions, dict(record)]  # a copy: what is written may be trimmed later
+        self._older.pop(key, None)
+        recent = self._recent
+        recent.pop(key, None)
+        recent[key] = versions  # the most recent key again
+        if len(recent) >= self._window:
+            self._older, self._recent = recent, {}
 
 
 def describe_key(names: t.Sequence[str], key: t.Hashable) -> str:
