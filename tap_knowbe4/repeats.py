@@ -54,7 +54,7 @@ class ListingRepeats:
         kept = self._recent.get(key)
         if kept is None:
             kept = self._older.get(key)
-        versions = [] if kept is None else [kept] if type(kept) is dict else kept
+        versions: list[dict] = [] if kept is None else [kept] if isinstance(kept, dict) else kept
         if record in versions:
             self.exact += 1
             return False
