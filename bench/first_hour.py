@@ -12,7 +12,7 @@ Rows (each measured in this run, on this machine; README shows the date and the 
   ``output/`` holds (a first run without ``output/`` is full, later ones incremental): its own
   timings of the extraction (``meltano run tap-knowbe4 target-duckdb``) and of
   ``meltano run dbt-duckdb:build``, Meltano's start-up included, and the whole command;
-- ``make test-fast`` run ``--test-fast-runs`` times (default 3; 0 or ``--no-test-fast`` leaves
+- ``make test-fast`` run ``--test-fast-runs`` times (default 5; 0 or ``--no-test-fast`` leaves
   it out): the median and range of its wall clock and of the CPU of all its processes.
 
 The block names the one-minute load average before and after: the times depend on it.
@@ -213,7 +213,7 @@ def main() -> int:
     """Measure, then print the block or write it into README."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo-runs", type=int, default=2)
-    parser.add_argument("--test-fast-runs", type=int, default=3, help="0 leaves it out")
+    parser.add_argument("--test-fast-runs", type=int, default=5, help="0 leaves it out")
     parser.add_argument("--no-test-fast", action="store_true", help="leave out make test-fast")
     parser.add_argument("--write", action="store_true", help="update README.md's block")
     args = parser.parse_args()
