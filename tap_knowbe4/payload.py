@@ -382,13 +382,21 @@ class _Next:
         elif isinstance(value, str) and ("://" in text or text.startswith(("/", "?"))):
             self.link(text)
         else:
-            self.cursors.append((0 if named_cursor else 2, _cursor_text(value)))
+            self._cursor(0 if named_cursor else 2, value)
+
+    def _cursor(self, rank: int, value: object) -> None:
+        """A named cursor; one the tap cannot send back says only that more follows."""
+        cursor = _cursor_text(value)
+        if cursor is None:
+            self.more = True
+        else:
+            self.cursors.append((rank, cursor))
 
     def link(self, link: str) -> None:
         """Read a next link: its ``cursor`` (or ``page``) parameter; it is never requested."""
         query = parse_qs(urlsplit(link).query)
         if query.get("cursor"):
-            self.cursors.append((1, _cursor_text(query["cursor"][0])))
+            self._cursor(1, query["cursor"][0])
         elif query.get("page") and query["page"][0].isdigit() and query["page"][0].isascii():
             self.pages.append(int(query["page"][0]))
         else:
@@ -405,18 +413,22 @@ def _kind(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def _cursor_text(value: object) -> str:
-    """A next cursor as text ("" = no next page)."""
+def _cursor_text(value: object) -> str | None:
+    """A next cursor as text ("" = no next page; None: text the tap cannot send back).
+
+    A cursor is sent back and kept in the state as it came: printable ASCII without spaces,
+    at most :data:`MOST_PLAUSIBLE_CURSOR` characters. Other text (a space, a letter outside
+    ASCII, longer) still says more records follow: under ``page`` and ``auto`` the list goes
+    on by page number, under ``cursor`` it fails naming no cursor the tap can send (attack 9
+    #3: the page was refused, retried, exit 1 every run, even under ``pagination: page``).
+    """
     if value is None or value is False or value == "":
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         msg = f"the next cursor is {_kind(value)}"
         raise InvalidBodyError(msg)
     text = str(value).strip()
-    if not _CURSOR_OK.fullmatch(text):
-        msg = f"the next cursor is not printable text of at most {MOST_PLAUSIBLE_CURSOR} characters"
-        raise InvalidBodyError(msg)
-    return text
+    return text if _CURSOR_OK.fullmatch(text) else None
 
 
 def _header_next(
@@ -428,15 +440,17 @@ def _header_next(
     present and empty. A cursor inside a Link URL is percent-decoded once (it is part of a
     URL); a header cursor is an opaque token and is sent back as it came.
     """
-    empty_header = False
+    empty_header = unsendable = False
     if "X-Next-Cursor" in response.headers:
         text = _cursor_text(response.headers["X-Next-Cursor"])
         if text:
             return text, None, None, "X-Next-Cursor"
-        empty_header = True
+        unsendable, empty_header = text is None, text == ""
     link = response.headers.get("Link")
     match = _LINK_NEXT.search(link) if link else None
     if match is None:  # no Link, or other relations only: says nothing about a next page
+        if unsendable:
+            return None, None, True, "an X-Next-Cursor the tap cannot send back"
         if empty_header:
             return "", None, None, "an empty X-Next-Cursor"
         return None, None, None, "no X-Next-Cursor or Link: rel=next header"

@@ -7,7 +7,9 @@ costs the tap no more than it must, loses nothing, and exit 0 only when every re
 from __future__ import annotations
 
 import itertools
+import json
 import random
+from urllib.parse import quote
 
 import pytest
 
@@ -15,7 +17,14 @@ from tap_knowbe4 import records
 from tap_knowbe4.payload import MOST_OBJECTS, objects_in
 from tap_knowbe4.records import MOST_SHAPES, RecordCleaner
 from tests.cli import run_cli
-from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer
+from tests.hostile_server import (
+    Answer,
+    HostileServer,
+    Request,
+    hostile_config,
+    json_answer,
+    users,
+)
 from tests.singer_output import catalog_selecting
 
 #: A schema with a nested object: each object has its own remembered shapes.
@@ -139,3 +148,50 @@ def test_2_a_body_of_many_escapes_is_counted_in_one_pass():
     """An unterminated string of escaped quotes is read once (no rescan from every quote):
     the count of 4 MB of them returns (a quadratic scan would not, in any test's time)."""
     assert objects_in(b'["' + b'\\"' * 2_000_000) == 0
+
+
+#: Next cursors the tap cannot send back or keep: a space, a letter outside ASCII, too long.
+UNSENDABLE = {
+    "space": "2026-01-01 10:00:00|2",
+    "non-ascii": "curs\u00e9r-2",
+    "too-long": "c" * 5000,
+}
+
+
+def _named_by(style: str, cursor: str | None, rows: list[dict]) -> Answer:
+    if style == "envelope":
+        return json_answer({"data": rows, "pagination": {"next_cursor": cursor}})
+    if style == "header":
+        return Answer(200, json.dumps(rows), {"X-Next-Cursor": cursor or ""})
+    link = {"Link": f'</v1/users?cursor={quote(cursor)}>; rel="next"'} if cursor else {}
+    return Answer(200, json.dumps(rows), link)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", ["envelope", "header", "link"])
+@pytest.mark.parametrize("kind", list(UNSENDABLE))
+def test_3_a_cursor_the_tap_cannot_send_leaves_page_numbers(tmp_path, kind, style):
+    """A server paging by number that also names a next cursor the tap cannot send back (a
+    space, a letter outside ASCII, over 4,096 characters) had its every page refused ('the
+    next cursor is not printable text'), retried, exit 1 every run, under ``pagination:
+    page`` too (the documented way out). Such a cursor says only that more follows: by page
+    number every user is read; under ``cursor`` the run fails in one line naming why."""
+    rows = users(range(1, 6))
+
+    def handler(request: Request) -> Answer:
+        if request.path != "/v1/users":
+            return json_answer([])
+        page = int(request.query.get("page", "1"))
+        more = UNSENDABLE[kind] if page * 2 < len(rows) else None
+        return _named_by(style, more, rows[(page - 1) * 2 : page * 2])
+
+    for mode in ("page", "auto", "cursor"):
+        with HostileServer(handler) as server:
+            config = hostile_config(server, page_size=2, pagination=mode)
+            run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+        if mode == "cursor":
+            line = run.assert_one_clear_line(code=1)
+            assert "names no cursor the tap can send" in line, line
+            continue
+        assert run.returncode == 0, (mode, run.stderr[-2000:])
+        assert [r["id"] for r in run.records("users")] == list(range(1, 6)), mode
