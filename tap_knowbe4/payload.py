@@ -27,7 +27,7 @@ for (:attr:`Page.more`), never the end.
 An object holding every key field of the stream where a list belongs (the documentation shows
 some lists that way) is read as a list of that one record. A member of a known envelope's
 paging part (``pagination``, ``_metadata``, ``meta``, ``links``, ``paging``) that is not an
-object makes the answer unreadable.
+object (nor an empty array, which says nothing) makes the answer unreadable.
 
 **Single-object endpoints** answer an object (or a one-element array, as docs samples show).
 
@@ -269,7 +269,9 @@ def read_page(
 def _envelope_page(response: requests.Response, body: dict, member: str, path: str) -> Page:
     for name in PAGING_MEMBERS:
         value = body.get(name)
-        if value is not None and not isinstance(value, dict):
+        if value is not None and value != [] and not isinstance(value, dict):
+            # an empty array says nothing (PHP encodes an empty object so); a list of links
+            # or a scalar may hide the next page: unreadable
             msg = f"the envelope's {name} is {_kind(value)}, not an object"
             raise InvalidBodyError(msg)
     found = _Next()

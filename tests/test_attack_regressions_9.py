@@ -195,3 +195,28 @@ def test_3_a_cursor_the_tap_cannot_send_leaves_page_numbers(tmp_path, kind, styl
             continue
         assert run.returncode == 0, (mode, run.stderr[-2000:])
         assert [r["id"] for r in run.records("users")] == list(range(1, 6)), mode
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("member", ["pagination", "_metadata", "meta", "links", "paging"])
+def test_4_an_empty_array_for_an_envelope_paging_part_says_nothing(tmp_path, member):
+    """A server encoding an empty paging part as ``[]`` (PHP's empty array) had every page
+    refused ('the envelope's meta is an array'), exit 1 every run, under ``page`` too. An
+    empty array says nothing: the list is read by page number. A non-empty one (a list of
+    links may hide the next page) is still refused in one line."""
+    rows = users(range(1, 6))
+
+    def handler(request: Request) -> Answer:
+        if request.path != "/v1/users":
+            return json_answer([])
+        page = int(request.query.get("page", "1"))
+        return json_answer({"data": rows[(page - 1) * 2 : page * 2], member: []})
+
+    with HostileServer(handler) as server:
+        run = run_cli(
+            tmp_path,
+            hostile_config(server, page_size=2, pagination="page"),
+            catalog=catalog_selecting(["users"]),
+        )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert [r["id"] for r in run.records("users")] == list(range(1, 6))
