@@ -156,7 +156,7 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
         self._paginator = KnowBe4Paginator(
             self.settings.page_size,
             "page" if self.cursor_refused and mode == "auto" else mode,
-            key_of=self.listing_key,
+            key_of=self.listing_key_reader(),
             may_ignore_paging=self.may_ignore_paging,
             start=start,
             start_keys=None if start is None else self.listing_start_keys(),
@@ -187,6 +187,14 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
     def listing_key(self, record: dict) -> t.Hashable:
         """A record's identity within one listing."""
         return tuple(map(record.get, self.listing_fields))
+
+    def listing_key_reader(self) -> t.Callable[[dict], tuple]:
+        """:meth:`listing_key` for one listing, its fields looked up once (one field: at once)."""
+        fields = self.listing_fields
+        if len(fields) == 1:
+            (field,) = fields
+            return lambda record: (record.get(field),)
+        return lambda record: tuple(map(record.get, fields))
 
     @override
     def get_url_params(

@@ -436,7 +436,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         self._repeats = ListingRepeats()  # what this listing sent, by primary key
         trail = self._trail = ListTrail()
         top = self.parent_stream_type is None
-        listing_key = self.listing_key
+        listing_key = self.listing_key_reader()
         paginator = None  # the listing's, made as its first page is asked for
         try:
             for record in self.read_listing(context):
@@ -446,7 +446,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 if paginator is None:
                     paginator = self._paginator
                 if paginator is not None:
-                    key = comparable_key(listing_key(record))  # type: ignore[arg-type]
+                    key = comparable_key(listing_key(record))
                     if not count:
                         resumed = self._resumed_at
                         if resumed is not None and not self._proven(resumed, key):

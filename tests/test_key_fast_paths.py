@@ -4,14 +4,15 @@
 ``resume.comparable_key`` (a list's order and positions) skip their general tests for an
 ``int`` (most keys), and for a key of one ``int`` the loop over its parts. For any key a
 server can send (JSON values, ints of any size, bools, ints subclassed), the result equals
-that of the forms they replaced, written out here.
+that of the forms they replaced, written out here. ``listing_key_reader`` reads a record's
+listing key as ``listing_key`` does, its fields looked up once per listing.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_knowbe4.pagination import _comparable_key
@@ -79,3 +80,32 @@ def test_a_list_key_orders_as_before(values):
     got, expected = comparable_key(values), plain_resume_key(values)
     assert got == expected
     assert [type(v) for v in got or ()] == [type(v) for v in expected or ()]
+
+
+_VALUES = st.none() | st.integers() | st.text(max_size=3) | st.booleans()
+
+
+@settings(deadline=None)  # the first example builds the tap
+@given(values=st.lists(_VALUES, min_size=3, max_size=3), missing=st.integers(0, 3))
+def test_the_listing_key_reader_reads_what_listing_key_reads(values, missing):
+    """``listing_key_reader()`` (the fields looked up once per listing) gives what
+    ``listing_key`` gives, for every stream's listing fields (one field or several), a
+    field missing from the record too."""
+    for stream in _tap().streams.values():
+        fields = stream.listing_fields
+        record = {"other": 1, **dict(zip(fields, values, strict=False))}
+        if missing < len(fields):
+            del record[fields[missing]]
+        assert stream.listing_key_reader()(record) == stream.listing_key(record), stream.name
+
+
+_TAPS: dict[str, t.Any] = {}
+
+
+def _tap() -> t.Any:
+    """A tap of every stream, made once (its streams' listing fields never change)."""
+    if "tap" not in _TAPS:
+        from tap_knowbe4.tap import TapKnowBe4  # noqa: PLC0415 (the SDK only for this test)
+
+        _TAPS["tap"] = TapKnowBe4(config={"api_key": "key-reader-test", "budget_ledger": False})
+    return _TAPS["tap"]
