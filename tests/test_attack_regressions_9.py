@@ -220,3 +220,38 @@ def test_4_an_empty_array_for_an_envelope_paging_part_says_nothing(tmp_path, mem
         )
     assert run.returncode == 0, run.stderr[-2000:]
     assert [r["id"] for r in run.records("users")] == list(range(1, 6))
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack 9 #5 (open): a full page at a cursor naming no next cursor ends the list; "
+    "README 'A cursor that stops on a full page'",
+)
+def test_5_a_cursor_forgotten_on_one_full_page_loses_no_row(tmp_path):
+    """A cursor list of 6 users in pages of 2 whose second (full) page comes without its
+    ``X-Next-Cursor`` once (a proxy, a server's slip): the tap ends the list there, sends
+    users 1-4, exits 0 and activates the version, so a version-aware target deletes 5 and 6.
+    Asking that page again would show the cursor."""
+    rows = users(range(1, 7))
+    forgotten: list[str] = []
+
+    def handler(request: Request) -> Answer:
+        if request.path != "/v1/users":
+            return json_answer([])
+        cursor = request.query.get("cursor", "true")
+        n = 0 if cursor == "true" else int(cursor[1:])
+        more = f"c{n + 1}" if (n + 1) * 2 < len(rows) else ""
+        if n == 1 and not forgotten:
+            forgotten.append(cursor)
+            return Answer(200, json.dumps(rows[2:4]))
+        return Answer(200, json.dumps(rows[n * 2 : (n + 1) * 2]), {"X-Next-Cursor": more})
+
+    with HostileServer(handler) as server:
+        config = hostile_config(
+            server, page_size=2, pagination="cursor", emit_activate_version_messages=True
+        )
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+    activated = any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
+    ids = [r["id"] for r in run.records("users")]
+    assert ids == list(range(1, 7)) or (run.returncode != 0 and not activated), (ids, activated)
