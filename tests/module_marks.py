@@ -26,17 +26,53 @@ _OPERATORS = {"and", "or", "not"}
 _MOST_OTHER_NAMES = 6
 
 
+def _statements_naming_pytestmark(source: bytes) -> list[ast.stmt] | None:
+    """The top-level statements on the lines that start (at column 0) with text naming
+    ``pytestmark``, each parsed alone; None when that cannot be told for sure.
+
+    A line is taken for a top-level statement only when all the text before it parses as
+    a module (so the line is not inside a string, brackets or a continued line); then its
+    statement is the fewest lines from it that parse. Parsing the imports above the
+    ``pytestmark`` line and the line itself costs each pytest worker a tenth of parsing
+    every marked module whole (49 modules, 10,600 lines: 0.2 s of CPU). None (parse the
+    whole module) on anything else: a prefix that does not parse, an encoding, no end.
+    """
+    try:
+        lines = source.decode("utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        return None
+    statements: list[ast.stmt] = []
+    for start, line in enumerate(lines):
+        if "pytestmark" not in line or line[:1].isspace():
+            continue
+        try:
+            ast.parse("".join(lines[:start]))
+        except SyntaxError:
+            return None
+        for end in range(start + 1, len(lines) + 1):
+            try:
+                statements += ast.parse("".join(lines[start:end])).body
+                break
+            except SyntaxError:
+                continue
+        else:
+            return None
+    return statements
+
+
 def module_marks(path: Path) -> frozenset[str]:
     """The names of the marks a module's top-level ``pytestmark`` gives all its tests."""
     try:
         source = path.read_bytes()
         if b"pytestmark" not in source:  # half the modules: no marks, nothing to parse
             return frozenset()
-        tree = ast.parse(source, filename=str(path))
+        body = _statements_naming_pytestmark(source)
+        if body is None:
+            body = ast.parse(source, filename=str(path)).body
     except (OSError, SyntaxError, ValueError):
         return frozenset()
     names: set[str] = set()
-    for node in tree.body:
+    for node in body:
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:

@@ -30,6 +30,27 @@ def test_the_marks_of_a_module_are_read_from_its_pytestmark(tmp_path: Path) -> N
     assert module_marks(tmp_path / "test_z.py") == frozenset()
 
 
+def test_only_top_level_statements_give_marks(tmp_path: Path) -> None:
+    """Read line by line, a ``pytestmark`` line inside a string, a call or a function is no
+    mark; one spread over lines is read whole, one assigned with another name too is read."""
+    module = tmp_path / "test_x.py"
+    module.write_text(
+        '"""An example:\n'
+        "pytestmark = pytest.mark.slow\n"
+        '"""\n'
+        "import pytest\n"
+        "print(\n"
+        "pytestmark := pytest.mark.integration)\n"
+        "def f():\n"
+        "    pytestmark = pytest.mark.integration\n"
+        "pytestmark = [\n"
+        "    pytest.mark.xdist_group('a'),\n"
+        "]\n"
+        "other = pytestmark = pytest.mark.smoke\n"
+    )
+    assert module_marks(module) == {"xdist_group", "smoke"}
+
+
 @pytest.mark.parametrize(
     ("expression", "marks", "selectable"),
     [

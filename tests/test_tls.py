@@ -6,7 +6,6 @@ import ssl
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import trustme
 
 from tap_knowbe4.sandbox.serving import ServingThread
 from tap_knowbe4.tap import TapKnowBe4
@@ -30,6 +29,8 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def https_server(tmp_path_factory):
     """An HTTPS server on loopback whose certificate is signed by a private CA."""
+    import trustme  # noqa: PLC0415 - cryptography: 0.09 s of every worker's collection
+
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
