@@ -342,6 +342,7 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
         except InvalidBodyError as exc:
             msg = f"{self.response_error_message(response)}, but {exc}"
             raise InvalidResponseError(msg, response) from None
+        self.run.key_accepted = True
         self._validated = (response, page)
 
     @override

@@ -76,6 +76,9 @@ class RunControl:
         self.plan_hints: dict[str, int] = {}
         #: Dangling references, counted for the summary (the tap sets the streams').
         self.references = ReferenceTracker(())
+        #: True once the API answered this run with a readable page: positive evidence that
+        #: the key is one an account accepts (until then no state is written under it).
+        self.key_accepted = False
         self._throttled_since: float | None = None
         self._throttle_attempt = 0
         self._interruptible = 0

@@ -902,6 +902,29 @@ def _whose(theirs: object, ours: str | None) -> str:
     return "it was written with another API key (another account)"
 
 
+def written_for(given: object, account: str | None) -> bool:
+    """True when the Singer state ``given`` was written under ``account`` (its ``account``)."""
+    part = given.get(STATE_KEY) if isinstance(given, dict) else None
+    return account is not None and isinstance(part, dict) and part.get("account") == account
+
+
+def vouched_for(
+    given: object, account: str | None, key_accepted: t.Callable[[], bool]
+) -> t.Callable[[], bool]:
+    """When a run may write state under ``account``: positive evidence that it is an account's.
+
+    A key the API rejects names no account: a state written under it (the identity of a
+    rejected or mistyped key) would displace the stored one, and the next run under the
+    right key would find a stranger's state and read everything again. So a run writes its
+    state under ``account`` only once the API has answered it with a readable page
+    (``key_accepted``), or when the state it was given was already written under it (an
+    identity accepted before: its budget must not be forgotten because this run failed).
+    Until then the state it was given is passed on unchanged.
+    """
+    already = written_for(given, account)
+    return lambda: already or key_accepted()
+
+
 class StatePublisher:
     """Writes the typed state into the Singer state dict: the one place it is written.
 
@@ -912,16 +935,38 @@ class StatePublisher:
     again from its previous bookmark.
     """
 
-    def __init__(self, state: TapState, target: dict, heavy_seconds: float = 2.0) -> None:
-        """Publish ``state`` into ``target`` (the tap's Singer state dict)."""
+    def __init__(
+        self,
+        state: TapState,
+        target: dict,
+        heavy_seconds: float = 2.0,
+        *,
+        vouched: t.Callable[[], bool] = lambda: True,
+        given: object = None,
+    ) -> None:
+        """Publish ``state`` into ``target`` (the tap's Singer state dict).
+
+        ``vouched`` says whether ``state.account`` may be written: until it does, the state
+        the run was given (``given``, the whole Singer state) is passed on as it came, its
+        ``tap_knowbe4`` part unchanged (or none, if it had none). See :func:`vouched_for`.
+        """
         self.state = state
         self.target = target
         self.heavy_seconds = heavy_seconds
+        self.vouched = vouched
+        given_part = given.get(STATE_KEY) if isinstance(given, dict) else None
+        self._given = given_part if isinstance(given_part, dict) else None
         self._streams: dict[str, t.Any] = {}
         self._last_heavy = float("-inf")
 
     def publish(self, *, force: bool = False) -> None:
         """Refresh ``target[STATE_KEY]``."""
+        if not self.vouched():
+            if self._given is None:
+                self.target.pop(STATE_KEY, None)
+            else:
+                self.target[STATE_KEY] = self._given
+            return
         now = time.monotonic()
         if force or now - self._last_heavy >= self.heavy_seconds:
             self._streams = self.state.dump_streams()

@@ -38,7 +38,13 @@ from tap_knowbe4.run import RunControl
 from tap_knowbe4.sdk_seams import SeamedTap, environment_settings, override, signals_taken_over
 from tap_knowbe4.settings import CONFIG_SCHEMA, Settings, normalize_text_values
 from tap_knowbe4.shapes import deselected_fields, stream_shape
-from tap_knowbe4.state import LastRun, StatePublisher, TapState, account_identity
+from tap_knowbe4.state import (
+    LastRun,
+    StatePublisher,
+    TapState,
+    account_identity,
+    vouched_for,
+)
 from tap_knowbe4.streams import stream_classes
 from tap_knowbe4.writer import BufferedRecordWriter, discard_stdout, require_output
 
@@ -165,7 +171,12 @@ class TapKnowBe4(SeamedTap):
             },
             warn=lambda text: self.logger.warning("State: %s.", text),
         )
-        self._publisher = StatePublisher(self.typed_state, t.cast("dict", self.state))
+        self._publisher = StatePublisher(
+            self.typed_state,
+            t.cast("dict", self.state),
+            vouched=vouched_for(self._raw_state, account, lambda: self.run.key_accepted),
+            given=self._raw_state,
+        )
         self.resume = Resume(
             self.typed_state,
             parents={
