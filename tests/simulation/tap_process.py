@@ -15,6 +15,7 @@ for a loaded machine). A run past its bound is killed (SIGKILL) and reported.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -185,5 +186,7 @@ class TapProcess:
                 hung_at = now
             if hung_at is not None and now - hung_at >= HANG_SIGNAL_DELAY:
                 self.signal(t.cast("str", hang))
-            time.sleep(0.02)
+            # Back as soon as the run ends (a 20 ms sleep here noticed the end up to 20 ms late).
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.02)
         return ""
