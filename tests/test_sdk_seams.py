@@ -399,10 +399,17 @@ def _no_wait() -> t.Generator[float, None, None]:
         yield 0.0
 
 
+@pytest.fixture(scope="module")
+def retrying_stream() -> RESTStream:
+    """One tap's ``users`` stream for every candidate (the decorator is built per call)."""
+    stream = t.cast("RESTStream", _tap(max_retries=2).streams["users"])
+    stream.backoff_wait_generator = _no_wait  # type: ignore[method-assign]
+    return stream
+
+
 @pytest.mark.parametrize("error", _CANDIDATES, ids=lambda e: type(e).__name__)
-def test_seam_7_sdk_retried_is_what_the_sdk_s_request_decorator_retries(error):
-    stream = _tap(max_retries=2).streams["users"]
-    stream.backoff_wait_generator = _no_wait
+def test_seam_7_sdk_retried_is_what_the_sdk_s_request_decorator_retries(error, retrying_stream):
+    stream = retrying_stream
     calls = []
 
     def request() -> None:
