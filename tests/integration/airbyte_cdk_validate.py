@@ -5,6 +5,9 @@ virtualenv, and imports nothing of the tap:
 
     python airbyte_cdk_validate.py CONFIG.json NAME=MESSAGES.jsonl [NAME=MESSAGES.jsonl ...]
 
+or, from a process that has imported the CDK already (``pyairbyte_driver.py``'s ``validate``
+step: one PyAirbyte process for the whole module, not two), ``report(CONFIG, {NAME: PATH})``.
+
 For every line of every file:
 
 * the CDK's serializer (``AirbyteMessageSerializer.load``: serpyco-rs checks every field
@@ -83,9 +86,10 @@ def _summary(output: EntrypointOutput) -> dict:
     }
 
 
-def main() -> int:
-    config = json.loads(Path(sys.argv[1]).read_text())
-    files = dict(arg.split("=", 1) for arg in sys.argv[2:])
+def report(config_path: str, files: dict[str, str]) -> dict:
+    """What the CDK and PyAirbyte's model found in ``files`` (name -> JSON-lines path), with
+    the config at ``config_path`` checked against the spec (the file named ``spec``)."""
+    config = json.loads(Path(config_path).read_text())
     report: dict = {"invalid": [], "kinds": collections.Counter(), "files": {}}
     for name, file in files.items():
         invalid, kinds = _strict(Path(file))
@@ -110,7 +114,12 @@ def main() -> int:
             errors = list(schemas[data.stream].iter_errors(data.data))
             if errors:
                 report["records_invalid"].append([name, data.stream, errors[0].message[:200]])
-    print(json.dumps(report, default=dict))
+    return report
+
+
+def main() -> int:
+    files = dict(arg.split("=", 1) for arg in sys.argv[2:])
+    print(json.dumps(report(sys.argv[1], files), default=dict))
     return 0
 
 

@@ -9,6 +9,7 @@ Singer tests.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -112,76 +113,43 @@ def truth(sb: Sandbox) -> dict[str, int]:
     return {stream: len(expected_records(sb.org, stream)) for stream in ALL_STREAMS}
 
 
-def test_pyairbyte_checks_then_reads_every_stream_then_only_what_changed(pyairbyte, tmp_path):
-    """In one PyAirbyte session: check with a wrong key fails with our line, check passes,
-    a first read fills the cache with the ground truth, a second read from the state
-    PyAirbyte kept sends only the incremental minimum and leaves the cache whole."""
-    with sandbox() as sb:
-        config = tap_config(sb)
-        bad_key = "wrong-key-for-pyairbyte-42"
-        steps = [
-            ("check", tap_config(sb, api_key=bad_key)),
-            ("check", config),
-            ("read", config),
-            ("read", config),
-        ]
-        driver = Driver(pyairbyte, tmp_path, steps)
-        try:
-            bad = driver.next()
-            assert bad["ok"] is False
-            assert bad["failure_reason"].startswith("The API key was rejected by 127.0.0.1:")
-            assert driver.next() == {"ok": True, "failure_reason": None}
-            sb.reset()
-            first = driver.next()
-            assert first["rows"] == truth(sb)
-            assert first["state_streams"] == sorted(ALL_STREAMS)
-            full_requests = sb.stats()["requests"]
-            sb.reset()
-            second = driver.next()
-        finally:
-            driver.close()
-        assert sb.stats()["requests"] == incremental_minimum(sb, config["page_size"])
-        assert sb.stats()["requests"] < full_requests
-        assert second["processed_records"] < sum(first["rows"].values())
-        assert second["rows"] == truth(sb)
-        assert second["cache"] == first["cache"]
-        logs = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log"))
-        logs += driver.log.read_text()
-        assert bad_key not in logs
-        assert sb.api_key not in logs
+@dataclasses.dataclass
+class CdkFiles:
+    """The installed source's output of every command (one sandbox), and what to expect."""
+
+    config: dict
+    config_path: str
+    files: dict[str, str]
+    #: Command name -> exit code.
+    codes: dict[str, int]
+    #: The records the sandbox's streams hold (the full read must send them all).
+    total: int
 
 
-def run_source(tmp: Path, name: str, *args: str, files: dict[str, str]) -> int:
-    """Run the installed ``source-knowbe4`` as Airbyte would (forked warm: tests/warm_tap.py);
-    keep its stdout as ``name``."""
-    out = tmp / f"{name}.jsonl"
-    ended = warm_tap.run([str(SOURCE), *args], timeout=300)
-    out.write_text(ended.stdout)
-    files[name] = str(out)
-    return ended.returncode
-
-
-def test_the_cdk_accepts_every_message_of_every_command(pyairbyte, tmp_path):
+def cdk_files(tmp: Path) -> CdkFiles:
     """spec, check (both answers), discover, full and incremental reads, a budget stop and
-    a malformed catalog: every line passes the CDK's serializer and PyAirbyte's model."""
+    a malformed catalog, each run as Airbyte would (no PyAirbyte), into ``tmp``."""
+    tmp.mkdir()
     with sandbox() as sb:
         config = tap_config(sb)
         paths = {
-            name: tmp_path / f"{name}.json"
+            name: tmp / f"{name}.json"
             for name in ("config", "bad", "capped", "catalog", "wrong", "state")
         }
         paths["config"].write_text(json.dumps(config))
         paths["bad"].write_text(json.dumps({**config, "api_key": "not-this-one-99"}))
         paths["capped"].write_text(json.dumps({**config, "max_requests_per_run": 40}))
         files: dict[str, str] = {}
+        codes: dict[str, int] = {}
         cfg = str(paths["config"])
-        assert run_source(tmp_path, "spec", "spec", files=files) == 0
-        assert run_source(tmp_path, "check", "check", "--config", cfg, files=files) == 0
-        assert (
-            run_source(tmp_path, "check_bad", "check", "--config", str(paths["bad"]), files=files)
-            == 0
-        )
-        assert run_source(tmp_path, "discover", "discover", "--config", cfg, files=files) == 0
+
+        def run(name: str, *args: str) -> None:
+            codes[name] = run_source(tmp, name, *args, files=files)
+
+        run("spec", "spec")
+        run("check", "check", "--config", cfg)
+        run("check_bad", "check", "--config", str(paths["bad"]))
+        run("discover", "discover", "--config", cfg)
         discovered = json.loads(Path(files["discover"]).read_text().splitlines()[-1])["catalog"]
         paths["catalog"].write_text(
             json.dumps(
@@ -198,33 +166,125 @@ def test_the_cdk_accepts_every_message_of_every_command(pyairbyte, tmp_path):
             )
         )
         read = ["read", "--config", cfg, "--catalog", str(paths["catalog"])]
-        assert run_source(tmp_path, "read", *read, files=files) == 0
+        run("read", *read)
         states = {}
         for line in Path(files["read"]).read_text().splitlines():
             message = json.loads(line)
             if message["type"] == "STATE":
                 states[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]
         paths["state"].write_text(json.dumps(list(states.values())))
-        again = [*read, "--state", str(paths["state"])]
-        assert run_source(tmp_path, "read_incremental", *again, files=files) == 0
+        run("read_incremental", *read, "--state", str(paths["state"]))
         capped = ["read", "--config", str(paths["capped"]), "--catalog", str(paths["catalog"])]
-        assert run_source(tmp_path, "read_budget_stop", *capped, files=files) == 1
+        run("read_budget_stop", *capped)
         paths["wrong"].write_text(json.dumps({"streams": [{"stream": {"name": "users"}}]}))
-        wrong = ["read", "--config", cfg, "--catalog", str(paths["wrong"])]
-        assert run_source(tmp_path, "read_bad_catalog", *wrong, files=files) == 1
+        run("read_bad_catalog", "read", "--config", cfg, "--catalog", str(paths["wrong"]))
+        return CdkFiles(config, cfg, files, codes, sum(truth(sb).values()))
 
-        proc = subprocess.run(
-            [str(pyairbyte), str(HERE / "airbyte_cdk_validate.py"), cfg]
-            + [f"{name}={path}" for name, path in files.items()],
-            capture_output=True,
-            text=True,
-            env=airbyte_env(tmp_path),
-            timeout=300,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr[-5000:]
-        report = json.loads(proc.stdout.strip().splitlines()[-1])
-        total = sum(truth(sb).values())
+
+@dataclasses.dataclass
+class Session:
+    """What the module's one PyAirbyte process answered, step by step, and what its sandbox
+    saw between the steps."""
+
+    api_key: str
+    bad_key: str
+    answers: dict[str, dict] = dataclasses.field(default_factory=dict)
+    #: Per read: the sandbox's ground truth (rows per stream) and its requests.
+    truths: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    requests: dict[str, int] = dataclasses.field(default_factory=dict)
+    incremental_minimum: int = 0
+    logs: str = ""
+    cdk: CdkFiles | None = None
+
+
+@pytest.fixture(scope="module")
+def session(pyairbyte: Path, tmp_path_factory: pytest.TempPathFactory) -> Session:
+    """One PyAirbyte process for both tests (``import airbyte, airbyte_cdk`` costs ~6-7 s of
+    CPU from bytecode, twice that from source): the installed source's output of every
+    command is made first (``cdk_files``, a sandbox of its own); then, with another sandbox,
+    PyAirbyte checks with a wrong key, checks, reads, reads again from the state it kept, and
+    last checks the first sandbox's files with the CDK (``validate``). Each test asserts on
+    its part."""
+    tmp = tmp_path_factory.mktemp("pyairbyte")
+    cdk = cdk_files(tmp / "cdk")
+    with sandbox() as sb:
+        config = tap_config(sb)
+        found = Session(api_key=sb.api_key, bad_key="wrong-key-for-pyairbyte-42", cdk=cdk)
+        validate_args = {"config": cdk.config_path, "files": cdk.files}
+        steps = [
+            ("check", tap_config(sb, api_key=found.bad_key)),
+            ("check", config),
+            ("read", config),
+            ("read", config),
+            ("validate", validate_args),
+        ]
+        driver = Driver(pyairbyte, tmp, steps)
+        try:
+            found.answers["check_bad"] = driver.next()
+            found.answers["check"] = driver.next()
+            for read in ("first", "second"):
+                sb.reset()
+                found.answers[read] = driver.next()
+                found.truths[read] = truth(sb)
+                found.requests[read] = sb.stats()["requests"]
+            found.incremental_minimum = incremental_minimum(sb, config["page_size"])
+            found.answers["validate"] = driver.next()
+        finally:
+            driver.close()
+    logs = "".join(p.read_text() for p in (tmp / "logs").rglob("*.log"))
+    found.logs = logs + driver.log.read_text()
+    return found
+
+
+def test_pyairbyte_checks_then_reads_every_stream_then_only_what_changed(session: Session):
+    """In one PyAirbyte session: check with a wrong key fails with our line, check passes,
+    a first read fills the cache with the ground truth, a second read from the state
+    PyAirbyte kept sends only the incremental minimum and leaves the cache whole."""
+    bad = session.answers["check_bad"]
+    assert bad["ok"] is False
+    assert bad["failure_reason"].startswith("The API key was rejected by 127.0.0.1:")
+    assert session.answers["check"] == {"ok": True, "failure_reason": None}
+    first, second = session.answers["first"], session.answers["second"]
+    assert first["rows"] == session.truths["first"]
+    assert first["state_streams"] == sorted(ALL_STREAMS)
+    assert session.requests["second"] == session.incremental_minimum
+    assert session.requests["second"] < session.requests["first"]
+    assert second["processed_records"] < sum(first["rows"].values())
+    assert second["rows"] == session.truths["second"]
+    assert second["cache"] == first["cache"]
+    assert session.bad_key not in session.logs
+    assert session.api_key not in session.logs
+
+
+def run_source(tmp: Path, name: str, *args: str, files: dict[str, str]) -> int:
+    """Run the installed ``source-knowbe4`` as Airbyte would (forked warm: tests/warm_tap.py);
+    keep its stdout as ``name``."""
+    out = tmp / f"{name}.jsonl"
+    ended = warm_tap.run([str(SOURCE), *args], timeout=300)
+    out.write_text(ended.stdout)
+    files[name] = str(out)
+    return ended.returncode
+
+
+def test_the_cdk_accepts_every_message_of_every_command(session: Session):
+    """spec, check (both answers), discover, full and incremental reads, a budget stop and
+    a malformed catalog (``cdk_files``): every line passes the CDK's serializer and
+    PyAirbyte's model (the ``validate`` step of the module's PyAirbyte process)."""
+    cdk = session.cdk
+    assert cdk is not None
+    assert cdk.codes == {
+        "spec": 0,
+        "check": 0,
+        "check_bad": 0,
+        "discover": 0,
+        "read": 0,
+        "read_incremental": 0,
+        "read_budget_stop": 1,
+        "read_bad_catalog": 1,
+    }
+    config = cdk.config
+    report = session.answers["validate"]
+    total = cdk.total
 
     assert report["invalid"] == []
     assert report["records_invalid"] == []
