@@ -281,19 +281,54 @@ def test_a_signal_mid_sync_writes_the_state_and_exits_non_zero(tmp_path, sig):
                 command, stdout=subprocess.PIPE, stderr=log, text=True, env=clean_env()
             )
             assert proc.stdout is not None
-            # The first message means the sync has begun (and the handlers are in place): a
-            # fixed sleep raced with a slow start on a busy machine.
+            # The first RECORD means the API has answered (a run's state is its own only then:
+            # a run under a rejected key writes none) and the handlers are in place: a fixed
+            # sleep raced with a slow start on a busy machine.
             with proc.stdout:
-                stdout = proc.stdout.readline()
+                stdout = ""
+                for line in proc.stdout:
+                    stdout += line
+                    if '"RECORD"' in line:
+                        break
                 proc.send_signal(sig)
                 stdout += proc.stdout.read()
             proc.wait(timeout=60)
         stderr = (tmp_path / "stderr").read_text()
+    assert '"RECORD"' in stdout, stderr[-2000:]
     assert proc.returncode == 128 + sig, stderr[-2000:]
     assert "Traceback" not in stderr
     states = [json.loads(line)["value"] for line in stdout.splitlines() if '"STATE"' in line]
     assert states[-1]["tap_knowbe4"]["interrupted"] is not None  # resumable
     assert '"ACTIVATE_VERSION"' not in stdout or "complete" in stderr
+    _no_secret(stdout, stderr)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_before_the_api_answers_hands_the_given_state_back(tmp_path, sig):
+    # Nothing was read, so nothing of the run's own is known: the state it was given comes
+    # back unchanged (here a previous run's, under another key's fingerprint, which a STATE of
+    # this run's own would displace in Meltano's store), and the exit says it was stopped.
+    given = {"tap_knowbe4": {"version": 3, "account": "api.eu.knowbe4.com|0123456789abcdef"}}
+    with sandbox(api_key=KEY, latency_ms=3000) as sb:
+        config = tap_config(sb, budget_ledger=False)
+        command = tap_command(tmp_path, config, state=given, catalog=catalog_selecting())
+        with (tmp_path / "stderr").open("w") as log:
+            proc = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=log, text=True, env=clean_env()
+            )
+            assert proc.stdout is not None
+            with proc.stdout:
+                stdout = proc.stdout.readline()  # the sync has begun; its first request waits
+                proc.send_signal(sig)
+                stdout += proc.stdout.read()
+            proc.wait(timeout=60)
+        stderr = (tmp_path / "stderr").read_text()
+    assert '"RECORD"' not in stdout
+    assert proc.returncode == 128 + sig, stderr[-2000:]
+    assert "Traceback" not in stderr
+    states = [json.loads(line)["value"] for line in stdout.splitlines() if '"STATE"' in line]
+    assert states, stdout  # the interrupted run says where it stands: where it was given
+    assert [s.get("tap_knowbe4") for s in states] == [given["tap_knowbe4"]] * len(states)
     _no_secret(stdout, stderr)
 
 
