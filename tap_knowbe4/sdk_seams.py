@@ -69,6 +69,11 @@ The seams:
     (``write_record``, :class:`tap_knowbe4.writer.BufferedRecordWriter`), it gets each
     map's alias, record, version and ``time_extracted`` instead: the same bytes
     (``tests/test_sdk_seams.py``), no message object.
+15. :meth:`SeamedTap.setup_mapper` -- the SDK's mapper takes ``__else__`` out of the
+    ``stream_maps`` it is given, the config's own dict: the config then no longer said that
+    ``__else__: null`` removes every stream no map names, and the state kept what such a
+    stream's run read (bookmarks, settled tests) under the shape of the stream sent whole
+    (attack 10 #1). The mapper gets a copy; the config keeps what it was given.
 """
 
 from __future__ import annotations
@@ -374,6 +379,19 @@ def written_encoding(encoding: BaseBatchFileEncoding) -> BaseBatchFileEncoding:
 
 class SeamedTap(Tap):
     """The SDK's tap, its final ``sync_all`` extended through one method (seam 5)."""
+
+    @override
+    def setup_mapper(self) -> None:
+        """15. The SDK's mapper, made from a copy of ``stream_maps`` (it pops ``__else__``)."""
+        maps = self.config.get("stream_maps")
+        if not isinstance(maps, dict):
+            super().setup_mapper()
+            return
+        self._config["stream_maps"] = copy.deepcopy(maps)
+        try:
+            super().setup_mapper()
+        finally:
+            self._config["stream_maps"] = maps
 
     @override  # type: ignore[misc]  # final in the SDK: extended, not replaced
     def sync_all(self) -> None:

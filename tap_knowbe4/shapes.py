@@ -26,6 +26,12 @@ import typing as t
 
 #: The SDK's stream-map options that name the stream a map reads from.
 SOURCE_OPTION = "__source__"
+#: The SDK's top-level stream-map option for the streams no map names; null removes them.
+ELSE_OPTION = "__else__"
+#: The SDK's spelling of null in stream maps.
+NULL_STRING = "__NULL__"
+#: The SDK's flattening defaults (``FlatteningOptions``): a value equal to them shapes nothing.
+FLATTENING_DEFAULTS = {"flattening_separator": "__", "flattening_max_key_length": 255}
 
 
 def maps_of(name: str, stream_maps: object) -> list[tuple[str, t.Any]]:
@@ -43,6 +49,26 @@ def maps_of(name: str, stream_maps: object) -> list[tuple[str, t.Any]]:
         if source == name or fnmatch.fnmatch(name, source):
             found.append((str(key), value))
     return sorted(found, key=lambda entry: entry[0])
+
+
+def removed_by_default(name: str, stream_maps: object) -> bool:
+    """True when ``__else__: null`` removes stream ``name`` (the SDK's default mapper).
+
+    ``__else__`` null (or ``__NULL__``) removes every stream no map names as its own: a key
+    equal to the name or a pattern matching it, whose value is not a map reading from a
+    ``__source__`` (such a map adds a stream; its source keeps the default mapper).
+    """
+    if not isinstance(stream_maps, dict) or stream_maps.get(ELSE_OPTION, "") not in (
+        None,
+        NULL_STRING,
+    ):
+        return False
+    for key, value in stream_maps.items():
+        if str(key).startswith("__") or (isinstance(value, dict) and SOURCE_OPTION in value):
+            continue
+        if key == name or fnmatch.fnmatch(name, str(key)):
+            return False
+    return True
 
 
 def _flattening(config: t.Mapping[str, t.Any]) -> int:
@@ -67,9 +93,15 @@ def stream_shape(name: str, config: t.Mapping[str, t.Any], deselected: t.Iterabl
         parts["maps"] = maps
         if config.get("stream_map_config"):  # expressions may read it
             parts["map_config"] = config.get("stream_map_config")
+    if removed_by_default(name, config.get("stream_maps")):
+        parts["removed"] = True  # the target gets none of it under its own name
     depth = _flattening(config)
     if depth:
         parts["flattening"] = depth
+        for option, default in FLATTENING_DEFAULTS.items():  # the columns' names
+            value = config.get(option)
+            if value is not None and str(value) != str(default):
+                parts[option] = str(value)
     left_out = sorted(set(deselected))
     if left_out:
         parts["deselected"] = left_out

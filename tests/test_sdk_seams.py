@@ -586,3 +586,19 @@ def _is_own(node: ast.expr) -> bool:
     if isinstance(node, ast.Name):
         return node.id in ("self", "cls")
     return isinstance(node, ast.Call) and getattr(node.func, "id", None) == "super"
+
+
+# -- 15: the mapper takes __else__ out of the stream_maps it is given --------------------
+
+
+def test_seam_15_the_config_keeps_else_after_the_mapper_is_made():
+    """The SDK's mapper pops ``__else__`` from the dict it is given; it gets a copy, so the
+    config still says that unmapped streams are removed (attack 10 #1), and the mapper
+    still removes them."""
+    from singer_sdk.mapper import RemoveRecordTransform  # noqa: PLC0415
+
+    maps = {"groups": {"__alias__": "g"}, "__else__": None}
+    tap = _tap(stream_maps=maps)
+    assert tap.config["stream_maps"] == {"groups": {"__alias__": "g"}, "__else__": None}
+    assert isinstance(tap.mapper.stream_maps["users"][0], RemoveRecordTransform)
+    assert not isinstance(tap.mapper.stream_maps["groups"][0], RemoveRecordTransform)
