@@ -25,12 +25,17 @@ a short page                           fewer records than a full page (what was 
                                        may be a server's cap: page 2 at that size is asked
                                        first, and the list goes on at the server's size
 a cursor that stopped                  a page reached by following a cursor that names none:
-                                       the place that named every earlier page names no more
+                                       the place that named every earlier page names no more.
+                                       A full page there is asked again (attack 9 #5: a proxy or
+                                       a server's slip may drop the next cursor once): the same
+                                       records naming none again, an explicit end or a short
+                                       page end the list; a next cursor is followed
 the probe of a silent full page        page 1 full and naming nothing, page 2 the same records
                                        (the server ignores ``page``): the first request is sent
                                        again with ``per_page`` one lower; if that answer names a
-                                       next cursor, the server names one whenever more follow,
-                                       so its silence on the full page meant the end
+                                       next cursor, the server names cursors, and it is followed
+                                       (a page whose cursor was dropped once ends nothing): the
+                                       list ends where its cursors stop
 one answer, where documented           endpoints the reference documents as answering everything
                                        at once (user risk histories): more rows than a page, or
                                        the probe above answering more rows than asked (the
@@ -47,9 +52,11 @@ line naming the endpoint and the answer's shape.
 
 Requests: exactly the pages when a cursor or an explicit end is given (plus page 2 for a list
 exactly one page long whose end marker no cursor led to); one more (the empty or short page)
-when a list is an exact multiple of the page size and ends by page number; the probe costs one
+when a list is an exact multiple of the page size and ends by page number, or when its last
+page, reached by a cursor, is full and names nothing (asked again); the probe costs one
 request, only when page 1 is full, names nothing, and page 2 repeats it (in ``cursor`` mode,
-where page 2 is never asked, at once).
+where page 2 is never asked, at once), and one more page of the cursor it names (the
+record that the smaller page left over).
 Endpoints documented as unpaginated get the fewest parameters that give the whole answer
 whichever reading of the documentation holds: their own and ``per_page`` (no ``page``, no
 ``cursor``, no probe for a cap). A peer sends ``full=true`` alone; where the endpoint does page,
@@ -114,12 +121,15 @@ def _comparable_key(key: t.Hashable) -> t.Hashable:
 class PageToken:
     """Where the next request starts: a page number or a cursor, and the page size.
 
-    Fields that are None are not sent.
+    Fields that are None are not sent, nor ``again``.
     """
 
     page: int | None = None
     cursor: str | None = None
     per_page: int | None = None
+    #: The same page asked a second time (a full page at a cursor naming none): never sent,
+    #: it tells the SDK's loop guard (two equal tokens in a row) this is no loop.
+    again: bool = False
 
     def as_params(self) -> dict[str, t.Any]:
         """The query parameters that select this page."""
@@ -187,7 +197,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         #: earlier run kept led to a page naming nothing (a server that no longer reads
         #: cursors answers its first page there). The list must be read from its start.
         self.resume_unproven = False
-        self._phase = "first"  # first, number, cap, cursor, probe
+        self._phase = "first"  # first, number, cap, cursor, probe, again
         self._resumed_cursor = False
         if start is not None and start.cursor not in (None, "true"):
             self._phase = "cursor"  # a cursor the interrupted run was following
@@ -205,6 +215,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         self._end_claimed = False
         self._empty_cursor_pages = 0
         self._last_page: Page | None = None
+        self._again_keys = ""
         #: The :func:`page_fingerprint` of the last page accepted ("" before any).
         self.page_keys = ""
         #: True when the first page, at ``start``, had the fingerprint kept with it.
@@ -279,6 +290,9 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         if self._phase == "probe" and page is not None:
             self._fail(page, "asked again for one record fewer, it answered none")
             return False
+        if self._phase == "again" and page is not None:
+            self._fail(page, "asked again at the same cursor, it answered none")
+            return False
         if self._empty_cursor_start(page):
             return True  # get_next asks page 1 by number
         if page is None or not page.next_cursor or self.mode == "page":
@@ -302,6 +316,8 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             self._empty_cursor_pages = 0
         if self._phase == "probe":
             return self._after_probe(page)
+        if self._phase == "again":
+            return self._after_asking_again(page)
         if self._all_seen and len(page.records) >= self.size:
             return self._repeated(page)  # (a short one ends the list like any short page)
         if page.next_cursor and self.mode != "page":
@@ -381,6 +397,8 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             self._unproven(page)
             return None
         if self._phase == "cursor":
+            if count >= self.size:
+                return self._ask_again(page)
             return self._end("a cursor that stopped")
         if count > self.size:
             return self._oversized(page, count)
@@ -473,12 +491,22 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
     def _after_probe(self, page: Page) -> PageToken | None:
         first = self._first or page
         asked = self.size - 1
-        if page.next_cursor:
+        if page.next_cursor and self.mode == "page":  # a cursor is not followed: as before
             self.notes.append(
                 "a full page naming no next page was the whole list "
                 "(asked for one record fewer, the server named a next cursor)"
             )
             return self._end("the probe of a silent full page")
+        if page.next_cursor:
+            # The server names cursors: the full page's silence may have been the end, or a
+            # cursor dropped once (attack 9 #5). Its cursor, past the smaller page, tells;
+            # asked at the full size, its page starts with the record the probe left over.
+            self.notes.append(
+                "a full first page named no next page; asked for one record fewer, "
+                "the server named a next cursor, followed"
+            )
+            self._phase = "cursor"
+            return PageToken(cursor=page.next_cursor, per_page=self.size)
         if len(page.records) > asked:
             if self.may_ignore_paging:
                 self.notes.append(
@@ -492,6 +520,36 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             first,
             f"{ignored}names no next cursor the tap can read, even asked for one record fewer",
         )
+        return None
+
+    def _ask_again(self, page: Page) -> PageToken:
+        """A full page at a cursor names none: ask the same cursor once more (attack 9 #5).
+
+        A cursor list whose every earlier page named the next one is silent on a full page:
+        the end of a list exactly that long, or a cursor dropped once (a proxy stripping
+        ``X-Next-Cursor``, a server's slip). Taking it for the end lost every later record
+        with exit 0, and a version-aware target deleted them. One request tells.
+        """
+        self._phase = "again"
+        self._again_keys = self.page_keys
+        current = self.current_value
+        return PageToken(cursor=current.cursor, per_page=current.per_page, again=True)
+
+    def _after_asking_again(self, page: Page) -> PageToken | None:
+        """The same cursor answered a second time (see :meth:`_ask_again`)."""
+        if page.next_cursor:
+            self.notes.append("a full page at a cursor named no next cursor once; asked again")
+            self._phase = "cursor"
+            return PageToken(cursor=page.next_cursor, per_page=self.current_value.per_page)
+        if page.next_cursor == "" or page.more is False:
+            return self._end("an explicit end marker (a full page at a cursor, asked twice)")
+        if page.more:
+            return self._more_unnamed(page)
+        if len(page.records) < self.size:
+            return self._end("a short page (a full page at a cursor, asked twice)")
+        if self.page_keys == self._again_keys:
+            return self._end("a cursor that stopped (a full page, asked twice)")
+        self._fail(page, "asked again at the same cursor, answered other records naming none")
         return None
 
     # -- endings -----------------------------------------------------------------------

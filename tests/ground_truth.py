@@ -172,15 +172,16 @@ def listing_requests(
     A model of the tap's documented protocol (``tap_knowbe4.pagination``) under the
     sandbox's rules: every page; one more (empty or short) page where a list ends by page
     number; a probe of page 2 after a short first page of a typical cap size (a multiple of
-    10 or 25); and, where page 1 is full, names no next page and the server ignores
-    ``page``, page 2 (a repeat) plus one probe. ``cursor``: the tap asks for cursors
+    10 or 25); where page 1 is full, names no next page and the server ignores ``page``,
+    page 2 (a repeat) plus one probe and the page its cursor names; a full last page reached
+    by a cursor and naming none, asked again. ``cursor``: the tap asks for cursors
     (``pagination`` auto or cursor); ``cursor_only``: ``pagination: cursor``. Endpoints
     documented as unpaginated are asked with no paging parameter at all (the API's default
     page of 100), except under ``pagination: cursor``.
     """
     rules = sb.paging
     if _documented_unpaginated(sb, path) and not cursor_only:
-        return _bare_listing(sb, path, rows, page_size)
+        return _bare_listing(sb, path, rows, page_size, cursor=cursor)
     size = rules.page_size(path, page_size)
     if rules.is_unpaginated(path):
         raise NotImplementedError("the tap fails a listing that ignores paging undocumented")
@@ -193,24 +194,33 @@ def listing_requests(
         return max(1, math.ceil(rows / size))
     # the last page names no next cursor: silent
     if rows > size:
-        return math.ceil(rows / size)  # the last page is reached by a cursor that stopped
+        # the last page is reached by a cursor that stopped; a full one is asked again
+        return math.ceil(rows / size) + (1 if rows % size == 0 else 0)
     if cursor_only:
-        return 2 if rows == size else 1  # a full silent page is probed at once
+        # a full silent page is probed at once; the probe's cursor leads to the last record
+        return 3 if rows == size else 1
     if rows == size or (0 < rows < page_size and is_typical_cap(rows)):
-        return 3 if ignores_page else 2  # page 2 (a repeat, or the end), then the probe
+        # page 2 (a repeat, or the end); after a repeat the probe and its cursor's page
+        return 4 if ignores_page else 2
     return 1
 
 
-def _bare_listing(sb: Sandbox, path: str, rows: int, page_size: int) -> int:
-    """An endpoint documented as unpaginated: asked with ``per_page`` only, no cap probe."""
+def _bare_listing(sb: Sandbox, path: str, rows: int, page_size: int, *, cursor: bool) -> int:
+    """An endpoint documented as unpaginated: asked with ``per_page`` only, no cap probe.
+
+    ``cursor``: the tap follows the cursors a server names (``pagination: auto``).
+    """
     rules = sb.paging
     if rules.is_unpaginated(path):
         return 3 if rows == page_size else 1  # exactly a page: page 2, then the probe
     size = rules.page_size(path, page_size)
     if rules.pages_by_cursor(path, cursor=False):
         if rows != size:
-            return max(1, math.ceil(rows / size))
-        return 2 if rules.says_end(path) else 3  # page 2 confirms, or page 2 and the probe
+            again = cursor and rows > size and rows % size == 0 and not rules.says_end(path)
+            return max(1, math.ceil(rows / size)) + again  # a full silent last page: again
+        if rules.says_end(path):
+            return 2  # page 2 confirms
+        return 4 if cursor else 3  # page 2, the probe (and the page its cursor names)
     return rows // size + 1
 
 

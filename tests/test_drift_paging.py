@@ -71,7 +71,9 @@ def test_an_envelope_the_tap_cannot_read_fails_naming_the_endpoint(caplog):
     assert len(run.records("users")) == 500  # each once
 
 
-@pytest.mark.parametrize(("count", "sent"), [(500, 3), (1000, 2), (499, 1)])
+# 500: page 1, page 2 (the same: `page` is ignored), the probe with 499, the page its cursor
+# names (the last record); 1000: the second page, full and silent, is asked again (attack 9 #5)
+@pytest.mark.parametrize(("count", "sent"), [(500, 4), (1000, 3), (499, 1)])
 def test_a_silent_header_server_with_one_full_page_is_read_whole(count, sent):
     def header(page, cursor):
         return json_answer(page, **({"X-Next-Cursor": cursor} if cursor else {}))
@@ -83,10 +85,14 @@ def test_a_silent_header_server_with_one_full_page_is_read_whole(count, sent):
     assert run.error is None, run.error
     assert len(run.records("users")) == count
     assert len(asked) == sent, asked
-    if count == 500:  # page 1, page 2 (the same: `page` is ignored), the probe with 499
+    if count == 500:
         assert asked[2] == {"per_page": "499", "cursor": "true"}
+        assert asked[3]["per_page"] == "500"
+        assert asked[3]["cursor"] not in ("true", None)
         notes = run.tap.run.report.stream("users").anomalies
-        assert any("was the whole list" in text for text in notes)
+        assert any("the server named a next cursor, followed" in text for text in notes)
+    if count == 1000:
+        assert asked[1] == asked[2]
 
 
 def test_the_endpoint_documented_as_unpaginated_gets_the_fewest_parameters():
