@@ -270,6 +270,13 @@ def test_the_oracle_judges_exits():
     summary = "... | WARNING | tap-knowbe4 | Stopped early: ...\ntotal    9   3   0   0\n"
     assert not honest(run, _exit(-15, summary, signal_sent="SIGTERM"))  # seed 530005 run 4
     assert honest(run, _exit(-15, "total 9 3 0 0\n"))  # the summary, but no signal sent
+    # a budget stop must leave a position: the STATE a completed run would write is a lie
+    assert honest(run, _exit(0, stopped, acked=[COMPLETE]))
+    # seed 91007: stopped before the API answered, the run writes the state it was given
+    # (none, or another account's), never one of its own (793f0de): nothing to resume
+    assert not honest(run, _exit(0, stopped, acked=[{"bookmarks": {}}]))
+    foreign = {"tap_knowbe4": {"account": "other", "interrupted": None}}
+    assert not honest(run, _exit(0, stopped, acked=[{**foreign, "bookmarks": {}}]), foreign)
 
 
 def _stream_state(name: str, run_start: int, interrupted: dict | None) -> dict:

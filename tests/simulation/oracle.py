@@ -417,8 +417,13 @@ def _unexpected_code(exit_: Exit, expected: set[int]) -> list[Violation]:
     return [Violation("honest-exit", text)]
 
 
-def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
-    """Exit 0 only when complete or cleanly stopped on the budget; else one line."""
+def check_honest_exit(run: RunPlan, exit_: Exit, given: object = None) -> list[Violation]:
+    """Exit 0 only when complete or cleanly stopped on the budget; else one line.
+
+    ``given``: the state the run was given. A run writes no state of its own until the API
+    vouched for its key (793f0de): stopped before any readable page (the quota, the day's
+    budget), its STATE is the one given (none if none), and it read nothing to resume.
+    """
     if exit_.killed or (exit_.signal_sent == "SIGKILL" and exit_.code == -9):
         return []
     if run.protocol == "airbyte":
@@ -444,7 +449,10 @@ def check_honest_exit(run: RunPlan, exit_: Exit) -> list[Violation]:
                     f"interrupted sync {interrupted}",
                 )
             )
-        if stopped and acked and interrupted is None and exit_.read_to_end:
+        written = exit_.acked[-1].get("tap_knowbe4") if acked else None
+        given_own = given.get("tap_knowbe4") if isinstance(given, dict) else None
+        own = isinstance(written, dict) and written != given_own  # else: passed through
+        if stopped and own and interrupted is None and exit_.read_to_end:
             found.append(
                 Violation("honest-exit", "a budget stop whose final STATE records no position")
             )

@@ -373,7 +373,7 @@ class Sequence:
             *oracle.check_bounded(exit_),
             *oracle.check_singer(warehouse.problems[problems:], exit_),
             *oracle.check_no_leak(self.keys, exit_, self._files(run_dir), self.workdir.rglob("*")),
-            *oracle.check_honest_exit(run, exit_),
+            *oracle.check_honest_exit(run, exit_, given),
         ]
         if not plan_only:
             violations += [
