@@ -15,6 +15,7 @@ from tap_knowbe4.shapes import stream_shape
 from tests.cli import run_cli
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
+from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer
 from tests.singer_output import PRIMARY_KEYS, catalog_selecting
 
 RISK = "account_risk_score_history"
@@ -96,3 +97,68 @@ def test_1_flattening_s_column_names_count_in_the_shape():
         "users", flat
     )
     assert stream_shape("users", {"flattening_separator": "."}) == ""  # not flattened
+
+
+#: A test that ran: closed, started, delivered to its two recipients.
+RAN = {
+    "campaign_id": 1,
+    "status": "Closed",
+    "name": "Quarterly",
+    "started_at": "2025-10-06T14:00:00.000Z",
+    "delivered_count": 2,
+    "opened_count": 1,
+    "clicked_count": 0,
+}
+#: The reference's errored test: it never ran.
+ERRORED = {
+    "campaign_id": 1,
+    "status": "Error",
+    "name": "inactive",
+    "started_at": None,
+    "scheduled_count": None,
+    "delivered_count": 0,
+    "opened_count": 0,
+    "clicked_count": 0,
+}
+TESTS_THAT_RAN = {
+    "scheduled_count-not-sent": RAN,
+    "scheduled_count-null-but-started": {**RAN, "scheduled_count": None},
+    "scheduled_count-null-but-delivered": {**RAN, "started_at": None, "scheduled_count": None},
+}
+
+
+def _phishing_server(tests: list[dict]) -> t.Callable[[Request], Answer]:
+    def handler(request: Request) -> Answer:
+        if request.path == "/v1/account":
+            return json_answer({"name": "Acme", "number_of_seats": 5})
+        if request.path == "/v1/phishing/security_tests":
+            first = request.query.get("page", "1") == "1" and "cursor" not in request.query
+            return json_answer(tests if first else [])
+        if request.path.endswith("/recipients"):
+            pst = int(request.path.split("/")[4])
+            rows = [
+                {"recipient_id": pst * 10 + n, "pst_id": pst, "user": {"id": n}} for n in (1, 2)
+            ]
+            return json_answer(rows if request.query.get("page", "1") == "1" else [])
+        return json_answer([])
+
+    return handler
+
+
+@pytest.mark.parametrize("test", list(TESTS_THAT_RAN.values()), ids=list(TESTS_THAT_RAN))
+def test_3_a_test_whose_scheduled_count_is_missing_has_its_recipients_read(tmp_path, test):
+    """A phishing test without ``scheduled_count`` in the listing (an API that drops the
+    field, as it dropped ``exploited_count``), or null beside a start or a delivery, was
+    taken for an errored test: its recipients were never requested, in any run, without a
+    line, exit 0. Only a test that says it never ran (the count null, no start, nothing
+    delivered) is errored."""
+    tests = [{**test, "pst_id": 1}, {**test, "pst_id": 2}, {**ERRORED, "pst_id": 3}]
+    with HostileServer(_phishing_server(tests)) as server:
+        streams = ["phishing_security_tests", RECIPIENTS]
+        run = run_cli(
+            tmp_path, hostile_config(server, page_size=500), catalog=catalog_selecting(streams)
+        )
+        asked = {r.path for r in server.requests if r.path.endswith("/recipients")}
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(r["recipient_id"] for r in run.records(RECIPIENTS)) == [11, 12, 21, 22]
+    assert "/v1/phishing/security_tests/3/recipients" not in asked  # errored: no request

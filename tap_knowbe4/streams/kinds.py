@@ -291,14 +291,18 @@ class PhishingSecurityTestsStream(ListStream):
         return record
 
     def get_child_context(self, record: dict, context: Context | None) -> dict | None:
-        """Errored tests (``scheduled_count`` null) have no recipients: no request.
+        """Errored tests have no recipients: no request.
 
-        A count sent but unreadable (``2.5``, ``true``: null in the column, kept in
-        ``_extra_fields``) is no errored test: its recipients are read (attack 8 #7).
+        A test is errored only on the documented evidence that it never ran: its
+        ``scheduled_count`` sent as null, and no ``started_at`` or counter saying it ran
+        (the reference's errored shape: ``started_at`` null, every counter 0). A count
+        missing from the answer (an API that drops it, as it dropped ``exploited_count``),
+        or null beside a start or a delivery, is no errored test: its recipients are read
+        (attack 10 #3; before, none was ever read, exit 0). A count sent but unreadable
+        (``2.5``, ``true``: null in the column, kept in ``_extra_fields``) is none either
+        (attack 8 #7).
         """
-        extras = record.get(EXTRA_FIELDS)
-        unreadable = isinstance(extras, dict) and "scheduled_count" in extras
-        if record.get("scheduled_count") is None and not unreadable:
+        if self._never_ran(record):
             return None
         child = super().get_child_context(record, context)
         if child is not None:
@@ -306,6 +310,19 @@ class PhishingSecurityTestsStream(ListStream):
             child["pst_started_at"] = record.get("started_at")
             child["pst_fingerprint"] = pst_fingerprint(record)
         return child
+
+    @staticmethod
+    def _never_ran(record: dict) -> bool:
+        """True when the test says it never ran (see :meth:`get_child_context`)."""
+        extras = record.get(EXTRA_FIELDS)
+        sent = ("scheduled_count", "started_at", *PST_COUNTERS)
+        if isinstance(extras, dict) and any(field in extras for field in sent):
+            return False  # a value sent that could not be read says nothing
+        if "scheduled_count" not in record or record["scheduled_count"] is not None:
+            return False
+        return record.get("started_at") is None and not any(
+            record.get(counter) for counter in PST_COUNTERS
+        )
 
 
 class RecipientsStream(ListStream):
