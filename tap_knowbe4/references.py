@@ -53,31 +53,47 @@ class ReferenceTracker:
         self.pairs = list(references)
         self.targets = frozenset(ref.target for _, ref in self.pairs)
         self._nulls: collections.Counter[tuple[str, Reference]] = collections.Counter()
-        self._named: dict[tuple[str, Reference], collections.Counter[t.Any]] = (
-            collections.defaultdict(collections.Counter)
-        )
+        #: Per reference, how many records named each id (a plain dict: a ``Counter``'s
+        #: ``+=`` costs twice as much per record).
+        self._named: dict[tuple[str, Reference], dict[t.Any, int]] = {}
         self._ids: dict[str, set[t.Any]] = collections.defaultdict(set)
-        self._slots: dict[str, tuple[t.Sequence[Reference], list]] = {}
+        self._observers: dict[str, tuple[t.Sequence[Reference], t.Callable[[dict], None]]] = {}
 
     def observe(self, stream: str, references: t.Sequence[Reference], record: dict) -> None:
         """Note what ``record`` of ``stream`` refers to."""
-        slots = self._slots.get(stream)
-        if slots is None or slots[0] is not references:
-            slots = self._slots[stream] = (references, [self._slot(stream, r) for r in references])
-        for ref, first, rest, named in slots[1]:
-            value = record.get(first)  # a record is a dict
-            for part in rest:  # ``user.id``: ``id`` of ``user``
-                value = value.get(part) if isinstance(value, dict) else None
-            if value is not None:
-                named[value] += 1
-            elif ref.count_nulls:
-                self._nulls[stream, ref] += 1
+        observer = self._observers.get(stream)
+        if observer is None or observer[0] is not references:
+            observer = self._observers[stream] = (references, self._observer(stream, references))
+        observer[1](record)
 
-    def _slot(
-        self, stream: str, ref: Reference
-    ) -> tuple[Reference, str, tuple[str, ...], collections.Counter[t.Any]]:
-        """What :meth:`observe` needs of ``ref``, looked up once per stream."""
-        return ref, ref.parts[0], ref.parts[1:], self._named[stream, ref]
+    def _observer(self, stream: str, references: t.Sequence[Reference]) -> t.Callable[[dict], None]:
+        """One function noting what a record of ``stream`` refers to: compiled once per stream.
+
+        For each reference in turn: the value at its path (None when a level is missing or
+        not an object), counted under the id it names, or as a null where nulls count. The
+        paths are the tap's own (``Reference.path``), written as literals.
+        """
+        scope: dict[str, t.Any] = {"nulls": self._nulls}
+        lines = ["def observe(record):"]
+        for number, ref in enumerate(references):
+            named = self._named.setdefault((stream, ref), {})
+            scope[f"named{number}"], scope[f"get{number}"] = named, named.get
+            scope[f"key{number}"] = (stream, ref)
+            first, *rest = ref.parts
+            lines.append(f"    value = record.get({first!r})")  # a record is a dict
+            for part in rest:  # ``user.id``: ``id`` of ``user``
+                lines.append(
+                    f"    value = value.get({part!r}) if isinstance(value, dict) else None"
+                )
+            lines += [
+                "    if value is not None:",
+                f"        named{number}[value] = get{number}(value, 0) + 1",
+            ]
+            if ref.count_nulls:
+                lines += ["    else:", f"        nulls[key{number}] += 1"]
+        lines.append("    return None")
+        exec("\n".join(lines), scope)  # noqa: S102 (the paths are the tap's, as literals)
+        return t.cast("t.Callable[[dict], None]", scope["observe"])
 
     def seen(self, stream: str, record: dict, keys: t.Sequence[str]) -> None:
         """Note the id of a record of a referenced stream."""
