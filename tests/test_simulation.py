@@ -430,6 +430,26 @@ def test_session_8_draws_only_add_server_paging_and_a_deletion_between_pages(mon
     assert seen == set(plan.SESSION_8_DRAWS)
 
 
+def test_session_9_draws_only_add_a_forgotten_cursor(monkeypatch):
+    """The forgotten cursor (attack 9 #5) comes from a sixth stream: a seed's other draws stay
+    as they were, it is one fault once per run at most, and it is drawn in the first seeds."""
+    seen = 0
+    for seed in range(100):
+        with_it = plan.draw_sequence(seed)
+        monkeypatch.setattr(plan, "quarantined", {*plan.quarantined, *plan.SESSION_9_DRAWS})
+        without = plan.draw_sequence(seed)
+        monkeypatch.undo()
+        for a, b in zip(with_it.runs, without.runs, strict=True):
+            added = [f for f in a.faults if f["kind"] == "forget-cursor"]
+            assert a.faults[: len(b.faults)] == b.faults, seed
+            assert a.faults[len(b.faults) :] == added, seed
+            assert len(added) <= 1
+            assert all(f["count"] == 1 and f["path"] in plan.FORGET_PATHS for f in added)
+            seen += len(added)
+            assert dataclasses.replace(a, faults=b.faults) == b, seed
+    assert seen > 50
+
+
 def test_page_numbers_miss_exactly_the_users_a_deletion_moved_onto_the_pages_read():
     """Attack 7 #4's limit, as the oracle excuses it (page_shift.PageShift.hidden): users
     1-7 in pages of 2; user 1 deleted before page 3: user 5 moved onto page 2, unread."""

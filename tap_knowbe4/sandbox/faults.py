@@ -8,7 +8,26 @@ from dataclasses import dataclass
 from tap_knowbe4.sandbox.rand import SALT_FAULTS, mix, unit
 
 RANDOM_KINDS = ("500", "502", "503", "drop", "truncate")
-KINDS = ("429", "500", "502", "503", "drop", "truncate", "slow", "401", "403", "404")
+KINDS = (
+    "429",
+    "500",
+    "502",
+    "503",
+    "drop",
+    "truncate",
+    "slow",
+    "401",
+    "403",
+    "404",
+    "forget-cursor",
+)
+#: Faults applied to an answer, not a request: ``forget-cursor`` takes the next cursor out of the
+#: next 200 under its path that names one (the page stays; it names nothing, as a proxy
+#: stripping ``X-Next-Cursor`` or a server's slip would send it). Requests that name no cursor
+#: do not consume it.
+ON_ANSWER = ("forget-cursor",)
+#: Faults applied to a request before it is answered (every other kind).
+ON_REQUEST = tuple(kind for kind in KINDS if kind not in ON_ANSWER)
 
 
 @dataclass
@@ -61,10 +80,14 @@ class Faults:
             self._scheduled.append(fault)
         return fault
 
-    def take(self, path: str) -> ScheduledFault | None:
-        """Consume one scheduled fault matching ``path`` (oldest first), if any."""
+    def take(self, path: str, kinds: tuple[str, ...] = ON_REQUEST) -> ScheduledFault | None:
+        """Consume one scheduled fault of ``kinds`` matching ``path`` (oldest first), if any."""
         with self._lock:
+            if not self._scheduled:
+                return None
             for fault in self._scheduled:
+                if fault.kind not in kinds:
+                    continue
                 if fault.path_prefix is None or path.startswith(fault.path_prefix):
                     fault.remaining -= 1
                     if fault.remaining <= 0:

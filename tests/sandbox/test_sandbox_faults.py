@@ -122,3 +122,55 @@ def test_inject_validates() -> None:
         sb.inject("418")
     with pytest.raises(ValueError, match="count"):
         sb.inject("500", count=0)
+
+
+def _next_cursor(resp: requests.Response) -> str | None:
+    """The next cursor an answer names, in whichever place its style puts it."""
+    if "X-Next-Cursor" in resp.headers:
+        return resp.headers["X-Next-Cursor"]
+    if "Link" in resp.headers:
+        return resp.headers["Link"].split("cursor=")[1].split("&")[0]
+    body = resp.json()
+    if isinstance(body, list):
+        return None
+    for member in ("pagination", "_metadata"):
+        if member in body:
+            return body[member]["next_cursor"]
+    if "links" in body:
+        link = body["links"]["next"]
+        return link.split("cursor=")[1].split("&")[0] if link else None
+    return None
+
+
+def _rows(resp: requests.Response) -> list[dict]:
+    body = resp.json()
+    return body if isinstance(body, list) else body.get("data", body.get("items"))
+
+
+@pytest.mark.parametrize("style", ["header", "envelope", "metadata", "links", "link"])
+def test_forget_cursor_leaves_the_next_cursor_out_of_one_page(
+    make_session: Callable[[Sandbox], requests.Session], style: str
+) -> None:
+    """The page is the same; it names nothing (no header, no paging member); asked again it
+    names its cursor. Answers that name none (page numbers, the last page) do not consume it."""
+    with (
+        Sandbox(profile="tidy", users=6, seed=7, limits=False, cursor_style=style) as sb,
+        make_session(sb) as s,
+    ):
+        url = sb.base_url + "/v1/users"
+        sb.inject("forget-cursor", path_prefix="/v1/users", count=1)
+        assert s.get(url, params={"page": "1", "per_page": "2"}).status_code == 200  # no cursor
+        total = len(s.get(url, params={"page": "1", "per_page": "500"}).json())
+        last = s.get(url, params={"cursor": "true", "per_page": str(total)})  # names no cursor
+        assert _next_cursor(last) in (None, "")
+        assert sb.stats()["faults"].get("forget-cursor", 0) == 0
+        forgotten = s.get(url, params={"cursor": "true", "per_page": "2"})
+        assert forgotten.status_code == 200
+        assert forgotten.headers.get("X-Next-Cursor") is None
+        assert "Link" not in forgotten.headers
+        body = forgotten.json()
+        assert isinstance(body, list) or set(body) <= {"data", "items"}
+        assert sb.stats()["faults"]["forget-cursor"] == 1
+        again = s.get(url, params={"cursor": "true", "per_page": "2"})
+        assert _rows(again) == _rows(forgotten)
+        assert _next_cursor(again)

@@ -133,6 +133,15 @@ SESSION_8_DRAWS: dict[str, str] = {
     "KnowBe4, not in the pipeline: 401, or a 200 'Invalid Token' on a hostile server), from a "
     "stream of its own ('session-8-key:<seed>')",
 }
+#: Draws added in session 10, from a sixth random stream (:func:`session_9_random`, named for
+#: attack 9 #5, the finding it draws), so seeds keep every earlier draw.
+SESSION_9_DRAWS: dict[str, str] = {
+    "forget-cursor": "a server (or a proxy stripping X-Next-Cursor) that leaves the next cursor "
+    "out of one page that has one (the sandbox's forget-cursor fault, once per run: twice on "
+    "one page is the end of a list by the tap's evidence), on one list or the first anywhere",
+}
+#: Where a session-9 server forgets a cursor (None: the first answer naming one, anywhere).
+FORGET_PATHS = (None, "/v1/training/enrollments", "/v1/users", "/v1/groups")
 #: The places a session-8 server may name its next cursor in.
 MORE_CURSOR_STYLES = ("metadata", "link", "links", "varied")
 
@@ -623,6 +632,19 @@ def draw_session_8(s8: random.Random, run: RunPlan) -> None:
         run.delete_before_page = (2, 2, 2, 3)[int(delete * 1000) % 4]
 
 
+def session_9_random(seed: int) -> random.Random:
+    """The sixth random stream of ``seed`` (session 10's draws, for attack 9 #5)."""
+    return random.Random(f"session-9:{seed}")
+
+
+def draw_session_9(s9: random.Random, run: RunPlan) -> None:
+    """A cursor forgotten once in a fifth of the runs (two rolls per run, always)."""
+    roll, where = s9.random(), s9.random()
+    if roll < 0.2 and "forget-cursor" not in quarantined:
+        path = FORGET_PATHS[int(where * 1000) % len(FORGET_PATHS)]
+        run.faults.append({"kind": "forget-cursor", "path": path, "count": 1})
+
+
 def draw_stale_key(stale: random.Random, run: RunPlan) -> None:
     """Session 8: a run given a key its account no longer accepts (two draws per run)."""
     roll, bits = stale.random(), stale.getrandbits(128)
@@ -695,6 +717,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
     pyairbyte = {p for p in (0, 1) if s7.random() < 0.5 and "pyairbyte" not in quarantined}
     s8 = session_8_random(seed)
     stale = random.Random(f"session-8-key:{seed}")
+    s9 = session_9_random(seed)
     n = chaos_runs if chaos_runs is not None else r.randrange(5, 14)
     keys = {x.name: x.key for x in tenants}
     reading = {0: "a", 1: "b"}
@@ -727,6 +750,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
             run.airbyte_runner = "pyairbyte" if pipeline in pyairbyte else "platform"
         draw_session_8(s8, run)
         draw_stale_key(stale, run)
+        draw_session_9(s9, run)
         runs.append(run)
     return SequencePlan(seed=seed, start=start, tenants=tenants, runs=runs)
 
