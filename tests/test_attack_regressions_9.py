@@ -276,6 +276,21 @@ def _once(start: int) -> t.Callable[[int], bool]:
     return silent
 
 
+def _read_six_users(
+    tmp_path, silent: t.Callable[[int], bool], style: str, mode: str
+) -> tuple[t.Any, list[Request]]:
+    """Read 6 users in pages of 2 from :func:`_cursor_users`: the run, the users requests."""
+    url: list[str] = []
+    handler = _cursor_users(url, 6, 2, silent, style)
+    with HostileServer(handler) as server:
+        url.append(server.url)
+        config = hostile_config(
+            server, page_size=2, pagination=mode, emit_activate_version_messages=True
+        )
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+        return run, [r for r in server.requests if r.path == "/v1/users"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["cursor", "auto"])
 @pytest.mark.parametrize("style", STYLES)
@@ -284,15 +299,7 @@ def test_5_a_cursor_forgotten_on_one_full_page_loses_no_row(tmp_path, style, mod
     cursor once (a proxy stripping ``X-Next-Cursor``, a server's slip): the tap ended the list
     there, sent users 1-4, exited 0 and activated the version, so a version-aware target
     deleted 5 and 6. A full page at a cursor naming none is asked again: all 6, exit 0."""
-    url: list[str] = []
-    handler = _cursor_users(url, 6, 2, _once(2), style)
-    with HostileServer(handler) as server:
-        url.append(server.url)
-        config = hostile_config(
-            server, page_size=2, pagination=mode, emit_activate_version_messages=True
-        )
-        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
-        asked = [r for r in server.requests if r.path == "/v1/users"]
+    run, asked = _read_six_users(tmp_path, _once(2), style, mode)
     assert run.returncode == 0, run.stderr[-2000:]
     assert sorted({r["id"] for r in run.records("users")}) == list(range(1, 7))
     assert any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
@@ -308,14 +315,7 @@ def test_5_a_first_page_whose_cursor_was_forgotten_loses_no_row(tmp_path, style,
     (the first request with ``per_page`` one lower) named a next cursor, which was taken to
     mean the full page was the whole list: 2 of 6 users, exit 0. The probe's cursor is
     followed now (``auto`` asks page 2 by number first: this server ignores ``page``)."""
-    url: list[str] = []
-    handler = _cursor_users(url, 6, 2, _once(0), style)
-    with HostileServer(handler) as server:
-        url.append(server.url)
-        config = hostile_config(
-            server, page_size=2, pagination=mode, emit_activate_version_messages=True
-        )
-        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+    run, _ = _read_six_users(tmp_path, _once(0), style, mode)
     assert run.returncode == 0, run.stderr[-2000:]
     assert sorted({r["id"] for r in run.records("users")}) == list(range(1, 7))
 
@@ -325,15 +325,7 @@ def test_5_a_first_page_whose_cursor_was_forgotten_loses_no_row(tmp_path, style,
 def test_5_a_full_last_page_silent_twice_ends_the_list(tmp_path, style):
     """A list exactly 3 pages long whose last page names nothing (this server's end): asked
     twice, it ends the list, one request more than the pages."""
-    url: list[str] = []
-    handler = _cursor_users(url, 6, 2, lambda at: at == 4, style)
-    with HostileServer(handler) as server:
-        url.append(server.url)
-        config = hostile_config(
-            server, page_size=2, pagination="cursor", emit_activate_version_messages=True
-        )
-        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
-        asked = [r for r in server.requests if r.path == "/v1/users"]
+    run, asked = _read_six_users(tmp_path, lambda at: at == 4, style, "cursor")
     assert run.returncode == 0, run.stderr[-2000:]
     assert sorted({r["id"] for r in run.records("users")}) == list(range(1, 7))
     assert any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)

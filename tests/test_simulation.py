@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import typing as t
 
 import pytest
 
@@ -365,21 +366,29 @@ def test_pyairbyte_keeps_nothing_of_a_read_that_failed_and_the_platform_keeps_it
     assert warehouse.rows("users")[(1,)].run == 0
 
 
+def _run_pairs(
+    monkeypatch: pytest.MonkeyPatch, draws: t.Iterable[str], seeds: int
+) -> t.Iterator[tuple[int, plan.RunPlan, plan.RunPlan]]:
+    """(seed, run with ``draws``, the same run with them quarantined), for ``seeds`` seeds."""
+    for seed in range(seeds):
+        with_them = plan.draw_sequence(seed)
+        monkeypatch.setattr(plan, "quarantined", {*plan.quarantined, *draws})
+        without = plan.draw_sequence(seed)
+        monkeypatch.undo()
+        for a, b in zip(with_them.runs, without.runs, strict=True):
+            yield seed, a, b
+
+
 def test_session_7_draws_only_say_who_runs_an_airbyte_pipeline(monkeypatch):
     """Session 7's draw (PyAirbyte or the platform) comes from a fourth stream: every other
     draw of a seed stays as it was, and both runners are drawn in the first few hundred."""
     seen = set()
-    for seed in range(200):
-        with_it = plan.draw_sequence(seed)
-        monkeypatch.setattr(plan, "quarantined", {*plan.quarantined, *plan.SESSION_7_DRAWS})
-        without = plan.draw_sequence(seed)
-        monkeypatch.undo()
-        for a, b in zip(with_it.runs, without.runs, strict=True):
-            assert b.airbyte_runner == "platform"
-            if a.protocol != "airbyte":
-                assert a.airbyte_runner == "platform"
-            seen.add(a.airbyte_runner if a.protocol == "airbyte" else "singer")
-            assert dataclasses.replace(a, airbyte_runner="platform") == b, seed
+    for seed, a, b in _run_pairs(monkeypatch, plan.SESSION_7_DRAWS, 200):
+        assert b.airbyte_runner == "platform"
+        if a.protocol != "airbyte":
+            assert a.airbyte_runner == "platform"
+        seen.add(a.airbyte_runner if a.protocol == "airbyte" else "singer")
+        assert dataclasses.replace(a, airbyte_runner="platform") == b, seed
     assert seen == {"singer", "platform", "pyairbyte"}
 
 
@@ -403,30 +412,25 @@ def test_session_8_draws_only_add_server_paging_and_a_deletion_between_pages(mon
     (a server option drawn before stays as drawn), and each is drawn in the first few
     hundred seeds."""
     seen: set[str] = set()
-    for seed in range(300):
-        with_them = plan.draw_sequence(seed)
-        monkeypatch.setattr(plan, "quarantined", {*plan.quarantined, *plan.SESSION_8_DRAWS})
-        without = plan.draw_sequence(seed)
-        monkeypatch.undo()
-        for a, b in zip(with_them.runs, without.runs, strict=True):
-            assert b.delete_before_page == 0
-            assert not b.stale_key
-            if a.stale_key:
-                assert a.stale_key.startswith(f"kb4-sim-{a.tenant}-revoked-")
-                seen.add("stale-key")
-            added = {k: v for k, v in a.server.items() if k not in b.server}
-            assert {k: a.server[k] for k in b.server} == b.server, seed
-            assert set(added) <= {"cursor_style", "cursor_scope", "pagination"}, seed
-            if added.get("cursor_style"):
-                assert added["cursor_style"] in plan.MORE_CURSOR_STYLES
-                seen.add("cursor-styles")
-            if added.get("pagination"):
-                seen.add("server-pagination")
-            if a.delete_before_page:
-                assert a.delete_before_page in (2, 3)
-                seen.add("delete-between-pages")
-            same = dataclasses.replace(a, server=b.server, delete_before_page=0, stale_key="")
-            assert same == b, seed
+    for seed, a, b in _run_pairs(monkeypatch, plan.SESSION_8_DRAWS, 300):
+        assert b.delete_before_page == 0
+        assert not b.stale_key
+        if a.stale_key:
+            assert a.stale_key.startswith(f"kb4-sim-{a.tenant}-revoked-")
+            seen.add("stale-key")
+        added = {k: v for k, v in a.server.items() if k not in b.server}
+        assert {k: a.server[k] for k in b.server} == b.server, seed
+        assert set(added) <= {"cursor_style", "cursor_scope", "pagination"}, seed
+        if added.get("cursor_style"):
+            assert added["cursor_style"] in plan.MORE_CURSOR_STYLES
+            seen.add("cursor-styles")
+        if added.get("pagination"):
+            seen.add("server-pagination")
+        if a.delete_before_page:
+            assert a.delete_before_page in (2, 3)
+            seen.add("delete-between-pages")
+        same = dataclasses.replace(a, server=b.server, delete_before_page=0, stale_key="")
+        assert same == b, seed
     assert seen == set(plan.SESSION_8_DRAWS)
 
 
@@ -434,19 +438,14 @@ def test_session_9_draws_only_add_a_forgotten_cursor(monkeypatch):
     """The forgotten cursor (attack 9 #5) comes from a sixth stream: a seed's other draws stay
     as they were, it is one fault once per run at most, and it is drawn in the first seeds."""
     seen = 0
-    for seed in range(100):
-        with_it = plan.draw_sequence(seed)
-        monkeypatch.setattr(plan, "quarantined", {*plan.quarantined, *plan.SESSION_9_DRAWS})
-        without = plan.draw_sequence(seed)
-        monkeypatch.undo()
-        for a, b in zip(with_it.runs, without.runs, strict=True):
-            added = [f for f in a.faults if f["kind"] == "forget-cursor"]
-            assert a.faults[: len(b.faults)] == b.faults, seed
-            assert a.faults[len(b.faults) :] == added, seed
-            assert len(added) <= 1
-            assert all(f["count"] == 1 and f["path"] in plan.FORGET_PATHS for f in added)
-            seen += len(added)
-            assert dataclasses.replace(a, faults=b.faults) == b, seed
+    for seed, a, b in _run_pairs(monkeypatch, plan.SESSION_9_DRAWS, 100):
+        added = [f for f in a.faults if f["kind"] == "forget-cursor"]
+        assert a.faults[: len(b.faults)] == b.faults, seed
+        assert a.faults[len(b.faults) :] == added, seed
+        assert len(added) <= 1
+        assert all(f["count"] == 1 and f["path"] in plan.FORGET_PATHS for f in added)
+        seen += len(added)
+        assert dataclasses.replace(a, faults=b.faults) == b, seed
     assert seen > 50
 
 
