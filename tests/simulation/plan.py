@@ -141,7 +141,7 @@ SESSION_9_DRAWS: dict[str, str] = {
     "one page is the end of a list by the tap's evidence), on one list or the first anywhere",
 }
 #: Where a session-9 server forgets a cursor (None: the first answer naming one, anywhere).
-FORGET_PATHS = (None, "/v1/training/enrollments", "/v1/users", "/v1/groups")
+FORGET_PATHS = (None, None, None, "/v1/training/enrollments", "/v1/users", "/v1/groups")
 #: The places a session-8 server may name its next cursor in.
 MORE_CURSOR_STYLES = ("metadata", "link", "links", "varied")
 
@@ -638,9 +638,9 @@ def session_9_random(seed: int) -> random.Random:
 
 
 def draw_session_9(s9: random.Random, run: RunPlan) -> None:
-    """A cursor forgotten once in a fifth of the runs (two rolls per run, always)."""
+    """A cursor forgotten once in 30 % of the runs (two rolls per run, always)."""
     roll, where = s9.random(), s9.random()
-    if roll < 0.2 and "forget-cursor" not in quarantined:
+    if roll < 0.3 and "forget-cursor" not in quarantined:
         path = FORGET_PATHS[int(where * 1000) % len(FORGET_PATHS)]
         run.faults.append({"kind": "forget-cursor", "path": path, "count": 1})
 

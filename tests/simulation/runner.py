@@ -270,6 +270,9 @@ class Sequence:
         self.table_clock = TableClock()
         #: Seconds waited for "quota spent" verdicts about to end (``quota_clock``).
         self.verdict_waited = 0.0
+        #: Answers the sandbox's forget-cursor fault took a next cursor out of (a drawn fault
+        #: fires only where a list pages by cursor).
+        self.cursors_forgotten = 0
 
     def run(self) -> SequenceResult:
         """Run every chaotic run, then the clean phase; stop at the first violation."""
@@ -350,6 +353,7 @@ class Sequence:
             airbyte=airbyte,
         )
         exit_.traces = list(warehouse.traces)
+        self.cursors_forgotten += world.sandbox.stats()["faults"].get("forget-cursor", 0)
         acked = exit_.acked
         self.table_clock.see(warehouse.newest_version)
         for state in acked:
@@ -542,6 +546,7 @@ def run_seed(
     log(
         f"seed {seed}: {len(result.runs)} runs in {time.monotonic() - started:.0f}s "
         f"({waited:.1f}s waiting for new table versions, {sequence.verdict_waited:.1f}s for "
-        f"quota verdicts to end), {'FAILED' if result.failed else 'ok'}"
+        f"quota verdicts to end; {sequence.cursors_forgotten} cursors forgotten), "
+        f"{'FAILED' if result.failed else 'ok'}"
     )
     return result
