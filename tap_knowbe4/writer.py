@@ -39,7 +39,7 @@ if t.TYPE_CHECKING:
     import datetime as dt
     from types import FrameType
 
-    from singer_sdk.singerlib import Message
+    from singer_sdk.singerlib import Message, StateMessage
 
 #: Bytes of records held before they are written.
 BLOCK_BYTES = 64 * 1024
@@ -56,6 +56,17 @@ def record_line_into(message: Message, block: bytearray) -> None:
     block copies it; here the SDK's encoder writes the message's dict into the block.
     """
     encoder.encode_into(message.to_dict(), block, -1)
+    block += b"\n"
+
+
+def state_line_into(message: StateMessage, block: bytearray) -> None:
+    """Append ``message``'s line to ``block``: the bytes of the SDK's ``format_message``.
+
+    The SDK makes the line from ``dataclasses.asdict`` of the message, which copies the
+    whole state value, deeply, once per page; its dict factory leaves out only the message's
+    own fields that are None (a STATE's value never is), not values inside the state.
+    """
+    encoder.encode_into({"type": "STATE", "value": message.value}, block, -1)
     block += b"\n"
 
 
@@ -93,6 +104,8 @@ class BufferedRecordWriter(MsgSpecWriter):
             record_line_into(message, block)
             if len(block) < BLOCK_BYTES:
                 return
+        elif message.type == SingerMessageType.STATE:
+            state_line_into(t.cast("StateMessage", message), self._block)
         else:
             self._block += self.format_message(message)
         self.flush()

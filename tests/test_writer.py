@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib import RecordMessage, StateMessage
 
-from tap_knowbe4.writer import BufferedRecordWriter, record_line_into
+from tap_knowbe4.writer import BufferedRecordWriter, record_line_into, state_line_into
 from tests.property_examples import examples
 
 CHILD = r"""
@@ -174,3 +174,32 @@ def test_a_record_that_cannot_be_encoded_leaves_no_part_of_its_line():
         writer.write_record("users", looped, None, now)
     assert bytes(writer._block) == before
     writer._block = bytearray()
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(values=st.lists(_RECORDS, min_size=1, max_size=4))
+def test_a_state_line_is_the_bytes_the_sdk_s_writer_formats(values):
+    """A STATE line, written without the SDK's deep copy of its value (``dataclasses.asdict``),
+    holds what the SDK's msgspec writer formats for the message: nulls inside the value kept."""
+    sdk = MsgSpecWriter()
+    block = bytearray(b"earlier\n")
+    expected = bytes(block)
+    for value in values:
+        message = StateMessage(value=value)
+        expected += bytes(sdk.format_message(message))
+        state_line_into(message, block)
+    assert bytes(block) == expected
+
+
+def test_write_message_writes_a_state_as_the_sdk_s_writer_formats_it():
+    """Through ``write_message``: a state with nested nulls, lists and a time, as the SDK's."""
+    value = {
+        "bookmarks": {"users": {}},
+        "tap_knowbe4": {"interrupted": None, "streams": {"a": [1, None, {"b": None}]}},
+        "at": dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.timezone.utc),
+    }
+    writer = BufferedRecordWriter()
+    writer.flush = lambda: None  # keep the block to read it
+    writer.write_message(StateMessage(value=value))
+    assert bytes(writer._block) == bytes(MsgSpecWriter().format_message(StateMessage(value=value)))
+    writer._block = bytearray()  # nothing for the exit hook to write
