@@ -288,6 +288,28 @@ PARENT_STREAM = {
 }
 
 
+#: One child row under each kind of fan-out path (by the tail of its path).
+CHILDREN: dict[str, list[dict]] = {
+    "/members": [{"id": 7}],
+    "/recipients": [{"recipient_id": 1, "user": {"id": 7}}],
+    "/risk_score_history": [{"date": "2026-10-01", "risk_score": 1.0}],
+}
+
+
+def _fan_out_handler(parents: dict[str, list[dict]]) -> t.Callable[[Request], Answer]:
+    """A server of ``parents`` (by path) and :data:`CHILDREN`, each on one page."""
+
+    def handler(request: Request) -> Answer:
+        if request.path in parents:
+            return _first_page_only(parents[request.path], request)
+        for tail, rows in CHILDREN.items():
+            if request.path.endswith(tail):
+                return _first_page_only(rows, request)
+        return json_answer([])
+
+    return handler
+
+
 @pytest.mark.parametrize("bad_id", ["U-1", {"id": 1}], ids=["text", "object"])
 @pytest.mark.parametrize("fan_out", list(FAN_OUTS))
 def test_6_a_parent_whose_id_cannot_be_read_neither_crashes_nor_activates(
@@ -310,23 +332,11 @@ def test_6_a_parent_whose_id_cannot_be_read_neither_crashes_nor_activates(
     key = "pst_id" if "security_tests" in parent_path else "id"
     bad = {**parents[parent_path][0], key: bad_id}
     parents[parent_path] = [bad, *parents[parent_path]]
-    children = {
-        "/members": [{"id": 7}],
-        "/recipients": [{"recipient_id": 1, "user": {"id": 7}}],
-        "/risk_score_history": [{"date": "2026-10-01", "risk_score": 1.0}],
+    scheduled = {
+        path: [{**row, "scheduled_count": 1} for row in rows] for path, rows in parents.items()
     }
-
-    def handler(request: Request) -> Answer:
-        if request.path in parents:
-            rows = [{**p, "scheduled_count": 1} for p in parents[request.path]]
-            return _first_page_only(rows, request)
-        for tail, rows in children.items():
-            if request.path.endswith(tail):
-                return _first_page_only(rows, request)
-        return json_answer([])
-
     streams = [PARENT_STREAM[parent_path], child]
-    with HostileServer(handler) as server:
+    with HostileServer(_fan_out_handler(scheduled)) as server:
         config = hostile_config(server, page_size=50, emit_activate_version_messages=True, **extra)
         run = run_cli(tmp_path, config, catalog=catalog_selecting(streams))
     assert run.returncode == 0, run.stderr[-2000:]
@@ -359,18 +369,8 @@ def test_7_a_parents_count_as_text_or_unreadable_neither_crashes_nor_hides_child
     field = "member_count" if fan_out.startswith("members") else "scheduled_count"
     key = "pst_id" if "security_tests" in parent_path else "id"
     parent = {key: 6, "name": "g", "status": "Closed", "started_at": "2026-01-01T00:00:00Z"}
-    children = {"/members": [{"id": 7}], "/recipients": [{"recipient_id": 1, "user": {"id": 7}}]}
-
-    def handler(request: Request) -> Answer:
-        if request.path == parent_path:
-            return _first_page_only([{**parent, field: count}], request)
-        for tail, rows in children.items():
-            if request.path.endswith(tail):
-                return _first_page_only(rows, request)
-        return json_answer([])
-
     streams = [PARENT_STREAM[parent_path], child]
-    with HostileServer(handler) as server:
+    with HostileServer(_fan_out_handler({parent_path: [{**parent, field: count}]})) as server:
         config = hostile_config(server, page_size=50, **extra)
         run = run_cli(tmp_path, config, catalog=catalog_selecting(streams))
         plan = run_cli(tmp_path, config, "--plan", catalog=catalog_selecting(streams))
