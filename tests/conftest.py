@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import json
 import os
@@ -126,7 +127,15 @@ def pytest_ignore_collect(collection_path: pathlib.Path, config: pytest.Config) 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the warm tap process (tests/warm_tap.py) as the tests begin when a collected
-    module uses it, so that its imports overlap the first tests."""
+    module uses it, so that its imports overlap the first tests.
+
+    And freeze what start-up and collection made (the SDK, Hypothesis, the test modules:
+    objects that live as long as the worker), as the tap's console scripts freeze their
+    imports (``tap_knowbe4/collector.py``): the cyclic collector's older generations no longer
+    walk them again and again while the tests run (its CPU in a ``make test-fast`` run: ~1.1 s
+    -> ~0.6 s, both workers). Garbage made later is collected as before.
+    """
+    gc.freeze()
     warm_tap = sys.modules.get("tests.warm_tap")
     if warm_tap is not None and session.items:
         warm_tap.prestart()
