@@ -162,3 +162,48 @@ def test_3_a_test_whose_scheduled_count_is_missing_has_its_recipients_read(tmp_p
     assert run.returncode == 0, run.stderr[-2000:]
     assert sorted(r["recipient_id"] for r in run.records(RECIPIENTS)) == [11, 12, 21, 22]
     assert "/v1/phishing/security_tests/3/recipients" not in asked  # errored: no request
+
+
+def _users_server(rows: list[dict]) -> t.Callable[[Request], Answer]:
+    def handler(request: Request) -> Answer:
+        if request.path == "/v1/account":
+            return json_answer({"name": "Acme", "number_of_seats": 5})
+        if request.path == "/v1/users":
+            first = request.query.get("page", "1") == "1" and "cursor" not in request.query
+            return json_answer(rows if first else [])
+        return json_answer([])
+
+    return handler
+
+
+def _user(n: int, **fields: object) -> dict:
+    return {"id": n, "email": f"u{n}@example.com", "status": "active", **fields}
+
+
+def test_4_users_listed_without_any_groups_field_activate_no_memberships(tmp_path):
+    """``group_members`` is derived from each user's ``groups``. A users list in which no
+    user has the field at all (an API or proxy dropping it; the API leaves it out only for
+    users in no group) gave no membership and, with ``emit_activate_version_messages``,
+    ACTIVATE_VERSION: a version-aware target deleted every membership, exit 0. Now no
+    ACTIVATE_VERSION then, with one line; a list where some user has the field (the others in
+    no group) is read and activated as before."""
+    streams = ["users", "group_members"]
+    catalog = catalog_selecting(streams)
+    with HostileServer(_users_server([_user(1), _user(2), _user(3)])) as server:
+        config = hostile_config(server, page_size=500, emit_activate_version_messages=True)
+        dropped = run_cli(tmp_path, config, catalog=catalog)
+    assert dropped.returncode == 0, dropped.stderr[-2000:]
+    assert len(dropped.records("users")) == 3
+    activated = [m["stream"] for m in dropped.messages if m["type"] == "ACTIVATE_VERSION"]
+    assert "group_members" not in activated
+    assert "users" in activated
+    assert "groups" in dropped.stderr  # the line says why
+
+    some = [_user(1, groups=[10, 20]), _user(2), _user(3, groups=[])]
+    with HostileServer(_users_server(some)) as server:
+        config = hostile_config(server, page_size=500, emit_activate_version_messages=True)
+        control = run_cli(tmp_path, config, catalog=catalog)
+    assert control.returncode == 0, control.stderr[-2000:]
+    assert len(control.records("group_members")) == 2
+    activated = [m["stream"] for m in control.messages if m["type"] == "ACTIVATE_VERSION"]
+    assert "group_members" in activated

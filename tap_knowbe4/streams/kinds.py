@@ -208,6 +208,9 @@ class DerivedGroupMembersStream(KnowBe4Stream):
     """
 
     paginated = False
+    #: Users whose memberships this run derived, and whether any of them had ``groups``.
+    _users: int = 0
+    _groups_sent: bool = False
 
     def read_listing(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         """One link row per (group, user), built from the parent user record.
@@ -217,6 +220,8 @@ class DerivedGroupMembersStream(KnowBe4Stream):
         """
         if not context:
             return
+        self._users += 1
+        self._groups_sent = self._groups_sent or bool(context.get("groups_sent"))
         if context.get("groups_unreadable"):
             self.report.dropped += 1
             self.report.note("users whose groups could not be read: memberships not all known")
@@ -228,6 +233,25 @@ class DerivedGroupMembersStream(KnowBe4Stream):
     def planned_requests(self, context: Context, parent: dict) -> int:
         """Free: the users list already holds the memberships."""
         return 0
+
+    def stream_complete(self) -> None:
+        """Users were listed, none with a ``groups`` field: memberships are not known.
+
+        The API leaves ``groups`` out for a user in no group; a list in which no user has it
+        is as likely an API or a proxy that dropped the field, and ACTIVATE_VERSION would
+        then delete every membership the target holds (attack 10 #4). It counts as a
+        dropped record: the stream is not activated.
+        """
+        if self._users and not self._groups_sent:
+            self.report.dropped += 1
+            self.report.note("no user listed had a groups field: memberships not all known")
+            self.logger.warning(
+                "Stream '%s': no user of the %d listed had a groups field, so which groups "
+                "they are in is not known: not activated (a version-aware target keeps the "
+                "memberships it has).",
+                self.name,
+                self._users,
+            )
 
 
 class UsersStream(ListStream):
@@ -253,6 +277,7 @@ class UsersStream(ListStream):
                 g is not None and g not in ids for g in items
             )
             child["group_ids"] = ids
+            child["groups_sent"] = "groups" in record or kept
             if kept or odd:
                 child["groups_unreadable"] = True
         return child
