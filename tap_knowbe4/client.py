@@ -144,6 +144,9 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
     #: Set when a listing of this stream answered ``cursor=true`` with records (or named a
     #: cursor): an empty answer to ``cursor=true`` is then an empty list (``pagination.py``).
     cursor_understood = False
+    #: Set when a plan priced a listing of this stream with records (``listing_pages``): the
+    #: estimate's own ``cursor_understood``, which the run never reads.
+    priced_with_records = False
 
     @override
     def get_new_paginator(self) -> KnowBe4Paginator | None:

@@ -48,6 +48,7 @@ from tap_knowbe4.errors import (
 from tap_knowbe4.logs import DebugLogger
 from tap_knowbe4.outcome import Outcome, StopKind, StreamReport
 from tap_knowbe4.pagination import KnowBe4Paginator, PageToken
+from tap_knowbe4.plan import count_of, pages
 from tap_knowbe4.records import RecordCleaner
 from tap_knowbe4.redact import REDACTOR
 from tap_knowbe4.references import Reference
@@ -991,12 +992,39 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             return 0
         return 0 if self.parent_unchanged(context) else 1
 
+    def listing_pages(self, count: object) -> int:
+        """Requests one of this child stream's listings of ``count`` records costs (plans).
+
+        The pages as :func:`tap_knowbe4.plan.pages` counts them; under ``pagination: auto``
+        an empty listing costs one more until a listing of the endpoint has records (an
+        empty answer to ``cursor=true`` is checked by page 1 by number, attack 8 #1), as the
+        paginator asks in the run (``cursor_understood``). Listings are priced in the order
+        the run reads them; pricing one changes nothing the run decides with.
+        """
+        requests = pages(count, self.settings.page_size)
+        if self.settings.pagination != "auto" or self.may_ignore_paging:
+            return requests
+        if count_of(count) > 0:
+            self.priced_with_records = True
+            return requests
+        understood = self.cursor_understood or self.priced_with_records
+        return requests if understood else requests + 1
+
     def observe_for_plan(self, records: list[dict]) -> None:
         """Top-level streams: learn from a page what prices the children (plans)."""
 
-    def price_children(self, records: list[dict]) -> tuple[int, dict[str, int]]:
-        """How many of ``records`` are parents, and what their selected children will cost."""
+    def price_children(
+        self, records: list[dict], *, whole: bool = False
+    ) -> tuple[int, dict[str, int]]:
+        """How many of ``records`` are parents, and what their selected children will cost.
+
+        ``whole``: ``records`` is the whole list, priced again from its first record (what
+        pricing page by page learned is forgotten first: see ``listing_pages``).
+        """
         children = [c for c in self.child_streams if isinstance(c, KnowBe4Stream) and c.selected]
+        if whole:
+            for child in children:
+                child.priced_with_records = False
         costs = dict.fromkeys((child.name for child in children), 0)
         parents = 0
         if children:

@@ -120,7 +120,7 @@ def build_plan(streams: t.Iterable[KnowBe4Stream], run: RunControl) -> Plan:
             continue
         basis = f"{len(records)} records" if stream.selected else "lists the parents"
         lines.append(PlanLine(stream.name, list_requests, basis))
-        parents, costs = stream.price_children(records)
+        parents, costs = stream.price_children(records, whole=True)
         lines.extend(PlanLine(c.name, costs[c.name], f"{parents} parents") for c in children)
     return Plan(
         lines=lines,

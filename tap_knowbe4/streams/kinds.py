@@ -8,7 +8,6 @@ import typing as t
 import zlib
 
 from tap_knowbe4.fanout import KnowBe4Stream
-from tap_knowbe4.plan import pages
 from tap_knowbe4.records import EXTRA_FIELDS
 from tap_knowbe4.state import parse_instant, plausible_date, utcnow
 from tap_knowbe4.streams import normalize
@@ -174,7 +173,7 @@ class RiskScoreHistoryStream(ListStream):
         """One page per owner; more when the account's history is longer than a page."""
         base = super().planned_requests(context, parent)
         points = self.run.plan_hints.get("risk_history_points", 0)
-        return base and pages(points, self.settings.page_size)
+        return base and self.listing_pages(points)
 
     def observe_for_plan(self, records: list[dict]) -> None:
         """Owners' histories are about as long as the account's (counted page by page)."""
@@ -188,7 +187,7 @@ class GroupMembersStream(ListStream):
     def planned_requests(self, context: Context, parent: dict) -> int:
         """The pages of this group's members."""
         base = super().planned_requests(context, parent)
-        return base and pages(parent.get("member_count") or 0, self.settings.page_size)
+        return base and self.listing_pages(parent.get("member_count") or 0)
 
     @property
     def listing_fields(self) -> tuple[str, ...]:
@@ -375,7 +374,7 @@ class RecipientsStream(ListStream):
     def planned_requests(self, context: Context, parent: dict) -> int:
         """The pages of this test's recipients, unless the state says it is settled."""
         base = super().planned_requests(context, parent)
-        return base and pages(parent.get("scheduled_count") or 0, self.settings.page_size)
+        return base and self.listing_pages(parent.get("scheduled_count") or 0)
 
     def parent_complete(self, context: Context) -> None:
         """Read to its end: a closed test is settled; an open one stays to be re-read."""
