@@ -14,9 +14,12 @@ import typing as t
 
 import pytest
 
+from tests.project_scripts import ROOT
 from tests.simulation.page_shift import PageShift
 from tests.simulation.plan import STREAMS, SequencePlan
 from tests.simulation.runner import Sequence
+
+FIXTURES = ROOT / "tests" / "fixtures"
 
 pytestmark = pytest.mark.slow  # real tap runs: `make test-fast` leaves this module out
 
@@ -425,3 +428,21 @@ def test_a_deletion_between_pages_read_by_number_is_excused_for_exactly_the_user
     found = Sequence(plan, tmp_path / "not-excused", converge=False).run().violations
     assert found
     assert all(f"({next(iter(hidden))},)" in str(v) for _, v in found), found
+
+
+# -- session 10 -------------------------------------------------------------------------------
+
+
+def test_sim_24_a_budget_stop_before_any_request_owes_nothing_of_the_state_it_hands_back(
+    tmp_path,
+):
+    """Seed 930034 (session 10), its plan frozen (tests/fixtures/sim): pipeline 0 turns to
+    account b under Meltano's merge strategy; b's day's budget is already used, so the run
+    stops before any request (exit 0, by design) and hands back the state it was given,
+    account a's, whose interrupted record lists every stream done. The oracle took that
+    record for this run's and owed b's every row ('exit 0 but 9 of 9 rows of users ... not
+    in the warehouse'): the oracle's error, not the tap's. Only a state the run wrote itself
+    says what it finished (``oracle.own_state``)."""
+    text = (FIXTURES / "sim" / "seed-930034.json").read_text()
+    result = Sequence(SequencePlan.from_json(text), tmp_path / "s", converge=True).run()
+    assert not [f"run {i}: {v}" for i, v in result.violations]

@@ -417,6 +417,20 @@ def _unexpected_code(exit_: Exit, expected: set[int]) -> list[Violation]:
     return [Violation("honest-exit", text)]
 
 
+def own_state(given: object, exit_: Exit) -> dict | None:
+    """The tap's part of the last STATE acknowledged, when the run wrote it (else None).
+
+    A run writes no state of its own until the API vouched for its key (793f0de): stopped
+    before any readable page (the quota, the day's budget, a signal), its STATE is the one
+    it was given (none if none), handed back: it records nothing this run did.
+    """
+    if not exit_.acked:
+        return None
+    written = exit_.acked[-1].get("tap_knowbe4")
+    handed = given.get("tap_knowbe4") if isinstance(given, dict) else None
+    return written if isinstance(written, dict) and written != handed else None
+
+
 def check_honest_exit(run: RunPlan, exit_: Exit, given: object = None) -> list[Violation]:
     """Exit 0 only when complete or cleanly stopped on the budget; else one line.
 
@@ -437,7 +451,7 @@ def check_honest_exit(run: RunPlan, exit_: Exit, given: object = None) -> list[V
         if exit_.code == 0:
             return []
     stopped = STOPPED_EARLY in exit_.stderr
-    acked, interrupted = final_interrupted(exit_)
+    _, interrupted = final_interrupted(exit_)
     if exit_.code == 0:
         if stopped and run.config.get("fail_on_budget"):
             found.append(Violation("honest-exit", "exit 0 on the budget with fail_on_budget"))
@@ -449,9 +463,7 @@ def check_honest_exit(run: RunPlan, exit_: Exit, given: object = None) -> list[V
                     f"interrupted sync {interrupted}",
                 )
             )
-        written = exit_.acked[-1].get("tap_knowbe4") if acked else None
-        given_own = given.get("tap_knowbe4") if isinstance(given, dict) else None
-        own = isinstance(written, dict) and written != given_own  # else: passed through
+        own = own_state(given, exit_) is not None  # else: the given state passed through
         if stopped and own and interrupted is None and exit_.read_to_end:
             found.append(
                 Violation("honest-exit", "a budget stop whose final STATE records no position")
@@ -545,15 +557,22 @@ def check_never(
     warehouse: Warehouse,
     exit_: Exit,
     hidden: Hidden | None = None,
+    given: object = None,
 ) -> list[Violation]:
     """After exit 0 (output read to its end), every owed row is in the warehouse (but one
-    a deletion between two pages hid from page numbers in this cycle: ``hidden``)."""
+    a deletion between two pages hid from page numbers in this cycle: ``hidden``).
+
+    After a budget stop, only the streams its own STATE says are done are owed: a state it
+    was given and handed back (:func:`own_state`) says nothing of this run (SIM: seed
+    930034, a stop before any request under a merged state whose record listed every stream
+    done by an earlier run of the other account).
+    """
     if exit_.code != 0 or exit_.killed or not exit_.read_to_end:
         return []
     hidden = hidden or Hidden()
     streams = set(scope.streams)
     if STOPPED_EARLY in exit_.stderr:
-        _, interrupted = final_interrupted(exit_)
+        interrupted = (own_state(given, exit_) or {}).get("interrupted")
         done = set((interrupted or {}).get("streams_done") or ())
         streams &= done
     found = []

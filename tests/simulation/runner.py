@@ -387,7 +387,7 @@ class Sequence:
             ]
             if not pipeline.tainted:
                 violations += oracle.check_never(
-                    world, run.tenant, cycle, scope, warehouse, exit_, hidden
+                    world, run.tenant, cycle, scope, warehouse, exit_, hidden, given
                 )
         if acked:
             value: dict | list = copy.deepcopy(acked[-1])
