@@ -1128,25 +1128,53 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         record = self.normalize(row, context)
         if record is None:
             return None
-        cleaned = self.cleaner.clean(record)
-        run, name = self.run, self.name
-        report = run.report.stream(name)  # self.report, looked up once
+        clean, report, key_of, observe, seen = self.__dict__.get("_steps") or self._steps()
+        cleaned = clean(record)
         if cleaned is None:
             report.dropped += 1
             return None
         repeats = self._repeats
-        if repeats is not None:  # the same key twice in one listing: exact repeats dropped
-            key = tuple(map(cleaned.get, self.primary_keys))
-            if not repeats.admit(key, cleaned):
-                return None
+        # the same key twice in one listing: exact repeats dropped
+        if repeats is not None and not repeats.admit(key_of(cleaned), cleaned):
+            return None
         report.records += 1
-        tracker = run.references
-        references = self.references
-        if references:
-            tracker.observe(name, references, cleaned)
-        if name in tracker.targets:
-            tracker.seen(name, cleaned, self.primary_keys)
+        if observe is not None:
+            observe(cleaned)
+        if seen is not None:
+            seen(cleaned)
         return cleaned
+
+    def _steps(
+        self,
+    ) -> tuple[
+        t.Callable[[dict], dict | None],
+        StreamReport,
+        t.Callable[[dict], tuple],
+        t.Callable[[dict], None] | None,
+        t.Callable[[dict], None] | None,
+    ]:
+        """What :meth:`post_process` does to a cleaned record, looked up once per stream.
+
+        The cleaner; the stream's report; its primary key (as ``tuple(map(record.get,
+        primary_keys))``); the reference counts its records feed, and the ids it keeps for
+        other streams' references (None: none).
+        """
+        run, keys = self.run, tuple(self.primary_keys)
+        tracker = run.references
+        if len(keys) == 1:
+            (field,) = keys
+            key_of: t.Callable[[dict], tuple] = lambda record: (record.get(field),)  # noqa: E731
+        else:
+            key_of = lambda record: tuple(map(record.get, keys))  # noqa: E731
+        steps = (
+            self.cleaner.clean,
+            run.report.stream(self.name),
+            key_of,
+            tracker.observer(self.name, self.references) if self.references else None,
+            tracker.seer(self.name, keys),
+        )
+        self.__dict__["_steps"] = steps
+        return steps
 
 
 @functools.cache

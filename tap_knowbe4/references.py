@@ -61,10 +61,14 @@ class ReferenceTracker:
 
     def observe(self, stream: str, references: t.Sequence[Reference], record: dict) -> None:
         """Note what ``record`` of ``stream`` refers to."""
+        self.observer(stream, references)(record)
+
+    def observer(self, stream: str, references: t.Sequence[Reference]) -> t.Callable[[dict], None]:
+        """What :meth:`observe` does for ``stream``, as one function of the record."""
         observer = self._observers.get(stream)
         if observer is None or observer[0] is not references:
             observer = self._observers[stream] = (references, self._observer(stream, references))
-        observer[1](record)
+        return observer[1]
 
     def _observer(self, stream: str, references: t.Sequence[Reference]) -> t.Callable[[dict], None]:
         """One function noting what a record of ``stream`` refers to: compiled once per stream.
@@ -99,6 +103,16 @@ class ReferenceTracker:
         """Note the id of a record of a referenced stream."""
         if len(keys) == 1:
             self._ids[stream].add(record.get(keys[0]))
+
+    def seer(self, stream: str, keys: t.Sequence[str]) -> t.Callable[[dict], None] | None:
+        """What :meth:`seen` does for ``stream``, as one function of the record (None: nothing).
+
+        Only the streams a reference names keep their ids, and only one-field keys.
+        """
+        if stream not in self.targets or len(keys) != 1:
+            return None
+        add, (field,) = self._ids[stream].add, keys
+        return lambda record: add(record.get(field))
 
     def summarize(self, report: RunReport) -> None:
         """Add the counts to the stream reports.
