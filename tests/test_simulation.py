@@ -465,3 +465,21 @@ def test_page_numbers_miss_exactly_the_users_a_deletion_moved_onto_the_pages_rea
     assert not Hidden(frozenset({5}), "endpoint").covers("group_members", (30, 5))
     assert not hidden.covers("users", (6,))
     assert not hidden.covers("training_enrollments", (5,))
+
+
+def test_session_10_draws_only_remove_streams_by_else_for_one_run(monkeypatch):
+    """``__else__: null`` (attack 10 #1) comes from a seventh stream: a seed's other draws
+    stay as they were, it is one Singer run's map at a time, and the oracle owes nothing of
+    the streams it removes in that run; a convergence run goes without it."""
+    seen = 0
+    for seed, a, b in _run_pairs(monkeypatch, plan.SESSION_10_DRAWS, 100):
+        if a.config.get("maps") != b.config.get("maps"):
+            assert a.config["maps"] == "else-null"
+            assert a.protocol == "singer"
+            seen += 1
+            assert dataclasses.replace(a, config=b.config) == b, seed
+            assert oracle.Scope.of(a, "2025-01-01T00:00:00Z").streams <= {"groups"}
+            assert plan.clean_run(a).config.get("maps") == ""
+        else:
+            assert a == b, seed
+    assert seen > 20

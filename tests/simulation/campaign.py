@@ -179,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FEATURE",
         help="leave this feature out too (plan.OPEN_FINDINGS, plan.EXTRA_DRAWS, "
         "plan.SESSION_5_DRAWS, plan.SESSION_7_DRAWS, plan.SESSION_8_DRAWS or "
-        "plan.SESSION_9_DRAWS; 'extras': every draw since session 4, 'session-5', 'session-7', "
-        "'session-8' or 'session-9': that session's, to replay a seed as it ran before them)",
+        "plan.SESSION_9_DRAWS or plan.SESSION_10_DRAWS; 'extras': every draw since session 4, "
+        "'session-5', 'session-7', 'session-8', 'session-9' or 'session-10': that session's, "
+        "to replay a seed as it ran before them)",
     )
     args = parser.parse_args(argv)
     if args.everything:
@@ -192,11 +193,13 @@ def main(argv: list[str] | None = None) -> int:
             *plan.SESSION_7_DRAWS,
             *plan.SESSION_8_DRAWS,
             *plan.SESSION_9_DRAWS,
+            *plan.SESSION_10_DRAWS,
         },
         "session-5": set(plan.SESSION_5_DRAWS),
         "session-7": set(plan.SESSION_7_DRAWS),
         "session-8": set(plan.SESSION_8_DRAWS),
         "session-9": set(plan.SESSION_9_DRAWS),
+        "session-10": set(plan.SESSION_10_DRAWS),
     }
     for feature in args.quarantine:
         plan.quarantined.update(groups.get(feature, {feature}))

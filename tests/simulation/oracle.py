@@ -78,7 +78,7 @@ import typing as t
 from tap_knowbe4.sandbox.times import parse_instant
 from tests.simulation.inputs import start_date
 from tests.simulation.page_shift import Hidden
-from tests.simulation.plan import RISK_STREAMS, STREAMS, aliases
+from tests.simulation.plan import RISK_STREAMS, STREAMS, aliases, removed_by
 
 if t.TYPE_CHECKING:
     from tests.simulation.plan import RunPlan
@@ -215,6 +215,9 @@ class Scope:
             streams.discard("user_risk_score_history")
         if config.get("maps") == "raises":
             streams.discard("policies")
+        kept = removed_by(config.get("maps") or "")
+        if kept is not None:  # __else__: null: the other streams send nothing, nothing owed
+            streams &= kept
         start = start_date(world_start, config.get("start_offset_days"))
         return cls(
             streams=frozenset(streams),

@@ -74,8 +74,21 @@ ALIAS_MAPS: dict[str, dict[str, t.Any]] = {
     "alias-members": {"group_members": {"__alias__": "members_renamed"}},
     "alias-risk": {"group_risk_score_history": {"__alias__": "group_risk_renamed"}},
 }
+#: Maps drawn by :func:`draw_session_10` (attack 10 #1): ``__else__: null`` removes every
+#: stream no map names, for one run; only ``groups`` (renamed) is sent.
+ELSE_MAPS: dict[str, dict[str, t.Any]] = {
+    "else-null": {"groups": {"__alias__": "groups_renamed"}, "__else__": None},
+}
 #: Every map a plan may name.
-MAPS: dict[str, dict[str, t.Any]] = {**STREAM_MAPS, **ALIAS_MAPS}
+MAPS: dict[str, dict[str, t.Any]] = {**STREAM_MAPS, **ALIAS_MAPS, **ELSE_MAPS}
+
+
+def removed_by(maps: str) -> frozenset[str] | None:
+    """The streams a map's ``__else__: null`` keeps (None: it removes none)."""
+    body = MAPS.get(maps, {})
+    if "__else__" not in body:
+        return None
+    return frozenset(k for k in body if not k.startswith("__"))
 
 
 def aliases(maps: str) -> dict[str, str]:
@@ -139,6 +152,12 @@ SESSION_9_DRAWS: dict[str, str] = {
     "forget-cursor": "a server (or a proxy stripping X-Next-Cursor) that leaves the next cursor "
     "out of one page that has one (the sandbox's forget-cursor fault, once per run: twice on "
     "one page is the end of a list by the tap's evidence), on one list or the first anywhere",
+}
+#: Draws added in session 10 (attack 10), from a seventh random stream
+#: (:func:`session_10_random`), so seeds keep every earlier draw.
+SESSION_10_DRAWS: dict[str, str] = {
+    "else-null": "a Singer run whose stream maps remove every stream but one "
+    "(`__else__: null`, groups renamed), for that run only (attack 10 #1)",
 }
 #: Where a session-9 server forgets a cursor (None: the first answer naming one, anywhere).
 FORGET_PATHS = (None, None, None, "/v1/training/enrollments", "/v1/users", "/v1/groups")
@@ -645,6 +664,18 @@ def draw_session_9(s9: random.Random, run: RunPlan) -> None:
         run.faults.append({"kind": "forget-cursor", "path": path, "count": 1})
 
 
+def session_10_random(seed: int) -> random.Random:
+    """The seventh random stream of ``seed`` (session 10's draws)."""
+    return random.Random(f"session-10:{seed}")
+
+
+def draw_session_10(s10: random.Random, run: RunPlan) -> None:
+    """``__else__: null`` for one Singer run (one roll per run, always)."""
+    roll = s10.random()
+    if roll < 0.06 and run.protocol == "singer" and "else-null" not in quarantined:
+        run.config["maps"] = "else-null"
+
+
 def draw_stale_key(stale: random.Random, run: RunPlan) -> None:
     """Session 8: a run given a key its account no longer accepts (two draws per run)."""
     roll, bits = stale.random(), stale.getrandbits(128)
@@ -718,6 +749,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
     s8 = session_8_random(seed)
     stale = random.Random(f"session-8-key:{seed}")
     s9 = session_9_random(seed)
+    s10 = session_10_random(seed)
     n = chaos_runs if chaos_runs is not None else r.randrange(5, 14)
     keys = {x.name: x.key for x in tenants}
     reading = {0: "a", 1: "b"}
@@ -751,6 +783,7 @@ def draw_sequence(seed: int, chaos_runs: int | None = None) -> SequencePlan:
         draw_session_8(s8, run)
         draw_stale_key(stale, run)
         draw_session_9(s9, run)
+        draw_session_10(s10, run)
         runs.append(run)
     return SequencePlan(seed=seed, start=start, tenants=tenants, runs=runs)
 
@@ -768,6 +801,8 @@ def clean_run(last: RunPlan, *, cursor_only: bool = False) -> RunPlan:
         config["batch"] = "jsonl"
     maps = config.get("maps")
     if maps == "raises" or (maps and set(MAPS[maps]) & set(last.catalog.get("deselect", ()))):
+        config["maps"] = ""
+    if maps in ELSE_MAPS:  # every stream is owed again: what the map's run kept must not hide it
         config["maps"] = ""
     if config.get("daily_request_limit"):
         config["daily_request_limit"] = None
