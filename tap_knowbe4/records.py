@@ -223,6 +223,14 @@ def plain_date(value: str) -> bool:
     )
 
 
+#: The plain-text tests a shape's function writes out (:func:`_shape_cleaner`): each is
+#: ``fullmatch(value) is not None and (value[8:10] < "29" or _real_day(value[:10]))``.
+_INLINE_PLAIN: dict[t.Callable[[str], bool], t.Callable[[str], re.Match[str] | None]] = {
+    plain_datetime: _PLAIN_DATETIME.fullmatch,
+    plain_date: _PLAIN_DATE.fullmatch,
+}
+
+
 def _as_date(value: t.Any) -> str:
     if isinstance(value, str) and len(value) >= 10 and _DATE.fullmatch(value[:10]):
         try:
@@ -296,8 +304,17 @@ def _shape_cleaner(
             scope[f"t{index}_{number}"] = kind
             conditions.append(f"type(v) is not t{index}_{number}")
         if plain is not None:
-            scope[f"p{index}"] = plain
-            conditions.append(f"not (type(v) is str and p{index}(v))")
+            inline = _INLINE_PLAIN.get(plain)
+            if inline is not None:  # the test's own expression: no call per value
+                fullmatch, scope["real_day"] = inline, _real_day
+                scope[f"m{index}"] = fullmatch
+                conditions.append(
+                    f"not (type(v) is str and m{index}(v) is not None"
+                    ' and (v[8:10] < "29" or real_day(v[:10])))'
+                )
+            else:
+                scope[f"p{index}"] = plain
+                conditions.append(f"not (type(v) is str and p{index}(v))")
         scope[f"c{index}"] = check
         lines += [
             f"    v = value[{name!r}]",

@@ -112,3 +112,31 @@ def test_a_date_time_with_another_scripts_digit_in_its_time_is_not_sent_as_one()
     assert not plain_datetime(value)
     assert cleaner.clean({"d": value}) == {"d": None, EXTRA_FIELDS: {"d": value}}
     assert [field for field, _ in reports] == ["d"]
+
+
+@given(
+    st.one_of(st.builds(str.__add__, _DAYS_TEXT, _TIMES), st.text(max_size=30)),
+    st.one_of(_DAYS_TEXT, st.text(max_size=12)),
+)
+@example("2023-02-29T00:00:00Z", "2023-02-29")
+@example("2024-02-29T00:00:00Z", "2024-02-29")
+def test_a_shape_s_function_tests_plain_text_as_the_tests_do(when, day):
+    """The function compiled for a shape writes the plain-text tests out (no call per value):
+    it cleans a date-time and a date as the field-by-field walk does, which calls them."""
+    schema = {
+        "properties": {
+            "id": {"type": "integer"},
+            "at": {"type": ["string", "null"], "format": "date-time"},
+            "on": {"type": ["string", "null"], "format": "date"},
+        }
+    }
+    heard: dict[int, list] = {0: [], 64: []}
+    for most, said in heard.items():
+        cleaner = RecordCleaner(
+            schema,
+            key_fields=("id",),
+            most_shapes=most,
+            report=lambda kind, field, said=said: said.append((kind, field)),
+        )
+        said.append(cleaner.clean({"id": 1, "at": when, "on": day}))
+    assert heard[64] == heard[0]
