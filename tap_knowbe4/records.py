@@ -274,6 +274,9 @@ def _passing(*kinds: type) -> frozenset[type]:
     return frozenset(kinds)
 
 
+#: A shape not met yet (``shapes.get``'s default: a shape of unknown fields is None).
+_UNSEEN: t.Any = object()
+
 #: How many shapes of one object the cleaner remembers (a server sending ever new field
 #: orders gets the field-by-field walk beyond this, not a growing cache).
 MOST_SHAPES = 64
@@ -582,9 +585,12 @@ class RecordCleaner:
             if type(value) is not dict:
                 self._problem(path or "(record)", value, "an object")
                 return None
-            shape = shape_of(value) if self.most_shapes else None
-            if shape is not None:  # all fields known: check only those that do not pass
-                return shape(value)
+            if self.most_shapes:
+                shape = shapes.get(tuple(value), _UNSEEN)  # a known shape: no call to find it
+                if shape is _UNSEEN:
+                    shape = shape_of(value)
+                if shape is not None:  # all fields known: check only those that do not pass
+                    return shape(value)
             unknown = value.keys() - known
             if unknown:
                 for name in value:  # in the order sent
