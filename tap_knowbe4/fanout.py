@@ -87,6 +87,9 @@ class KnowBe4Stream(KnowBe4HTTPStream):
 
     _repeats: ListingRepeats | None = None
     _named_repeats = 0
+    #: Whether a child stream of this one is selected, for the listing being read (None:
+    #: not asked yet).
+    _children_wanted: bool | None = None
     _pending_version: int | None = None
     _warned: frozenset[tuple[str, str]] = frozenset()
 
@@ -435,6 +438,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         limit = self.ABORT_AT_RECORD_COUNT
         count = 0
         self._repeats = ListingRepeats()  # what this listing sent, by primary key
+        self._children_wanted = None  # asked at its first record
         trail = self._trail = ListTrail()
         top = self.parent_stream_type is None
         listing_key = self.listing_key_reader()
@@ -1075,10 +1079,17 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     def generate_child_contexts(
         self, record: dict, context: Context | None
     ) -> t.Iterable[Context | None]:
-        """One context per parent record, only when a child stream is selected."""
-        if not self.child_context_fields or not any(
-            child.selected or child.has_selected_descendents for child in self.child_streams
-        ):
+        """One context per parent record, only when a child stream is selected.
+
+        Whether one is, is asked once per listing (the catalog's selection does not change
+        while a list is read), not once per record.
+        """
+        wanted = self._children_wanted
+        if wanted is None:
+            wanted = self._children_wanted = bool(self.child_context_fields) and any(
+                child.selected or child.has_selected_descendents for child in self.child_streams
+            )
+        if not wanted:
             return
         child = self.get_child_context(record, context)
         if child is not None:
