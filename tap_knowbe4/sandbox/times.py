@@ -14,8 +14,33 @@ DAY = 86400
 HOUR = 3600
 
 
+#: ``"00"`` to ``"59"``: the hour, minute and second fields of a timestamp.
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
+#: ``"YYYY-MM-DDT"`` of each day number formatted so far (a sandbox spans a few thousand days).
+_DAY_PREFIXES: dict[int, str] = {}
+
+
 def ts(epoch: int) -> str:
-    """Format an epoch second as the API's timestamp string."""
+    """Format an epoch second as the API's timestamp string.
+
+    The date part is formatted once per day and the time of day from a table: every record the
+    sandbox builds has a few timestamps (~220,000 in a ``make test-fast`` run), and
+    ``time.gmtime`` with a formatted f-string took 2.5 us each, this 0.4 us (timeit). Same text
+    as :func:`gmtime_ts` for every integer (``tests/sandbox/test_sandbox_time.py``).
+    """
+    if epoch.__class__ is not int:
+        return gmtime_ts(epoch)
+    day, second = divmod(epoch, DAY)
+    prefix = _DAY_PREFIXES.get(day)
+    if prefix is None:
+        prefix = _DAY_PREFIXES[day] = date_str(day * DAY) + "T"
+    hour, second = divmod(second, HOUR)
+    minute, second = divmod(second, 60)
+    return f"{prefix}{_TWO_DIGITS[hour]}:{_TWO_DIGITS[minute]}:{_TWO_DIGITS[second]}.000Z"
+
+
+def gmtime_ts(epoch: float) -> str:
+    """:func:`ts` by ``time.gmtime`` (any number of seconds; the reference of its test)."""
     t = time.gmtime(epoch)
     return f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}T{t[3]:02d}:{t[4]:02d}:{t[5]:02d}.000Z"
 

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tap_knowbe4.sandbox import Organization, Sandbox
+from tap_knowbe4.sandbox.times import DAY, gmtime_ts, ts
 
 
 def test_advance_over_http_and_python(make_session: Callable[[Sandbox], requests.Session]) -> None:
@@ -108,3 +109,17 @@ def test_users_are_archived_then_deleted_over_time() -> None:
     assert all(org.user(uid)["status"] == "archived" for uid in archived)
     enrolled_users = {e["user"]["id"] for e in org.enrollments() if e["user"]}
     assert not enrolled_users - set(after)
+
+
+def test_timestamps_are_formatted_as_gmtime_formats_them() -> None:
+    """``ts`` (a date prefix per day, the time of day from a table) writes what
+    ``time.gmtime`` gives for every second: day and year ends, leap days, before 1970,
+    past 2038 and 9999, a float."""
+    seconds = [0, -1, 1, DAY - 1, DAY, -DAY, -DAY - 1, 2**31 - 1, 2**31, -(2**31), 253402300800]
+    for year_end in (951_868_799, 1_709_251_199, 1_798_761_599, 4_107_542_399):  # leap, ends
+        seconds += range(year_end - 2 * DAY, year_end + 2 * DAY, 3_599)
+    seconds += range(-400 * DAY, 400 * DAY * 30, 86_413)  # every day's offset drifts by 13 s
+    for epoch in seconds:
+        assert ts(epoch) == gmtime_ts(epoch), epoch
+        assert ts(epoch) == ts(epoch)  # a cached day gives the same text again
+    assert ts(1.5) == gmtime_ts(1.5) == "1970-01-01T00:00:01.000Z"  # type: ignore[arg-type]
