@@ -962,8 +962,25 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if not self._versioned() or not report.emitted_everything:
             return
         version = self._pending_version or self.knowbe4_tap.initialized_at // 1000
+        if not report.records:  # attack 10 #5: decided at the end of the run
+            self.run.empty_reads.append((self, version))
+            return
         self.send_activate_version(version)
         report.activated = True
+
+    def activate_empty_read(self, version: int, evidence: bool) -> None:
+        """ACTIVATE_VERSION for this stream's empty read, when another list held records.
+
+        ``evidence``: some stream of the run listed a record. An account every list of
+        which answers empty is no evidence that every row the target holds was deleted
+        upstream: a wrong region may answer empty lists with 200 (the reference), as may a
+        proxy, and ACTIVATE_VERSION would delete them all.
+        """
+        if evidence:
+            self.send_activate_version(version)
+            self.report.activated = True
+        else:
+            self.report.note("every list empty: no ACTIVATE_VERSION, the target keeps its rows")
 
     def _descendants(self) -> list[KnowBe4Stream]:
         found: list[KnowBe4Stream] = []

@@ -79,6 +79,9 @@ class RunControl:
         #: True once the API answered this run with a readable page: positive evidence that
         #: the key is one an account accepts (until then no state is written under it).
         self.key_accepted = False
+        #: Full-table streams read whole but empty, whose ACTIVATE_VERSION waits for the end
+        #: of the run: sent only when some stream listed a record (attack 10 #5).
+        self.empty_reads: list[tuple[t.Any, int]] = []
         self._throttled_since: float | None = None
         self._throttle_attempt = 0
         self._interruptible = 0

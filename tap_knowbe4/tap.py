@@ -414,6 +414,9 @@ class TapKnowBe4(SeamedTap):
         try:
             self._refuse_a_cap_that_cannot_resume()
             sync_streams()
+            evidence = any(report.records for report in run.report.streams.values())
+            for stream, version in run.empty_reads:
+                stream.activate_empty_read(version, evidence)
         except TerminationRequestedError as exc:
             if isinstance(exc, OutputStalledError):  # cut short while writing records
                 run.report.interrupted(exc)

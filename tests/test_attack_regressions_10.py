@@ -207,3 +207,38 @@ def test_4_users_listed_without_any_groups_field_activate_no_memberships(tmp_pat
     assert len(control.records("group_members")) == 2
     activated = [m["stream"] for m in control.messages if m["type"] == "ACTIVATE_VERSION"]
     assert "group_members" in activated
+
+
+def _lists_server(lists: dict[str, list[dict]]) -> t.Callable[[Request], Answer]:
+    def handler(request: Request) -> Answer:
+        rows = lists.get(request.path, [])
+        first = request.query.get("page", "1") == "1" and "cursor" not in request.query
+        return json_answer(rows if first else [])
+
+    return handler
+
+
+POLICIES = [{"policy_id": 1, "name": "Acceptable use"}, {"policy_id": 2, "name": "Passwords"}]
+
+
+def test_5_a_run_whose_every_list_is_empty_activates_nothing(tmp_path):
+    """A wrong region may answer empty lists with 200 (the reference: "401 or empty
+    results"), as may a proxy. A run whose every list was empty sent ACTIVATE_VERSION for
+    each: a version-aware target deleted every row it held, exit 0. Now no ACTIVATE_VERSION
+    goes out when no list of the run held a record; when another list did (the API sees the
+    account), an empty list is activated as before, so rows deleted upstream still go."""
+    streams = ["users", "groups", "policies"]
+    catalog = catalog_selecting(streams)
+    with HostileServer(_lists_server({})) as server:
+        config = hostile_config(server, page_size=500, emit_activate_version_messages=True)
+        empty = run_cli(tmp_path, config, catalog=catalog)
+    assert empty.returncode == 0, empty.stderr[-2000:]
+    assert not [m for m in empty.messages if m["type"] == "ACTIVATE_VERSION"]
+    assert "every list empty" in empty.stderr
+
+    with HostileServer(_lists_server({"/v1/training/policies": POLICIES})) as server:
+        config = hostile_config(server, page_size=500, emit_activate_version_messages=True)
+        control = run_cli(tmp_path, config, catalog=catalog)
+    assert control.returncode == 0, control.stderr[-2000:]
+    activated = {m["stream"] for m in control.messages if m["type"] == "ACTIVATE_VERSION"}
+    assert activated == {"users", "groups", "policies"}

@@ -243,13 +243,8 @@ class DerivedGroupMembersStream(KnowBe4Stream):
         """
         if self._users and not self._groups_sent:
             self.report.dropped += 1
-            self.report.note("no user listed had a groups field: memberships not all known")
-            self.logger.warning(
-                "Stream '%s': no user of the %d listed had a groups field, so which groups "
-                "they are in is not known: not activated (a version-aware target keeps the "
-                "memberships it has).",
-                self.name,
-                self._users,
+            self.report.note(
+                "users listed, none with a groups field: memberships not known, not activated"
             )
 
 
