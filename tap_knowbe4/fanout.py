@@ -451,7 +451,12 @@ class KnowBe4Stream(KnowBe4HTTPStream):
                 if paginator is None:
                     paginator = self._paginator
                 if paginator is not None:
-                    key = comparable_key(listing_key(record))
+                    read = listing_key(record)
+                    key = (  # one int (most lists): as it is, as comparable_key gives it
+                        read
+                        if type(read) is tuple and len(read) == 1 and type(read[0]) is int
+                        else comparable_key(read)
+                    )
                     if not count:
                         resumed = self._resumed_at
                         if resumed is not None and not self._proven(resumed, key):

@@ -266,7 +266,12 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         expected, self._start_keys = self._start_keys, None  # the first page only
         if self.key_of is None or not page.records:
             return page.records
-        keys = [_comparable_key(self.key_of(r)) for r in page.records]
+        keys = [  # one int (most lists) at once, as _comparable_key gives it; the rest through it
+            (str(key[0]),)
+            if type(key) is tuple and len(key) == 1 and type(key[0]) is int
+            else _comparable_key(key)
+            for key in map(self.key_of, page.records)
+        ]
         self.page_keys = page_fingerprint(keys)
         if expected is not None:
             self.start_proven = self.page_keys == expected

@@ -308,11 +308,18 @@ class ListTrail:
 
     def see(self, token: PageToken, key: tuple | None, page_keys: str = "") -> None:
         """A record with ``key`` came from the page asked for with ``token`` (``page_keys``)."""
-        if key is None or (self.last is not None and not beyond(key, self.last)):
-            self.ordered = False
         if key is None:
+            self.ordered = False
             self.keyless = True
             return
+        last = self.last
+        if last is not None:
+            try:  # beyond(key, last), without a call per record
+                after = key > last
+            except TypeError:
+                after = False
+            if not after:
+                self.ordered = False
         pages = self.pages
         if not pages or (pages[-1][0] is not token and pages[-1][0] != token):
             pages.append((token, key, page_keys))
