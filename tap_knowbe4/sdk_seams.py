@@ -292,7 +292,12 @@ class SeamedStream(RESTStream[_TToken]):
         What each line holds is what :meth:`_generate_record_messages` makes (seam 11);
         a writer with ``write_record`` writes it without a message object.
         """
-        record_maps = self._unwalked_maps()
+        mask = self._mask  # the SDK's mask as resolved; decided for it already: no call
+        record_maps = (
+            self._record_maps
+            if mask is not None and mask is self._mask_selecting_all
+            else self._unwalked_maps()
+        )
         write_record = getattr(self._tap.message_writer, "write_record", None)
         if record_maps is None or write_record is None:
             super()._write_record_message(record)
