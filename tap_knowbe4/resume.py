@@ -220,7 +220,10 @@ class Resume:
         """True when this run moved a position forward.
 
         That is: a stream finished, a fan-out went past a parent, or a list past a record
-        it had not reached before.
+        it had not reached before, or a list kept a position where the one before was kept
+        under another ``page_size`` or query (no run of this configuration could resume
+        there: keeping it would make every capped run read the same first pages again, and
+        say it got no further, for ever; SIM-25, seeds 940008 and 940010).
         """
         now = self._now
         if now.streams_done - self.streams_before:
@@ -231,6 +234,8 @@ class Resume:
         for name, position in now.lists.items():
             before = self.lists_before.get(name)
             if before is None or beyond(position.reached(), before.reached()):
+                return True
+            if (before.page_size, before.params) != (position.page_size, position.params):
                 return True
         return False
 

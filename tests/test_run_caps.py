@@ -50,10 +50,20 @@ def _truth(sb, stream: str) -> set[tuple]:
     return {tuple(r[k] for k in PRIMARY_KEYS[stream]) for r in expected_records(sb.org, stream)}
 
 
-def sync_until_complete(config: dict, streams: t.Sequence[str], most: int = 12):
-    """Run the tap from each run's state until one completes; the runs and the warehouse."""
-    warehouse, runs = Warehouse(), []
-    state: dict | None = None
+def sync_until_complete(
+    config: dict,
+    streams: t.Sequence[str],
+    most: int = 12,
+    *,
+    state: dict | None = None,
+    warehouse: Warehouse | None = None,
+):
+    """Run the tap from each run's state until one completes; the runs and the warehouse.
+
+    ``state``: the first run's (default none); ``warehouse``: one earlier runs loaded.
+    """
+    warehouse = Warehouse() if warehouse is None else warehouse
+    runs: list = []
     for _ in range(most):
         run = run_tap(config, streams=streams, state=state)
         assert run.error is None, run.error
@@ -445,3 +455,32 @@ def test_a_capped_fan_out_in_batch_mode_keeps_the_parents_it_finished(tmp_path):
             for record in read_batch(message)
         }
         assert loaded == truth[stream], stream
+
+
+@pytest.mark.slow  # several runs: `make test`
+@pytest.mark.parametrize(("first", "then"), [(3, 10), (10, 3)], ids=["larger", "smaller"])
+def test_sim_25_a_position_kept_under_another_page_size_does_not_stall_a_capped_sync(first, then):
+    """Seeds 940008 and 940010 (session 10): a capped run stops inside the account's risk
+    history with ``page_size`` 3 (or 10), and the next runs use the other size under a cap
+    of 5. The position does not fit the new size, so the list is read from its first page;
+    the run's own position (5 pages of the new size) did not count as progress next to the
+    old one (page 12 of 3 came "after" page 5 of 10), so the old position was kept and
+    every run failed on "max_requests_per_run (5) is too small for this sync to make
+    progress" for ever. A position replacing one no run of this configuration can resume
+    at is progress: the sync completes over runs, every point loaded."""
+    stream = "account_risk_score_history"
+    with sandbox(profile="hostile", users=9) as sb:
+        stopped = run_tap(
+            tap_config(sb, page_size=first, max_requests_per_run=13), streams=[stream]
+        )
+        assert stopped.error is None, stopped.error
+        assert stopped.final_state["tap_knowbe4"]["interrupted"]["lists"][stream]
+        config = tap_config(sb, page_size=then, max_requests_per_run=5)
+        loaded = Warehouse()
+        loaded.load(stopped.messages)
+        runs, warehouse = sync_until_complete(
+            config, [stream], most=80, state=stopped.final_state, warehouse=loaded
+        )
+        truth = _truth(sb, stream)
+    assert len(runs) >= 2
+    assert warehouse.keys(stream) == truth
