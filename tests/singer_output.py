@@ -61,7 +61,7 @@ def _discovered_catalog() -> str:
 
 
 def catalog_selecting(streams: t.Iterable[str] | None = None) -> dict:
-    """A catalog with exactly ``streams`` selected (all fourteen when None); a new dict each
+    """A catalog with exactly ``streams`` selected (every stream when None); a new dict each
     call."""
     wanted = set(ALL_STREAMS if streams is None else streams)
     catalog = json.loads(_discovered_catalog())

@@ -38,9 +38,55 @@ def test_sources_cover_every_stream_and_column() -> None:
                 assert prop["description"].strip()[:40] in block, (stream, name)
 
 
+#: A staging model's read of a stream: the macro that unions a stream's sources and keeps its
+#: current rows (macros/union.sql), and its arguments.
+SOURCE_ROWS = re.compile(r"knowbe4_source_rows\('(\w+)'([^)]*)\)")
+
+
+def source_reads() -> dict[str, list[tuple[str, str, str]]]:
+    """Stream -> (model file, macro arguments, model text) of each staging model reading it."""
+    reads: dict[str, list[tuple[str, str, str]]] = {}
+    for model in sorted(STAGING.glob("stg_knowbe4__*.sql")):
+        text = model.read_text(encoding="utf-8")
+        for stream, args in SOURCE_ROWS.findall(text):
+            reads.setdefault(stream, []).append((model.name, args, text))
+    return reads
+
+
 def test_every_stream_has_a_staging_model() -> None:
-    used: set[str] = set()
-    for model in STAGING.glob("stg_knowbe4__*.sql"):
-        # through the macro that unions a stream's sources (macros/union.sql)
-        used |= set(re.findall(r"knowbe4_source_rows\('(\w+)'", model.read_text()))
-    assert used == set(dbt_sources.load_schemas())
+    streams = set(dbt_sources.load_schemas())
+    used = set(source_reads())
+    assert not streams - used, (
+        f"no staging model reads {sorted(streams - used)} through "
+        "{{ knowbe4_source_rows('<stream>') }} (CONTRIBUTING.md, Adding a stream, step 5)"
+    )
+    assert used <= streams, f"staging models read unknown streams {sorted(used - streams)}"
+
+
+def test_staging_models_read_each_stream_as_its_endpoint_row_says() -> None:
+    """Derived from the endpoint table, so a new stream is checked without a line here.
+
+    An incremental stream's table keeps the rows of every run (it never sends
+    ACTIVATE_VERSION): its model must read them all (``full_table=false``), or it shows only
+    the last run's new rows. An opt-in stream's table may never be created: its model reads
+    it with ``if_missing='empty'`` behind ``var('knowbe4_using_<stream>', true)``, the
+    variable its generated source is switched off with.
+    """
+    facts = dbt_sources.stream_facts()
+    reads = source_reads()
+    for stream, endpoint in facts.items():
+        for model, args, text in reads.get(stream, []):
+            assert ("full_table=false" in args) == endpoint.incremental, (
+                f"{model}: knowbe4_source_rows('{stream}') "
+                + ("needs" if endpoint.incremental else "must not have")
+                + " full_table=false (the endpoint row's incremental)"
+            )
+            assert ("if_missing='empty'" in args) == bool(endpoint.opt_in), (
+                f"{model}: knowbe4_source_rows('{stream}') "
+                + ("needs" if endpoint.opt_in else "must not have")
+                + " if_missing='empty' (the endpoint row's opt_in)"
+            )
+            variable = dbt_sources.opt_in_variable(stream)
+            assert (f"var('{variable}'" in text) == bool(endpoint.opt_in), (
+                f"{model}: an opt-in stream's model is switched off by var('{variable}', true)"
+            )
