@@ -26,7 +26,9 @@ a short page                           fewer records than a full page (what was 
                                        first, and the list goes on at the server's size
 a cursor that stopped                  a page reached by following a cursor that names none:
                                        the place that named every earlier page names no more.
-                                       A full page there is asked again (attack 9 #5: a proxy or
+                                       A full page there (as many records as asked, or as the
+                                       largest page that named a next cursor: a server paging at
+                                       a size of its own) is asked again (attack 9 #5: a proxy or
                                        a server's slip may drop the next cursor once): the same
                                        records naming none again, an explicit end or a short
                                        page end the list; a next cursor is followed
@@ -216,6 +218,10 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         self._empty_cursor_pages = 0
         self._last_page: Page | None = None
         self._again_keys = ""
+        #: The most records a page naming a next cursor held: the server's own page size
+        #: where it pages by cursor below ``per_page`` (0: no cursor named yet). A page that
+        #: large is full (:meth:`_full`), whatever was asked.
+        self._served = 0
         #: The :func:`page_fingerprint` of the last page accepted ("" before any).
         self.page_keys = ""
         #: True when the first page, at ``start``, had the fingerprint kept with it.
@@ -261,6 +267,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             if page.next_cursor in self._cursors or page.next_cursor == "true":
                 self._fail(page, "its cursors went in a circle")
             self._cursors.add(page.next_cursor)
+            self._served = max(self._served, len(page.records))
         self._repeats_first = self._all_seen = False
         self.page_keys = ""
         expected, self._start_keys = self._start_keys, None  # the first page only
@@ -323,7 +330,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             return self._after_probe(page)
         if self._phase == "again":
             return self._after_asking_again(page)
-        if self._all_seen and len(page.records) >= self.size:
+        if self._all_seen and self._full(len(page.records)):
             return self._repeated(page)  # (a short one ends the list like any short page)
         if page.next_cursor and self.mode != "page":
             self._phase = "cursor"
@@ -335,6 +342,14 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         if page.more:
             return self._more_unnamed(page)
         return self._silent(page)
+
+    def _full(self, count: int) -> bool:
+        """True when a page of ``count`` records is full (see the module).
+
+        As many as a page holds, or as many as the largest page that named a next cursor: a
+        server paging by cursor at a size of its own below ``per_page`` (attack 11 #1).
+        """
+        return count >= self.size or (self._served > 0 and count >= self._served)
 
     # -- what each kind of answer leads to ----------------------------------------------
 
@@ -402,7 +417,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             self._unproven(page)
             return None
         if self._phase == "cursor":
-            if count >= self.size:
+            if self._full(count):
                 return self._ask_again(page)
             return self._end("a cursor that stopped")
         if count > self.size:
@@ -550,7 +565,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             return self._end("an explicit end marker (a full page at a cursor, asked twice)")
         if page.more:
             return self._more_unnamed(page)
-        if len(page.records) < self.size:
+        if not self._full(len(page.records)):
             return self._end("a short page (a full page at a cursor, asked twice)")
         if self.page_keys == self._again_keys:
             return self._end("a cursor that stopped (a full page, asked twice)")
