@@ -208,6 +208,9 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             self._phase = "number"
         self._stop = False
         self._cursors: set[str] = set()
+        #: Cursors this listing asked with: a page naming one of them again is a circle (one
+        #: only named before, by a page not followed, is not: attack 11 #3).
+        self._followed: set[str] = set()
         self._seen: set[t.Hashable] = set()
         self._first_keys: list[t.Hashable] | None = None
         self._first: Page | None = None
@@ -218,6 +221,10 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         self._empty_cursor_pages = 0
         self._last_page: Page | None = None
         self._again_keys = ""
+        self._again_set: frozenset[t.Hashable] = frozenset()
+        #: The keys of the last page accepted, in no order (a page asked again is compared
+        #: by them: the same records in another order are the same page, attack 11 #4).
+        self._page_set: frozenset[t.Hashable] = frozenset()
         #: The most records a page naming a next cursor held: the server's own page size
         #: where it pages by cursor below ``per_page`` (0: no cursor named yet). A page that
         #: large is full (:meth:`_full`), whatever was asked.
@@ -263,13 +270,18 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             self._start_had_records = True
         if page.single:
             self.notes.append("an object where a list belongs: read as one record")
+        asked = self.current_value.cursor
+        if asked is not None and asked != "true":
+            self._followed.add(asked)
         if page.next_cursor and self.mode != "page":  # cursors followed must not repeat
-            if page.next_cursor in self._cursors or page.next_cursor == "true":
+            if page.next_cursor in self._followed or page.next_cursor == "true":
                 self._fail(page, "its cursors went in a circle")
             self._cursors.add(page.next_cursor)
-            self._served = max(self._served, len(page.records))
+            if self._phase != "probe":  # the probe asks for fewer on purpose
+                self._served = max(self._served, len(page.records))
         self._repeats_first = self._all_seen = False
         self.page_keys = ""
+        self._page_set = frozenset()
         expected, self._start_keys = self._start_keys, None  # the first page only
         if self.key_of is None or not page.records:
             return page.records
@@ -280,6 +292,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             for key in map(self.key_of, page.records)
         ]
         self.page_keys = page_fingerprint(keys)
+        self._page_set = frozenset(keys)
         if expected is not None:
             self.start_proven = self.page_keys == expected
         if self._first_keys is None:
@@ -551,7 +564,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         with exit 0, and a version-aware target deleted them. One request tells.
         """
         self._phase = "again"
-        self._again_keys = self.page_keys
+        self._again_keys, self._again_set = self.page_keys, self._page_set
         current = self.current_value
         return PageToken(cursor=current.cursor, per_page=current.per_page, again=True)
 
@@ -567,7 +580,7 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
             return self._more_unnamed(page)
         if not self._full(len(page.records)):
             return self._end("a short page (a full page at a cursor, asked twice)")
-        if self.page_keys == self._again_keys:
+        if self.page_keys == self._again_keys or self._page_set == self._again_set:
             return self._end("a cursor that stopped (a full page, asked twice)")
         self._fail(page, "asked again at the same cursor, answered other records naming none")
         return None

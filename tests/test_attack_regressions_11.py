@@ -137,3 +137,101 @@ def test_2_the_same_page_under_a_new_cursor_each_time_fails_at_once(tmp_path, mo
     assert "all sent before" in line, line
     assert not any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
     assert len(asked) == 2, asked
+
+
+def _counting_cursor_users(
+    total: int, size: int, decide: t.Callable[[int, int, list[dict], str], Answer]
+) -> t.Callable[[Request], Answer]:
+    """A cursor server of ``total`` users in pages of ``size`` whatever ``per_page`` or
+    ``page`` ask (cursors ``c<offset>``; no cursor is the first page): ``decide(asked, start,
+    page, next)`` answers, ``asked`` counting the requests for that cursor."""
+    rows = make_users(range(1, total + 1))
+    asked: dict[str, int] = {}
+
+    def handler(request: Request) -> Answer:
+        if request.path != "/v1/users":
+            return json_answer([])
+        cursor = request.query.get("cursor", "true")
+        asked[cursor] = asked.get(cursor, 0) + 1
+        start = 0 if cursor == "true" else int(cursor[1:])
+        after = start + size
+        return decide(asked[cursor], start, rows[start:after], f"c{after}" if after < total else "")
+
+    return handler
+
+
+def _header(rows: list[dict], cursor: str | None) -> Answer:
+    return _cursor_answer("header", rows, cursor, "")
+
+
+@pytest.mark.slow
+def test_3_a_cursor_named_again_by_the_probe_is_no_circle(tmp_path):
+    """``auto`` against a cursor server that ignores ``page`` and ``per_page`` and drops the
+    first page's cursor once: page 2 by number (the first page again) names ``c3``, unfollowed
+    (its records were all sent), and the probe names ``c3`` too. Taken for 'cursors in a
+    circle': exit 1, 3 of 9 users. Only a cursor the listing asked with makes a circle."""
+    handler = _counting_cursor_users(
+        9, 3, lambda n, start, rows, more: _header(rows, None if (start, n) == (0, 1) else more)
+    )
+    run, _ = _read(tmp_path, lambda url: handler, "auto", 3)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted({r["id"] for r in run.records("users")}) == list(range(1, 10))
+    assert any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
+
+
+@pytest.mark.slow
+def test_3_a_page_naming_the_cursor_it_was_asked_with_is_still_a_circle(tmp_path):
+    """The control: a page asked again that names its own cursor fails the listing."""
+    handler = _counting_cursor_users(
+        9,
+        3,
+        lambda n, start, rows, more: _header(
+            rows, more if start != 3 else (None if n == 1 else "c3")
+        ),
+    )
+    run, _ = _read(tmp_path, lambda url: handler, "cursor", 3)
+    line = run.assert_one_clear_line(code=1)
+    assert "circle" in line, line
+    assert not any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
+
+
+@pytest.mark.slow
+def test_4_a_full_last_page_asked_again_in_another_order_ends_the_list(tmp_path):
+    """A list exactly 3 pages long whose last page names nothing and comes in another order
+    when asked again (a server whose rows within a page are unordered): 'other records naming
+    none', exit 1, nothing activated, every run. The same records are the same page."""
+    handler = _counting_cursor_users(
+        9,
+        3,
+        lambda n, start, rows, more: _header(
+            rows if start != 6 else (rows if n % 2 else rows[::-1]), more if start != 6 else None
+        ),
+    )
+    run, asked = _read(tmp_path, lambda url: handler, "cursor", 3)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted({r["id"] for r in run.records("users")}) == list(range(1, 10))
+    assert any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
+    assert len(asked) == 4
+
+
+@pytest.mark.slow
+def test_1_the_probes_smaller_page_says_nothing_of_the_servers_size(tmp_path):
+    """Found by test_paging_properties after #1 landed: a list exactly one page long on a
+    server that ignores ``page`` and never says its end; the probe (one record fewer) named a
+    cursor, and its page of 1 was taken for the server's page size, so the followed page (the
+    last record, sent before) was 'full' and 'all sent before': exit 1. The probe's page
+    counts for no server size: the list ends, every record read."""
+    rows = make_users(range(1, 3))
+
+    def handler(request: Request) -> Answer:
+        if request.path != "/v1/users":
+            return json_answer([])
+        cursor = request.query.get("cursor", "true")
+        start = 0 if cursor == "true" else int(cursor[1:])
+        end = start + int(request.query["per_page"])
+        return _header(rows[start:end], f"t{end}" if end < len(rows) else None)
+
+    run, asked = _read(tmp_path, lambda url: handler, "auto", 2)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted({r["id"] for r in run.records("users")}) == [1, 2]
+    assert len(asked) == 4, [r.raw_query for r in asked]  # true, page 2, the probe, t1
