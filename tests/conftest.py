@@ -36,8 +36,17 @@ register_fast_profile()  # before the Hypothesis plugin loads ``--hypothesis-pro
 SMALL_ORG = {"users": 40, "seed": 11}
 
 
+def every_opt_in() -> dict[str, bool]:
+    """Each opt-in setting of the endpoint table, on: the tests read every stream, a new
+    opt-in stream included (CONTRIBUTING, Adding a stream)."""
+    from tap_knowbe4.streams import endpoints  # noqa: PLC0415 - conftest imports no tap module
+
+    return {e.opt_in: True for e in endpoints() if e.opt_in}
+
+
 def tap_config(sb: Sandbox, **overrides: t.Any) -> dict:
-    """A config for the tap against ``sb`` with pacing off (the sandbox limits are off)."""
+    """A config for the tap against ``sb`` with pacing off (the sandbox limits are off) and
+    every opt-in stream on."""
     config = {
         "api_key": sb.api_key,
         "api_url": sb.base_url,
@@ -45,7 +54,7 @@ def tap_config(sb: Sandbox, **overrides: t.Any) -> dict:
         "requests_per_second": 0,
         "requests_per_minute": 0,
         "max_retries": 3,
-        "include_user_risk_score_history": True,
+        **every_opt_in(),
     }
     config.update(overrides)
     return config

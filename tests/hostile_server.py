@@ -142,7 +142,10 @@ class HostileServer:
 
 
 def hostile_config(server: HostileServer, **overrides: t.Any) -> dict[str, t.Any]:
-    """A tap config against ``server``: no pacing, quick retries, no shared ledger."""
+    """A tap config against ``server``: no pacing, quick retries, no shared ledger, every
+    opt-in stream on."""
+    from tests.conftest import every_opt_in  # noqa: PLC0415 - the tap's table, when called
+
     config = {
         "api_key": "kb4-hostile-SECRET-9f8e7d6c5b4a",
         "api_url": server.url,
@@ -153,7 +156,7 @@ def hostile_config(server: HostileServer, **overrides: t.Any) -> dict[str, t.Any
         "request_timeout_seconds": 5,
         "budget_ledger": False,
         "page_size": 2,
-        "include_user_risk_score_history": True,
+        **every_opt_in(),
     }
     config.update(overrides)
     return config

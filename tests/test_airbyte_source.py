@@ -51,11 +51,12 @@ def test_spec_validates_what_the_tap_accepts_and_refuses_out_of_bounds():
 
 @pytest.mark.parametrize("opt_in", [True, False])
 def test_discover_lists_every_stream_with_schema_key_modes_and_cursor(tmp_path, opt_in):
-    run = Source(tmp_path, config(include_user_risk_score_history=opt_in)).discover()
+    table = {e.name: e for e in endpoints()}
+    opt_ins = {e.opt_in: e.name for e in table.values() if e.opt_in}
+    run = Source(tmp_path, config(**dict.fromkeys(opt_ins, opt_in))).discover()
     assert run.code == 0
     listed = {s["name"]: s for s in run.catalog["streams"]}
-    table = {e.name: e for e in endpoints()}
-    expected = set(table) - (set() if opt_in else {"user_risk_score_history"})
+    expected = set(table) - (set() if opt_in else set(opt_ins.values()))
     assert set(listed) == expected
     tap = TapKnowBe4(config=config(), validate_config=False)
     for name, stream in listed.items():

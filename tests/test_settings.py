@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from tap_knowbe4.errors import ConfigError
 from tap_knowbe4.settings import CONFIG_SCHEMA, Declaration, Settings, normalize_text_values
+from tap_knowbe4.streams import endpoints
 from tests import property_examples
 
 DECLARED = dict(Settings.declared())
@@ -164,3 +165,20 @@ def test_settings_from_config_reads_every_declaration() -> None:
     assert settings.region == "eu"
     assert settings.requests_per_second == DECLARED["requests_per_second"].default
     assert set(DECLARED) == set(Settings.__dataclass_fields__)
+
+
+def test_every_opt_in_stream_names_a_boolean_setting_off_by_default() -> None:
+    """An endpoint row's ``opt_in`` is a setting's name, read from :class:`Settings`.
+
+    Not declared there, it stopped discovery and every run with an AttributeError ("please
+    report it"), and ``make settings`` with it (CONTRIBUTING, Adding a stream, step 1).
+    """
+    for endpoint in endpoints():
+        if endpoint.opt_in:
+            declaration = DECLARED.get(endpoint.opt_in)
+            assert declaration is not None, (
+                f"{endpoint.name}: opt_in {endpoint.opt_in!r} is not declared in "
+                "tap_knowbe4/settings.py"
+            )
+            assert declaration.type is bool, endpoint.opt_in
+            assert declaration.default is False, f"{endpoint.opt_in}: an opt-in is off by default"
