@@ -696,12 +696,15 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             report.parent_ended(Outcome.UNCHANGED)
             return
         self._reading_for, self._restarted, self._trail = (context, parent_id), False, None
-        dropped = report.dropped
+        dropped, before = report.dropped, report.records
         outcome = yield from self._guarded(context)
         report.parent_ended(outcome)
         if outcome is Outcome.COMPLETE:
             whole = report.dropped == dropped
-            self._once_written(lambda: self._parent_done(context, parent_id, whole=whole))
+            missing = self.children_missing(context, report.records - before)
+            self._once_written(
+                lambda: self._parent_done(context, parent_id, whole=whole, missing=missing)
+            )
         elif outcome in (Outcome.FAILED, Outcome.PARTIAL):
             self.resume.hold(self.name, parent_id)
             if outcome is Outcome.PARTIAL:
@@ -723,14 +726,18 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             self.resume.unresumable.add(self.name)
         self._once_written(lambda: self.resume.keep_list(self.name, position))
 
-    def _parent_done(self, context: Context, parent_id: int, *, whole: bool = True) -> None:
+    def _parent_done(
+        self, context: Context, parent_id: int, *, whole: bool = True, missing: str = ""
+    ) -> None:
         """Every record of this parent was read and written: its state may move.
 
         Not when a record was dropped (``whole`` False: its key could not be read): a test
         settled or a bookmark moved past it would never read it again once the API sends it
         readable (attack 8 #4); the parent is done for this sync only.
         """
-        if whole:
+        if missing:  # what the parent says it has was not listed (children_missing)
+            self.report.note(missing)
+        elif whole:
             self.parent_complete(context)
         else:
             self.report.note(
@@ -1005,6 +1012,14 @@ class KnowBe4Stream(KnowBe4HTTPStream):
 
     def parent_complete(self, context: Context) -> None:
         """Child streams: every record of this parent was read (advance its state)."""
+
+    def children_missing(self, context: Context, records: int) -> str:
+        """Child streams: why ``records`` read for this parent cannot be all it has.
+
+        "" when they can. Otherwise the parent is done for this sync only: its state does
+        not move (a test is not settled), and the reason is one summary line.
+        """
+        return ""
 
     def stream_complete(self) -> None:
         """Top-level streams: every record was read (advance the stream's state)."""

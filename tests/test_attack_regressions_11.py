@@ -17,6 +17,7 @@ from tests.hostile_server import Answer, HostileServer, Request, hostile_config,
 from tests.hostile_server import users as make_users
 from tests.singer_output import catalog_selecting
 from tests.test_attack_regressions_9 import STYLES, _cursor_answer
+from tests.test_attack_regressions_10 import RAN
 
 
 def _capped_cursor_users(
@@ -235,3 +236,62 @@ def test_1_the_probes_smaller_page_says_nothing_of_the_servers_size(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert sorted({r["id"] for r in run.records("users")}) == [1, 2]
     assert len(asked) == 4, [r.raw_query for r in asked]  # true, page 2, the probe, t1
+
+
+RECIPIENTS = "phishing_security_test_recipients"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("counters", "settled"),
+    [
+        ({"scheduled_count": 2, "delivered_count": 2}, False),
+        ({"scheduled_count": 0, "delivered_count": 0, "opened_count": 0}, True),
+    ],
+    ids=["sent-to-two", "sent-to-none"],
+)
+def test_5_a_test_listed_with_no_recipient_is_not_settled_when_it_was_sent(
+    tmp_path, counters, settled
+):
+    """A closed phishing test older than ``pst_lookback_days`` whose recipients answered
+    ``[]`` with 200 once (a proxy, an API's slip, the class of attack 10 #5) though its
+    counters say it was sent to 2: settled by that empty read, its recipients were never
+    requested again, in any run, exit 0 (0 of 2 loaded). Such a test is not settled now (one
+    summary line) and the next run reads its 2 recipients; a test sent to nobody still settles
+    (the control: no request in the second run)."""
+    test = {
+        **RAN,
+        **counters,
+        "pst_id": 1,
+        "started_at": "2025-01-06T14:00:00.000Z",
+    }
+    empty = [True]
+
+    def handler(request: Request) -> Answer:
+        if request.path == "/v1/account":
+            return json_answer({"name": "Acme", "number_of_seats": 5})
+        if request.path == "/v1/phishing/security_tests":
+            first = request.query.get("page", "1") == "1" and "cursor" not in request.query
+            return json_answer([test] if first else [])
+        if request.path.endswith("/recipients") and not empty[0]:
+            rows = [{"recipient_id": 10 + n, "pst_id": 1, "user": {"id": n}} for n in (1, 2)]
+            return json_answer(rows if request.query.get("page", "1") == "1" else [])
+        return json_answer([])
+
+    catalog = catalog_selecting(["phishing_security_tests", RECIPIENTS])
+    with HostileServer(handler) as server:
+        config = hostile_config(server, page_size=500)
+        (tmp_path / "1").mkdir()
+        (tmp_path / "2").mkdir()
+        first = run_cli(tmp_path / "1", config, catalog=catalog)
+        assert first.returncode == 0, first.stderr[-2000:]
+        empty[0] = False
+        before = len(server.requests)
+        second = run_cli(tmp_path / "2", config, catalog=catalog, state=first.final_state)
+        asked = [r.path for r in server.requests[before:] if r.path.endswith("/recipients")]
+    assert second.returncode == 0, second.stderr[-2000:]
+    if settled:
+        assert not asked
+    else:
+        assert "listed no recipient: not settled" in first.stderr
+        assert sorted(r["recipient_id"] for r in second.records(RECIPIENTS)) == [11, 12]

@@ -328,6 +328,10 @@ class PhishingSecurityTestsStream(ListStream):
             child["pst_status"] = record.get("status")
             child["pst_started_at"] = record.get("started_at")
             child["pst_fingerprint"] = pst_fingerprint(record)
+            child["pst_delivered"] = any(
+                type(record.get(field)) is int and record[field] > 0
+                for field in ("scheduled_count", "delivered_count")
+            )
         return child
 
     @staticmethod
@@ -370,6 +374,19 @@ class RecipientsStream(ListStream):
         """The pages of this test's recipients, unless the state says it is settled."""
         base = super().planned_requests(context, parent)
         return base and self.listing_pages(parent.get("scheduled_count") or 0)
+
+    def children_missing(self, context: Context, records: int) -> str:
+        """A test whose counters say it was sent, listed with no recipient, is not settled.
+
+        An empty answer (a proxy, an API's slip, a wrong scope) would otherwise settle a closed
+        test for good: its recipients never read in any run, exit 0 (attack 11 #5).
+        """
+        if records == 0 and context.get("pst_delivered"):
+            return (
+                "tests whose counters say they were sent listed no recipient: not settled, "
+                "read again next run"
+            )
+        return ""
 
     def parent_complete(self, context: Context) -> None:
         """Read to its end: a closed test is settled; an open one stays to be re-read."""
