@@ -18,6 +18,8 @@ if t.TYPE_CHECKING:
 
 #: Streams a default run extracts (every stream selected, the opt-in ones left out).
 DEFAULT_STREAMS = tuple(s for s in ALL_STREAMS if not endpoint_table()[s].opt_in)
+#: The opt-in streams: selected by default, read only when their setting is on.
+OPT_IN_STREAMS = tuple(s for s in ALL_STREAMS if endpoint_table()[s].opt_in)
 
 #: Timestamps whose values are compared with the ground truth, per stream.
 TIMESTAMP_SAMPLES = {

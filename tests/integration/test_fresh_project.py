@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.checks import DEFAULT_STREAMS
+from tests.integration.checks import DEFAULT_STREAMS, OPT_IN_STREAMS
 from tests.integration.conftest import ROOT, drive_meltano, meltano_install, printed
 
 #: A group per integration module (tests/integration/conftest.py says why): its tests share
@@ -227,7 +227,8 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
         assert config["stream_maps"] == {"users": {"email": expression}}
 
         selection = _selection(selected)
-        assert "selected" in selection.pop("user_risk_score_history")
+        for stream in OPT_IN_STREAMS:  # selected, read only with its setting
+            assert "selected" in selection.pop(stream), stream
         assert set(selection) == set(DEFAULT_STREAMS)
 
         # 3. config test, add a loader (a tested one, from dist/), run.
@@ -239,7 +240,8 @@ def test_readme_add_it_to_your_project(tmp_project_dir: Path) -> None:
         out_dir = project.dir / "output" / "jsonl"  # the definition's default, as README says
         for stream in DEFAULT_STREAMS:
             assert _records(out_dir, stream), f"no records for {stream}"
-        assert not _records(out_dir, "user_risk_score_history")
+        for stream in OPT_IN_STREAMS:
+            assert not _records(out_dir, stream), stream
         users = _records(out_dir, "users")
         emails = [u["email"] for u in users if u.get("email")]
         assert emails

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.checks import DEFAULT_STREAMS
+from tests.integration.checks import DEFAULT_STREAMS, OPT_IN_STREAMS
 from tests.integration.conftest import ROOT
 from tests.project_scripts import load_script
 
@@ -133,7 +133,7 @@ def test_meltano_selects_everything_and_the_uk_instance_opts_in(
     selection: dict[str, set[str]] = {}
     for item in json.loads(out[out.index("{") :])["streams"]:
         selection.setdefault(item["stream"], set()).add(item["selection"])
-    assert set(selection) == {*DEFAULT_STREAMS, "user_risk_score_history"}
+    assert set(selection) == {*DEFAULT_STREAMS, *OPT_IN_STREAMS}
     for stream, states in selection.items():
         assert "excluded" not in states, stream
     names = {p["name"]: p for k, p in _plugins()}
