@@ -31,7 +31,9 @@ a cursor that stopped                  a page reached by following a cursor that
                                        a size of its own) is asked again (attack 9 #5: a proxy or
                                        a server's slip may drop the next cursor once): the same
                                        records naming none again, an explicit end or a short
-                                       page end the list; a next cursor is followed
+                                       page end the list; a next cursor is followed (a page
+                                       there saying more follows, naming no cursor, is asked
+                                       again too: attack 11 #6)
 the probe of a silent full page        page 1 full and naming nothing, page 2 the same records
                                        (the server ignores ``page``): the first request is sent
                                        again with ``per_page`` one lower; if that answer names a
@@ -488,8 +490,14 @@ class KnowBe4Paginator(BaseAPIPaginator[PageToken]):
         return PageToken(page=expected, per_page=current.per_page)
 
     def _more_unnamed(self, page: Page) -> PageToken | None:
-        """The answer says more follows but names no next page the tap can ask for."""
-        if self.mode == "cursor" or self._phase == "cursor":
+        """The answer says more follows but names no next page the tap can ask for.
+
+        At a cursor, the same cursor is asked once more: a proxy stripping ``X-Next-Cursor``
+        leaves the body's ``has_more: true`` (attack 11 #6: the listing failed, exit 1).
+        """
+        if self._phase == "cursor":
+            return self._ask_again(page)
+        if self.mode == "cursor" or self._phase == "again":
             self._fail(page, "says more records follow but names no cursor the tap can send")
             return None
         return self._by_number()

@@ -295,3 +295,51 @@ def test_5_a_test_listed_with_no_recipient_is_not_settled_when_it_was_sent(
     else:
         assert "listed no recipient: not settled" in first.stderr
         assert sorted(r["recipient_id"] for r in second.records(RECIPIENTS)) == [11, 12]
+
+
+def _more_flag_users(dropped: t.Callable[[int, int], bool]) -> t.Callable[[Request], Answer]:
+    """9 users in pages of 3: ``{data, has_more}`` in the body, the next cursor in
+    ``X-Next-Cursor``, dropped while ``dropped(start, asked)`` says so."""
+    rows = make_users(range(1, 10))
+    asked: dict[str, int] = {}
+
+    def handler(request: Request) -> Answer:
+        if request.path != "/v1/users":
+            return json_answer([])
+        cursor = request.query.get("cursor", "true")
+        asked[cursor] = asked.get(cursor, 0) + 1
+        start = 0 if cursor == "true" else int(cursor[1:])
+        end = start + 3
+        headers = {}
+        if end < len(rows) and not dropped(start, asked[cursor]):
+            headers["X-Next-Cursor"] = f"c{end}"
+        body = {"data": rows[start:end], "has_more": end < len(rows)}
+        return Answer(200, json.dumps(body), headers)
+
+    return handler
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["cursor", "auto"])
+def test_6_has_more_without_its_cursor_once_is_asked_again(tmp_path, mode):
+    """A cursor server saying ``has_more: true`` in the body and the next cursor in
+    ``X-Next-Cursor``, the header stripped once on page 2 (a proxy): 'says more records
+    follow but names no cursor', exit 1, 6 of 9 users. At a cursor that is asked again."""
+    handler = _more_flag_users(lambda start, asked: (start, asked) == (3, 1))
+    run, asked = _read(tmp_path, lambda url: handler, mode, 3)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted({r["id"] for r in run.records("users")}) == list(range(1, 10))
+    assert len(asked) == 4, [r.raw_query for r in asked]  # true, c3, c3 again, c6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["cursor", "auto"])
+def test_6_has_more_never_naming_a_cursor_still_fails(tmp_path, mode):
+    """The control: asked again, still more and no cursor: the listing fails, one request
+    more, nothing activated."""
+    handler = _more_flag_users(lambda start, asked: start == 3)
+    run, asked = _read(tmp_path, lambda url: handler, mode, 3)
+    line = run.assert_one_clear_line(code=1)
+    assert "names no cursor the tap can send" in line, line
+    assert not any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
+    assert len(asked) == 3, [r.raw_query for r in asked]  # true, c3, c3 again
