@@ -446,3 +446,16 @@ def test_sim_24_a_budget_stop_before_any_request_owes_nothing_of_the_state_it_ha
     text = (FIXTURES / "sim" / "seed-930034.json").read_text()
     result = Sequence(SequencePlan.from_json(text), tmp_path / "s", converge=True).run()
     assert not [f"run {i}: {v}" for i, v in result.violations]
+
+
+def test_sim_26_a_full_refresh_that_writes_no_state_continues_the_stored_cycle(tmp_path):
+    """Seed 950009 (session 10), its plan frozen: a ``--full-refresh`` run under a key the
+    account no longer accepts writes no state of its own (793f0de), so Meltano's merge keeps
+    the stored interrupted sync, begun runs and days earlier; the next runs resume it. The
+    oracle took the refresh for the start of a new cycle and owed a phishing campaign created
+    after the resumed sync had read its campaigns ('exit 0 but 1 of 4 rows of
+    phishing_campaigns ...'). The oracle's error: the campaign is read by the next cycle. The
+    merged state's cycle is the stored one's now."""
+    text = (FIXTURES / "sim" / "seed-950009.json").read_text()
+    result = Sequence(SequencePlan.from_json(text), tmp_path / "s", converge=True).run()
+    assert not [f"run {i}: {v}" for i, v in result.violations]

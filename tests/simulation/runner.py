@@ -394,9 +394,14 @@ class Sequence:
             if airbyte:
                 value = airbyte_kept(None if handed is None else handed.value, acked)
             elif run.state.get("op") in MERGED and pipeline.current is not None:
-                current = pipeline.current.value
-                if isinstance(value, dict) and isinstance(current, dict):
-                    value = meltano_merge(value, copy.deepcopy(current))
+                stored = pipeline.current
+                if isinstance(value, dict) and isinstance(stored.value, dict):
+                    value = meltano_merge(value, copy.deepcopy(stored.value))
+                if oracle.own_state(given, exit_) is None and _interrupted(stored.value):
+                    # the run wrote no state of its own (a rejected key, a stop before any
+                    # answer): the merge kept the stored interrupted sync, and its cycle
+                    # (SIM-26, seed 950009: a --full-refresh under a stale key)
+                    cycle, cycle_start = [*stored.cycle, *clocks], stored.cycle_start
             saved = Saved(value, cycle, cycle_start, (run.tenant, run.key))
             pipeline.current = saved
             pipeline.history.append(saved)
