@@ -16,7 +16,7 @@ from tests.cli import run_cli
 from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer
 from tests.hostile_server import users as make_users
 from tests.singer_output import catalog_selecting
-from tests.test_attack_regressions_9 import STYLES, _cursor_answer
+from tests.test_attack_regressions_9 import STYLES, _cursor_answer, _cursor_users, _once
 from tests.test_attack_regressions_10 import RAN
 
 
@@ -24,36 +24,8 @@ def _capped_cursor_users(
     url: list[str], total: int, cap: int, silent: t.Callable[[int], bool], style: str
 ) -> t.Callable[[Request], Answer]:
     """A cursor server of ``total`` users answering at most ``cap`` a page whatever
-    ``per_page`` asks (cursors ``c<offset>``), silent on the page at offset ``n`` while
-    ``silent(n)`` says so."""
-    rows = make_users(range(1, total + 1))
-
-    def handler(request: Request) -> Answer:
-        if request.path != "/v1/users":
-            return json_answer([])
-        cursor = request.query.get("cursor", "true")
-        asked = min(int(request.query.get("per_page", cap)), cap)
-        start = 0 if cursor == "true" else int(cursor[1:])
-        page = rows[start : start + asked]
-        after = start + asked
-        more = f"c{after}" if after < total else ""
-        if silent(start):
-            return _cursor_answer(style, page, None, url[0])
-        return _cursor_answer(style, page, more, url[0])
-
-    return handler
-
-
-def _once(start: int) -> t.Callable[[int], bool]:
-    done: list[int] = []
-
-    def silent(at: int) -> bool:
-        if at == start and not done:
-            done.append(at)
-            return True
-        return False
-
-    return silent
+    ``per_page`` asks (attack 9's server, capped)."""
+    return _cursor_users(url, total, cap, silent, style, cap=cap)
 
 
 def _read(tmp_path, handler_of, mode, page_size):

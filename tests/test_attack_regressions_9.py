@@ -241,10 +241,16 @@ def _cursor_answer(style: str, rows: list[dict], cursor: str | None, url: str) -
 
 
 def _cursor_users(
-    server_url: list[str], total: int, size: int, silent: t.Callable[[int], bool], style: str
+    server_url: list[str],
+    total: int,
+    size: int,
+    silent: t.Callable[[int], bool],
+    style: str,
+    cap: int | None = None,
 ) -> t.Callable[[Request], Answer]:
-    """A cursor server of ``total`` users in pages of ``size`` (cursors ``c1``, ``c2``, ...),
-    silent on page ``n`` (0-based) while ``silent(n)`` says so."""
+    """A cursor server of ``total`` users in pages of ``size`` (cursors ``c<offset>``),
+    silent on the page at offset ``n`` while ``silent(n)`` says so; ``cap``: at most that
+    many a page whatever ``per_page`` asks (the server's own page size)."""
     rows = users(range(1, total + 1))
 
     def handler(request: Request) -> Answer:
@@ -252,6 +258,7 @@ def _cursor_users(
             return json_answer([])
         cursor = request.query.get("cursor", "true")
         asked = int(request.query.get("per_page", size))
+        asked = asked if cap is None else min(asked, cap)
         start = 0 if cursor == "true" else int(cursor[1:])
         page = rows[start : start + asked]
         after = start + asked
