@@ -153,12 +153,24 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             if position is None or reading is None or position.parent != reading[1]:
                 return None
             if not self._fits(position, reading[0]):
-                return None
-        elif position is None or not self._fits(position) or self._children_unaccounted():
+                return self._not_resumed(position)
+        elif position is None:
             return None
+        elif not self._fits(position) or self._children_unaccounted():
+            return self._not_resumed(position)
         self._resumed_at = position
         self.report.resumed_list = True
         return PageToken(page=position.page, cursor=position.cursor, per_page=position.per_page)
+
+    def _not_resumed(self, position: ListPosition) -> None:
+        """The list starts at its first page: the position kept is for another reading.
+
+        That is a restart like any other (``restarts`` in a row go on): configurations
+        taking turns on one state (another ``page_size``, query or selection each run)
+        discard each other's position every run, and a capped run would say "the next run
+        continues" for ever without reading the list to its end.
+        """
+        self._restarts = position.restarts + 1
 
     _resumed_at: ListPosition | None = None
     #: A child stream: the context and id of the parent whose children are being read.

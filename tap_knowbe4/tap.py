@@ -564,8 +564,10 @@ class TapKnowBe4(SeamedTap):
                 report.stop_kind = StopKind.ERROR
                 report.stop_reason = RunFailedError(
                     f"{', '.join(unsettled)} had to be read from the first page again in "
-                    f"{RESTARTS_REPORTED} runs in a row (the list changed between runs, or the "
-                    f"server refused the position kept) and max_requests_per_run ({cap}) stops "
+                    f"{RESTARTS_REPORTED} runs in a row (the list changed between runs, the server "
+                    "refused the position kept, or runs under another page_size, query or "
+                    "selection took turns on this state) and max_requests_per_run "
+                    f"({cap}) stops "
                     "it before its end: it may never finish. Raise max_requests_per_run."
                 )
                 code = 1

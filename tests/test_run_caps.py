@@ -401,6 +401,46 @@ def test_a_position_taken_with_another_page_size_is_not_used():
     assert {(r["id"],) for r in second.records("users")} == truth  # all of it, from page 1
 
 
+@pytest.mark.slow  # several runs: `make test`
+def test_alternating_page_sizes_on_one_state_fail_instead_of_never_finishing():
+    """Session 10's left item: two configurations taking turns on one state (page_size 10,
+    then 25, then 10...), each capped below its list, discard each other's position every
+    run. SIM-25 counts a position replacing one kept under another configuration as
+    progress, so each run exited 0 saying "the next run continues", for ever, and the list
+    was never read to its end. Discarding a position that does not fit is a restart: after
+    three in a row a capped run fails saying the list may never finish."""
+    with sandbox(users=120) as sb:
+        configs = [
+            tap_config(sb, page_size=size, max_requests_per_run=3) for size in (10, 25) * 3
+        ]
+        state, errors = None, []
+        for config in configs:
+            run = run_tap(config, streams=["users"], state=state)
+            errors.append(run.error)
+            state = run.final_state
+            if run.error is not None:
+                break
+    assert errors[:3] == [None, None, None]
+    assert errors[-1] is not None and "may never finish" in str(errors[-1]), errors
+
+
+@pytest.mark.slow  # several runs: `make test`
+def test_one_page_size_change_then_the_same_one_finishes():
+    """The control: one change of page_size between capped runs restarts the list once,
+    and the runs that follow under the new size resume and finish it, exit 0 each."""
+    with sandbox(users=120) as sb:
+        first = run_tap(tap_config(sb, page_size=10, max_requests_per_run=3), streams=["users"])
+        runs, warehouse = sync_until_complete(
+            tap_config(sb, page_size=25, max_requests_per_run=3),
+            ["users"],
+            most=12,
+            state=first.final_state,
+        )
+        truth = _truth(sb, "users")
+    assert all(r.error is None for r in runs)
+    assert warehouse.keys("users") == truth
+
+
 @pytest.mark.parametrize(
     "position",
     [
