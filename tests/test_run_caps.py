@@ -410,9 +410,7 @@ def test_alternating_page_sizes_on_one_state_fail_instead_of_never_finishing():
     was never read to its end. Discarding a position that does not fit is a restart: after
     three in a row a capped run fails saying the list may never finish."""
     with sandbox(users=120) as sb:
-        configs = [
-            tap_config(sb, page_size=size, max_requests_per_run=3) for size in (10, 25) * 3
-        ]
+        configs = [tap_config(sb, page_size=size, max_requests_per_run=3) for size in (10, 25) * 3]
         state, errors = None, []
         for config in configs:
             run = run_tap(config, streams=["users"], state=state)
@@ -421,7 +419,8 @@ def test_alternating_page_sizes_on_one_state_fail_instead_of_never_finishing():
             if run.error is not None:
                 break
     assert errors[:3] == [None, None, None]
-    assert errors[-1] is not None and "may never finish" in str(errors[-1]), errors
+    assert errors[-1] is not None
+    assert "may never finish" in str(errors[-1]), errors
 
 
 @pytest.mark.slow  # several runs: `make test`
