@@ -153,11 +153,13 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             if position is None or reading is None or position.parent != reading[1]:
                 return None
             if not self._fits(position, reading[0]):
-                return self._not_resumed(position)
+                self._not_resumed(position)
+                return None
         elif position is None:
             return None
         elif not self._fits(position) or self._children_unaccounted():
-            return self._not_resumed(position)
+            self._not_resumed(position)
+            return None
         self._resumed_at = position
         self.report.resumed_list = True
         return PageToken(page=position.page, cursor=position.cursor, per_page=position.per_page)
