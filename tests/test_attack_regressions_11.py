@@ -272,23 +272,12 @@ def test_5_a_test_listed_with_no_recipient_is_not_settled_when_it_was_sent(
 def _more_flag_users(dropped: t.Callable[[int, int], bool]) -> t.Callable[[Request], Answer]:
     """9 users in pages of 3: ``{data, has_more}`` in the body, the next cursor in
     ``X-Next-Cursor``, dropped while ``dropped(start, asked)`` says so."""
-    rows = make_users(range(1, 10))
-    asked: dict[str, int] = {}
 
-    def handler(request: Request) -> Answer:
-        if request.path != "/v1/users":
-            return json_answer([])
-        cursor = request.query.get("cursor", "true")
-        asked[cursor] = asked.get(cursor, 0) + 1
-        start = 0 if cursor == "true" else int(cursor[1:])
-        end = start + 3
-        headers = {}
-        if end < len(rows) and not dropped(start, asked[cursor]):
-            headers["X-Next-Cursor"] = f"c{end}"
-        body = {"data": rows[start:end], "has_more": end < len(rows)}
-        return Answer(200, json.dumps(body), headers)
+    def decide(asked: int, start: int, page: list[dict], following: str) -> Answer:
+        headers = {"X-Next-Cursor": following} if following and not dropped(start, asked) else {}
+        return Answer(200, json.dumps({"data": page, "has_more": bool(following)}), headers)
 
-    return handler
+    return _counting_cursor_users(9, 3, decide)
 
 
 @pytest.mark.slow
