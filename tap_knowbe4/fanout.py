@@ -181,6 +181,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     _restarted = False
     _restarts = 0
     _trail: ListTrail | None = None
+    #: Records the last listing read to its end listed (before any was cleaned or dropped).
+    _listed = 0
 
     def _children_unaccounted(self) -> bool:
         """True when a child read now was not part of the interrupted sync.
@@ -546,6 +548,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if self._resumed_at is not None and not count:
             why = "the page the interrupted run stopped at is empty now"
             return (yield from self._restart(context, why))
+        self._listed = count
         return Outcome.COMPLETE
 
     def _gone(self, context: Context | None) -> Outcome:
@@ -710,12 +713,20 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             report.parent_ended(Outcome.UNCHANGED)
             return
         self._reading_for, self._restarted, self._trail = (context, parent_id), False, None
-        dropped, before = report.dropped, report.records
+        dropped = report.dropped
         outcome = yield from self._guarded(context)
+        if outcome is Outcome.COMPLETE and self.children_missing(context, self._listed):
+            # what the parent says it has was not listed: one answer is no proof of none
+            # (a proxy's or the API's empty 200); the list is asked once more from its start
+            report.note(
+                f"parents whose {self.name} answered none against their own count: asked again"
+            )
+            self._restarted, self._trail = True, None
+            outcome = yield from self._guarded(context)
         report.parent_ended(outcome)
         if outcome is Outcome.COMPLETE:
             whole = report.dropped == dropped
-            missing = self.children_missing(context, report.records - before)
+            missing = self.children_missing(context, self._listed)
             self._once_written(
                 lambda: self._parent_done(context, parent_id, whole=whole, missing=missing)
             )
@@ -749,8 +760,9 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         settled or a bookmark moved past it would never read it again once the API sends it
         readable (attack 8 #4); the parent is done for this sync only.
         """
-        if missing:  # what the parent says it has was not listed (children_missing)
+        if missing:  # what the parent says it has was not listed twice (children_missing)
             self.report.note(missing)
+            self.report.contradicted += 1
         elif whole:
             self.parent_complete(context)
         else:
@@ -1028,10 +1040,13 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         """Child streams: every record of this parent was read (advance its state)."""
 
     def children_missing(self, context: Context, records: int) -> str:
-        """Child streams: why ``records`` read for this parent cannot be all it has.
+        """Child streams: why the ``records`` listed for this parent cannot be all it has.
 
-        "" when they can. Otherwise the parent is done for this sync only: its state does
-        not move (a test is not settled), and the reason is one summary line.
+        "" when they can. Otherwise the list is asked once more from its start; still
+        contradicted, the parent is done for this sync only: its state does not move (a test
+        is not settled), the stream is not activated (:attr:`StreamReport.contradicted`: a
+        version-aware target keeps the rows of that parent), and the reason is one summary
+        line.
         """
         return ""
 

@@ -76,6 +76,9 @@ class StreamReport:
     anomalies: dict[str, int] = dataclasses.field(default_factory=dict)
     #: Records read but not sent (their primary key could not be read).
     dropped: int = 0
+    #: Parents whose children answered none, twice, while the parent's own fields say it
+    #: has some (``KnowBe4Stream.children_missing``): their rows may exist upstream.
+    contradicted: int = 0
     #: Finished by the interrupted run this one resumes: none of its records are sent now.
     carried: bool = False
     #: Its list was read from where an interrupted run stopped, not from its first page.
@@ -122,7 +125,7 @@ class StreamReport:
         tainted = sum(
             n for o, n in self.parents.items() if o in (Outcome.UNCHANGED, Outcome.SKIPPED)
         )
-        tainted += self.dropped
+        tainted += self.dropped + self.contradicted
         if not self.continued:
             tainted += self.parents_resumed + self.resumed_list
         return not tainted
@@ -143,7 +146,7 @@ class StreamReport:
         Then every id it has was seen, and references to it can be checked.
         """
         not_sent = sum(n for o, n in self.parents.items() if o is not Outcome.COMPLETE)
-        not_sent += self.parents_resumed + self.resumed_list + self.dropped
+        not_sent += self.parents_resumed + self.resumed_list + self.dropped + self.contradicted
         return self.final is Outcome.COMPLETE and not not_sent and not self.carried
 
     def as_dict(self) -> dict[str, t.Any]:

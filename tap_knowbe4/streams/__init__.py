@@ -126,6 +126,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/v1/groups",
         ("id",),
         "Every group, active and archived (console, smart and provisioning-managed).",
+        kind=kinds.GroupsStream,
         renames=normalize.LEGACY_GROUP_FIELDS,
         reshape=normalize.group,
     ),

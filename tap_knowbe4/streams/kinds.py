@@ -181,8 +181,40 @@ class RiskScoreHistoryStream(ListStream):
         hints["risk_history_points"] = hints.get("risk_history_points", 0) + len(records)
 
 
+class GroupsStream(ListStream):
+    """``/v1/groups``: passes each group's ``member_count`` to ``group_members``."""
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict | None:
+        """``group_has_members`` when the group's ``member_count`` is a whole number above 0.
+
+        A count sent otherwise (text, null, ``2.5``) says nothing: no evidence either way.
+        """
+        child = super().get_child_context(record, context)
+        if child is not None:
+            count = record.get("member_count")
+            child["group_has_members"] = type(count) is int and count > 0
+        return child
+
+
 class GroupMembersStream(ListStream):
     """``group_members`` from ``/v1/groups/{id}/members``: one request per group."""
+
+    def children_missing(self, context: Context, records: int) -> str:
+        """A group whose ``member_count`` says it has members, listed with none.
+
+        Activated, that empty list deleted every membership of the group the target held,
+        exit 0 (session 10's open defect). The members are asked once more; still none, the
+        stream is not activated this run (the target keeps its rows) and one line says so.
+        A list shorter than the count is taken as listed: the reference does not say what
+        ``member_count`` counts (archived users?), and such a count would hold activation
+        back in every run.
+        """
+        if records == 0 and context.get("group_has_members"):
+            return (
+                "groups whose member_count says they have members listed none, asked twice: "
+                "group_members not activated, the target keeps its rows"
+            )
+        return ""
 
     def planned_requests(self, context: Context, parent: dict) -> int:
         """The pages of this group's members."""
@@ -379,7 +411,8 @@ class RecipientsStream(ListStream):
         """A test whose counters say it was sent, listed with no recipient, is not settled.
 
         An empty answer (a proxy, an API's slip, a wrong scope) would otherwise settle a closed
-        test for good: its recipients never read in any run, exit 0 (attack 11 #5).
+        test for good: its recipients never read in any run, exit 0 (attack 11 #5). The
+        recipients are asked once more first (``KnowBe4Stream._read_for_parent``).
         """
         if records == 0 and context.get("pst_delivered"):
             return (

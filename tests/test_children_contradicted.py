@@ -1,0 +1,170 @@
+"""A parent whose own fields say it has children, listed with none: positive evidence of nothing.
+
+The product promise: exit 0 means the data is there, and nothing in the warehouse is deleted
+that exists upstream. ACTIVATE_VERSION makes a version-aware target drop every row not sent
+again, so a child stream may only be activated when every parent's children were listed. A
+group whose ``member_count`` is 3 answering ``/v1/groups/{id}/members`` with ``[]`` (200: a
+proxy, an API's slip) is no proof that the group is empty: its list is asked once more, and
+still empty, ``group_members`` is not activated (the target keeps its rows) and one line says
+so. The sibling of attack 11 #5 (a sent phishing test whose recipients answered ``[]``).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from tests.cli import run_cli
+from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer
+from tests.hostile_server import users as make_users
+from tests.singer_output import catalog_selecting
+from tests.test_attack_regressions_10 import RAN
+
+MEMBERS = {1: [11, 12, 13], 2: [21, 22], 3: []}
+
+
+def _groups_server(empty_answers: int) -> tuple[t.Callable[[Request], Answer], list[str]]:
+    """Groups 1-3 with their ``member_count``; group 1's members answer ``[]`` (200) for its
+    first ``empty_answers`` listings. The paths of member listings asked are kept."""
+    asked: list[str] = []
+
+    def handler(request: Request) -> Answer:
+        first = request.query.get("page", "1") == "1" and "cursor" not in request.query
+        if request.path == "/v1/groups":
+            groups = [
+                {"id": g, "name": f"g{g}", "member_count": len(m)} for g, m in MEMBERS.items()
+            ]
+            return json_answer(groups if first else [])
+        parts = request.path.strip("/").split("/")
+        if len(parts) == 4 and parts[:2] == ["v1", "groups"] and parts[3] == "members":
+            group = int(parts[2])
+            if first:
+                asked.append(request.path)
+            if group == 1 and asked.count(request.path) <= empty_answers:
+                return json_answer([])
+            return json_answer(make_users(MEMBERS[group]) if first else [])
+        return json_answer([])
+
+    return handler, asked
+
+
+def _run(tmp_path, empty_answers: int):
+    handler, asked = _groups_server(empty_answers)
+    with HostileServer(handler) as server:
+        config = hostile_config(
+            server,
+            page_size=500,
+            pagination="page",
+            emit_activate_version_messages=True,
+            group_members_source="endpoint",
+        )
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["groups", "group_members"]))
+    activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+    members = {(r["group_id"], r["user_id"]) for r in run.records("group_members")}
+    return run, activated, members, asked
+
+
+def test_a_group_with_members_listed_empty_twice_is_not_activated(tmp_path):
+    """Session 10's open defect: group 1 (``member_count`` 3) answering its members with
+    ``[]`` every time was read as empty, ``group_members`` activated, and a version-aware
+    target deleted group 1's three memberships, exit 0. Now the list is asked once more;
+    still empty, the stream is not activated (the target keeps its rows) and one line says
+    why. The run exits 0, as attack 11 #5 and attack 10 #4 do: the count may be stale in the
+    real API (the reference does not say what ``member_count`` counts), and a count that
+    stays wrong must not fail every run."""
+    run, activated, members, asked = _run(tmp_path, empty_answers=99)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert members == {(2, 21), (2, 22)}
+    assert "group_members" not in activated, run.stderr[-2000:]
+    assert "groups" in activated  # the parent list itself was read whole
+    assert asked.count("/v1/groups/1/members") == 2  # asked once more, no more
+    assert asked.count("/v1/groups/3/members") == 1  # a group that says it is empty: once
+    assert "member_count says they have members listed none, asked twice" in run.stderr
+    assert "group_members not activated" in run.stderr
+
+
+def test_a_group_with_members_listed_empty_once_is_read_again_and_activated(tmp_path):
+    """An empty answer once (a proxy's slip): the second listing has the three members, every
+    membership is sent and the stream activated, one request more than the groups."""
+    run, activated, members, asked = _run(tmp_path, empty_answers=1)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert members == {(g, u) for g, ids in MEMBERS.items() for u in ids}
+    assert "group_members" in activated, run.stderr[-2000:]
+    assert asked.count("/v1/groups/1/members") == 2
+    assert "answered none against their own count: asked again" in run.stderr
+
+
+def test_control_groups_that_say_they_are_empty_cost_one_request_and_activate(tmp_path):
+    """Over-correction guard: no contradicted group, no request more, activated as before."""
+    run, activated, members, asked = _run(tmp_path, empty_answers=0)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert members == {(g, u) for g, ids in MEMBERS.items() for u in ids}
+    assert "group_members" in activated
+    assert sorted(asked) == [f"/v1/groups/{g}/members" for g in (1, 2, 3)]
+    assert "asked again" not in run.stderr
+
+
+@pytest.mark.parametrize("count", ["N/A", None, 2.5, True])
+def test_a_member_count_that_cannot_be_read_says_nothing(tmp_path, count):
+    """A ``member_count`` sent as ``N/A``, null, ``2.5`` or ``true`` is no evidence either
+    way: an empty list is believed at once (one request) and the stream activated, as before.
+    (Digits as text, ``"3"``, the cleaner reads as 3: that one is evidence.)"""
+
+    def handler(request: Request) -> Answer:
+        first = request.query.get("page", "1") == "1" and "cursor" not in request.query
+        if request.path == "/v1/groups":
+            return json_answer([{"id": 1, "name": "g1", "member_count": count}] if first else [])
+        if request.path == "/v1/users":
+            return json_answer(make_users([5]) if first else [])
+        return json_answer([])
+
+    with HostileServer(handler) as server:
+        config = hostile_config(
+            server,
+            page_size=500,
+            pagination="page",
+            emit_activate_version_messages=True,
+            group_members_source="endpoint",
+        )
+        run = run_cli(tmp_path, config, catalog=catalog_selecting(["groups", "group_members"]))
+        asked = [r.path for r in server.requests if r.path.endswith("/members")]
+    assert run.returncode == 0, run.stderr[-2000:]
+    activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+    assert "group_members" in activated, run.stderr[-2000:]
+    assert asked == ["/v1/groups/1/members"]
+
+
+def test_a_sent_test_whose_recipients_answered_empty_once_is_read_again_at_once(tmp_path):
+    """Attack 11 #5's sibling, now asked again in the same run: a sent test (scheduled 2)
+    whose recipients answered ``[]`` once has them read by the second listing, and the test
+    settles in this run (the next run asks nothing)."""
+    test = {**RAN, "scheduled_count": 2, "pst_id": 1, "started_at": "2025-01-06T14:00:00.000Z"}
+    asked: list[str] = []
+
+    def handler(request: Request) -> Answer:
+        first = request.query.get("page", "1") == "1" and "cursor" not in request.query
+        if request.path == "/v1/phishing/security_tests":
+            return json_answer([test] if first else [])
+        if request.path.endswith("/recipients"):
+            if first:
+                asked.append(request.path)
+            if len(asked) == 1:
+                return json_answer([])
+            rows = [{"recipient_id": 10 + n, "pst_id": 1, "user": {"id": n}} for n in (1, 2)]
+            return json_answer(rows if first else [])
+        return json_answer([])
+
+    recipients = "phishing_security_test_recipients"
+    catalog = catalog_selecting(["phishing_security_tests", recipients])
+    with HostileServer(handler) as server:
+        config = hostile_config(server, page_size=500, pagination="page")
+        (tmp_path / "1").mkdir()
+        (tmp_path / "2").mkdir()
+        first_run = run_cli(tmp_path / "1", config, catalog=catalog)
+        assert first_run.returncode == 0, first_run.stderr[-2000:]
+        assert sorted(r["recipient_id"] for r in first_run.records(recipients)) == [11, 12]
+        assert len(asked) == 2
+        second = run_cli(tmp_path / "2", config, catalog=catalog, state=first_run.final_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert len(asked) == 2  # settled by the first run's second listing
