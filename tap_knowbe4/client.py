@@ -143,10 +143,9 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
     cursor_refused = False
     #: Set when a listing of this stream answered ``cursor=true`` with records (or named a
     #: cursor): an empty answer to ``cursor=true`` is then an empty list (``pagination.py``).
+    #: A listing of the same endpoint by another stream (the callback variant of a list)
+    #: counts as well (``RunControl.cursor_paths``).
     cursor_understood = False
-    #: Set when a plan priced a listing of this stream with records (``listing_pages``): the
-    #: estimate's own ``cursor_understood``, which the run never reads.
-    priced_with_records = False
 
     @override
     def get_new_paginator(self) -> KnowBe4Paginator | None:
@@ -163,7 +162,7 @@ class KnowBe4HTTPStream(SeamedStream[PageToken]):
             may_ignore_paging=self.may_ignore_paging,
             start=start,
             start_keys=None if start is None else self.listing_start_keys(),
-            cursor_understood=self.cursor_understood,
+            cursor_understood=self.cursor_understood or self.path in self.run.cursor_paths,
         )
         return self._paginator
 

@@ -84,6 +84,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     opt_in: t.ClassVar[str | None] = None
     #: The stream keeps state that saves requests (the endpoint table's ``incremental``).
     incremental: t.ClassVar[bool] = False
+    #: A stream whose records summarize this one's (the endpoint table's ``summarized_by``).
+    summarized_by: t.ClassVar[str | None] = None
 
     _repeats: ListingRepeats | None = None
     _named_repeats = 0
@@ -631,6 +633,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         """
         if paginator.cursor_start_answered:
             self.cursor_understood = True
+            self.run.cursor_paths.add(self.path)
         if paginator.cursor_answered_empty and not self.cursor_refused:
             self.cursor_refused = True
             self.logger.warning(
@@ -1074,10 +1077,11 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         requests = pages(count, self.settings.page_size)
         if self.settings.pagination != "auto" or self.may_ignore_paging:
             return requests
+        priced = self.run.priced_paths.setdefault(self.path, set())
         if count_of(count) > 0:
-            self.priced_with_records = True
+            priced.add(self.name)
             return requests
-        understood = self.cursor_understood or self.priced_with_records
+        understood = self.cursor_understood or self.path in self.run.cursor_paths or priced
         return requests if understood else requests + 1
 
     def observe_for_plan(self, records: list[dict]) -> None:
@@ -1094,7 +1098,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         children = [c for c in self.child_streams if isinstance(c, KnowBe4Stream) and c.selected]
         if whole:
             for child in children:
-                child.priced_with_records = False
+                self.run.priced_paths.get(child.path, set()).discard(child.name)
         costs = dict.fromkeys((child.name for child in children), 0)
         parents = 0
         if children:

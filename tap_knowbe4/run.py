@@ -74,6 +74,16 @@ class RunControl:
         self.connection_test = False
         #: Facts the request plan learns from the lists it reads.
         self.plan_hints: dict[str, int] = {}
+        #: Endpoints (path templates) that answered ``cursor=true`` with records in this
+        #: run, by any stream: an empty answer there is believed (attack 8 #1's check is for
+        #: servers that do not read ``cursor``; the callback variant is the same endpoint).
+        self.cursor_paths: set[str] = set()
+        #: The same learned by a plan's pricing (``listing_pages``): endpoint -> streams
+        #: that priced a listing of it with records.
+        self.priced_paths: dict[str, set[str]] = {}
+        #: Lists whose records summarize another's (campaigns: their tests), read in this
+        #: run: True while every record read says it has none (``kinds.CampaignsStream``).
+        self.summaries: dict[str, bool] = {}
         #: Dangling references, counted for the summary (the tap sets the streams').
         self.references = ReferenceTracker(())
         #: True once the API answered this run with a readable page: positive evidence that

@@ -53,7 +53,11 @@ def endpoint_table(members_from: str = "users") -> dict[str, Endpoint]:
 DATA_QUIRKS = ("legacy-fields", "new-fields", "repeated-keys")
 #: Documented renames of fields that are not today's API (README, "What it extracts").
 LOADED_AS = {
-    "phishing_security_test_recipients": {"vulnerable-plugins_at": "vulnerable_plugins_at"}
+    recipients: {"vulnerable-plugins_at": "vulnerable_plugins_at"}
+    for recipients in (
+        "phishing_security_test_recipients",
+        "callback_phishing_security_test_recipients",
+    )
 }
 #: The column holding what the schema does not know (README, "A field the tap did not know").
 EXTRA_FIELDS = "_extra_fields"
@@ -120,7 +124,8 @@ def parents_of(org: Organization, endpoint: Endpoint, table: dict[str, Endpoint]
     parent_name, _, field = endpoint.parent
     ids = []
     for record in _rows(org, table[parent_name], table):
-        if parent_name == "phishing_security_tests" and record.get("scheduled_count") is None:
+        errored = record.get("scheduled_count") is None  # a test that never ran: no recipients
+        if parent_name.endswith("phishing_security_tests") and errored:
             continue
         if record.get(field) not in (None, 0):
             ids.append(record[field])
@@ -237,6 +242,20 @@ def endpoint_is_list(endpoint: Endpoint) -> bool:
     return found is not None and found[0].is_list
 
 
+def _summary_names_none(
+    org: Organization, endpoint: Endpoint, table: dict[str, Endpoint], lists: set[str]
+) -> bool:
+    """True when ``endpoint`` is summarized by a list read before it whose every record
+    says it has no test (``psts_count`` 0, ``psts`` empty; the endpoint table's
+    ``summarized_by``): the tap does not ask it."""
+    summary = endpoint.summarized_by
+    if summary is None or summary not in lists:
+        return False
+    return all(
+        r.get("psts_count") == 0 and r.get("psts") == [] for r in _route_rows(org, table[summary])
+    )
+
+
 def _concrete(path: str, parent_id: int) -> str:
     head, _, tail = path.partition("{")
     return head + str(parent_id) + tail.partition("}")[2]
@@ -288,10 +307,12 @@ def minimum_requests(
             endpoint = table[endpoint.parent[0]]
         lists.add(endpoint.name)
     total = 0
-    for name in lists:
+    for name in [n for n in table if n in lists]:  # in the order the tap reads them
         endpoint = table[name]
         if not endpoint.path:
             continue  # derived: no request
+        if _summary_names_none(org, endpoint, table, lists):
+            continue  # its campaigns, read whole before it, name no test: not asked
         if endpoint.parent is None:
             if not endpoint_is_list(endpoint):
                 total += 1

@@ -244,18 +244,21 @@ def test_5_a_run_whose_every_list_is_empty_activates_nothing(tmp_path):
     assert activated == {"users", "groups", "policies"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack 10 #6 (open): callback phishing campaigns, their tests and recipients are "
-    "listed only with campaign_type=callback (instead of the email ones), which the tap never "
-    "sends; README 'Callback phishing is not extracted: the limit of this release'",
-)
+CALLBACK = {
+    "callback_phishing_campaigns": "phishing_campaigns",
+    "callback_phishing_security_tests": "phishing_security_tests",
+    "callback_phishing_security_test_recipients": RECIPIENTS,
+}
+
+
 def test_6_callback_phishing_campaigns_tests_and_recipients_are_extracted(tmp_path):
     """``campaign_type=callback`` lists callback (voice) phishing campaigns and tests instead
-    of the email ones (the reference, table of endpoints). The tap lists the default only:
-    the sandbox's callback campaign, its test and its 10 recipients are never sent, exit 0,
-    while each user's ``phish_prone_percentage`` counts the callback failures too."""
-    streams = ["phishing_campaigns", "phishing_security_tests", RECIPIENTS]
+    of the email ones (the reference, table of endpoints). The tap listed the default only:
+    the sandbox's callback campaign, its test and its 10 recipients were never sent, exit 0,
+    while each user's ``phish_prone_percentage`` counts the callback failures too. They are
+    three streams of their own, keyed as their email siblings (no key of an existing table
+    changes), and every one of their records is sent; the email streams hold none of them."""
+    streams = [*CALLBACK, *CALLBACK.values()]
     with sandbox() as sb:
         callback_tests = sb.org.security_tests(campaign_type="callback")
         campaigns = {c["campaign_id"] for c in sb.org.phishing_campaigns(campaign_type="callback")}
@@ -266,10 +269,14 @@ def test_6_callback_phishing_campaigns_tests_and_recipients_are_extracted(tmp_pa
         }
         assert campaigns  # the sandbox has callback phishing
         assert recipients
+        truth = {s: _keys(expected_records(sb.org, s), s) for s in streams}
         run = run_cli(tmp_path, tap_config(sb), catalog=catalog_selecting(streams))
     assert run.returncode == 0, run.stderr[-2000:]
-    assert campaigns <= {r["campaign_id"] for r in run.records("phishing_campaigns")}
-    assert {p["pst_id"] for p in callback_tests} <= {
-        r["pst_id"] for r in run.records("phishing_security_tests")
-    }
-    assert recipients <= _keys(run.records(RECIPIENTS), RECIPIENTS)
+    assert truth["callback_phishing_campaigns"] == {(c,) for c in campaigns}
+    assert truth["callback_phishing_security_tests"] == {(p["pst_id"],) for p in callback_tests}
+    assert truth["callback_phishing_security_test_recipients"] == recipients
+    for stream in streams:
+        assert _keys(run.records(stream), stream) == truth[stream], stream
+    for callback, email in CALLBACK.items():
+        assert not truth[callback] & truth[email], (callback, email)
+        assert PRIMARY_KEYS[callback] == PRIMARY_KEYS[email]

@@ -21,6 +21,8 @@ ENROLLMENT_FLAGS = {
     "include_employee_number": "true",
 }
 FULL = {"full": "true"}
+#: Callback (voice) phishing: the phishing endpoints list it instead of the email kind.
+CALLBACK = {"campaign_type": "callback"}
 RISK_INCREMENTS = "on `date`, per owner"
 
 
@@ -52,6 +54,9 @@ class Endpoint:
     opt_in: str | None = None
     #: What a run costs in requests, for the README (derived when empty).
     cost: str = ""
+    #: A stream listed earlier in the run whose records summarize this one's (a campaign's
+    #: ``psts``): when its whole list, read in this run, holds none, this list is not asked.
+    summarized_by: str | None = None
 
     @property
     def replication(self) -> str:
@@ -186,6 +191,49 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         references=(_user_ref("recipients"),),
     ),
     Endpoint(
+        "callback_phishing_campaigns",
+        "/v1/phishing/campaigns",
+        ("campaign_id",),
+        "Callback (voice) phishing campaigns with a summary of each of their security tests.",
+        kind=kinds.CampaignsStream,
+        params=CALLBACK,
+    ),
+    Endpoint(
+        "callback_phishing_security_tests",
+        "/v1/phishing/security_tests",
+        ("pst_id",),
+        "Callback (voice) phishing security tests of all callback campaigns, with their counters.",
+        kind=kinds.PhishingSecurityTestsStream,
+        params=CALLBACK,
+        renames=normalize.LEGACY_PST_FIELDS,
+        references=(
+            Reference(
+                "campaign_id",
+                "callback_phishing_campaigns",
+                "campaign",
+                "tests",
+                count_nulls=False,
+            ),
+        ),
+        cost="pages; none when `callback_phishing_campaigns`, read whole in the run, lists no test",
+        summarized_by="callback_phishing_campaigns",
+    ),
+    Endpoint(
+        "callback_phishing_security_test_recipients",
+        "/v1/phishing/security_tests/{pst_id}/recipients",
+        ("pst_id", "recipient_id"),
+        "Each recipient of each callback PST and what they did (the columns of "
+        "phishing_security_test_recipients).",
+        kind=kinds.RecipientsStream,
+        incremental=True,
+        increments="per test",
+        params=CALLBACK,
+        renames=normalize.LEGACY_RECIPIENT_FIELDS,
+        parent=("callback_phishing_security_tests", "pst_id", "pst_id"),
+        cost="first run: the pages of every test; later: only tests that can still change",
+        references=(_user_ref("recipients"),),
+    ),
+    Endpoint(
         "store_purchases",
         "/v1/training/store_purchases",
         ("store_purchase_id",),
@@ -256,6 +304,7 @@ def build_stream_classes(endpoints: t.Iterable[Endpoint] = ENDPOINTS) -> list[ty
             "may_ignore_paging": endpoint.may_ignore_paging,
             "opt_in": endpoint.opt_in,
             "incremental": endpoint.incremental,
+            "summarized_by": endpoint.summarized_by,
         }
         if endpoint.reshape is not None:
             attrs["reshape"] = staticmethod(endpoint.reshape)

@@ -8,6 +8,7 @@ import typing as t
 import zlib
 
 from tap_knowbe4.fanout import KnowBe4Stream
+from tap_knowbe4.outcome import Outcome
 from tap_knowbe4.records import EXTRA_FIELDS
 from tap_knowbe4.state import parse_instant, plausible_date, utcnow
 from tap_knowbe4.streams import normalize
@@ -330,8 +331,60 @@ def pst_fingerprint(record: dict) -> int:
     return zlib.crc32(text.encode())
 
 
+class CampaignsStream(ListStream):
+    """Phishing campaigns; notes whether their list, read whole, names any test.
+
+    Each campaign summarizes its tests (``psts_count``, ``psts``). A list read from its first
+    page in this run in which every campaign says it has none (both fields sent: 0 and
+    ``[]``), or that holds no campaign, is the evidence on which the tests' list is not
+    asked (``summarized_by``, :meth:`PhishingSecurityTestsStream.read_listing`).
+    """
+
+    def read_listing(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        """The campaigns; what they say of their tests is noted page by page."""
+        self.run.summaries[self.name] = True  # none seen yet: none named
+        return super().read_listing(context)
+
+    def observe_for_plan(self, records: list[dict]) -> None:
+        """A campaign that does not say it has no test may have some."""
+        if not all(self._no_test(record) for record in records):
+            self.run.summaries[self.name] = False
+
+    @staticmethod
+    def _no_test(record: dict) -> bool:
+        count = record.get("psts_count")
+        return type(count) is int and count == 0 and record.get("psts") == []
+
+
 class PhishingSecurityTestsStream(ListStream):
     """PSTs; passes what the recipients stream needs to decide whether to re-read."""
+
+    def read_listing(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        """No request when the campaigns, read whole in this run, name no test."""
+        if self._summary_names_none():
+            self.report.note(
+                f"not asked: {self.summarized_by}, read whole in this run, names no test"
+            )
+            return iter(())
+        return super().read_listing(context)
+
+    def _summary_names_none(self) -> bool:
+        """True on positive evidence only (``summarized_by``).
+
+        The summarizing list was read in this run from its first page to its end, nothing
+        dropped, and every campaign said it has no test.
+        """
+        name = self.summarized_by
+        if name is None or self._resumed_at is not None or not self.run.summaries.get(name):
+            return False
+        report = self.run.report.streams.get(name)
+        return (
+            report is not None
+            and report.outcome is Outcome.COMPLETE
+            and not report.dropped
+            and not report.resumed_list
+            and not report.continued
+        )
 
     def normalize(self, record: dict, context: Context | None) -> dict | None:
         """Drop tests started before ``start_date`` (compared as instants)."""

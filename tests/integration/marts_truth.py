@@ -67,8 +67,6 @@ class Truth:
     risk_points: set[tuple[str, t.Any, str]]
     #: The same for users (the opt-in stream user_risk_score_history).
     user_risk_points: set[tuple[str, t.Any, str]]
-    #: Users among the recipients of callback tests (the tap reads email tests only).
-    callback_users: set[int]
     #: The API's answers as sent (integers where the tap loads text, completion percentages).
     raw: dict[str, Rows]
     #: (entity type, entity id, date) -> the risk score of that point, users' points too.
@@ -107,12 +105,6 @@ class Truth:
             points |= earlier.risk_points
             user_points |= earlier.user_risk_points
             scores = {**earlier.risk_scores, **scores}
-        callback_users = {
-            uid
-            for pst in org.security_tests(campaign_type="callback")
-            for row in org.recipients(pst["pst_id"], campaign_type="callback")
-            if (uid := stub_id(row)) is not None
-        }
         raw = {
             "users": org.users(),
             "enrollments": org.enrollments(**ENROLLMENT_FLAGS),
@@ -123,12 +115,18 @@ class Truth:
         }
         return cls(
             users=users,
-            tests=expected_records(org, "phishing_security_tests"),
-            recipients=expected_records(org, "phishing_security_test_recipients"),
+            # email and callback (voice) tests alike: the marts union them (campaign_type)
+            tests=[
+                *expected_records(org, "phishing_security_tests"),
+                *expected_records(org, "callback_phishing_security_tests"),
+            ],
+            recipients=[
+                *expected_records(org, "phishing_security_test_recipients"),
+                *expected_records(org, "callback_phishing_security_test_recipients"),
+            ],
             enrollments=expected_records(org, "training_enrollments"),
             risk_points=points,
             user_risk_points=user_points,
-            callback_users=callback_users,
             raw=raw,
             risk_scores=scores,
             account_name=org.account().get("name"),
@@ -427,17 +425,12 @@ def check_marts(query: Query, schema: str, truth: Truth, with_user_risk: bool) -
         user = truth.users.get(int(uid)) if uid is not None else None
         if user is None or department(user) != dept:
             problems.append(f"user_phishing {uid}: department {dept}")
-        # A user's Phish-prone % is the failure rate over all their tests (coherent numbers);
-        # the tap reads email tests only, so users of callback tests are left out.
+        # A user's Phish-prone % is the failure rate over all their tests, email and callback
+        # (coherent numbers): every user's is compared (callback tests are read since #6).
         ppp = user["phish_prone_percentage"] if user else None
-        if (
-            user
-            and rate is not None
-            and uid not in truth.callback_users
-            and not close(round(100 * float(rate), 3), ppp)
-        ):
+        if user and rate is not None and not close(round(100 * float(rate), 3), ppp):
             problems.append(f"user_phishing {uid}: failure rate {rate}, Phish-prone % {ppp}")
-        compared += bool(user and rate is not None and uid not in truth.callback_users)
+        compared += bool(user and rate is not None)
     if not compared:
         problems.append("user_phishing: no user's failure rate compared with the API's")
 

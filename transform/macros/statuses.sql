@@ -21,3 +21,10 @@
 {% macro knowbe4_user_is_active(status) -%}
   coalesce({{ knowbe4_status(status) }} = 'active', false)
 {%- endmacro %}
+
+{#- Two phishing rows of the same kind (campaign_type 'email' or 'callback'): a test or
+    recipient id names a row only within its kind (the API lists callback phishing apart,
+    campaign_type=callback). A row without a campaign_type is an email one. -#}
+{% macro knowbe4_same_campaign_type(left, right) -%}
+    coalesce({{ left }}.campaign_type, 'email') = coalesce({{ right }}.campaign_type, 'email')
+{%- endmacro %}

@@ -1,17 +1,19 @@
-{#- One row per phishing security test (per source): its recipients and what they did,
-    counted from the recipient rows (not the API's counters, which are kept as api_* for
-    comparison). -#}
+{#- One row per phishing security test (per source), email and callback (voice) alike
+    (campaign_type): its recipients and what they did, counted from the recipient rows (not
+    the API's counters, which are kept as api_* for comparison). -#}
 with tests as (
     select * from {{ ref('stg_knowbe4__phishing_security_tests') }}
 ),
 
 campaigns as (
-    select source_relation, campaign_id, campaign_name from {{ ref('stg_knowbe4__phishing_campaigns') }}
+    select source_relation, campaign_type, campaign_id, campaign_name
+    from {{ ref('stg_knowbe4__phishing_campaigns') }}
 ),
 
 per_test as (
     select
         source_relation,
+        campaign_type,
         pst_id,
         count(*) as recipients,
         count(delivered_at) as delivered,
@@ -21,12 +23,13 @@ per_test as (
         count(reported_at) as reported,
         count(bounced_at) as bounced
     from {{ ref('stg_knowbe4__phishing_recipients') }}
-    group by source_relation, pst_id
+    group by source_relation, campaign_type, pst_id
 ),
 
 counted as (
     select
         tests.source_relation,
+        tests.campaign_type,
         tests.pst_id,
         tests.campaign_id,
         campaigns.campaign_name,
@@ -46,9 +49,11 @@ counted as (
     from tests
     left join per_test
         on per_test.source_relation = tests.source_relation and per_test.pst_id = tests.pst_id
+        and {{ knowbe4_same_campaign_type('per_test', 'tests') }}
     left join campaigns
         on campaigns.source_relation = tests.source_relation
         and campaigns.campaign_id = tests.campaign_id
+        and {{ knowbe4_same_campaign_type('campaigns', 'tests') }}
 )
 
 select

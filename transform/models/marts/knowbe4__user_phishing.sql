@@ -8,7 +8,7 @@
     here. -#}
 {%- set days = var('knowbe4_repeat_clicker_days', 365) -%}
 with tests as (
-    select source_relation, pst_id, started_at
+    select source_relation, campaign_type, pst_id, started_at
     from {{ ref('stg_knowbe4__phishing_security_tests') }}
 ),
 
@@ -35,6 +35,7 @@ recipients as (
     left join tests
         on tests.source_relation = recipients.source_relation
         and tests.pst_id = recipients.pst_id
+        and {{ knowbe4_same_campaign_type('tests', 'recipients') }}
     left join latest on latest.source_relation = recipients.source_relation
 ),
 
