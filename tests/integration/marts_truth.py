@@ -23,7 +23,9 @@ from tests.ground_truth import ENROLLMENT_FLAGS, PHISHING_FAILURE_EVENTS, expect
 if t.TYPE_CHECKING:
     from tap_knowbe4.sandbox import Organization
 
-#: Repeat clickers: failures in tests started within this many days up to the latest test.
+#: Repeat clickers: failures in tests started within this many days up to when the tests were
+#: read (the sandbox's clock at the run: the marts are given it as DBT_KNOWBE4_AS_OF, since the
+#: tap stamps _sdc_extracted_at with the wall clock and the sandbox keeps a clock of its own).
 REPEAT_DAYS = 365
 
 Rows = list[dict[str, t.Any]]
@@ -48,6 +50,11 @@ def department(user: dict | None) -> str:
     """The marts' department: blank, missing or unknown user is 'Unknown'."""
     name = ((user or {}).get("department") or "").strip()
     return name or "Unknown"
+
+
+def as_of(clock: dt.datetime) -> str:
+    """A clock as the marts' var knowbe4_as_of (env DBT_KNOWBE4_AS_OF) takes it: ISO 8601, UTC."""
+    return clock.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def stub_id(row: dict) -> int | None:
@@ -77,6 +84,8 @@ class Truth:
     account_name: str | None = None
     #: Group id -> name (the trend mart's entity name of a group's points).
     group_names: dict[int, str | None] = dataclasses.field(default_factory=dict)
+    #: When the tests were read: the sandbox's clock (naive UTC), the repeat-clicker window's end.
+    as_of: dt.datetime | None = None
 
     @classmethod
     def of(cls, org: Organization, earlier: Truth | None = None) -> Truth:
@@ -131,6 +140,7 @@ class Truth:
             risk_scores=scores,
             account_name=org.account().get("name"),
             group_names={g["id"]: g.get("name") for g in expected_records(org, "groups")},
+            as_of=org.now.astimezone(dt.timezone.utc).replace(tzinfo=None),
         )
 
     def known(self, row: dict) -> int | None:
@@ -231,10 +241,11 @@ class Truth:
         return {k: tuple(v) for k, v in out.items()}
 
     def latest_window(self) -> tuple[dict[int, dt.datetime | None], dt.datetime, dt.datetime]:
-        """Test starts, and the repeat-clicker window (since, latest]: half-open."""
+        """Test starts, and the repeat-clicker window (since, as_of]: half-open, ending when the
+        tests were read (a test scheduled after that is outside)."""
         started = {p["pst_id"]: when(p.get("started_at")) for p in self.tests}
-        latest = max(s for s in started.values() if s)
-        return started, latest - dt.timedelta(days=REPEAT_DAYS), latest
+        assert self.as_of is not None, "the truth needs the clock the tests were read at"
+        return started, self.as_of - dt.timedelta(days=REPEAT_DAYS), self.as_of
 
     def user_phishing(self) -> dict[int, tuple]:
         """Active user id -> (received, delivered, failures, reports, is_repeat_clicker)."""

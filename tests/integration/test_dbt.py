@@ -48,7 +48,7 @@ import psycopg
 import pytest
 
 from tests.integration.conftest import base_env
-from tests.integration.marts_truth import Query, Truth, check_marts, guarded, stub_id
+from tests.integration.marts_truth import Query, Truth, as_of, check_marts, guarded, stub_id
 from tests.project_scripts import load_script
 
 if t.TYPE_CHECKING:
@@ -366,7 +366,9 @@ def pipelines(
             cluster = request.getfixturevalue("postgres")
             warehouses.append(postgres_warehouse(sb, tmp_path_factory.mktemp("dbt-pg"), cluster))
 
-        _run_all(meltano, warehouses, FIRST_BUILD_ENV)
+        # The repeat-clicker window ends when the tests were read: the sandbox's clock, not the
+        # tap's wall clock in _sdc_extracted_at (marts_truth.REPEAT_DAYS).
+        _run_all(meltano, warehouses, {**FIRST_BUILD_ENV, "DBT_KNOWBE4_AS_OF": as_of(sb.org.now)})
         first = Truth.of(sb.org)
         for w in warehouses:
             if w.problems:
@@ -380,7 +382,11 @@ def pipelines(
                 w.extracted.append(extraction_times(q, w.schema))
 
         sb.advance(days=ADVANCE_DAYS)
-        _run_all(meltano, [w for w in warehouses if not w.problems])
+        _run_all(
+            meltano,
+            [w for w in warehouses if not w.problems],
+            {"DBT_KNOWBE4_AS_OF": as_of(sb.org.now)},
+        )
         second = Truth.of(sb.org, earlier=first)
         deleted = set(first.users) - set(second.users)
         stubs: dict[str, set[tuple[int, int]]] = {}

@@ -35,7 +35,7 @@ import pytest
 
 from tests.integration.conftest import ROOT
 from tests.integration.fleet_project import FleetAccount, make_project
-from tests.integration.marts_truth import Truth, check_marts, guarded
+from tests.integration.marts_truth import Truth, as_of, check_marts, guarded
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -107,12 +107,16 @@ def fleet_env(tmp: Path, sandboxes: dict[str, Sandbox], loader: str) -> dict[str
     accounts = [FleetAccount(name, sb, sb.api_key) for name, sb in sandboxes.items()]
     project, env = make_project(tmp, accounts, loader, streams=("*",))
     (project / "transform").symlink_to(ROOT / "transform", target_is_directory=True)
+    # The repeat-clicker window ends when the tests were read: the sandboxes' clock (one for
+    # all three), not the tap's wall clock in _sdc_extracted_at (marts_truth.REPEAT_DAYS).
+    (clock,) = {sb.org.now for sb in sandboxes.values()}
     env.update(
         {
             "DBT_TARGET_PATH": str(tmp / "dbt-target"),
             "DBT_LOG_PATH": str(tmp / "dbt-logs"),
             "DBT_KNOWBE4_UNION_SCHEMAS": ",".join(schema_of(n) for n in ACCOUNTS),
             "DBT_KNOWBE4_SCHEMA": PREFIX,
+            "DBT_KNOWBE4_AS_OF": as_of(clock),
         }
     )
     return env
