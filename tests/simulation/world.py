@@ -214,12 +214,19 @@ class World:
                     listed.setdefault(key_of(stream, record), []).append(record)
                 versions[stream] = {k: v for k, v in listed.items() if len(v) > 1}
         table = endpoint_table(members_from)
-        with_recipients = set(parents_of(org, table["phishing_security_test_recipients"], table))
-        psts = {
-            key[0]: row.get("started_at")
-            for key, row in rows["phishing_security_tests"].items()
-            if key[0] in with_recipients
-        }
+        psts: dict[
+            int, str | None
+        ] = {}  # email and callback tests (their ids do not meet in the sandbox)
+        for tests, recipients in (
+            ("phishing_security_tests", "phishing_security_test_recipients"),
+            ("callback_phishing_security_tests", "callback_phishing_security_test_recipients"),
+        ):
+            with_recipients = set(parents_of(org, table[recipients], table))
+            psts.update(
+                (key[0], row.get("started_at"))
+                for key, row in rows[tests].items()
+                if key[0] in with_recipients
+            )
         found = Truth(rows=rows, psts=psts, versions=versions)
         if len(self._truths) > 64:
             self._truths.clear()
