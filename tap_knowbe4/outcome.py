@@ -210,6 +210,16 @@ class RunReport:
         """True once the run was stopped."""
         return self.stop_kind is not None
 
+    @property
+    def listed_anything(self) -> bool:
+        """True when some stream of the run listed a record: the API sees the account.
+
+        A run whose every list answered empty is no evidence that the account is empty: a
+        wrong region may answer empty lists with 200 (the reference), as may a proxy. Its
+        empty reads delete nothing (attack 10 #5): no ACTIVATE_VERSION, no Airbyte COMPLETE.
+        """
+        return any(report.records for report in self.streams.values())
+
     def interrupted(self, exc: BaseException) -> list[str]:
         """``exc`` ended the run from outside any reading: settle every stream it cut short.
 

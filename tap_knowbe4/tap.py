@@ -414,7 +414,7 @@ class TapKnowBe4(SeamedTap):
         try:
             self._refuse_a_cap_that_cannot_resume()
             sync_streams()
-            evidence = any(report.records for report in run.report.streams.values())
+            evidence = run.report.listed_anything
             for stream, version in run.empty_reads:
                 stream.activate_empty_read(version, evidence)
         except TerminationRequestedError as exc:

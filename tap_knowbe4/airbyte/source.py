@@ -314,7 +314,8 @@ def read(args: argparse.Namespace, output: Output) -> int:
     if tap is not None:
         writer.checkpoint(tap.state, final=True)
     report = tap.run.report if tap is not None else None
-    incomplete = _send_statuses(output, writer, plan, report, tap)
+    unproven = _all_empty(plan, report, error)
+    incomplete = _send_statuses(output, writer, plan, report, tap, unproven=unproven)
     # fail_when_budget_exhausted raises the cap's stop: refused all the same (SIM-18)
     budget_stop = error is None or (report is not None and error is report.stop_reason)
     refusal = cap_too_small_for_full_refresh(plan, report, tap, tap_state)
@@ -330,6 +331,9 @@ def read(args: argparse.Namespace, output: Output) -> int:
     if incomplete:
         if report is not None and report.stop_reason is not None:
             return max(1, fail(output, report.stop_reason))
+        if unproven:
+            output.error(ALL_EMPTY, models.FailureType.system_error)
+            return 1
         text = (
             f"The sync did not complete: {', '.join(incomplete)}. "
             "The state lets the next sync resume."
@@ -372,6 +376,32 @@ def cap_too_small_for_full_refresh(
     )
 
 
+#: The line of a read whose every list answered empty (:func:`_all_empty`).
+ALL_EMPTY = (
+    "Every list this sync read answered empty: no evidence the API sees the account (a wrong "
+    "region may answer empty lists with 200, as may a proxy), so no stream is COMPLETE and the "
+    "destination keeps its tables. Check the region; an account that has no record at all: "
+    "select the account stream (its record is that evidence)."
+)
+
+
+def _all_empty(
+    plan: catalogs.ReadPlan, report: RunReport | None, error: BaseException | None
+) -> set[str]:
+    """The streams a read whose every list answered empty would call COMPLETE.
+
+    The Singer tap sends no ACTIVATE_VERSION for such a read (attack 10 #5), so a
+    version-aware target keeps its rows. Airbyte's counterpart is the stream's status: a
+    destination replaces a full-refresh (overwrite, or refreshed) table only when its stream
+    ends COMPLETE (the Java destination CDK's ``AbstractStreamOperation.finalizeTable``
+    overwrites a truncate sync's table only on that status). These streams end INCOMPLETE, and
+    the read with one error TRACE (:data:`ALL_EMPTY`), exit 1.
+    """
+    if report is None or error is not None or report.stopped or report.listed_anything:
+        return set()
+    return {name for name in plan.streams if stream_complete(report, name)}
+
+
 def _warn_state(text: str) -> None:
     logger.warning("State: %s.", text)
 
@@ -388,8 +418,13 @@ def _send_statuses(
     plan: catalogs.ReadPlan,
     report: RunReport | None,
     tap: TapKnowBe4 | None,
+    *,
+    unproven: t.Collection[str] = (),
 ) -> list[str]:
-    """COMPLETE or INCOMPLETE for every configured stream; return the incomplete ones."""
+    """COMPLETE or INCOMPLETE for every configured stream; return the incomplete ones.
+
+    ``unproven``: streams read to their end that are INCOMPLETE all the same (:func:`_all_empty`).
+    """
     reasons = None
     if tap is not None and report is not None and report.stop_kind is StopKind.BUDGET:
         budget = tap.run.budget
@@ -405,7 +440,7 @@ def _send_statuses(
     incomplete = []
     for name in plan.configured:
         writer.start(name)
-        if name in plan.streams and stream_complete(report, name):
+        if name in plan.streams and stream_complete(report, name) and name not in unproven:
             output.stream_status(name, models.AirbyteStreamStatus.COMPLETE)
         else:
             incomplete.append(name)

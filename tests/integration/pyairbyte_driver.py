@@ -7,11 +7,12 @@ virtualenv, and imports nothing of the tap:
 
 Each STEP is ``check:CONFIG.json``, ``read:CONFIG.json`` or ``validate:ARGS.json``.
 ``check`` answers whether the check passed and PyAirbyte's failure reason; ``read`` selects
-every stream, reads into PyAirbyte's default DuckDB cache (under ``$AIRBYTE_CACHE_ROOT``) and
-answers the rows each stream's table holds and the streams whose state the cache keeps;
-``validate`` answers ``airbyte_cdk_validate.report`` of ARGS' ``config`` and ``files`` (the
-Airbyte CDK is imported already: one process of this virtualenv, not two, costs ~6-7 s of
-CPU less). Each answer is one JSON
+every stream (or those its config names under ``__select``), reads into PyAirbyte's default
+DuckDB cache (under ``$AIRBYTE_CACHE_ROOT``) and answers the rows each stream's table holds
+and the streams whose state the cache keeps (a read the source failed: its error line and the
+rows the tables still hold); ``validate`` answers ``airbyte_cdk_validate.report`` of ARGS'
+``config`` and ``files`` (the Airbyte CDK is imported already: one process of this
+virtualenv, not two, costs ~6-7 s of CPU less). Each answer is one JSON
 line on file descriptor RESULT_FD (PyAirbyte's own progress goes to stdout); before each
 further step the driver waits for a line on stdin, so the caller can look at the API between
 two reads. PyAirbyte is imported once for all steps (it takes seconds).
@@ -27,11 +28,17 @@ from pathlib import Path
 import airbyte as ab
 from airbyte import exceptions as ab_exc
 
+#: A key of a step's config naming the streams to select (every stream without it); it is
+#: taken out before the config goes to the source.
+SELECT = "__select"
+
 
 def _source(executable: str, config_path: str) -> ab.Source:
+    config = json.loads(Path(config_path).read_text())
+    config.pop(SELECT, None)
     return ab.get_source(
         "source-knowbe4",
-        config=json.loads(Path(config_path).read_text()),
+        config=config,
         local_executable=executable,
         install_if_missing=False,
     )
@@ -39,9 +46,20 @@ def _source(executable: str, config_path: str) -> ab.Source:
 
 def read(executable: str, config_path: str) -> dict:
     source = _source(executable, config_path)
-    source.select_all_streams()
+    streams = json.loads(Path(config_path).read_text()).get(SELECT)
+    if streams:
+        source.select_streams(streams)
+    else:
+        source.select_all_streams()
     cache = ab.get_default_cache()
-    result = source.read(cache=cache)
+    try:
+        result = source.read(cache=cache)
+    except ab_exc.AirbyteConnectorFailedError as exc:  # the source's error TRACE, exit 1
+        rows = {name: len(dataset) for name, dataset in cache.streams.items()}
+        inner = exc.original_exception
+        said = [exc.message, getattr(inner, "message", None), exc.log_text, exc.context]
+        text = "\n".join(str(part) for part in said if part)
+        return {"failed": text, "rows": rows, "cache": str(cache.db_path)}
     rows = {name: len(dataset) for name, dataset in result.streams.items()}
     provider = cache.get_state_provider(source_name=source.name)
     return {

@@ -22,8 +22,10 @@ import pytest
 from tests import warm_tap
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
+from tests.hostile_server import HostileServer, hostile_config
 from tests.project_scripts import load_script
 from tests.singer_output import ALL_STREAMS
+from tests.test_attack_regressions_10 import _lists_server
 from tests.test_incremental import incremental_minimum
 
 if t.TYPE_CHECKING:
@@ -181,6 +183,11 @@ def cdk_files(tmp: Path) -> CdkFiles:
         return CdkFiles(config, cfg, files, codes, sum(truth(sb).values()))
 
 
+#: The streams of the read from a server whose every list answers empty: not ``account``
+#: (its one record is the evidence that the API sees the account; answered ``[]`` it fails).
+EMPTY_READ = ["users", "groups", "policies", "training_campaigns"]
+
+
 @dataclasses.dataclass
 class Session:
     """What the module's one PyAirbyte process answered, step by step, and what its sandbox
@@ -202,12 +209,12 @@ def session(pyairbyte: Path, tmp_path_factory: pytest.TempPathFactory) -> Sessio
     """One PyAirbyte process for both tests (``import airbyte, airbyte_cdk`` costs ~6-7 s of
     CPU from bytecode, twice that from source): the installed source's output of every
     command is made first (``cdk_files``, a sandbox of its own); then, with another sandbox,
-    PyAirbyte checks with a wrong key, checks, reads, reads again from the state it kept, and
-    last checks the first sandbox's files with the CDK (``validate``). Each test asserts on
-    its part."""
+    PyAirbyte checks with a wrong key, checks, reads, reads again from the state it kept,
+    reads from a server whose every list answers empty, and last checks the first sandbox's
+    files with the CDK (``validate``). Each test asserts on its part."""
     tmp = tmp_path_factory.mktemp("pyairbyte")
     cdk = cdk_files(tmp / "cdk")
-    with sandbox() as sb:
+    with sandbox() as sb, HostileServer(_lists_server({})) as empty:
         config = tap_config(sb)
         found = Session(api_key=sb.api_key, bad_key="wrong-key-for-pyairbyte-42", cdk=cdk)
         validate_args = {"config": cdk.config_path, "files": cdk.files}
@@ -216,6 +223,7 @@ def session(pyairbyte: Path, tmp_path_factory: pytest.TempPathFactory) -> Sessio
             ("check", config),
             ("read", config),
             ("read", config),
+            ("read", {**hostile_config(empty, page_size=500), "__select": EMPTY_READ}),
             ("validate", validate_args),
         ]
         driver = Driver(pyairbyte, tmp, steps)
@@ -228,6 +236,7 @@ def session(pyairbyte: Path, tmp_path_factory: pytest.TempPathFactory) -> Sessio
                 found.truths[read] = truth(sb)
                 found.requests[read] = sb.stats()["requests"]
             found.incremental_minimum = incremental_minimum(sb, config["page_size"])
+            found.answers["all_empty"] = driver.next()
             found.answers["validate"] = driver.next()
         finally:
             driver.close()
@@ -253,6 +262,23 @@ def test_pyairbyte_checks_then_reads_every_stream_then_only_what_changed(session
     assert second["rows"] == session.truths["second"]
     assert second["cache"] == first["cache"]
     assert session.bad_key not in session.logs
+    assert session.api_key not in session.logs
+
+
+def test_pyairbyte_keeps_its_tables_when_every_list_answers_empty(session: Session):
+    """A read of four streams (not ``account``) from an API whose every list answers ``[]``
+    with 200 (a wrong region, a proxy; attack 10 #5's class) after two good reads of the
+    sandbox, into the same cache: the source ends every stream INCOMPLETE with one error
+    TRACE, PyAirbyte fails the read (exit code 1; the line in its log), and the cache's
+    tables keep the second read's rows. (Before: exit 0, every stream COMPLETE; PyAirbyte
+    0.71.3 happens to write nothing for a stream without records, but a destination replacing
+    full-refresh tables on COMPLETE emptied them.)"""
+    answer = session.answers["all_empty"]
+    assert "'exit_code': 1" in answer["failed"], answer  # PyAirbyte: the source failed
+    assert "Every list this sync read answered empty" in session.logs  # printed, with its line
+    assert answer["rows"] == session.truths["second"]
+    assert all(answer["rows"][stream] for stream in EMPTY_READ)
+    assert answer["cache"] == session.answers["first"]["cache"]
     assert session.api_key not in session.logs
 
 
