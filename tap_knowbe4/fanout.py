@@ -1017,11 +1017,34 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         upstream: a wrong region may answer empty lists with 200 (the reference), as may a
         proxy, and ACTIVATE_VERSION would delete them all.
         """
-        if evidence:
+        contradicted = self.empty_contradicted()
+        if contradicted:
+            self.report.note(contradicted)
+            self.report.contradicted += 1
+        elif evidence:
             self.send_activate_version(version)
             self.report.activated = True
         else:
             self.report.note("every list empty: no ACTIVATE_VERSION, the target keeps its rows")
+
+    def empty_contradicted(self) -> str:
+        """Why this stream's empty read cannot be all it has ("" when nothing says so).
+
+        Records of this run naming one of its records (an enrollment's ``user.id``, a
+        test's ``campaign_id``: :class:`~tap_knowbe4.references.Reference`) while its list
+        answered none: the empty answer is no proof that the rows the target holds were
+        deleted upstream (a proxy's or the API's empty 200 on one list). Called at the end
+        of the run, when every list was read.
+        """
+        if self._listed:
+            return ""  # records were listed (then dropped or filtered): not an empty answer
+        named, what = self.run.references.naming(self.name)
+        if not named:
+            return ""
+        return (
+            f"listed none while {what} read in this run name one: not activated, "
+            "the target keeps its rows"
+        )
 
     def _descendants(self) -> list[KnowBe4Stream]:
         found: list[KnowBe4Stream] = []

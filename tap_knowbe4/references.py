@@ -114,6 +114,16 @@ class ReferenceTracker:
         add, (field,) = self._ids[stream].add, keys
         return lambda record: add(record.get(field))
 
+    def naming(self, target: str) -> tuple[int, str]:
+        """How many records of this run name a record of ``target``, and which ("3 enrollments")."""
+        counts = {
+            ref.records: sum(named.values())
+            for (_, ref), named in self._named.items()
+            if ref.target == target and named
+        }
+        text = ", ".join(f"{n:,} {records}" for records, n in sorted(counts.items()))
+        return sum(counts.values()), text
+
     def summarize(self, report: RunReport) -> None:
         """Add the counts to the stream reports.
 

@@ -15,11 +15,12 @@ import typing as t
 
 import pytest
 
+from tests.airbyte_output import Source, configured_catalog
 from tests.cli import run_cli
 from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer
 from tests.hostile_server import users as make_users
 from tests.singer_output import catalog_selecting
-from tests.test_attack_regressions_10 import RAN
+from tests.test_attack_regressions_10 import RAN, _lists_server
 
 MEMBERS = {1: [11, 12, 13], 2: [21, 22], 3: []}
 
@@ -168,3 +169,57 @@ def test_a_sent_test_whose_recipients_answered_empty_once_is_read_again_at_once(
         second = run_cli(tmp_path / "2", config, catalog=catalog, state=first_run.final_state)
     assert second.returncode == 0, second.stderr[-2000:]
     assert len(asked) == 2  # settled by the first run's second listing
+
+
+ENROLLMENTS = [
+    {"enrollment_id": 1, "user": {"id": 1}, "module_name": "Phishing 101"},
+    {"enrollment_id": 2, "user": {"id": 2}, "module_name": "Phishing 101"},
+]
+
+
+def _users_empty_run(tmp_path, enrollments: list[dict]):
+    lists = {"/v1/training/enrollments": enrollments}
+    with HostileServer(_lists_server(lists)) as server:
+        config = hostile_config(
+            server, page_size=500, pagination="page", emit_activate_version_messages=True
+        )
+        run = run_cli(
+            tmp_path, config, catalog=catalog_selecting(["users", "training_enrollments"])
+        )
+    activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+    return run, activated
+
+
+def test_an_empty_list_whose_records_other_records_name_is_not_activated(tmp_path):
+    """The same class across lists: ``/v1/users`` answering ``[]`` (200) while the
+    enrollments read in the same run name users 1 and 2. The empty list was activated
+    (another list held records: attack 10 #5's evidence) and a version-aware target deleted
+    every user, exit 0. Records naming one of its records contradict an empty list: not
+    activated, one summary line; the enrollments are activated as before."""
+    run, activated = _users_empty_run(tmp_path, ENROLLMENTS)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "users" not in activated, run.stderr[-2000:]
+    assert "training_enrollments" in activated
+    assert "listed none while 2 enrollments read in this run name one" in run.stderr
+
+
+def test_control_an_empty_list_no_record_names_is_activated(tmp_path):
+    """Over-correction guard: enrollments without a user (``user`` null, as the API sends
+    for deleted users) name none: the empty users list is activated as before."""
+    run, activated = _users_empty_run(tmp_path, [{**e, "user": None} for e in ENROLLMENTS])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert activated == {"users", "training_enrollments"}
+
+
+def test_airbyte_an_empty_list_that_other_records_name_is_incomplete(tmp_path):
+    """``source-knowbe4``: the same read ends ``users`` INCOMPLETE with one error TRACE,
+    exit 1, so a destination overwriting it keeps its table; enrollments COMPLETE."""
+    lists = {"/v1/training/enrollments": ENROLLMENTS}
+    with HostileServer(_lists_server(lists)) as server:
+        source = Source(tmp_path, hostile_config(server, page_size=500, pagination="page"))
+        catalog = configured_catalog(source.discover().catalog, ["users", "training_enrollments"])
+        run = source.read(catalog)
+    assert run.code == 1, run.text[-3000:]
+    assert run.final_statuses == {"users": "INCOMPLETE", "training_enrollments": "COMPLETE"}
+    (error,) = run.errors
+    assert error["message"].startswith("Empty lists contradicted: users listed none while 2")

@@ -315,6 +315,8 @@ def read(args: argparse.Namespace, output: Output) -> int:
         writer.checkpoint(tap.state, final=True)
     report = tap.run.report if tap is not None else None
     unproven = _all_empty(plan, report, error)
+    contradicted = {} if unproven else _contradicted(plan, report, error, tap)
+    unproven |= set(contradicted)
     incomplete = _send_statuses(output, writer, plan, report, tap, unproven=unproven)
     # fail_when_budget_exhausted raises the cap's stop: refused all the same (SIM-18)
     budget_stop = error is None or (report is not None and error is report.stop_reason)
@@ -331,6 +333,10 @@ def read(args: argparse.Namespace, output: Output) -> int:
     if incomplete:
         if report is not None and report.stop_reason is not None:
             return max(1, fail(output, report.stop_reason))
+        if contradicted:
+            said = "; ".join(f"{name} {why}" for name, why in contradicted.items())
+            output.error(f"Empty lists contradicted: {said}.", models.FailureType.system_error)
+            return 1
         if unproven:
             output.error(ALL_EMPTY, models.FailureType.system_error)
             return 1
@@ -400,6 +406,31 @@ def _all_empty(
     if report is None or error is not None or report.stopped or report.listed_anything:
         return set()
     return {name for name in plan.streams if stream_complete(report, name)}
+
+
+def _contradicted(
+    plan: catalogs.ReadPlan,
+    report: RunReport | None,
+    error: BaseException | None,
+    tap: TapKnowBe4 | None,
+) -> dict[str, str]:
+    """Streams read whole and empty while records of the read name one of theirs.
+
+    The Singer tap does not activate such a stream (``KnowBe4Stream.empty_contradicted``);
+    here it is INCOMPLETE, so a destination keeps its table.
+    """
+    if tap is None or report is None or error is not None or report.stopped:
+        return {}
+    found = {}
+    for name in plan.streams:
+        stream = tap.streams.get(name)
+        done = report.streams.get(name)
+        if stream is None or done is None or done.records or not stream_complete(report, name):
+            continue
+        why = t.cast("t.Any", stream).empty_contradicted()
+        if why:
+            found[name] = why
+    return found
 
 
 def _warn_state(text: str) -> None:
