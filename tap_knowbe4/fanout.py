@@ -84,6 +84,9 @@ class KnowBe4Stream(KnowBe4HTTPStream):
     opt_in: t.ClassVar[str | None] = None
     #: The stream keeps state that saves requests (the endpoint table's ``incremental``).
     incremental: t.ClassVar[bool] = False
+    #: ACTIVATE_VERSION waits for the end of the run even when records were read: what may
+    #: contradict the read (:meth:`contradicted_read`) is read by a later stream.
+    activated_at_the_end: t.ClassVar[bool] = False
     #: A stream whose records summarize this one's (the endpoint table's ``summarized_by``).
     summarized_by: t.ClassVar[str | None] = None
 
@@ -1003,7 +1006,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         if not self._versioned() or not report.emitted_everything:
             return
         version = self._pending_version or self.knowbe4_tap.initialized_at // 1000
-        if not report.records:  # attack 10 #5: decided at the end of the run
+        if not report.records or self.activated_at_the_end:  # attack 10 #5: at the run's end
             self.run.empty_reads.append((self, version))
             return
         self.send_activate_version(version)
@@ -1017,7 +1020,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         upstream: a wrong region may answer empty lists with 200 (the reference), as may a
         proxy, and ACTIVATE_VERSION would delete them all.
         """
-        contradicted = self.empty_contradicted()
+        contradicted = self.contradicted_read()
         if contradicted:
             self.report.note(contradicted)
             self.report.contradicted += 1
@@ -1027,7 +1030,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         else:
             self.report.note("every list empty: no ACTIVATE_VERSION, the target keeps its rows")
 
-    def empty_contradicted(self) -> str:
+    def contradicted_read(self) -> str:
         """Why this stream's empty read cannot be all it has ("" when nothing says so).
 
         Records of this run naming one of its records (an enrollment's ``user.id``, a
@@ -1036,7 +1039,7 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         deleted upstream (a proxy's or the API's empty 200 on one list). Called at the end
         of the run, when every list was read.
         """
-        if self._listed:
+        if self._listed or self.report.records:
             return ""  # records were listed (then dropped or filtered): not an empty answer
         named, what = self.run.references.naming(self.name)
         if not named:

@@ -92,6 +92,9 @@ class RunControl:
         #: Full-table streams read whole but empty, whose ACTIVATE_VERSION waits for the end
         #: of the run: sent only when some stream listed a record (attack 10 #5).
         self.empty_reads: list[tuple[t.Any, int]] = []
+        #: Each group's ``member_count`` as ``/v1/groups`` listed it in this run (whole
+        #: numbers only): what derived memberships are checked against.
+        self.member_counts: dict[int, int] = {}
         self._throttled_since: float | None = None
         self._throttle_attempt = 0
         self._interruptible = 0

@@ -223,3 +223,44 @@ def test_airbyte_an_empty_list_that_other_records_name_is_incomplete(tmp_path):
     assert run.final_statuses == {"users": "INCOMPLETE", "training_enrollments": "COMPLETE"}
     (error,) = run.errors
     assert error["message"].startswith("Empty lists contradicted: users listed none while 2")
+
+
+def _derived_run(tmp_path, user_groups: dict[int, list[int]], counts: dict[int, int]):
+    """Users 1-3 with ``groups`` as ``user_groups`` says; groups with ``counts``."""
+    users = [
+        {**make_users([u])[0], **({"groups": g} if g is not None else {})}
+        for u, g in user_groups.items()
+    ]
+    groups = [{"id": g, "name": f"g{g}", "member_count": n} for g, n in counts.items()]
+    lists = {"/v1/users": users, "/v1/groups": groups}
+    with HostileServer(_lists_server(lists)) as server:
+        config = hostile_config(
+            server, page_size=500, pagination="page", emit_activate_version_messages=True
+        )
+        run = run_cli(
+            tmp_path, config, catalog=catalog_selecting(["users", "groups", "group_members"])
+        )
+    activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+    return run, activated
+
+
+def test_derived_memberships_missing_a_group_that_counts_members_are_not_activated(tmp_path):
+    """``group_members_source: users`` (the default): group 20 says it has 2 members, but the
+    users listed in the same run name only group 10 (a ``groups`` field dropped from users 2
+    and 3: a proxy, an API's slip; attack 10 #4 caught only a list where no user has it).
+    ``group_members`` was activated and a version-aware target deleted group 20's
+    memberships, exit 0. Now not activated, one summary line."""
+    run, activated = _derived_run(tmp_path, {1: [10], 2: [], 3: []}, {10: 1, 20: 2})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert {(r["group_id"], r["user_id"]) for r in run.records("group_members")} == {(10, 1)}
+    assert "group_members" not in activated, run.stderr[-2000:]
+    assert {"users", "groups"} <= activated
+    assert "member_count says they have members named by no user: 1" in run.stderr
+
+
+def test_control_derived_memberships_fewer_than_counted_are_activated(tmp_path):
+    """Over-correction guard: group 20 counts 3 members and users name it twice (archived
+    users may be counted): taken as listed, activated as before; so is a group counting 0."""
+    run, activated = _derived_run(tmp_path, {1: [10, 20], 2: [20], 3: []}, {10: 1, 20: 3, 30: 0})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "group_members" in activated, run.stderr[-2000:]

@@ -414,9 +414,12 @@ def _contradicted(
     error: BaseException | None,
     tap: TapKnowBe4 | None,
 ) -> dict[str, str]:
-    """Streams read whole and empty while records of the read name one of theirs.
+    """Streams read whole whose read the run contradicts.
 
-    The Singer tap does not activate such a stream (``KnowBe4Stream.empty_contradicted``);
+    Empty while records of the read name one of theirs; memberships derived from users
+    missing a group that says it has members.
+
+    The Singer tap does not activate such a stream (``KnowBe4Stream.contradicted_read``);
     here it is INCOMPLETE, so a destination keeps its table.
     """
     if tap is None or report is None or error is not None or report.stopped:
@@ -425,9 +428,9 @@ def _contradicted(
     for name in plan.streams:
         stream = tap.streams.get(name)
         done = report.streams.get(name)
-        if stream is None or done is None or done.records or not stream_complete(report, name):
+        if stream is None or done is None or not stream_complete(report, name):
             continue
-        why = t.cast("t.Any", stream).empty_contradicted()
+        why = t.cast("t.Any", stream).contradicted_read()
         if why:
             found[name] = why
     return found

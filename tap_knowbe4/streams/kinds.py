@@ -185,6 +185,13 @@ class RiskScoreHistoryStream(ListStream):
 class GroupsStream(ListStream):
     """``/v1/groups``: passes each group's ``member_count`` to ``group_members``."""
 
+    def normalize(self, record: dict, context: Context | None) -> dict | None:
+        """Note the group's ``member_count`` for the run (derived memberships are checked)."""
+        group, count = record.get("id"), record.get("member_count")
+        if type(group) is int and type(count) is int:
+            self.run.member_counts[group] = count
+        return super().normalize(record, context)
+
     def get_child_context(self, record: dict, context: Context | None) -> dict | None:
         """``group_has_members`` when the group's ``member_count`` is a whole number above 0.
 
@@ -240,9 +247,36 @@ class DerivedGroupMembersStream(KnowBe4Stream):
     """
 
     paginated = False
+    activated_at_the_end = True  # groups, read after users, may contradict the memberships
     #: Users whose memberships this run derived, and whether any of them had ``groups``.
     _users: int = 0
     _groups_sent: bool = False
+
+    @property
+    def _named(self) -> set[int]:
+        """The groups some derived membership of this run names."""
+        return self.__dict__.setdefault("_named_groups", set())
+
+    def contradicted_read(self) -> str:
+        """Groups whose ``member_count`` says they have members that no user names.
+
+        ``/v1/groups`` read whole in this run (its ``member_count`` is its own summary of the
+        memberships) against every user's ``groups``: a group counting members that no user
+        lists is a ``groups`` field dropped from those users (a proxy, an API's slip), and
+        ACTIVATE_VERSION would delete that group's memberships. As with members read by
+        endpoint, a smaller number of users than the count is taken as listed.
+        """
+        groups = self.run.report.streams.get("groups")
+        if groups is None or not groups.sent_whole_in_this_run:
+            return ""
+        named = self._named
+        missing = sum(1 for g, n in self.run.member_counts.items() if n > 0 and g not in named)
+        if not missing:
+            return ""
+        return (
+            f"groups whose member_count says they have members named by no user: {missing}; "
+            "not activated, the target keeps its rows"
+        )
 
     def read_listing(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         """One link row per (group, user), built from the parent user record.
@@ -258,8 +292,10 @@ class DerivedGroupMembersStream(KnowBe4Stream):
             self.report.dropped += 1
             self.report.note("users whose groups could not be read: memberships not all known")
         user_id = context["user_id"]
+        named = self._named
         for group_id in sorted(set(context.get("group_ids") or ())):
             if group_id:
+                named.add(group_id)
                 yield {"group_id": group_id, "user_id": user_id}
 
     def planned_requests(self, context: Context, parent: dict) -> int:
