@@ -147,7 +147,7 @@ class RiskScoreHistoryStream(ListStream):
             if since is not None and day < since:
                 return None
             start = self.settings.start_date
-            if start is not None and day < start.strftime("%Y-%m-%d"):
+            if start is not None and day < start.date().isoformat():  # 0999-06-01, not 999-
                 return None
             good = plausible_date(day)
             if good is not None and (self._newest is None or good > self._newest):
