@@ -325,6 +325,22 @@ def _region(name: str, value: str) -> str:  # noqa: ARG001 - every check takes t
     return resolve_region(value)
 
 
+def _start_date(name: str, value: dt.datetime) -> dt.datetime:
+    """A start after tomorrow (UTC) is refused: nothing dated after it exists yet.
+
+    Such a date (a typo: 2062 for 2026) read no phishing test and no risk point, exit 0, and
+    with ``emit_activate_version_messages`` deleted every loaded test (attack 12 #2).
+    """
+    tomorrow = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+    if value.date() > tomorrow:
+        msg = (
+            f"{name} ({value.date().isoformat()}) is in the future: nothing dated after it "
+            "exists yet, so no phishing test and no risk point would be read."
+        )
+        raise ConfigError(msg)
+    return value
+
+
 def _user_agent(name: str, text: str) -> str:
     if not re.fullmatch(r"[\x20-\x7e]{1,200}", text):
         msg = f"{name} must be up to 200 visible ASCII characters."
@@ -396,6 +412,7 @@ class Settings:
             "histories; phishing tests and their recipients by started_at)."
         ),
         examples=("2024-01-31", "2024-01-01T00:00:00Z"),
+        check=_start_date,
     )
     page_size: int = setting(
         default=MAX_PAGE_SIZE,

@@ -7,11 +7,14 @@ request.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.cli import run_cli
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
+from tests.hostile_server import HostileServer, hostile_config, json_answer, users
 from tests.singer_output import catalog_selecting
 
 RISK = "account_risk_score_history"
@@ -34,3 +37,34 @@ def test_1_a_start_date_of_three_digit_year_bounds_points_as_a_date(tmp_path, st
         truth = expected_records(sb.org, RISK)
     assert run.returncode == 0, run.stderr[-2000:]
     assert len(run.records(RISK)) == len(truth) > 0
+
+
+# -- 2: a start_date in the future read nothing, exit 0 ----------------------------------
+
+
+@pytest.mark.parametrize("days", [2, 365 * 36])
+def test_2_a_start_date_in_the_future_is_refused_before_any_request(tmp_path, days):
+    """``start_date: 2062-01-01`` (a typo for 2026) read no phishing test and no risk point,
+    exit 0; with ``emit_activate_version_messages`` the run sent ACTIVATE_VERSION for
+    ``phishing_security_tests`` with only the unstarted tests, so a version-aware target
+    deleted every test it had loaded. Nothing is dated after a future start: the setting is
+    refused in one line, before any request. Tomorrow (a zone ahead of UTC) is still taken."""
+    start = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)).date().isoformat()
+    with HostileServer(lambda r: json_answer(users([1]))) as server:
+        config = hostile_config(server, start_date=start)
+        result = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+        sent = list(server.requests)
+    line = result.assert_one_clear_line(code=1)
+    assert "Invalid configuration: start_date" in line
+    assert "future" in line
+    assert sent == []
+
+
+def test_2_a_start_date_of_tomorrow_is_taken(tmp_path):
+    """The control: tomorrow (UTC) is a date some zone already lives in."""
+    start = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).date().isoformat()
+    with HostileServer(lambda r: json_answer(users([1]))) as server:
+        config = hostile_config(server, start_date=start)
+        result = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(result.records("users")) == 1
