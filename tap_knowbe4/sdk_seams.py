@@ -74,6 +74,10 @@ The seams:
     ``__else__: null`` removes every stream no map names, and the state kept what such a
     stream's run read (bookmarks, settled tests) under the shape of the stream sent whole
     (attack 10 #1). The mapper gets a copy; the config keeps what it was given.
+16. :meth:`SeamedTap.load_streams` -- marked final by the SDK, which orders the streams by
+    name, the order ``sync_all`` reads them in; extended (not replaced): the SDK's list,
+    sorted again by :meth:`SeamedTap.stream_order` (the callback phishing streams right
+    after their email siblings, whose endpoint they share).
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ else:
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+    from singer_sdk.streams import Stream
 
 __all__ = [
     "SDK_LINES_DEMOTED",
@@ -397,6 +402,15 @@ class SeamedTap(Tap):
             super().setup_mapper()
         finally:
             self._config["stream_maps"] = maps
+
+    @override  # type: ignore[misc]  # final in the SDK: extended, not replaced
+    def load_streams(self) -> list[Stream]:
+        """16. The SDK's streams (ordered by name), sorted again by :meth:`stream_order`."""
+        return sorted(super().load_streams(), key=self.stream_order)
+
+    def stream_order(self, stream: Stream) -> t.Any:
+        """The key the streams are read in: the SDK's, by name (override to move some)."""
+        return stream.name
 
     @override  # type: ignore[misc]  # final in the SDK: extended, not replaced
     def sync_all(self) -> None:

@@ -45,7 +45,7 @@ from tap_knowbe4.state import (
     account_identity,
     vouched_for,
 )
-from tap_knowbe4.streams import stream_classes
+from tap_knowbe4.streams import CALLBACK_PREFIX, stream_classes
 from tap_knowbe4.writer import BufferedRecordWriter, discard_stdout, require_output
 
 if t.TYPE_CHECKING:
@@ -357,6 +357,20 @@ class TapKnowBe4(SeamedTap):
         source = str(self.config.get("group_members_source") or "users").lower()
         source = source if source in ("users", "endpoint") else "users"
         return [stream_class(tap=self) for stream_class in stream_classes(source)]
+
+    @override
+    def stream_order(self, stream: t.Any) -> tuple[str, bool]:
+        """By name (the SDK's order), a callback stream right after its email sibling.
+
+        By name alone each callback (voice) phishing stream came before every phishing
+        stream. A callback list is its sibling's endpoint with ``campaign_type=callback``:
+        read after the sibling answered ``cursor=true`` with records, its empty answer is
+        believed at once (``RunControl.cursor_paths``), so an account without callback
+        phishing pays one request for its campaigns (two when read first) and none for its
+        tests (``summarized_by``). No other stream moves.
+        """
+        name = str(stream.name)
+        return name.removeprefix(CALLBACK_PREFIX), name.startswith(CALLBACK_PREFIX)
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT stop the run; the state is written and the exit is non-zero.

@@ -307,7 +307,11 @@ def minimum_requests(
             endpoint = table[endpoint.parent[0]]
         lists.add(endpoint.name)
     total = 0
-    for name in [n for n in table if n in lists]:  # in the order the tap reads them
+    # in the order the tap reads them (TapKnowBe4.stream_order): a callback list after its
+    # email sibling, whose `cursor=true` answered with records makes its empty answer believed
+    for name in sorted(
+        lists, key=lambda n: (n.removeprefix("callback_"), n.startswith("callback_"))
+    ):
         endpoint = table[name]
         if not endpoint.path:
             continue  # derived: no request

@@ -49,6 +49,22 @@ def test_no_callback_campaign_costs_the_campaigns_list_only(tmp_path):
     assert not any(run.records(s) for s in CALLBACK)
 
 
+def test_after_the_email_campaigns_an_empty_callback_list_costs_one_request(tmp_path):
+    """Read right after ``phishing_campaigns`` (the tap's stream order), whose ``cursor=true``
+    was answered with records: the callback list's empty answer is believed, no page-1
+    check (one request, not two), and its tests' list is not asked."""
+    streams = ["phishing_campaigns", *CALLBACK]
+    with sandbox(phishing_campaigns=2) as sb:
+        run = run_cli(tmp_path, tap_config(sb), catalog=catalog_selecting(streams))
+        campaigns = _asked(sb, "/v1/phishing/campaigns")
+        tests = _asked(sb, TESTS_PATH)
+        minimum = minimum_requests(sb, streams, 25, cursor=True)
+        sent = sb.stats()["requests"]
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (campaigns, tests) == (2, 0)  # the email list's one page, the callback list's
+    assert sent == minimum == 2
+
+
 def test_callback_campaigns_with_tests_have_their_tests_and_recipients_read(tmp_path):
     """The control: the campaigns name tests, the tests' list is asked and every callback
     record is sent, at the model's minimum."""

@@ -602,3 +602,25 @@ def test_seam_15_the_config_keeps_else_after_the_mapper_is_made():
     assert tap.config["stream_maps"] == {"groups": {"__alias__": "g"}, "__else__": None}
     assert isinstance(tap.mapper.stream_maps["users"][0], RemoveRecordTransform)
     assert not isinstance(tap.mapper.stream_maps["groups"][0], RemoveRecordTransform)
+
+
+# -- 16: the SDK orders the streams by name (final load_streams) --------------------------
+
+
+def test_seam_16_streams_are_read_in_the_tap_s_order(shared_sandbox):
+    """The SDK reads the streams in the order of ``load_streams`` (by name); the tap's
+    ``stream_order`` moves each callback phishing stream right after its email sibling and
+    no other: the records of a sync come in that order."""
+    tap = _tap()
+    names = list(tap.streams)
+    by_name = sorted(names)
+    callback = [n for n in names if n.startswith("callback_")]
+    assert callback
+    assert [n for n in names if n not in callback] == [n for n in by_name if n not in callback]
+    for name in callback:
+        sibling = name.removeprefix("callback_")
+        assert names.index(name) > names.index(sibling), name
+    streams = ["phishing_campaigns", "callback_phishing_campaigns", "policies"]
+    run = run_tap(tap_config(shared_sandbox), streams=streams)
+    order = [m["stream"] for m in run.messages if m["type"] == "RECORD"]
+    assert list(dict.fromkeys(order)) == streams

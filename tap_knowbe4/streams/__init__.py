@@ -23,6 +23,9 @@ ENROLLMENT_FLAGS = {
 FULL = {"full": "true"}
 #: Callback (voice) phishing: the phishing endpoints list it instead of the email kind.
 CALLBACK = {"campaign_type": "callback"}
+#: The name of a callback stream is its email sibling's with this prefix (the tap reads it
+#: right after the sibling: ``TapKnowBe4.load_streams``).
+CALLBACK_PREFIX = "callback_"
 RISK_INCREMENTS = "on `date`, per owner"
 
 
