@@ -95,6 +95,8 @@ class RunControl:
         #: Each group's ``member_count`` as ``/v1/groups`` listed it in this run (whole
         #: numbers only): what derived memberships are checked against.
         self.member_counts: dict[int, int] = {}
+        #: Group ids the users read in this run name (noted when a child of users is read).
+        self.named_groups: set[int] = set()
         self._throttled_since: float | None = None
         self._throttle_attempt = 0
         self._interruptible = 0

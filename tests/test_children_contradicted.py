@@ -264,3 +264,22 @@ def test_control_derived_memberships_fewer_than_counted_are_activated(tmp_path):
     run, activated = _derived_run(tmp_path, {1: [10, 20], 2: [20], 3: []}, {10: 1, 20: 3, 30: 0})
     assert run.returncode == 0, run.stderr[-2000:]
     assert "group_members" in activated, run.stderr[-2000:]
+
+
+def test_an_empty_groups_list_that_users_name_is_not_activated(tmp_path):
+    """``/v1/groups`` answering ``[]`` (200) while the users read in the same run name groups
+    10 and 20: activated on attack 10 #5's evidence (users held records), every group deleted
+    by a version-aware target, exit 0. Now not activated, one summary line; users and the
+    memberships derived from them are activated."""
+    users = [{**make_users([1])[0], "groups": [10, 20]}, {**make_users([2])[0], "groups": []}]
+    with HostileServer(_lists_server({"/v1/users": users})) as server:
+        config = hostile_config(
+            server, page_size=500, pagination="page", emit_activate_version_messages=True
+        )
+        run = run_cli(
+            tmp_path, config, catalog=catalog_selecting(["users", "groups", "group_members"])
+        )
+    assert run.returncode == 0, run.stderr[-2000:]
+    activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+    assert activated == {"users", "group_members"}, run.stderr[-2000:]
+    assert "listed none while users read in this run name 2 groups" in run.stderr

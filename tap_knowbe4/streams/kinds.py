@@ -185,6 +185,20 @@ class RiskScoreHistoryStream(ListStream):
 class GroupsStream(ListStream):
     """``/v1/groups``: passes each group's ``member_count`` to ``group_members``."""
 
+    def contradicted_read(self) -> str:
+        """An empty list of groups while users read in this run name some (their ``groups``).
+
+        Beside the references of :meth:`KnowBe4Stream.contradicted_read`; the users' group
+        ids are noted only when a child of ``users`` is read (``UsersStream``).
+        """
+        found = super().contradicted_read()
+        if found or self._listed or self.report.records or not self.run.named_groups:
+            return found
+        return (
+            f"listed none while users read in this run name {len(self.run.named_groups):,} "
+            "groups: not activated, the target keeps its rows"
+        )
+
     def normalize(self, record: dict, context: Context | None) -> dict | None:
         """Note the group's ``member_count`` for the run (derived memberships are checked)."""
         group, count = record.get("id"), record.get("member_count")
@@ -340,6 +354,8 @@ class UsersStream(ListStream):
                 g is not None and g not in ids for g in items
             )
             child["group_ids"] = ids
+            if ids:
+                self.run.named_groups.update(ids)
             child["groups_sent"] = "groups" in record or kept
             if kept or odd:
                 child["groups_unreadable"] = True
