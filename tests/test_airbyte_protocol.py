@@ -41,6 +41,21 @@ def test_record_lines_equal_the_models_line(stream, data, emitted_at):
     line = RecordLines(stream).line(data, emitted_at)
     assert line == dump_line(model)
     assert load(models.AirbyteMessage, json.loads(line)) == model
+    block = bytearray(b"before\n")
+    RecordLines(stream).line_into(block, data, emitted_at)
+    assert block == b"before\n" + line
+
+
+class _Unwritable:
+    def __str__(self) -> str:
+        raise ValueError("no text")
+
+
+def test_a_record_that_cannot_be_encoded_leaves_no_part_of_its_line():
+    block = bytearray(b"before\n")
+    with pytest.raises(ValueError, match="no text"):
+        RecordLines("users").line_into(block, {"id": 1, "x": _Unwritable()}, 5)
+    assert block == b"before\n"
 
 
 def _messages() -> list[models.AirbyteMessage]:
@@ -163,6 +178,38 @@ def test_per_stream_states_reassemble_the_tap_state(state, incremental):
     kept = again.interrupted or Interrupted()
     assert kept.streams_done == done.streams_done & incremental
     assert kept.parents_done == {n: p for n, p in done.parents_done.items() if n in incremental}
+
+
+@pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`
+@given(
+    state=tap_states(),
+    name=names,
+    checkpoint=st.tuples(st.integers(0, 2**45), st.integers(0, 2**20)),
+    records=st.integers(0, 2**40),
+)
+def test_state_lines_equal_the_models_line(state, name, checkpoint, records):
+    """A STATE line written into a block from its stream's layout is the model's line."""
+    singer = {"tap_knowbe4": state.dump()}
+    expected = dump_line(airbyte_state.state_message(singer, name, checkpoint, records))
+    value = airbyte_state.stream_state_of(
+        airbyte_state.shared_part(singer), name, airbyte_state.stream_part(singer, name), checkpoint
+    )
+    block = bytearray(b"before\n")
+    airbyte_state.StateLines(name).line_into(block, value, records)
+    assert block == b"before\n" + expected
+
+
+@pytest.mark.parametrize("name", ["users", 'a "quoted" \\ name', "ünï"])
+def test_state_lines_of_a_few_states(name):
+    """As above, without hypothesis (the fast suite): the stand-ins cut the line right."""
+    state = TapState(budget=BudgetState(used=3), streams={name: StreamState(settled={7: 1})})
+    singer = {"tap_knowbe4": state.dump()}
+    for records in (0, 1, 96_793):
+        expected = dump_line(airbyte_state.state_message(singer, name, (1796471499157, 9), records))
+        block = bytearray()
+        value = airbyte_state.stream_state(singer, name, (1796471499157, 9))
+        airbyte_state.StateLines(name).line_into(block, value, records)
+        assert block == expected
 
 
 def test_the_shared_parts_come_from_the_newest_state():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import gzip
 import importlib
+import io
 import json
 import logging
 import pathlib
@@ -27,6 +28,8 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 import tap_knowbe4
 from tap_knowbe4 import sdk_seams
+from tap_knowbe4.airbyte.output import Output
+from tap_knowbe4.airbyte.writer import AirbyteWriter
 from tap_knowbe4.tap import TapKnowBe4
 from tap_knowbe4.writer import BufferedRecordWriter
 from tests.conftest import sandbox, tap_config
@@ -277,6 +280,39 @@ def test_seam_14_record_lines_are_the_sdk_s_messages_formatted(maps, deselected,
     assert _TIME.sub(b"T", written) == _TIME.sub(b"T", expected)
     assert written.count(b"\n") == (0 if "__filter__" in str(maps) else 1 + ("users_copy" in maps))
     assert stream.state_manager.is_flushed is False  # a STATE may follow, as the SDK's
+
+
+_EMITTED_AT = re.compile(rb'"emitted_at":[0-9.]+')
+
+
+@pytest.mark.parametrize(
+    "maps",
+    [{}, {"users": {"email": "__NULL__"}, "users_copy": {"__source__": "users"}}],
+    ids=["no-maps", "maps-and-copy"],
+)
+def test_seam_14_airbyte_lines_are_the_sdk_s_messages_translated(maps):
+    """The Airbyte writer takes records from seam 14 as the Singer writer does (no
+    ``RecordMessage`` per record), and writes what it writes for the SDK's own messages of
+    the record, byte for byte but for the time; the stream's RUNNING status comes first
+    either way."""
+    catalog = catalog_selecting(["users"])
+    config = {"api_key": "seam-test-key", "budget_ledger": False, "stream_maps": maps}
+    written = []
+    for seam in (True, False):
+        output = Output(io.BytesIO())
+        writer = AirbyteWriter(output, ["users", "users_copy"], run_started_ms=0)
+        assert hasattr(writer, "write_record")
+        stream = TapKnowBe4(config=config, catalog=catalog, message_writer=writer).streams["users"]
+        record = json.loads(json.dumps(SEAM_11_RECORD))
+        if seam:
+            stream._write_record_message(record)
+        else:  # the SDK's: a RecordMessage per map, through write_message
+            RESTStream._write_record_message(stream, record)
+        writer.flush()
+        written.append(_EMITTED_AT.sub(b"T", t.cast("io.BytesIO", output.stream).getvalue()))
+    assert written[0] == written[1]
+    assert written[0].count(b'"type":"RECORD"') == 1 + ("users_copy" in maps)
+    assert written[0].count(b'"RUNNING"') == 1 + ("users_copy" in maps)
 
 
 def test_seam_11_the_default_map_sends_the_record_it_is_given():

@@ -23,7 +23,7 @@ import traceback
 import typing as t
 
 from tap_knowbe4 import redact
-from tap_knowbe4.airbyte.protocol import dump_line, models
+from tap_knowbe4.airbyte.protocol import RecordLines, dump_line, models
 from tap_knowbe4.errors import OutputStalledError
 from tap_knowbe4.whole_writes import flush_whole, write_whole
 from tap_knowbe4.writer import SignalGrace, discard_stdout
@@ -57,10 +57,10 @@ class Output:
         self.abandoned: BaseException | None = None
         self.grace = SignalGrace()
 
-    def record(self, line: bytes) -> None:
-        """Add one RECORD line; the block is written when it is full."""
+    def record(self, lines: RecordLines, data: dict[str, t.Any], emitted_at: int) -> None:
+        """Add the RECORD line of ``data`` (``lines.line``); the block is written when full."""
         with self._lock:
-            self._block += line
+            lines.line_into(self._block, data, emitted_at)
             if len(self._block) >= BLOCK_BYTES:
                 self._write()
 
@@ -69,6 +69,12 @@ class Output:
         line = dump_line(message)
         with self._lock:
             self._block += line
+            self._write()
+
+    def lines(self, lines: bytes | bytearray) -> None:
+        """Write the pending records, then ``lines`` (whole messages' lines), and flush."""
+        with self._lock:
+            self._block += lines
             self._write()
 
     def flush(self) -> None:

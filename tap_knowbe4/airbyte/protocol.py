@@ -89,6 +89,16 @@ def dump_line(message: models.AirbyteMessage) -> bytes:
     return _encoder.encode(to_builtins(message)) + b"\n"
 
 
+def encode(value: t.Any) -> bytes:
+    """``value`` (JSON types, or what the tap's records hold) as :func:`dump_line` writes it."""
+    return _encoder.encode(value)
+
+
+def encode_into(value: t.Any, block: bytearray) -> None:
+    """Append :func:`encode` of ``value`` to ``block``."""
+    _encoder.encode_into(value, block, -1)
+
+
 #: Stand-ins whose JSON cannot occur elsewhere in a RECORD line of the template.
 _DATA_MARK = {"\u0000data": 0}
 _TIME_MARK = 1_234_567_890_123_456_789
@@ -125,6 +135,22 @@ class RecordLines:
         return b"".join(
             (self._head, _encoder.encode(data), self._middle, b"%d" % emitted_at, self._tail)
         )
+
+    def line_into(self, block: bytearray, data: dict[str, t.Any], emitted_at: int) -> None:
+        """Append :meth:`line` of ``data`` to ``block``, encoding ``data`` in place.
+
+        A record that cannot be encoded leaves ``block`` as it was.
+        """
+        start = len(block)
+        block += self._head
+        try:
+            _encoder.encode_into(data, block, -1)
+        except BaseException:
+            del block[start:]
+            raise
+        block += self._middle
+        block += b"%d" % emitted_at
+        block += self._tail
 
 
 # -- reading -----------------------------------------------------------------------------

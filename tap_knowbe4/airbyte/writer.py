@@ -4,12 +4,15 @@ The tap runs as it does for Singer; only what it writes changes:
 
 * RECORD becomes an Airbyte RECORD (``emitted_at`` from the record's extraction time,
   the line laid out by the model once per stream: :class:`~.protocol.RecordLines`);
-  the first record of a stream is preceded by its RUNNING status;
+  the first record of a stream is preceded by its RUNNING status. The SDK's stream hands
+  records to :meth:`AirbyteWriter.write_record` without a ``RecordMessage`` (seam 14 of
+  ``sdk_seams.py``, as for the Singer writer);
 * SCHEMA marks the start of a stream: its STARTED status (the schema itself is in the
   catalog);
 * STATE becomes one STREAM state per configured stream whose own part changed or that sent
   records since its last state (:mod:`tap_knowbe4.airbyte.state`), each with the number of
-  records it covers;
+  records it covers, its line laid out once per stream (:class:`~.state.StateLines`), the
+  states of one Singer STATE written together;
 * ACTIVATE_VERSION has no Airbyte counterpart: Airbyte replaces a full-refresh table once a
   stream is COMPLETE, which the source says only of a stream the tap read to its end.
 
@@ -25,9 +28,11 @@ from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 
 from tap_knowbe4.airbyte.output import Output, now_ms
 from tap_knowbe4.airbyte.protocol import RecordLines, models
-from tap_knowbe4.airbyte.state import shared_part, state_message, stream_part
+from tap_knowbe4.airbyte.state import StateLines, shared_part, stream_part, stream_state_of
 
 if t.TYPE_CHECKING:
+    import datetime as dt
+
     from singer_sdk.singerlib import Message
 
 STARTED = models.AirbyteStreamStatus.STARTED
@@ -56,6 +61,7 @@ class AirbyteWriter(GenericSingerWriter):
         self.records: dict[str, int] = dict.fromkeys(self.streams, 0)
         self._sent: dict[str, tuple[t.Any, t.Any]] = {}
         self._lines: dict[str, RecordLines] = {}
+        self._state_lines: dict[str, StateLines] = {}
         self._run = run_started_ms
         self._sequence = 0
 
@@ -84,19 +90,39 @@ class AirbyteWriter(GenericSingerWriter):
             self.start(t.cast("t.Any", message).stream)
 
     def _record(self, message: t.Any) -> None:
-        stream = message.stream
-        if stream not in self.running:
-            self.start(stream)
-            self.running.add(stream)
-            self.output.stream_status(stream, RUNNING)
-        lines = self._lines.get(stream)
-        if lines is None:
-            lines = self._lines[stream] = RecordLines(stream)
         extracted = message.time_extracted
         emitted_at = int(extracted.timestamp() * 1000) if extracted else int(now_ms())
-        self.output.record(lines.line(message.record, emitted_at))
-        self.pending[stream] = self.pending.get(stream, 0) + 1
-        self.records[stream] = self.records.get(stream, 0) + 1
+        self._record_of(message.stream, message.record, emitted_at)
+
+    def write_record(
+        self,
+        stream: str,
+        record: dict[str, t.Any],
+        version: int | None,  # Airbyte has no table versions
+        time_extracted: dt.datetime,
+    ) -> None:
+        """Send the RECORD of ``RecordMessage(stream, record, version, time_extracted)``.
+
+        The bytes :meth:`write_message` sends for that message, without the message:
+        the SDK's stream hands each record here when the writer can take it (seam 14 of
+        ``sdk_seams.py``), as it does to the Singer writer.
+        """
+        if self.data:
+            self._record_of(stream, record, int(time_extracted.timestamp() * 1000))
+
+    def _record_of(self, stream: str, record: dict[str, t.Any], emitted_at: int) -> None:
+        lines = self._lines.get(stream)
+        if lines is None:  # the stream's first record: its RUNNING status first
+            if stream not in self.running:
+                self.start(stream)
+                self.running.add(stream)
+                self.output.stream_status(stream, RUNNING)
+            lines = self._lines[stream] = RecordLines(stream)
+        self.output.record(lines, record, emitted_at)
+        pending = self.pending
+        pending[stream] = pending.get(stream, 0) + 1
+        records = self.records
+        records[stream] = records.get(stream, 0) + 1
 
     def start(self, stream: str) -> None:
         """Send STARTED for ``stream`` (once)."""
@@ -110,7 +136,8 @@ class AirbyteWriter(GenericSingerWriter):
         ``final`` also sends those whose shared parts (budget, last run) changed, so every
         stream's state ends with the run's last word.
         """
-        shared = shared_part(tap_state) if final else None
+        shared = shared_part(tap_state)
+        block = bytearray()
         for name in self.streams:
             part = stream_part(tap_state, name)
             sent = self._sent.get(name)
@@ -118,12 +145,15 @@ class AirbyteWriter(GenericSingerWriter):
             if not changed and not self.pending.get(name):
                 continue
             self._sequence += 1
-            message = state_message(
-                tap_state, name, (self._run, self._sequence), self.pending.get(name, 0)
-            )
-            self.output.message(message)
-            self._sent[name] = (part, shared_part(tap_state))
+            lines = self._state_lines.get(name)
+            if lines is None:
+                lines = self._state_lines[name] = StateLines(name)
+            value = stream_state_of(shared, name, part, (self._run, self._sequence))
+            lines.line_into(block, value, self.pending.get(name, 0))
+            self._sent[name] = (part, shared)
             self.pending[name] = 0
+        if block:  # the states of one checkpoint in one write, after the records they cover
+            self.output.lines(block)
 
     def flush(self) -> None:
         """Write the records still held."""
