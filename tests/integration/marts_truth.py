@@ -57,6 +57,26 @@ def as_of(clock: dt.datetime) -> str:
     return clock.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def status_is(value: str | None, *words: str) -> bool:
+    """A status read as the staging models read it: any case, surrounding spaces ignored."""
+    return (value or "").strip().lower() in words
+
+
+def is_active(user: dict | None) -> bool:
+    """The user is active (status ``active`` in any case)."""
+    return status_is((user or {}).get("status"), "active")
+
+
+def is_completed(row: dict) -> bool:
+    """The enrollment is completed (``Passed`` or ``Completed``, any case)."""
+    return status_is(row.get("status"), "passed", "completed")
+
+
+def is_past_due(row: dict) -> bool:
+    """The enrollment is past due (``Past Due``, any case)."""
+    return status_is(row.get("status"), "past due")
+
+
 def stub_id(row: dict) -> int | None:
     """The id in a recipient's or enrollment's ``user`` stub (None when the user is null)."""
     return (row.get("user") or {}).get("id")
@@ -152,7 +172,7 @@ class Truth:
         """The id of the row's user when it is an active user, else None (the people marts
         count active users only)."""
         uid = self.known(row)
-        return uid if uid is not None and self.users[uid]["status"] == "active" else None
+        return uid if uid is not None and is_active(self.users[uid]) else None
 
     def phishing_tests(self) -> dict[int, tuple]:
         """pst_id -> (recipients, delivered, failed, reported)."""
@@ -227,8 +247,8 @@ class Truth:
                 continue
             counts = per_user[(row.get("campaign_id"), department(self.users[uid]), uid)]
             counts[0] += 1
-            counts[1] += row["status"] in ("Passed", "Completed")
-            counts[2] += row["status"] == "Past Due"
+            counts[1] += is_completed(row)
+            counts[2] += is_past_due(row)
         out: dict[tuple[int | None, str], list[int]] = collections.defaultdict(lambda: [0] * 6)
         for (campaign, dept, _), (enrolled, completed, past_due) in per_user.items():
             counts = out[(campaign, dept)]
@@ -248,7 +268,8 @@ class Truth:
         return started, self.as_of - dt.timedelta(days=REPEAT_DAYS), self.as_of
 
     def user_phishing(self) -> dict[int, tuple]:
-        """Active user id -> (received, delivered, failures, reports, is_repeat_clicker)."""
+        """Active user id -> (received, delivered, failures, reports, is_repeat_clicker,
+        recent failures: in tests started in the window)."""
         started, since, latest = self.latest_window()
         out: dict[int, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
         for row in self.recipients:
@@ -261,7 +282,7 @@ class Truth:
             counts[3] += bool(row.get("reported_at"))
             test_start = started.get(row["pst_id"])
             counts[4] += failed(row) and test_start is not None and since < test_start <= latest
-        return {uid: (*counts[:4], counts[4] >= 2) for uid, counts in out.items()}
+        return {uid: (*counts[:4], counts[4] >= 2, counts[4]) for uid, counts in out.items()}
 
     def former_phishing(self) -> dict[str, tuple]:
         """'archived' / 'deleted' -> (people (None for deleted), received, delivered, failures,
@@ -289,12 +310,12 @@ class Truth:
         for row in self.enrollments:
             if (uid := self.active(row)) is not None:
                 training[uid][0] += 1
-                training[uid][1] += row["status"] in ("Passed", "Completed")
-                training[uid][2] += row["status"] == "Past Due"
+                training[uid][1] += is_completed(row)
+                training[uid][2] += is_past_due(row)
         phishing = self.user_phishing()
         grouped: dict[str, list[dict]] = collections.defaultdict(list)
         for user in self.users.values():
-            if user.get("status") == "active":
+            if is_active(user):
                 grouped[department(user)].append(user)
         out = {}
         for name, members in grouped.items():
@@ -419,13 +440,14 @@ def check_marts(query: Query, schema: str, truth: Truth, with_user_risk: bool) -
     expected_users = truth.user_phishing()
     rows = query(
         f"select user_id, tests_received, tests_delivered, failures, reports, is_repeat_clicker, "
-        f"department, failure_rate from {marts}.knowbe4__user_phishing"
+        f"recent_failures, department, failure_rate from {marts}.knowbe4__user_phishing"
     )
     got_users = {
         # (a row without a user, the pool of earlier versions, is a finding, not a crash)
         None if r[0] is None else int(r[0]): (
             *(int(v) for v in r[1:5]),
             None if r[5] is None else bool(r[5]),
+            None if r[6] is None else int(r[6]),
         )
         for r in rows
     }
@@ -535,7 +557,7 @@ def check_more_columns(query: Query, schema: str, truth: Truth, with_user_risk: 
 
     scores: dict[str, list[float]] = collections.defaultdict(list)
     for user in truth.users.values():
-        if user.get("status") == "active" and user.get("current_risk_score") is not None:
+        if is_active(user) and user.get("current_risk_score") is not None:
             scores[department(user)].append(user["current_risk_score"])
     rows = query(f"select department, avg_risk_score from {marts}.knowbe4__department_summary")
     for name, avg in rows:
