@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import typing as t
+import urllib.error
+import urllib.request
 
 import pytest
 
 from tests.cli import run_cli
 from tests.conftest import sandbox, tap_config
 from tests.ground_truth import expected_records
-from tests.hostile_server import HostileServer, hostile_config, json_answer, users
+from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer, users
 from tests.singer_output import catalog_selecting
 
 RISK = "account_risk_score_history"
@@ -110,3 +113,70 @@ def test_3_a_quota_that_only_reaches_the_proof_pages_is_not_promised_every_day(t
             positions.append(json.dumps((state or {}).get("tap_knowbe4", {}).get("interrupted")))
     finished = json.loads(positions[-1]) is None
     assert finished or any(code != 0 for code in codes), (codes, positions[-2:])
+
+
+# -- 4: one empty callback campaigns answer deleted every callback test ------------------
+
+CALLBACK = [
+    "users",
+    "callback_phishing_campaigns",
+    "callback_phishing_security_tests",
+    "callback_phishing_security_test_recipients",
+]
+
+
+def _emptying_proxy(sb: t.Any, empty: dict[str, bool]) -> t.Callable[[Request], Answer]:
+    """The sandbox, except the callback campaigns answer ``[]`` (200) while ``empty["on"]``."""
+
+    def handle(request: Request) -> Answer:
+        if (
+            empty["on"]
+            and request.path == "/v1/phishing/campaigns"
+            and request.query.get("campaign_type") == "callback"
+        ):
+            return json_answer([])
+        query = f"?{request.raw_query}" if request.raw_query else ""
+        asked = urllib.request.Request(  # noqa: S310 - the loopback sandbox
+            sb.base_url + request.path + query,
+            headers={"Authorization": request.headers.get("Authorization", "")},
+        )
+        try:
+            with urllib.request.urlopen(asked) as answer:  # noqa: S310 - the loopback sandbox
+                status, body, headers = answer.status, answer.read(), answer.headers
+        except urllib.error.HTTPError as refused:
+            status, body, headers = refused.code, refused.read(), refused.headers
+        kept = {k: v for k, v in headers.items() if k.lower() in ("content-type", "x-next-cursor")}
+        return Answer(status, body, kept)
+
+    return handle
+
+
+def test_4_callback_tests_not_asked_after_an_empty_campaigns_answer_are_not_activated(tmp_path):
+    """The callback tests' list is not asked when the callback campaigns, read whole in the
+    run, name no test, also when they answer none at all. One empty 200 on that list (a
+    proxy, an API's slip) then ended the tests' read with no request and no record, and
+    ACTIVATE_VERSION (other lists held records): a version-aware target deleted every
+    callback test, exit 0 (asked, the tests would have named their campaign and kept both
+    tables: the contradicted-read rule). Inferred from an empty list, the tests are not
+    activated; the next run reads them."""
+    empty = {"on": False}
+    with sandbox(users=12) as sb, HostileServer(_emptying_proxy(sb, empty)) as proxy:
+        assert sb.org.security_tests(campaign_type="callback")
+        config = tap_config(sb, api_url=proxy.url, emit_activate_version_messages=True)
+        catalog = catalog_selecting(CALLBACK)
+        (tmp_path / "good").mkdir()
+        good = run_cli(tmp_path / "good", config, catalog=catalog)
+        empty["on"] = True
+        (tmp_path / "empty").mkdir()
+        slip = run_cli(tmp_path / "empty", config, catalog=catalog, state=good.final_state)
+
+    def activated(run: t.Any) -> set[str]:
+        return {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert slip.returncode == 0, slip.stderr[-2000:]
+    assert good.records("callback_phishing_security_tests")
+    assert "callback_phishing_security_tests" in activated(good)
+    assert "users" in activated(slip)  # evidence: another list held records
+    assert "callback_phishing_security_tests" not in activated(slip)
+    assert "listed no campaign" in slip.stderr

@@ -411,14 +411,36 @@ class CampaignsStream(ListStream):
 class PhishingSecurityTestsStream(ListStream):
     """PSTs; passes what the recipients stream needs to decide whether to re-read."""
 
+    #: Not asked because the summarizing list answered no record at all (attack 12 #4).
+    _inferred_from_empty: bool = False
+
     def read_listing(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         """No request when the campaigns, read whole in this run, name no test."""
         if self._summary_names_none():
             self.report.note(
                 f"not asked: {self.summarized_by}, read whole in this run, names no test"
             )
+            summary = self.run.report.streams.get(t.cast("str", self.summarized_by))
+            self._inferred_from_empty = summary is None or summary.records == 0
             return iter(())
         return super().read_listing(context)
+
+    def activate_empty_read(self, version: int, evidence: bool) -> None:
+        """Not when the tests were not asked because the campaigns answered none at all.
+
+        An empty campaigns list (a proxy's or the API's empty 200 once) is no proof that the
+        tests the target holds were deleted upstream; asked, the tests would have named
+        their campaigns and kept both tables (``contradicted_read``). Skipping the request
+        on it, then activating, deleted every callback test as well (attack 12 #4).
+        Campaigns listed that each say they have no test are evidence: activated.
+        """
+        if self._inferred_from_empty:
+            self.report.note(
+                f"not asked: {self.summarized_by} listed no campaign, which proves no test "
+                "deleted: no ACTIVATE_VERSION, the target keeps its rows"
+            )
+            return
+        super().activate_empty_read(version, evidence)
 
     def _summary_names_none(self) -> bool:
         """True on positive evidence only (``summarized_by``).
