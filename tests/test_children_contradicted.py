@@ -222,7 +222,7 @@ def test_airbyte_an_empty_list_that_other_records_name_is_incomplete(tmp_path):
     assert run.code == 1, run.text[-3000:]
     assert run.final_statuses == {"users": "INCOMPLETE", "training_enrollments": "COMPLETE"}
     (error,) = run.errors
-    assert error["message"].startswith("Empty lists contradicted: users listed none while 2")
+    assert error["message"].startswith("Reads contradicted: users listed none while 2")
 
 
 def _derived_run(tmp_path, user_groups: dict[int, list[int]], counts: dict[int, int]):
@@ -283,3 +283,23 @@ def test_an_empty_groups_list_that_users_name_is_not_activated(tmp_path):
     activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
     assert activated == {"users", "group_members"}, run.stderr[-2000:]
     assert "listed none while users read in this run name 2 groups" in run.stderr
+
+
+def test_airbyte_a_group_with_members_listed_empty_twice_is_incomplete(tmp_path):
+    """``source-knowbe4`` with ``group_members_source: endpoint``: group 1 (count 3) answering
+    ``[]`` every time ended ``group_members`` COMPLETE, exit 0, and an overwrite deleted its
+    memberships, where the Singer tap no longer activates it. Now INCOMPLETE with one error
+    TRACE naming why, exit 1; ``groups`` COMPLETE."""
+    handler, _ = _groups_server(empty_answers=99)
+    with HostileServer(handler) as server:
+        config = hostile_config(
+            server, page_size=500, pagination="page", group_members_source="endpoint"
+        )
+        source = Source(tmp_path, config)
+        run = source.read(
+            configured_catalog(source.discover().catalog, ["groups", "group_members"])
+        )
+    assert run.code == 1, run.text[-3000:]
+    assert run.final_statuses == {"groups": "COMPLETE", "group_members": "INCOMPLETE"}
+    (error,) = run.errors
+    assert "group_members groups whose member_count says they have members" in error["message"]
