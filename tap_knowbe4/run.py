@@ -97,6 +97,8 @@ class RunControl:
         self.member_counts: dict[int, int] = {}
         #: Group ids the users read in this run name (noted when a child of users is read).
         self.named_groups: set[int] = set()
+        #: Campaigns (by stream) read in this run that say they have tests.
+        self.campaigns_with_tests: dict[str, int] = {}
         self._throttled_since: float | None = None
         self._throttle_attempt = 0
         self._interruptible = 0

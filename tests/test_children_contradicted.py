@@ -303,3 +303,24 @@ def test_airbyte_a_group_with_members_listed_empty_twice_is_incomplete(tmp_path)
     assert run.final_statuses == {"groups": "COMPLETE", "group_members": "INCOMPLETE"}
     (error,) = run.errors
     assert "group_members groups whose member_count says they have members" in error["message"]
+
+
+def test_an_empty_tests_list_whose_campaigns_say_they_have_tests_is_not_activated(tmp_path):
+    """``/v1/phishing/security_tests`` answering ``[]`` (200) while the campaigns read in the
+    same run say they have tests (``psts_count`` 1, ``psts`` naming test 5): activated on
+    attack 10 #5's evidence, every test deleted by a version-aware target, exit 0. The
+    campaigns' own summary contradicts the empty list: not activated, one summary line. A
+    campaign that says it has none leaves the empty list activated (control)."""
+    campaign = {"campaign_id": 1, "name": "Quarterly", "psts_count": 1, "psts": [{"pst_id": 5}]}
+    for said, kept in ((campaign, True), ({**campaign, "psts_count": 0, "psts": []}, False)):
+        lists = {"/v1/phishing/campaigns": [said]}
+        with HostileServer(_lists_server(lists)) as server:
+            config = hostile_config(
+                server, page_size=500, pagination="page", emit_activate_version_messages=True
+            )
+            streams = ["phishing_campaigns", "phishing_security_tests"]
+            run = run_cli(tmp_path, config, catalog=catalog_selecting(streams))
+        assert run.returncode == 0, run.stderr[-2000:]
+        activated = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+        assert ("phishing_security_tests" not in activated) is kept, run.stderr[-2000:]
+        assert ("say they have tests: not activated" in run.stderr) is kept

@@ -168,6 +168,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/v1/phishing/campaigns",
         ("campaign_id",),
         "Phishing campaigns with a summary of each of their security tests.",
+        kind=kinds.CampaignsStream,
     ),
     Endpoint(
         "phishing_security_tests",

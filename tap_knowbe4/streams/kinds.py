@@ -398,9 +398,23 @@ class CampaignsStream(ListStream):
         return super().read_listing(context)
 
     def observe_for_plan(self, records: list[dict]) -> None:
-        """A campaign that does not say it has no test may have some."""
+        """A campaign that does not say it has no test may have some.
+
+        One that says it has some is counted
+        (:meth:`PhishingSecurityTestsStream.contradicted_read`).
+        """
         if not all(self._no_test(record) for record in records):
             self.run.summaries[self.name] = False
+            named = sum(1 for record in records if self._has_tests(record))
+            if named:
+                counts = self.run.campaigns_with_tests
+                counts[self.name] = counts.get(self.name, 0) + named
+
+    @staticmethod
+    def _has_tests(record: dict) -> bool:
+        """True when the campaign says it has a test (``psts_count`` above 0, or ``psts``)."""
+        count, tests = record.get("psts_count"), record.get("psts")
+        return (type(count) is int and count > 0) or (isinstance(tests, list) and bool(tests))
 
     @staticmethod
     def _no_test(record: dict) -> bool:
@@ -413,6 +427,25 @@ class PhishingSecurityTestsStream(ListStream):
 
     #: Not asked because the summarizing list answered no record at all (attack 12 #4).
     _inferred_from_empty: bool = False
+
+    def contradicted_read(self) -> str:
+        """An empty list of tests while campaigns read in this run say they have some.
+
+        Beside the references of :meth:`KnowBe4Stream.contradicted_read` (a test naming its
+        campaign): the campaigns' own summary (``psts_count``, ``psts``) of the list that
+        answered none.
+        """
+        found = super().contradicted_read()
+        if found or self._listed or self.report.records:
+            return found
+        campaigns = next((r.target for r in self.references if r.path == "campaign_id"), None)
+        named = self.run.campaigns_with_tests.get(campaigns or "", 0)
+        if not named:
+            return ""
+        return (
+            f"listed none while {named:,} {campaigns} read in this run say they have tests: "
+            "not activated, the target keeps its rows"
+        )
 
     def read_listing(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         """No request when the campaigns, read whole in this run, name no test."""
