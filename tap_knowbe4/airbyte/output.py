@@ -23,7 +23,7 @@ import traceback
 import typing as t
 
 from tap_knowbe4 import redact
-from tap_knowbe4.airbyte.protocol import RecordLines, dump_line, models
+from tap_knowbe4.airbyte.protocol import RecordLines, dump_line, encode_into, models
 from tap_knowbe4.errors import OutputStalledError
 from tap_knowbe4.whole_writes import flush_whole, write_whole
 from tap_knowbe4.writer import SignalGrace, discard_stdout
@@ -58,10 +58,24 @@ class Output:
         self.grace = SignalGrace()
 
     def record(self, lines: RecordLines, data: dict[str, t.Any], emitted_at: int) -> None:
-        """Add the RECORD line of ``data`` (``lines.line``); the block is written when full."""
+        """Add the RECORD line of ``data`` (``lines.line``); the block is written when full.
+
+        ``lines.line_into``, written out here: a record that cannot be encoded leaves no
+        part of its line.
+        """
         with self._lock:
-            lines.line_into(self._block, data, emitted_at)
-            if len(self._block) >= BLOCK_BYTES:
+            block = self._block
+            start = len(block)
+            block += lines.head
+            try:
+                encode_into(data, block)
+            except BaseException:
+                del block[start:]
+                raise
+            block += lines.middle
+            block += b"%d" % emitted_at
+            block += lines.tail
+            if len(block) >= BLOCK_BYTES:
                 self._write()
 
     def message(self, message: models.AirbyteMessage) -> None:

@@ -128,12 +128,13 @@ class RecordLines:
         time_mark = str(_TIME_MARK).encode()
         head, rest = template.split(data_mark)
         middle, tail = rest.split(time_mark)
-        self._head, self._middle, self._tail = head, middle, tail
+        #: The line's bytes before the data, between data and time, after the time.
+        self.head, self.middle, self.tail = head, middle, tail
 
     def line(self, data: dict[str, t.Any], emitted_at: int) -> bytes:
         """The RECORD line of ``data`` read at ``emitted_at`` (ms)."""
         return b"".join(
-            (self._head, _encoder.encode(data), self._middle, b"%d" % emitted_at, self._tail)
+            (self.head, _encoder.encode(data), self.middle, b"%d" % emitted_at, self.tail)
         )
 
     def line_into(self, block: bytearray, data: dict[str, t.Any], emitted_at: int) -> None:
@@ -142,15 +143,15 @@ class RecordLines:
         A record that cannot be encoded leaves ``block`` as it was.
         """
         start = len(block)
-        block += self._head
+        block += self.head
         try:
             _encoder.encode_into(data, block, -1)
         except BaseException:
             del block[start:]
             raise
-        block += self._middle
+        block += self.middle
         block += b"%d" % emitted_at
-        block += self._tail
+        block += self.tail
 
 
 # -- reading -----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ any state (:meth:`TapState.load`).
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Mapping
 
 from tap_knowbe4.airbyte.protocol import StateBlob, dump_line, encode, encode_into, models
 from tap_knowbe4.state import SHAPED, STATE_KEY
@@ -37,6 +38,9 @@ _IDENTITY = ("version", "account")
 
 #: A stream's own parts that say where an unfinished sync stood (see :func:`stream_part`).
 _INTERRUPTED_PARTS = ("done", "parents_done", "parents_of", "list", "version")
+#: The interrupted sync's containers keyed by stream, and the name of a stream's entry in
+#: its own part.
+_POSITIONS = (("lists", "list"), ("versions", "version"), ("parents_of", "parents_of"))
 #: The containers of ``TapState.dump()`` keyed by stream (besides those above), and the
 #: name of a stream's entry in its own part.
 _KEYED = (("shapes", "shape"),)
@@ -45,7 +49,7 @@ Checkpoint = tuple[int, int]
 
 
 def _own(tap_state: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
-    value = tap_state.get(STATE_KEY) if isinstance(tap_state, t.Mapping) else None
+    value = tap_state.get(STATE_KEY) if isinstance(tap_state, Mapping) else None
     return value if isinstance(value, dict) else {}
 
 
@@ -61,34 +65,46 @@ def shared_part(tap_state: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
 
 def stream_part(tap_state: t.Mapping[str, t.Any] | None, name: str) -> dict[str, t.Any]:
     """What the tap's state keeps for stream ``name`` alone (empty when nothing)."""
+    return stream_parts(tap_state, (name,))[name]
+
+
+def stream_parts(
+    tap_state: t.Mapping[str, t.Any] | None, names: t.Iterable[str]
+) -> dict[str, dict[str, t.Any]]:
+    """:func:`stream_part` of each of ``names``, the state's containers looked up once."""
     own = _own(tap_state)
-    part: dict[str, t.Any] = {}
     streams = _dict(own.get("streams"))
-    if name in streams:
-        part["stream"] = streams[name]
-    shaped = {k: v for k, v in streams.items() if k.startswith(f"{name}{SHAPED}")}
-    if shaped:  # its parts kept under a shape (``state.part_key``)
-        part["shaped"] = shaped
-    for container, key in _KEYED:
-        entries = _dict(own.get(container))
-        if name in entries:
-            part[key] = entries[name]
+    # a stream's parts kept under a shape (``state.part_key``): keys naming one
+    shaped_keys = [(k, v) for k, v in streams.items() if SHAPED in k]
+    keyed = [(_dict(own.get(container)), key) for container, key in _KEYED]
     interrupted = _dict(own.get("interrupted"))
     done = interrupted.get("streams_done")
-    if isinstance(done, list) and name in done:
-        part["done"] = True
+    if not isinstance(done, list):
+        done = ()
     parents = _dict(interrupted.get("parents_done"))
-    if parents.get(name) is not None:  # null: a position the record dropped
-        part["parents_done"] = parents[name]
-    for container, key in (
-        ("lists", "list"),
-        ("versions", "version"),
-        ("parents_of", "parents_of"),
-    ):
-        entries = _dict(interrupted.get(container))
-        if entries.get(name) is not None:
-            part[key] = entries[name]
-    return part
+    positions = [(_dict(interrupted.get(container)), key) for container, key in _POSITIONS]
+    parts = {}
+    for name in names:
+        part: dict[str, t.Any] = {}
+        if name in streams:
+            part["stream"] = streams[name]
+        if shaped_keys:
+            prefix = f"{name}{SHAPED}"
+            shaped = {k: v for k, v in shaped_keys if k.startswith(prefix)}
+            if shaped:
+                part["shaped"] = shaped
+        for entries, key in keyed:
+            if name in entries:
+                part[key] = entries[name]
+        if name in done:
+            part["done"] = True
+        if parents.get(name) is not None:  # null: a position the record dropped
+            part["parents_done"] = parents[name]
+        for entries, key in positions:
+            if entries.get(name) is not None:
+                part[key] = entries[name]
+        parts[name] = part
+    return parts
 
 
 def _assemble(shared: dict[str, t.Any], parts: dict[str, dict[str, t.Any]]) -> dict[str, t.Any]:

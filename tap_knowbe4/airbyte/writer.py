@@ -28,7 +28,7 @@ from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 
 from tap_knowbe4.airbyte.output import Output, now_ms
 from tap_knowbe4.airbyte.protocol import RecordLines, models
-from tap_knowbe4.airbyte.state import StateLines, shared_part, stream_part, stream_state_of
+from tap_knowbe4.airbyte.state import StateLines, shared_part, stream_parts, stream_state_of
 
 if t.TYPE_CHECKING:
     import datetime as dt
@@ -58,7 +58,6 @@ class AirbyteWriter(GenericSingerWriter):
         self.running: set[str] = set()
         #: Records sent per stream since that stream's last state.
         self.pending: dict[str, int] = dict.fromkeys(self.streams, 0)
-        self.records: dict[str, int] = dict.fromkeys(self.streams, 0)
         self._sent: dict[str, tuple[t.Any, t.Any]] = {}
         self._lines: dict[str, RecordLines] = {}
         self._state_lines: dict[str, StateLines] = {}
@@ -92,7 +91,9 @@ class AirbyteWriter(GenericSingerWriter):
     def _record(self, message: t.Any) -> None:
         extracted = message.time_extracted
         emitted_at = int(extracted.timestamp() * 1000) if extracted else int(now_ms())
-        self._record_of(message.stream, message.record, emitted_at)
+        self.output.record(self._lines_of(message.stream), message.record, emitted_at)
+        pending = self.pending
+        pending[message.stream] = pending.get(message.stream, 0) + 1
 
     def write_record(
         self,
@@ -107,22 +108,25 @@ class AirbyteWriter(GenericSingerWriter):
         the SDK's stream hands each record here when the writer can take it (seam 14 of
         ``sdk_seams.py``), as it does to the Singer writer.
         """
-        if self.data:
-            self._record_of(stream, record, int(time_extracted.timestamp() * 1000))
-
-    def _record_of(self, stream: str, record: dict[str, t.Any], emitted_at: int) -> None:
+        if not self.data:
+            return
         lines = self._lines.get(stream)
-        if lines is None:  # the stream's first record: its RUNNING status first
+        if lines is None:
+            lines = self._lines_of(stream)
+        self.output.record(lines, record, int(time_extracted.timestamp() * 1000))
+        pending = self.pending
+        pending[stream] = pending.get(stream, 0) + 1
+
+    def _lines_of(self, stream: str) -> RecordLines:
+        """The RECORD lines of ``stream``; its RUNNING status before its first record."""
+        lines = self._lines.get(stream)
+        if lines is None:
             if stream not in self.running:
                 self.start(stream)
                 self.running.add(stream)
                 self.output.stream_status(stream, RUNNING)
             lines = self._lines[stream] = RecordLines(stream)
-        self.output.record(lines, record, emitted_at)
-        pending = self.pending
-        pending[stream] = pending.get(stream, 0) + 1
-        records = self.records
-        records[stream] = records.get(stream, 0) + 1
+        return lines
 
     def start(self, stream: str) -> None:
         """Send STARTED for ``stream`` (once)."""
@@ -137,21 +141,21 @@ class AirbyteWriter(GenericSingerWriter):
         stream's state ends with the run's last word.
         """
         shared = shared_part(tap_state)
+        pending = self.pending
         block = bytearray()
-        for name in self.streams:
-            part = stream_part(tap_state, name)
+        for name, part in stream_parts(tap_state, self.streams).items():
             sent = self._sent.get(name)
             changed = sent is None or sent[0] != part or (final and sent[1] != shared)
-            if not changed and not self.pending.get(name):
+            if not changed and not pending.get(name):
                 continue
             self._sequence += 1
             lines = self._state_lines.get(name)
             if lines is None:
                 lines = self._state_lines[name] = StateLines(name)
             value = stream_state_of(shared, name, part, (self._run, self._sequence))
-            lines.line_into(block, value, self.pending.get(name, 0))
+            lines.line_into(block, value, pending.get(name, 0))
             self._sent[name] = (part, shared)
-            self.pending[name] = 0
+            pending[name] = 0
         if block:  # the states of one checkpoint in one write, after the records they cover
             self.output.lines(block)
 
