@@ -89,6 +89,9 @@ class BufferedRecordWriter(MsgSpecWriter):
         #: The start of a RECORD line per stream, and its version part per version.
         self._heads: dict[str, bytes] = {}
         self._versions: dict[int | None, bytes] = {}
+        #: The last ``time_extracted`` written and its JSON (seam 14 repeats one per ms).
+        self._extracted: dt.datetime | None = None
+        self._extracted_json = b""
         #: Why the output was given up (then nothing is written to it again).
         self.abandoned: BaseException | None = None
         self.grace = SignalGrace()
@@ -117,7 +120,8 @@ class BufferedRecordWriter(MsgSpecWriter):
 
         The bytes :meth:`write_message` writes for that message (``time_extracted`` in UTC),
         without the message: the line's parts around the record are encoded once per stream
-        and version (seam 14 of ``sdk_seams.py``).
+        and version, the time once for the records it is given to (seam 14 of
+        ``sdk_seams.py``: one per millisecond).
         """
         if self.abandoned is not None:
             return
@@ -127,16 +131,19 @@ class BufferedRecordWriter(MsgSpecWriter):
         tail = self._versions.get(version)
         if tail is None:
             tail = self._versions[version] = version_part(version) + b',"time_extracted":'
+        if time_extracted is not self._extracted:
+            self._extracted_json = encoder.encode(time_extracted)
+            self._extracted = time_extracted
         block = self._block
         start = len(block)
         block += head
         try:
             encoder.encode_into(record, block, -1)
-            block += tail
-            encoder.encode_into(time_extracted, block, -1)
         except BaseException:
             del block[start:]  # no part of a line that could not be encoded
             raise
+        block += tail
+        block += self._extracted_json
         block += b"}\n"
         if len(block) >= BLOCK_BYTES:
             self.flush()

@@ -8,6 +8,7 @@ reaches into the SDK's private parts, so the seams stay in one file.
 from __future__ import annotations
 
 import ast
+import datetime
 import gzip
 import importlib
 import io
@@ -313,6 +314,36 @@ def test_seam_14_airbyte_lines_are_the_sdk_s_messages_translated(maps):
     assert written[0] == written[1]
     assert written[0].count(b'"type":"RECORD"') == 1 + ("users_copy" in maps)
     assert written[0].count(b'"RUNNING"') == 1 + ("users_copy" in maps)
+
+
+def test_seam_14_records_of_one_millisecond_share_one_extraction_time():
+    """The clock of seam 14 builds a datetime once per millisecond of its readings: the
+    records written within it get that one (a writer may keep what it made of it)."""
+    readings = iter([1796471499.1571, 1796471499.1579, 1796471499.1581, 1796471499.2])
+    clock = sdk_seams.MillisecondClock(lambda: next(readings))
+    first, again, later, last = clock.now(), clock.now(), clock.now(), clock.now()
+    assert again is first
+    assert first == datetime.datetime.fromtimestamp(1796471499.1571, datetime.timezone.utc)
+    assert later is not first
+    assert later == datetime.datetime.fromtimestamp(1796471499.1581, datetime.timezone.utc)
+    assert last.microsecond == 200000
+    assert first.tzinfo is datetime.timezone.utc
+
+
+def test_seam_14_airbyte_writes_each_record_s_own_time():
+    output = Output(io.BytesIO())
+    writer = AirbyteWriter(output, ["users"], run_started_ms=0)
+    first = datetime.datetime(2026, 12, 5, 12, 0, 0, 157900, tzinfo=datetime.timezone.utc)
+    second = first + datetime.timedelta(milliseconds=1)
+    for when in (first, first, second, first):
+        writer.write_record("users", {"id": 1}, None, when)
+    writer.flush()
+    lines = [
+        json.loads(line) for line in t.cast("io.BytesIO", output.stream).getvalue().splitlines()
+    ]
+    emitted = [line["record"]["emitted_at"] for line in lines if line["type"] == "RECORD"]
+    ms = int(first.timestamp() * 1000)
+    assert emitted == [ms, ms, ms + 1, ms]
 
 
 def test_seam_11_the_default_map_sends_the_record_it_is_given():

@@ -162,6 +162,24 @@ def test_write_record_writes_the_bytes_the_sdk_s_writer_formats(
     writer._block = bytearray()  # nothing for the exit hook to write
 
 
+def test_write_record_writes_each_record_s_own_time():
+    """Seam 14 gives one datetime again within a millisecond: the writer keeps its JSON for
+    that datetime only, and writes each record the time it was given."""
+    writer = BufferedRecordWriter()
+    first = dt.datetime(2026, 12, 5, 12, 0, 0, 157000, tzinfo=dt.timezone.utc)
+    second = first + dt.timedelta(microseconds=1)
+    for when in (first, first, second, first):
+        writer.write_record("users", {"id": 1}, None, when)
+    lines = [json.loads(line) for line in bytes(writer._block).splitlines()]
+    writer._block = bytearray()  # nothing for the exit hook to write
+    assert [line["time_extracted"] for line in lines] == [
+        "2026-12-05T12:00:00.157000Z",
+        "2026-12-05T12:00:00.157000Z",
+        "2026-12-05T12:00:00.157001Z",
+        "2026-12-05T12:00:00.157000Z",
+    ]
+
+
 def test_a_record_that_cannot_be_encoded_leaves_no_part_of_its_line():
     """An unencodable value raises, and the block holds only the lines before it."""
     writer = BufferedRecordWriter()

@@ -61,6 +61,9 @@ class AirbyteWriter(GenericSingerWriter):
         self._sent: dict[str, tuple[t.Any, t.Any]] = {}
         self._lines: dict[str, RecordLines] = {}
         self._state_lines: dict[str, StateLines] = {}
+        #: The last ``time_extracted`` given to :meth:`write_record`, in ms.
+        self._extracted: dt.datetime | None = None
+        self._emitted_at = 0
         self._run = run_started_ms
         self._sequence = 0
 
@@ -113,7 +116,10 @@ class AirbyteWriter(GenericSingerWriter):
         lines = self._lines.get(stream)
         if lines is None:
             lines = self._lines_of(stream)
-        self.output.record(lines, record, int(time_extracted.timestamp() * 1000))
+        if time_extracted is not self._extracted:  # seam 14 repeats one per millisecond
+            self._emitted_at = int(time_extracted.timestamp() * 1000)
+            self._extracted = time_extracted
+        self.output.record(lines, record, self._emitted_at)
         pending = self.pending
         pending[stream] = pending.get(stream, 0) + 1
 
