@@ -38,6 +38,14 @@ def failed(row: dict) -> bool:
     return any(row.get(e) for e in PHISHING_FAILURE_EVENTS)
 
 
+def reached(row: dict) -> bool:
+    """The email reached the recipient: delivered_at, or an event only a delivered email allows
+    (opened, a failure, a report), as the marts count deliveries."""
+    return bool(row.get("delivered_at") or row.get("opened_at") or row.get("reported_at")) or (
+        failed(row)
+    )
+
+
 def when(value: str | None) -> dt.datetime | None:
     """An API timestamp as a naive UTC datetime."""
     if not value:
@@ -180,7 +188,7 @@ class Truth:
         for row in self.recipients:
             counts = out[row["pst_id"]]
             counts[0] += 1
-            counts[1] += bool(row.get("delivered_at"))
+            counts[1] += reached(row)
             counts[2] += failed(row)
             counts[3] += bool(row.get("reported_at"))
         return {k: tuple(v) for k, v in out.items()}
@@ -277,7 +285,7 @@ class Truth:
                 continue
             counts = out[uid]
             counts[0] += 1
-            counts[1] += bool(row.get("delivered_at"))
+            counts[1] += reached(row)
             counts[2] += failed(row)
             counts[3] += bool(row.get("reported_at"))
             test_start = started.get(row["pst_id"])
@@ -296,7 +304,7 @@ class Truth:
             if uid is not None:
                 counts[0].add(uid)
             counts[1] += 1
-            counts[2] += bool(row.get("delivered_at"))
+            counts[2] += reached(row)
             counts[3] += failed(row)
             counts[4] += bool(row.get("reported_at"))
         return {

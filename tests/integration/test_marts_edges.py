@@ -42,7 +42,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.conftest import ROOT
-from tests.integration.marts_truth import Truth, check_marts, guarded
+from tests.integration.marts_truth import Truth, check_marts, guarded, reached
 from tests.property_examples import examples
 
 if t.TYPE_CHECKING:
@@ -309,7 +309,7 @@ def accounts(draw: st.DrawFn, label: str) -> Account:
     # a user delivered nothing: 0.0 or null.
     for uid, user in users.items():
         mine = [r for r in recipients if (r["user"] or {}).get("id") == uid]
-        delivered = sum(bool(r.get("delivered_at")) for r in mine)
+        delivered = sum(reached(r) for r in mine)
         fails = sum(any(r.get(e) for e in FAILURE_EVENTS) for r in mine)
         user["phish_prone_percentage"] = (
             round(100 * fails / delivered, 3) if delivered else draw(st.sampled_from((0.0, None)))

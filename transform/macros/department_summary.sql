@@ -25,7 +25,7 @@ phishing as (
     select
         source_relation,
         user_id,
-        count(delivered_at) as delivered,
+        sum(case when {{ knowbe4_recipient_reached() }} then 1 else 0 end) as delivered,
         sum(case when is_failed then 1 else 0 end) as failed
     from {{ ref('stg_knowbe4__phishing_recipients') }}
     where user_id is not null

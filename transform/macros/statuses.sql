@@ -28,3 +28,15 @@
 {% macro knowbe4_same_campaign_type(left, right) -%}
     coalesce({{ left }}.campaign_type, 'email') = coalesce({{ right }}.campaign_type, 'email')
 {%- endmacro %}
+
+{#- A phishing recipient row whose email reached the person: delivered_at is set, or an event
+    only a delivered email allows is (opened, a failure event, reported). The API has sent
+    such events on rows without delivered_at; counted on delivered_at alone, a test's or a
+    person's failure and report rates then exceed 1. A bounce alone reached no one. Reads the
+    recipient columns of stg_knowbe4__phishing_recipients (is_failed: any failure event). -#}
+{% macro knowbe4_recipient_reached() -%}
+    coalesce(
+        delivered_at is not null or opened_at is not null or reported_at is not null or is_failed,
+        false
+    )
+{%- endmacro %}

@@ -4,6 +4,7 @@
     'deleted' (a user the users stream no longer has, or a row without a user: the API shows a
     deleted user's rows either way). Together with knowbe4__user_phishing it accounts for
     every recipient row. -#}
+{%- set reached = 'sum(case when ' ~ knowbe4_recipient_reached() ~ ' then 1 else 0 end)' -%}
 with users as (
     select source_relation, user_id, is_active from {{ ref('stg_knowbe4__users') }}
 ),
@@ -25,11 +26,11 @@ select
     -- people can be told apart only while the users stream has them
     case when user_kind = 'archived' then count(distinct user_id) end as users,
     count(*) as tests_received,
-    count(delivered_at) as tests_delivered,
+    {{ reached }} as tests_delivered,
     sum(case when is_failed then 1 else 0 end) as failures,
     count(reported_at) as reports,
     max(failed_at) as last_failure_at,
-    {{ knowbe4_safe_divide('sum(case when is_failed then 1 else 0 end)', 'count(delivered_at)') }}
+    {{ knowbe4_safe_divide('sum(case when is_failed then 1 else 0 end)', reached) }}
         as failure_rate
 from recipients
 group by source_relation, user_kind

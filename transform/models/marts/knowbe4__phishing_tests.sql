@@ -16,7 +16,7 @@ per_test as (
         campaign_type,
         pst_id,
         count(*) as recipients,
-        count(delivered_at) as delivered,
+        sum(case when {{ knowbe4_recipient_reached() }} then 1 else 0 end) as delivered,
         count(opened_at) as opened,
         count(clicked_at) as clicked,
         sum(case when is_failed then 1 else 0 end) as failed,

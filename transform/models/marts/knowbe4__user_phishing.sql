@@ -59,7 +59,7 @@ per_user as (
         source_relation,
         user_id,
         count(*) as tests_received,
-        count(delivered_at) as tests_delivered,
+        sum(case when {{ knowbe4_recipient_reached() }} then 1 else 0 end) as tests_delivered,
         sum(case when is_failed then 1 else 0 end) as failures,
         count(reported_at) as reports,
         max(failed_at) as last_failure_at,
