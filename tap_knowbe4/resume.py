@@ -94,6 +94,7 @@ class Resume:
         self.parents_before = dict(previous.parents_done)
         self.lists_before = dict(previous.lists)
         self.versions_before = dict(previous.versions)
+        self.stalled_before = previous.stalled_runs
         state.interrupted = Interrupted(
             set(self.streams_before),
             dict(self.parents_before),
@@ -238,6 +239,28 @@ class Resume:
             if (before.page_size, before.params) != (position.page_size, position.params):
                 return True
         return False
+
+    def count_stall(self, requests: int) -> int:
+        """Count a run the API's quota stopped: the runs in a row it stopped in vain.
+
+        A run that moved a position forward ends the count; one that sent no request (the
+        day's quota already spent when it began) neither adds to it nor ends it: it waits
+        for the reset. A run whose requests moved nothing (the pages it read again as proof,
+        then the quota) adds one.
+        """
+        if self.progressed():
+            stalled = 0
+        elif requests:
+            stalled = self.stalled_before + 1
+        else:
+            stalled = self.stalled_before
+        self._now.stalled_runs = stalled
+        return stalled
+
+    def stalled(self) -> int:
+        """Runs in a row the quota stopped without progress, this one included (0: none)."""
+        interrupted = self._state.interrupted
+        return interrupted.stalled_runs if interrupted is not None else 0
 
     def proof_pages(self, streams: t.Container[str] | None = None) -> tuple[int, str]:
         """Pages the next run reads again, as proof, before anything new; and whose.

@@ -440,6 +440,9 @@ class Interrupted:
     #: Child stream -> the parent stream whose ids its ``parents_done`` counts (a setting
     #: such as ``group_members_source`` chooses it; ids of another parent mean nothing).
     parents_of: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Runs in a row that the API's quota stopped after requests that moved no position
+    #: (attack 12 #3): a quota leaving the tap only the pages it reads again as proof.
+    stalled_runs: int = 0
 
     def dump(self) -> dict[str, t.Any]:
         """JSON-able form."""
@@ -452,6 +455,9 @@ class Interrupted:
         dumped["parents_of"] = {
             c: p for c, p in sorted(self.parents_of.items()) if c in self.parents_done
         }
+        # Always written, 0 too: Meltano's merge keeps a key the new state leaves out, so a
+        # count the run ended would survive it (and break the record's seal).
+        dumped["stalled_runs"] = self.stalled_runs
         return dumped
 
     @classmethod
@@ -505,7 +511,11 @@ class Interrupted:
             ).items()
             if isinstance(parent, str)
         }
-        return cls(set(done), clean, lists, versions, parents_of)
+        stalled = raw.get("stalled_runs", 0)
+        if not _whole(stalled, 0, 1_000):
+            warn("stalled_runs is not a count of runs: counted from 0")
+            stalled = 0
+        return cls(set(done), clean, lists, versions, parents_of, t.cast("int", stalled))
 
 
 @dataclasses.dataclass

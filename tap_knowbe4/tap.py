@@ -510,6 +510,8 @@ class TapKnowBe4(SeamedTap):
         run.references.summarize(report)
         if not run.stopped:
             self.resume.finish()
+        elif report.stop_kind is StopKind.BUDGET and not run.budget.run_cap_reached:
+            self.resume.count_stall(run.total_requests)
         self.typed_state.last_run = LastRun(
             requests=run.total_requests,
             records=run.total_records,
@@ -572,6 +574,18 @@ class TapKnowBe4(SeamedTap):
                     "finished anything earlier runs had not "
                     f"(not finished: {', '.join(unfinished)}). Raise max_requests_per_run; the "
                     "state is as the previous run left it."
+                )
+                code = 1
+            elif not run.budget.run_cap_reached and self.resume.stalled() >= RESTARTS_REPORTED:
+                report.stop_kind = StopKind.ERROR
+                report.stop_reason = RunFailedError(
+                    f"the API's quota stopped {self.resume.stalled()} runs in a row before they "
+                    "got further than the run before: each read again the pages that prove "
+                    "where the sync stopped, then the quota was spent "
+                    f"(not finished: {', '.join(unfinished)}). What the account's quota leaves "
+                    "this tap (other integrations share it) is too small for this sync to make "
+                    "progress: run it when more of the day's quota is left, or give it a larger "
+                    "share. The state keeps what was read; a run that gets further ends this."
                 )
                 code = 1
             elif run.budget.run_cap_reached and unsettled:

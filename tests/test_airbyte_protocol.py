@@ -144,7 +144,9 @@ def tap_states(draw) -> TapState:
     interrupted = None
     if draw(st.booleans()):
         interrupted = Interrupted(
-            draw(st.sets(names)), draw(st.dictionaries(names, st.integers(1, 999)))
+            draw(st.sets(names)),
+            draw(st.dictionaries(names, st.integers(1, 999))),
+            stalled_runs=draw(st.integers(0, 5)),
         )
     return TapState(
         budget=BudgetState(used=draw(st.integers(0, 9))),
@@ -178,6 +180,8 @@ def test_per_stream_states_reassemble_the_tap_state(state, incremental):
     kept = again.interrupted or Interrupted()
     assert kept.streams_done == done.streams_done & incremental
     assert kept.parents_done == {n: p for n, p in done.parents_done.items() if n in incremental}
+    if kept.streams_done or kept.parents_done:  # runs the quota stopped in vain (attack 12 #3)
+        assert kept.stalled_runs == done.stalled_runs
 
 
 @pytest.mark.slow  # a whole sync or more: `make test`, not `make test-fast`

@@ -83,6 +83,7 @@ def stream_parts(
         done = ()
     parents = _dict(interrupted.get("parents_done"))
     positions = [(_dict(interrupted.get(container)), key) for container, key in _POSITIONS]
+    stalled = interrupted.get("stalled_runs")
     parts = {}
     for name in names:
         part: dict[str, t.Any] = {}
@@ -103,6 +104,8 @@ def stream_parts(
         for entries, key in positions:
             if entries.get(name) is not None:
                 part[key] = entries[name]
+        if stalled and any(key in part for key in _INTERRUPTED_PARTS):
+            part["stalled"] = stalled  # a run's count: every stream that stopped keeps it
         parts[name] = part
     return parts
 
@@ -122,6 +125,8 @@ def _assemble(shared: dict[str, t.Any], parts: dict[str, dict[str, t.Any]]) -> d
     parents_of = {n: p["parents_of"] for n, p in parts.items() if "parents_of" in p}
     interrupted = {"streams_done": done, "parents_done": parents, "lists": lists}
     interrupted |= {"versions": versions} | ({"parents_of": parents_of} if parents_of else {})
+    stalled = [p["stalled"] for p in parts.values() if isinstance(p.get("stalled"), int)]
+    interrupted["stalled_runs"] = max(stalled, default=0)
     own["interrupted"] = interrupted if done or parents or lists or versions else None
     return {STATE_KEY: own}
 
