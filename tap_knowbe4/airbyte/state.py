@@ -123,7 +123,7 @@ def _assemble(shared: dict[str, t.Any], parts: dict[str, dict[str, t.Any]]) -> d
     lists = {n: p["list"] for n, p in parts.items() if "list" in p}
     versions = {n: p["version"] for n, p in parts.items() if "version" in p}
     parents_of = {n: p["parents_of"] for n, p in parts.items() if "parents_of" in p}
-    interrupted = {"streams_done": done, "parents_done": parents, "lists": lists}
+    interrupted: dict[str, t.Any] = {"streams_done": done, "parents_done": parents, "lists": lists}
     interrupted |= {"versions": versions} | ({"parents_of": parents_of} if parents_of else {})
     stalled = [p["stalled"] for p in parts.values() if isinstance(p.get("stalled"), int)]
     interrupted["stalled_runs"] = max(stalled, default=0)
