@@ -37,7 +37,7 @@ _PER_STREAM = ("streams", "interrupted")
 _IDENTITY = ("version", "account")
 
 #: A stream's own parts that say where an unfinished sync stood (see :func:`stream_part`).
-_INTERRUPTED_PARTS = ("done", "parents_done", "parents_of", "list", "version")
+_INTERRUPTED_PARTS = ("done", "parents_done", "parents_of", "list", "version", "stalled")
 #: The interrupted sync's containers keyed by stream, and the name of a stream's entry in
 #: its own part.
 _POSITIONS = (("lists", "list"), ("versions", "version"), ("parents_of", "parents_of"))
