@@ -189,7 +189,7 @@ class GroupsStream(ListStream):
         """An empty list of groups while users read in this run name some (their ``groups``).
 
         Beside the references of :meth:`KnowBe4Stream.contradicted_read`; the users' group
-        ids are noted only when a child of ``users`` is read (``UsersStream``).
+        ids are noted as users are read (``UsersStream.normalize``), children or not.
         """
         found = super().contradicted_read()
         if found or self._listed or self.report.records or not self.run.named_groups:
@@ -334,6 +334,21 @@ class DerivedGroupMembersStream(KnowBe4Stream):
 class UsersStream(ListStream):
     """``/v1/users``: passes the user id, and the group ids, to its children."""
 
+    def normalize(self, record: dict, context: Context | None) -> dict | None:
+        """Note the groups the user names (``RunControl.named_groups``), children or not.
+
+        An empty ``/v1/groups`` beside them is contradicted (``GroupsStream``). Noted only
+        when a child of ``users`` was read, a run selecting users and groups alone activated
+        that empty list, and a version-aware target deleted every group (attack 13 #1).
+        """
+        groups = record.get("groups")
+        if groups and isinstance(groups, list):
+            named = self.run.named_groups
+            for group in groups:
+                if type(group) is int and group:
+                    named.add(group)
+        return super().normalize(record, context)
+
     def get_child_context(self, record: dict, context: Context | None) -> dict | None:
         """``user_id`` for risk history; ``group_ids`` for derived group members.
 
@@ -354,8 +369,6 @@ class UsersStream(ListStream):
                 g is not None and g not in ids for g in items
             )
             child["group_ids"] = ids
-            if ids:
-                self.run.named_groups.update(ids)
             child["groups_sent"] = "groups" in record or kept
             if kept or odd:
                 child["groups_unreadable"] = True
