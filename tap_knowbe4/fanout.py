@@ -1021,14 +1021,54 @@ class KnowBe4Stream(KnowBe4HTTPStream):
         proxy, and ACTIVATE_VERSION would delete them all.
         """
         contradicted = self.contradicted_read()
+        unread = self.witnesses_not_read()
         if contradicted:
             self.report.note(contradicted)
             self.report.contradicted += 1
+        elif unread:
+            self.report.note(
+                f"listed none while {', '.join(unread)} (whose records can name its rows) "
+                "were not read whole in this run: not activated, the target keeps its rows"
+            )
         elif evidence:
             self.send_activate_version(version)
             self.report.activated = True
         else:
             self.report.note("every list empty: no ACTIVATE_VERSION, the target keeps its rows")
+
+    def witnesses(self) -> set[str]:
+        """Streams whose records, read in a run, can contradict an empty read of this one.
+
+        Those whose references name its records (:meth:`contradicted_read`); kinds add
+        their own (the users' ``groups``, the campaigns' test counts).
+        """
+        return {stream for stream, ref in self.run.references.pairs if ref.target == self.name}
+
+    def witnesses_not_read(self) -> list[str]:
+        """Selected witnesses (:meth:`witnesses`) not read from their start to end in this run.
+
+        Finished by an earlier run of the sync (carried, a list or fan-out resumed), or not
+        reached by this one: what they say is not known now, and an empty read they may
+        contradict is no proof that the rows the target holds were deleted upstream (attack
+        13 #2: campaigns saying they have tests read in the run before the empty tests list,
+        which was activated on another list's records and deleted every test).
+        """
+        streams, reports = self.knowbe4_tap.streams, self.run.report.streams
+        unread = []
+        for name in sorted(self.witnesses()):
+            stream, report = streams.get(name), reports.get(name)
+            carried = report is not None and report.carried  # deselected for this run
+            if stream is None or not (stream.selected or carried):
+                continue
+            if (
+                report is None
+                or carried
+                or report.final is not Outcome.COMPLETE
+                or report.resumed_list
+                or report.parents_resumed
+            ):
+                unread.append(name)
+        return unread
 
     def contradicted_read(self) -> str:
         """Why this stream's empty read cannot be all it has ("" when nothing says so).

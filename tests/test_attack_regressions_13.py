@@ -47,3 +47,67 @@ def test_1_airbyte_an_empty_groups_list_users_name_is_incomplete(tmp_path):
         run = source.read(configured_catalog(source.discover().catalog, ["users", "groups"]))
     assert run.code == 1, run.text[-3000:]
     assert run.final_statuses == {"users": "COMPLETE", "groups": "INCOMPLETE"}
+
+
+# -- 2: the witness of an empty list read by an earlier run of the sync ------------------
+
+CAMPAIGN = {"campaign_id": 1, "name": "Quarterly", "psts_count": 1, "psts": [{"pst_id": 5}]}
+
+
+def _capped_sync(tmp_path, lists: dict[str, list[dict]], streams: list[str], cap: int) -> list:
+    """Runs chained on one state, each capped at ``cap`` requests, until the sync ends."""
+    runs, state = [], None
+    with HostileServer(_lists_server(lists)) as server:
+        config = hostile_config(
+            server,
+            page_size=500,
+            pagination="page",
+            emit_activate_version_messages=True,
+            max_requests_per_run=cap,
+        )
+        for n in range(6):
+            (tmp_path / str(n)).mkdir()
+            catalog = catalog_selecting(streams)
+            run = run_cli(tmp_path / str(n), config, state=state, catalog=catalog)
+            runs.append(run)
+            state = run.final_state or state
+            if run.returncode or not (state or {}).get("tap_knowbe4", {}).get("interrupted"):
+                break
+    return runs
+
+
+def test_2_an_empty_tests_list_whose_campaigns_an_earlier_run_read_is_not_activated(tmp_path):
+    """A sync capped at 2 requests a run: groups and the campaigns (one of which says it has
+    a test) in the first run, then ``/v1/phishing/security_tests`` answering ``[]`` (200)
+    and the policies in the second. Read in one run, the campaigns contradict the empty
+    list (2e255d2); across runs their word was lost, the policies' record was the evidence,
+    ACTIVATE_VERSION went out and a version-aware target deleted every test, exit 0. A
+    witness not read whole in the run leaves the empty read not activated."""
+    lists = {
+        "/v1/groups": [{"id": 3, "name": "g"}],
+        "/v1/phishing/campaigns": [CAMPAIGN],
+        "/v1/training/policies": [{"policy_id": 1, "name": "p"}],
+    }
+    streams = ["groups", "phishing_campaigns", "phishing_security_tests", "policies"]
+    runs = _capped_sync(tmp_path, lists, streams, cap=2)
+    assert [r.returncode for r in runs] == [0, 0], runs[-1].stderr[-2000:]
+    activated = [m["stream"] for r in runs for m in r.messages if m["type"] == "ACTIVATE_VERSION"]
+    assert "phishing_security_tests" not in activated, runs[-1].stderr[-2000:]
+    assert "policies" in activated  # the evidence was there
+    said = "phishing_campaigns (whose records can name its rows) were not read whole"
+    assert said in runs[1].stderr
+
+
+def test_2_control_witnesses_read_in_the_same_run_saying_no_test_activate(tmp_path):
+    """Over-correction guard: campaigns saying 0 tests read in the same run as the empty
+    tests list (cap 3: groups in the first run, the rest in the second): activated."""
+    lists = {
+        "/v1/groups": [{"id": 3, "name": "g"}],
+        "/v1/phishing/campaigns": [{**CAMPAIGN, "psts_count": 0, "psts": []}],
+        "/v1/training/policies": [{"policy_id": 1, "name": "p"}],
+    }
+    streams = ["groups", "phishing_campaigns", "phishing_security_tests", "policies"]
+    runs = _capped_sync(tmp_path, lists, streams, cap=10)
+    assert [r.returncode for r in runs] == [0], runs[-1].stderr[-2000:]
+    activated = {m["stream"] for m in runs[0].messages if m["type"] == "ACTIVATE_VERSION"}
+    assert "phishing_security_tests" in activated, runs[0].stderr[-2000:]

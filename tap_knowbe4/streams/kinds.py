@@ -185,6 +185,10 @@ class RiskScoreHistoryStream(ListStream):
 class GroupsStream(ListStream):
     """``/v1/groups``: passes each group's ``member_count`` to ``group_members``."""
 
+    def witnesses(self) -> set[str]:
+        """The users too (their ``groups``)."""
+        return super().witnesses() | {"users"}
+
     def contradicted_read(self) -> str:
         """An empty list of groups while users read in this run name some (their ``groups``).
 
@@ -440,6 +444,11 @@ class PhishingSecurityTestsStream(ListStream):
 
     #: Not asked because the summarizing list answered no record at all (attack 12 #4).
     _inferred_from_empty: bool = False
+
+    def witnesses(self) -> set[str]:
+        """The campaigns too (their ``psts_count`` and ``psts``)."""
+        campaigns = next((r.target for r in self.references if r.path == "campaign_id"), None)
+        return super().witnesses() | ({campaigns} if campaigns else set())
 
     def contradicted_read(self) -> str:
         """An empty list of tests while campaigns read in this run say they have some.
