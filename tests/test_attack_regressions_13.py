@@ -7,6 +7,8 @@ upstream.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.airbyte_output import Source, configured_catalog
 from tests.cli import run_cli
 from tests.hostile_server import HostileServer, hostile_config
@@ -111,3 +113,43 @@ def test_2_control_witnesses_read_in_the_same_run_saying_no_test_activate(tmp_pa
     assert [r.returncode for r in runs] == [0], runs[-1].stderr[-2000:]
     activated = {m["stream"] for m in runs[0].messages if m["type"] == "ACTIVATE_VERSION"}
     assert "phishing_security_tests" in activated, runs[0].stderr[-2000:]
+
+
+# -- 3: source-knowbe4, a read the cap stopped: empty reads it ended COMPLETE ---------------
+
+POLICY = {"policy_id": 1, "name": "p"}
+CAPPED_READS = {
+    # the campaigns say they have a test, the tests list answers [], the cap stops policies
+    "tests-contradicted": (
+        {"/v1/phishing/campaigns": [CAMPAIGN], "/v1/training/policies": [POLICY]},
+        ["phishing_campaigns", "phishing_security_tests", "policies"],
+        2,
+        "phishing_security_tests",
+    ),
+    # every list read before the cap answered [] (a wrong region, a proxy)
+    "all-empty": ({}, ["groups", "phishing_campaigns", "policies"], 2, "groups"),
+    # groups [] read, the cap stops before the users that name groups
+    "witness-not-reached": (
+        {"/v1/users": [{"id": 1, "email": "a@example.com", "groups": [7]}]},
+        ["groups", "users"],
+        1,
+        "groups",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CAPPED_READS))
+def test_3_airbyte_a_capped_read_leaves_no_unproven_empty_stream_complete(tmp_path, case):
+    """``source-knowbe4`` checked contradicted and all-empty reads only in a read that was
+    not stopped: one the cap (or the quota) stopped ended an empty stream COMPLETE, and a
+    destination replaced its table with nothing (the Java CDK overwrites a truncate sync's
+    table per stream on COMPLETE), also when the campaigns read just before said they have
+    tests. Now the same checks run in a stopped read, and an empty stream whose witness the
+    cap left unread is INCOMPLETE too."""
+    lists, streams, cap, empty = CAPPED_READS[case]
+    with HostileServer(_lists_server(lists)) as server:
+        config = hostile_config(server, page_size=500, pagination="page", max_requests_per_run=cap)
+        source = Source(tmp_path, config)
+        run = source.read(configured_catalog(source.discover().catalog, streams))
+    assert run.code == 1, run.text[-3000:]
+    assert run.final_statuses[empty] == "INCOMPLETE", run.final_statuses

@@ -403,8 +403,10 @@ def _all_empty(
     overwrites a truncate sync's table only on that status). These streams end INCOMPLETE, and
     the read with one error TRACE (:data:`ALL_EMPTY`), exit 1.
     """
-    if report is None or error is not None or report.stopped or report.listed_anything:
+    if report is None or error is not None or report.listed_anything:
         return set()
+    # a read the cap or the quota stopped too: the streams it ended COMPLETE are overwritten
+    # by a destination all the same (attack 13 #3)
     return {name for name in plan.streams if stream_complete(report, name)}
 
 
@@ -421,9 +423,12 @@ def _contradicted(
     said it has children that were listed none, twice (``StreamReport.contradicted``).
 
     The Singer tap does not activate such a stream (``KnowBe4Stream.contradicted_read``);
-    here it is INCOMPLETE, so a destination keeps its table.
+    here it is INCOMPLETE, so a destination keeps its table. Nor is an empty full-refresh
+    read whose witnesses (``KnowBe4Stream.witnesses_not_read``) were not read whole, the cap
+    or the quota having stopped the read before them. Also in a read that stopped: the
+    streams it ended COMPLETE are overwritten all the same (attack 13 #3).
     """
-    if tap is None or report is None or error is not None or report.stopped:
+    if tap is None or report is None or error is not None:
         return {}
     found = {}
     for name in plan.streams:
@@ -431,9 +436,17 @@ def _contradicted(
         done = report.streams.get(name)
         if stream is None or done is None or not stream_complete(report, name):
             continue
-        why = t.cast("t.Any", stream).contradicted_read()
+        reader = t.cast("t.Any", stream)
+        why = reader.contradicted_read()
+        empty = not done.records and not reader._listed and not done.carried
+        unread = reader.witnesses_not_read() if empty and name not in plan.incremental else []
         if why:
             found[name] = why
+        elif unread:
+            found[name] = (
+                f"listed none while {', '.join(unread)} (whose records can name its rows) "
+                "were not read whole"
+            )
         elif done.contradicted and name not in plan.incremental:
             # a parent's count contradicted its children twice (children_missing): the
             # Singer tap does not activate the stream; read in full here, it is overwritten
