@@ -1027,8 +1027,8 @@ class KnowBe4Stream(KnowBe4HTTPStream):
             self.report.contradicted += 1
         elif unread:
             self.report.note(
-                f"listed none while {', '.join(unread)} (whose records can name its rows) "
-                "were not read whole in this run: not activated, the target keeps its rows"
+                f"not activated: {', '.join(unread)} (whose records can contradict its read) "
+                "not read whole in this run, the target keeps its rows"
             )
         elif evidence:
             self.send_activate_version(version)
