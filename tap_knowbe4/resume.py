@@ -240,17 +240,17 @@ class Resume:
                 return True
         return False
 
-    def count_stall(self, requests: int) -> int:
+    def count_stall(self, answered: int) -> int:
         """Count a run the API's quota stopped: the runs in a row it stopped in vain.
 
-        A run that moved a position forward ends the count; one that sent no request (the
-        day's quota already spent when it began) neither adds to it nor ends it: it waits
-        for the reset. A run whose requests moved nothing (the pages it read again as proof,
-        then the quota) adds one.
+        A run that moved a position forward ends the count; one none of whose requests was
+        answered but by a 429 (the day's quota already spent when it began) neither adds to
+        it nor ends it: it waits for the reset. A run whose ``answered`` requests moved
+        nothing (the pages it read again as proof, then the quota) adds one.
         """
         if self.progressed():
             stalled = 0
-        elif requests:
+        elif answered:
             stalled = self.stalled_before + 1
         else:
             stalled = self.stalled_before

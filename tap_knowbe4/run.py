@@ -78,6 +78,8 @@ class RunControl:
         #: run, by any stream: an empty answer there is believed (attack 8 #1's check is for
         #: servers that do not read ``cursor``; the callback variant is the same endpoint).
         self.cursor_paths: set[str] = set()
+        #: Requests answered with anything but 429 (the quota's refusals are not counted).
+        self.answered_requests = 0
         #: The same learned by a plan's pricing (``listing_pages``): endpoint -> streams
         #: that priced a listing of it with records.
         self.priced_paths: dict[str, set[str]] = {}
@@ -184,6 +186,7 @@ class RunControl:
     def answered(self, status: int) -> None:
         """A response arrived; anything but a 429 ends a streak of them."""
         if status != 429:
+            self.answered_requests += 1
             self._throttled_since = None
             self._throttle_attempt = 0
             self.budget.answered()

@@ -511,7 +511,7 @@ class TapKnowBe4(SeamedTap):
         if not run.stopped:
             self.resume.finish()
         elif report.stop_kind is StopKind.BUDGET and not run.budget.run_cap_reached:
-            self.resume.count_stall(run.total_requests)
+            self.resume.count_stall(run.answered_requests)
         self.typed_state.last_run = LastRun(
             requests=run.total_requests,
             records=run.total_records,

@@ -77,7 +77,9 @@ def test_2_a_start_date_of_tomorrow_is_taken(tmp_path):
 
 
 @pytest.mark.slow  # six runs: `make test`
-def _quota_days(tmp_path, quota: int, days: int) -> tuple[list[int], list, list[str]]:
+def _quota_days(
+    tmp_path, quota: int, days: int, spent: t.Container[int] = ()
+) -> tuple[list[int], list, list[str]]:
     """Chained runs of groups and their risk histories (12 users, ``page_size`` 25) against
     a sandbox whose daily quota is ``quota`` requests, a new day before each run: the exit
     codes, each run's interrupted-sync record, and each run's stderr."""
@@ -96,7 +98,8 @@ def _quota_days(tmp_path, quota: int, days: int) -> tuple[list[int], list, list[
         )
         state = None
         for run in range(days):
-            sb.reset()  # a new day for the server
+            if run not in spent:
+                sb.reset()  # a new day for the server (else the day's quota stays spent)
             (tmp_path / str(run)).mkdir()
             result = run_cli(
                 tmp_path / str(run), config, state=state, catalog=catalog_selecting(streams)
@@ -127,6 +130,16 @@ def test_3_a_quota_that_only_reaches_the_proof_pages_is_not_promised_every_day(t
     assert set(counted[:-3]) <= {0}, positions
     assert "quota stopped 3 runs in a row" in errors[-1]
     assert "api_key" not in errors[-1]
+
+
+@pytest.mark.slow  # several runs: `make test`
+def test_3_runs_refused_at_their_first_request_wait_for_the_reset(tmp_path):
+    """Attack 13's question: a run whose every request the quota refused (another job spent
+    the day) read nothing in vain: it neither counts as stalled nor ends the count."""
+    codes, positions, _ = _quota_days(tmp_path, quota=2, days=6, spent={3, 4, 5})
+    assert codes == [0] * 6, codes
+    counted = [p.get("stalled_runs", 0) for p in positions]
+    assert counted[2:] == [counted[2]] * 4, counted  # runs 3-5: refused at once, no change
 
 
 @pytest.mark.slow  # several runs: `make test`
