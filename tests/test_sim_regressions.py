@@ -459,3 +459,19 @@ def test_sim_26_a_full_refresh_that_writes_no_state_continues_the_stored_cycle(t
     text = (FIXTURES / "sim" / "seed-950009.json").read_text()
     result = Sequence(SequencePlan.from_json(text), tmp_path / "s", converge=True).run()
     assert not [f"run {i}: {v}" for i, v in result.violations]
+
+
+# -- SIM-27: a server capping per_page, under pagination: cursor ------------------------------
+
+
+def test_sim_27_a_capped_first_page_under_cursor_paging_is_no_end(tmp_path):
+    """Seed 13904 (session 11), its first two runs frozen: a server paging by number that caps
+    ``per_page`` at 10 answered the first page of users (10 of 19, asked 500) naming no
+    cursor; under ``pagination: cursor`` no page is asked by number, so the short page ended
+    the list: 'exit 0 but 9 of 19 rows of users that exist upstream are not in the
+    warehouse', with ACTIVATE_VERSION. A round short first page naming nothing is probed
+    (one record fewer) under ``cursor`` as under ``auto``: this server names no cursor for it
+    either, so the listing fails, exit 1, nothing activated."""
+    text = (FIXTURES / "sim" / "seed-13904.json").read_text()
+    result = Sequence(SequencePlan.from_json(text), tmp_path / "s").run()
+    assert not [f"run {i}: {v}" for i, v in result.violations]
