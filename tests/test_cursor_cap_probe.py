@@ -41,8 +41,11 @@ def _cursor_server(total: int):
         cursor = request.query.get("cursor", "true")
         start = 0 if cursor == "true" else int(cursor[1:])
         end = start + size
-        headers = {"X-Next-Cursor": f"c{end}"} if end < total else {}
-        return json_answer(rows[start:end], **headers)
+        if end < total:
+            answer = json_answer(rows[start:end])
+            answer.headers["X-Next-Cursor"] = f"c{end}"
+            return answer
+        return json_answer(rows[start:end])
 
     return handler
 
