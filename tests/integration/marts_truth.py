@@ -604,3 +604,21 @@ def check_more_columns(query: Query, schema: str, truth: Truth, with_user_risk: 
             f"risk_score_trend (got, expected): {mismatched[:3]} ({len(mismatched)} points)"
         )
     return problems
+
+
+def slice_views(query: Query, label: str, alias: str, prefix: str) -> None:
+    """Views ``<alias>_staging.*`` and ``<alias>_marts.*`` over ``<prefix>_<layer>``: the
+    models' rows where source_relation is ``label`` (one account, as :func:`check_marts`
+    reads a warehouse); the roll-ups, which span the sources, have no such column and no
+    view."""
+    for layer in ("staging", "marts"):
+        query(f"create schema {alias}_{layer}")
+        names = query(
+            f"select table_name from information_schema.columns "
+            f"where table_schema = '{prefix}_{layer}' and column_name = 'source_relation'"
+        )
+        for (table,) in names:
+            query(
+                f"create view {alias}_{layer}.{table} as select * from {prefix}_{layer}.{table} "
+                f"where source_relation = '{label}'"
+            )

@@ -35,7 +35,7 @@ import pytest
 
 from tests.integration.conftest import ROOT
 from tests.integration.fleet_project import FleetAccount, make_project
-from tests.integration.marts_truth import Truth, as_of, check_marts, guarded
+from tests.integration.marts_truth import Truth, as_of, check_marts, guarded, slice_views
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -170,23 +170,6 @@ def postgres_fleet(tmp: Path, sandboxes: dict[str, Sandbox], postgres: PostgresC
 
 
 # ------------------------------------------------------------------------------------ checks
-def slice_views(query: Query, label: str, alias: str) -> None:
-    """Views ``<alias>_staging.*`` and ``<alias>_marts.*``: the fleet's models where
-    source_relation is ``label`` (one account, as check_marts reads a warehouse); the
-    roll-ups, which span the sources, have no such column and no view."""
-    for layer in ("staging", "marts"):
-        query(f"create schema {alias}_{layer}")
-        names = query(
-            f"select table_name from information_schema.columns "
-            f"where table_schema = '{PREFIX}_{layer}' and column_name = 'source_relation'"
-        )
-        for (table,) in names:
-            query(
-                f"create view {alias}_{layer}.{table} as select * from {PREFIX}_{layer}.{table} "
-                f"where source_relation = '{label}'"
-            )
-
-
 def check_fleet(fleet: Fleet, truths: dict[str, Truth]) -> list[str]:
     """Every account's slice against its truth, keys per source, the roll-ups, the snapshot."""
     problems: list[str] = []
@@ -202,7 +185,7 @@ def check_fleet(fleet: Fleet, truths: dict[str, Truth]) -> list[str]:
             problems.append(f"source_relation values {sorted(labels)}")
         for name, truth in truths.items():
             alias = f"slice_{name}"
-            slice_views(query, schema_of(name), alias)
+            slice_views(query, schema_of(name), alias, PREFIX)
             with_user_risk = fleet.name == "postgres" and name == WITH_USER_RISK
             problems += [f"{name}: {p}" for p in check_marts(query, alias, truth, with_user_risk)]
         problems += check_keys(query)

@@ -42,12 +42,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.conftest import ROOT
-from tests.integration.marts_truth import Truth, check_marts, guarded, reached
+from tests.integration.marts_truth import Truth, check_marts, guarded, reached, slice_views
 from tests.property_examples import examples
 
 if t.TYPE_CHECKING:
     from tests.integration.conftest import Meltano
-    from tests.integration.marts_truth import Query
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("marts_edges")]
 
@@ -406,22 +405,6 @@ def build(compiled: Compiled, found: list[Account]) -> duckdb.DuckDBPyConnection
     return con
 
 
-def slice_views(query: Query, label: str, alias: str) -> None:
-    """``<alias>_staging.*`` and ``<alias>_marts.*``: one source's rows, as check_marts reads
-    a warehouse (test_dbt_union's slices)."""
-    for layer in ("staging", "marts"):
-        query(f"create schema {alias}_{layer}")
-        names = query(
-            f"select table_name from information_schema.columns "
-            f"where table_schema = '{PREFIX}_{layer}' and column_name = 'source_relation'"
-        )
-        for (table,) in names:
-            query(
-                f"create view {alias}_{layer}.{table} as select * from {PREFIX}_{layer}.{table} "
-                f"where source_relation = '{label}'"
-            )
-
-
 def problems_of(compiled: Compiled, found: list[Account]) -> list[str]:
     """Every mart of every source against its truth, the roll-ups, dbt's tests."""
     problems: list[str] = []
@@ -429,7 +412,7 @@ def problems_of(compiled: Compiled, found: list[Account]) -> list[str]:
         query = guarded(lambda sql: con.execute(sql).fetchall(), problems)
         for account in found:
             alias = f"slice_{account.label}"
-            slice_views(query, account.label, alias)
+            slice_views(query, account.label, alias, PREFIX)
             problems += [
                 f"{account.label}: {p}"
                 for p in check_marts(query, alias, account.truth, with_user_risk=True)
