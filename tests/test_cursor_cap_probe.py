@@ -9,6 +9,8 @@ to its end; one that does not fails the listing, exit 1, nothing activated.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli import run_cli
 from tests.hostile_server import Answer, HostileServer, Request, hostile_config, json_answer
 from tests.hostile_server import users as make_users
@@ -59,23 +61,21 @@ def test_a_number_server_capping_per_page_fails_the_listing_under_cursor(tmp_pat
     assert not any(m["type"] == "ACTIVATE_VERSION" for m in run.messages)
 
 
-def test_a_cursor_server_with_a_round_list_is_read_whole_after_the_probe(tmp_path):
-    """The control: exactly 10 users, the first page naming none; the probe (9) names one."""
-    with HostileServer(_cursor_server(10)) as server:
+@pytest.mark.parametrize(
+    ("total", "requests"),
+    [(10, 3), (9, 1)],
+    ids=["round-list-probed", "other-size-ends-at-once"],
+)
+def test_a_cursor_server_is_read_whole_and_only_a_round_first_page_is_probed(
+    tmp_path, total, requests
+):
+    """Exactly 10 users, the first page naming none: the probe (9) names a cursor, 3
+    requests (the first page, the probe, the page its cursor names). 9 users: one request,
+    the cost as before."""
+    with HostileServer(_cursor_server(total)) as server:
         config = hostile_config(server, **CONFIG)
         run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
         asked = [r for r in server.requests if r.path == "/v1/users"]
     assert run.returncode == 0, run.stderr[-2000:]
-    assert sorted(r["id"] for r in run.records("users")) == list(range(1, 11))
-    assert len(asked) == 3  # the first page, the probe, the page its cursor names
-
-
-def test_a_short_first_page_of_no_round_size_ends_the_list_at_once(tmp_path):
-    """The cost stays where it was for other sizes: 9 users, one request."""
-    with HostileServer(_cursor_server(9)) as server:
-        config = hostile_config(server, **CONFIG)
-        run = run_cli(tmp_path, config, catalog=catalog_selecting(["users"]))
-        asked = [r for r in server.requests if r.path == "/v1/users"]
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert len(run.records("users")) == 9
-    assert len(asked) == 1
+    assert sorted(r["id"] for r in run.records("users")) == list(range(1, total + 1))
+    assert len(asked) == requests
